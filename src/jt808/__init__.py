@@ -1,0 +1,84 @@
+"""jt808 — JT/T 808 (2011 / 2013 / 2019) for Python.
+
+The flat API: :func:`decode` / :func:`encode` full frames, :class:`Packet`, :class:`Header`,
+:class:`Version`, :class:`Profile`, the :class:`FrameSplitter`, and the error tree of
+:mod:`jt808.errors`.
+"""
+
+from __future__ import annotations
+
+from jt808.errors import (
+    BadCheckCode,
+    BadEscape,
+    BadFlag,
+    BadLength,
+    BodyError,
+    CryptoError,
+    DecodeError,
+    EncodeError,
+    FrameError,
+    FrameTooLong,
+    HeaderError,
+    JT808Error,
+    ReassemblyError,
+    ReplyTimeout,
+    SessionError,
+    TruncatedError,
+)
+from jt808.protocol import (
+    DEFAULT_PROFILE,
+    V2011,
+    V2013,
+    V2019,
+    Body,
+    ExtraCodec,
+    FrameSplitter,
+    Header,
+    Packet,
+    Profile,
+    RawBody,
+    Version,
+    build,
+    decode,
+    decode_body,
+    encode,
+    encode_body,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "V2011",
+    "V2013",
+    "V2019",
+    "BadCheckCode",
+    "BadEscape",
+    "BadFlag",
+    "BadLength",
+    "Body",
+    "BodyError",
+    "CryptoError",
+    "DecodeError",
+    "EncodeError",
+    "ExtraCodec",
+    "FrameError",
+    "FrameSplitter",
+    "FrameTooLong",
+    "Header",
+    "HeaderError",
+    "JT808Error",
+    "Packet",
+    "Profile",
+    "RawBody",
+    "ReassemblyError",
+    "ReplyTimeout",
+    "SessionError",
+    "TruncatedError",
+    "Version",
+    "build",
+    "decode",
+    "decode_body",
+    "encode",
+    "encode_body",
+]

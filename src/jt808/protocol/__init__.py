@@ -1,0 +1,35 @@
+"""The sans-I/O protocol core: bytes in, objects out. Imports nothing but the standard library
+(``cryptography`` is imported lazily by :mod:`jt808.protocol.crypto` when RSA is used)."""
+
+from __future__ import annotations
+
+from jt808.protocol import messages as _messages  # noqa: F401  (registers the standard bodies)
+from jt808.protocol.framing import FrameSplitter, check_code, escape, unescape
+from jt808.protocol.header import V2011, V2013, V2019, Header, Version
+from jt808.protocol.packet import Packet, RawBody, build, decode, decode_body, encode, encode_body
+from jt808.protocol.registry import DEFAULT_MESSAGES, DEFAULT_PROFILE, ExtraCodec, Profile
+from jt808.protocol.spec import Body
+
+__all__ = [
+    "DEFAULT_MESSAGES",
+    "DEFAULT_PROFILE",
+    "V2011",
+    "V2013",
+    "V2019",
+    "Body",
+    "ExtraCodec",
+    "FrameSplitter",
+    "Header",
+    "Packet",
+    "Profile",
+    "RawBody",
+    "Version",
+    "build",
+    "check_code",
+    "decode",
+    "decode_body",
+    "encode",
+    "encode_body",
+    "escape",
+    "unescape",
+]

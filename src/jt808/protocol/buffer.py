@@ -1,0 +1,206 @@
+"""Reader / Writer over a message body: big-endian BYTE/WORD/DWORD, BCD[n], fixed and variable strings.
+
+The reader raises :class:`TruncatedError` with the offset when a field runs past the body; the body
+codec boundary adds the message id and version. It also carries the decode context (version, device
+profile, string encoding, problems found while decoding leniently).
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any
+
+from jt808.errors import EncodeError, TruncatedError
+
+if TYPE_CHECKING:
+    from jt808.protocol.header import Version
+    from jt808.protocol.registry import Profile
+
+__all__ = ["Reader", "Writer"]
+
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+_I16 = struct.Struct(">h")
+_I32 = struct.Struct(">i")
+
+
+class Reader:
+    """Cursor over one body. ``data`` is the body; ``pos`` the next offset to read."""
+
+    __slots__ = ("data", "encoding", "end", "msg_id", "pos", "problems", "profile", "version")
+
+    def __init__(self, data: bytes, version: Version, profile: Profile, msg_id: int = -1,
+                 pos: int = 0, end: int | None = None) -> None:
+        self.data = data
+        self.pos = pos
+        self.end = len(data) if end is None else end
+        self.version = version
+        self.profile = profile
+        self.encoding = profile.encoding
+        self.msg_id = msg_id
+        self.problems: list[str] = []
+
+    # -- helpers -------------------------------------------------------------------------------
+    @property
+    def remaining(self) -> int:
+        return self.end - self.pos
+
+    def need(self, n: int, field: str = "") -> int:
+        """Reserve ``n`` bytes; return their start offset."""
+        p = self.pos
+        if p + n > self.end:
+            raise TruncatedError(f"needs {n} byte{'s' if n != 1 else ''}, {self.end - p} left",
+                                 offset=p, field=field or None)
+        self.pos = p + n
+        return p
+
+    def note(self, problem: str) -> None:
+        self.problems.append(problem)
+
+    def sub(self, n: int) -> Reader:
+        """A reader limited to the next ``n`` bytes (advances this one past them)."""
+        p = self.need(n)
+        r = Reader(self.data, self.version, self.profile, self.msg_id, p, p + n)
+        r.problems = self.problems
+        return r
+
+    # -- integers ------------------------------------------------------------------------------
+    def u8(self, field: str = "") -> int:
+        return self.data[self.need(1, field)]
+
+    def u16(self, field: str = "") -> int:
+        return _U16.unpack_from(self.data, self.need(2, field))[0]
+
+    def u32(self, field: str = "") -> int:
+        return _U32.unpack_from(self.data, self.need(4, field))[0]
+
+    def i16(self, field: str = "") -> int:
+        return _I16.unpack_from(self.data, self.need(2, field))[0]
+
+    def i32(self, field: str = "") -> int:
+        return _I32.unpack_from(self.data, self.need(4, field))[0]
+
+    def uint(self, size: int, field: str = "") -> int:
+        p = self.need(size, field)
+        return int.from_bytes(self.data[p:p + size], "big")
+
+    # -- byte strings --------------------------------------------------------------------------
+    def bytes(self, n: int, field: str = "") -> bytes:
+        p = self.need(n, field)
+        return self.data[p:p + n]
+
+    def rest(self) -> bytes:
+        p, self.pos = self.pos, self.end
+        return self.data[p:self.end]
+
+    def bcd(self, n: int, field: str = "") -> str:
+        p = self.need(n, field)
+        return self.data[p:p + n].hex()
+
+    # -- text ----------------------------------------------------------------------------------
+    def text(self, raw: bytes) -> str:
+        """Bytes -> str in the profile's encoding; undecodable bytes survive as surrogates."""
+        return raw.decode(self.encoding, "surrogateescape")
+
+    def str_fixed(self, n: int, field: str = "") -> str:
+        """BYTE[n] text: NUL padding stripped at both ends."""
+        return self.text(self.bytes(n, field).strip(b"\x00"))
+
+    def str_rest(self) -> str:
+        return self.text(self.rest())
+
+    def str_len8(self, field: str = "") -> str:
+        return self.text(self.bytes(self.u8(field), field))
+
+    def str_len16(self, field: str = "") -> str:
+        return self.text(self.bytes(self.u16(field), field))
+
+
+class Writer:
+    """Append-only body builder with strict range and width checks."""
+
+    __slots__ = ("encoding", "msg_id", "out", "profile", "version")
+
+    def __init__(self, version: Version, encoding: str = "gbk", msg_id: int = -1,
+                 profile: Profile | None = None) -> None:
+        self.out = bytearray()
+        self.version = version
+        self.encoding = encoding
+        self.msg_id = msg_id
+        self.profile = profile
+
+    def getvalue(self) -> bytes:
+        return bytes(self.out)
+
+    def _range(self, v: Any, lo: int, hi: int, field: str) -> int:
+        if type(v) is not int and (isinstance(v, bool) or not isinstance(v, int)):
+            raise EncodeError("needs an integer", field=field, value=v, msg_id=self.msg_id)
+        if v < lo or v > hi:
+            raise EncodeError(f"out of range {lo}..{hi}", field=field, value=v, msg_id=self.msg_id)
+        return v
+
+    def u8(self, v: int, field: str = "") -> None:
+        self.out.append(self._range(v, 0, 0xFF, field))
+
+    def u16(self, v: int, field: str = "") -> None:
+        self.out += self._range(v, 0, 0xFFFF, field).to_bytes(2, "big")
+
+    def u32(self, v: int, field: str = "") -> None:
+        self.out += self._range(v, 0, 0xFFFFFFFF, field).to_bytes(4, "big")
+
+    def i16(self, v: int, field: str = "") -> None:
+        self.out += self._range(v, -0x8000, 0x7FFF, field).to_bytes(2, "big", signed=True)
+
+    def i32(self, v: int, field: str = "") -> None:
+        self.out += self._range(v, -0x80000000, 0x7FFFFFFF, field).to_bytes(4, "big", signed=True)
+
+    def uint(self, v: int, size: int, field: str = "") -> None:
+        self.out += self._range(v, 0, (1 << (8 * size)) - 1, field).to_bytes(size, "big")
+
+    def bytes(self, v: bytes, field: str = "", size: int | None = None) -> None:
+        if not isinstance(v, bytes | bytearray | memoryview):
+            raise EncodeError("needs bytes", field=field, value=v, msg_id=self.msg_id)
+        if size is not None:
+            if len(v) > size:
+                raise EncodeError(f"{len(v)} bytes do not fit in BYTE[{size}]", field=field, value=v,
+                                  msg_id=self.msg_id)
+            v = bytes(v).ljust(size, b"\x00")
+        self.out += v
+
+    def bcd(self, v: str, n: int, field: str = "", pad: bool = False) -> None:
+        if not isinstance(v, str):
+            raise EncodeError("needs a string of digits", field=field, value=v, msg_id=self.msg_id)
+        if len(v) != 2 * n:
+            if len(v) > 2 * n or not pad:
+                raise EncodeError(f"needs {2 * n} BCD digits, got {len(v)}", field=field, value=v,
+                                  msg_id=self.msg_id)
+            v = v.rjust(2 * n, "0")
+        try:
+            self.out += bytes.fromhex(v)
+        except ValueError:
+            raise EncodeError("BCD accepts only digits", field=field, value=v, msg_id=self.msg_id) from None
+
+    def encode_text(self, v: str, field: str = "") -> bytes:
+        if not isinstance(v, str):
+            raise EncodeError("needs a string", field=field, value=v, msg_id=self.msg_id)
+        try:
+            return v.encode(self.encoding, "surrogateescape")
+        except UnicodeEncodeError as e:
+            raise EncodeError(f"not encodable as {self.encoding}: {e.reason}", field=field, value=v,
+                              msg_id=self.msg_id) from None
+
+    def str_fixed(self, v: str, n: int, field: str = "") -> None:
+        self.bytes(self.encode_text(v, field), field, size=n)
+
+    def str_rest(self, v: str, field: str = "") -> None:
+        self.out += self.encode_text(v, field)
+
+    def str_len8(self, v: str, field: str = "") -> None:
+        raw = self.encode_text(v, field)
+        self.u8(len(raw), field)
+        self.out += raw
+
+    def str_len16(self, v: str, field: str = "") -> None:
+        raw = self.encode_text(v, field)
+        self.u16(len(raw), field)
+        self.out += raw

@@ -1,0 +1,197 @@
+"""Message header: 2011/2013 (12 or 16 bytes) and 2019 (17 or 21 bytes) layouts.
+
+Body properties (WORD): bits 0-9 body length, 10-12 encryption (bit 10 = RSA), 13 sub-package,
+14 version flag (2019), 15 reserved.
+"""
+
+from __future__ import annotations
+
+import struct
+from enum import IntEnum
+
+from jt808.errors import EncodeError, HeaderError
+
+__all__ = [
+    "ENCRYPT_RSA",
+    "MAX_BODY",
+    "Header",
+    "Version",
+    "bcd_decode",
+    "bcd_encode",
+    "header_length",
+    "pack_header",
+    "parse_header",
+]
+
+MAX_BODY = 0x3FF
+ENCRYPT_RSA = 0b001
+_LEN_MASK = 0x3FF
+_FRAG_BIT = 0x2000
+_VER_BIT = 0x4000
+
+_H13 = struct.Struct(">HH6sH")  # id, props, phone, serial
+_H19 = struct.Struct(">HHB10sH")  # id, props, proto_ver, phone, serial
+_FRAG = struct.Struct(">HH")
+
+
+class Version(IntEnum):
+    """Protocol version. 2011 and 2013 share a header; only some bodies differ."""
+
+    V2011 = 2011
+    V2013 = 2013
+    V2019 = 2019
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def parse(cls, value: object) -> Version:
+        """Accept 2013, "2013", "V2013", "2019" … and the enum itself."""
+        if isinstance(value, Version):
+            return value
+        text = str(value).strip().upper().lstrip("V")
+        try:
+            return cls(int(text))
+        except (ValueError, TypeError):
+            raise ValueError(f"unknown JT/T 808 version {value!r} (use 2011, 2013 or 2019)") from None
+
+
+V2011, V2013, V2019 = Version.V2011, Version.V2013, Version.V2019
+
+
+def bcd_decode(data: bytes) -> str:
+    """BCD bytes -> digit string. Non-decimal nibbles come out as hex letters instead of failing."""
+    return data.hex()
+
+
+def bcd_encode(digits: str, width: int, *, field: str = "bcd", pad: bool = True) -> bytes:
+    """Digit string -> BCD[width]. Left-pads with '0' when ``pad``; refuses too-long input."""
+    n = width * 2
+    if len(digits) != n:
+        if len(digits) > n or not pad:
+            raise EncodeError(f"needs {n} BCD digits, got {len(digits)}", field=field, value=digits)
+        digits = digits.rjust(n, "0")
+    try:
+        return bytes.fromhex(digits)
+    except ValueError:
+        raise EncodeError("BCD accepts only digits (and hex digits for non-standard ids)",
+                          field=field, value=digits) from None
+
+
+def header_length(version: Version, fragmented: bool) -> int:
+    return (17 if version is V2019 else 12) + (4 if fragmented else 0)
+
+
+class Header:
+    """A decoded message header. ``phone`` keeps every BCD digit (12 or 20), leading zeros included.
+
+    ``length`` is the body-length field as sent (of this frame's body, i.e. of the fragment when
+    sub-packaged). ``frag_total``/``frag_sn`` are 0 when the message is not sub-packaged.
+    """
+
+    __slots__ = ("encrypt", "frag_sn", "frag_total", "length", "msg_id", "msg_sn", "phone", "proto_ver",
+                 "reserved", "version")
+
+    def __init__(self, msg_id: int, phone: str, msg_sn: int = 0, version: Version = V2013, *,
+                 encrypt: int = 0, length: int = 0, frag_total: int = 0, frag_sn: int = 0,
+                 proto_ver: int = 1, reserved: int = 0) -> None:
+        self.msg_id = msg_id
+        self.phone = phone
+        self.msg_sn = msg_sn
+        self.version = version
+        self.encrypt = encrypt
+        self.length = length
+        self.frag_total = frag_total
+        self.frag_sn = frag_sn
+        self.proto_ver = proto_ver
+        self.reserved = reserved  # bit 15 (and bit 14 on 2011/2013), kept so frames re-encode exactly
+
+    @property
+    def fragmented(self) -> bool:
+        return self.frag_total > 0
+
+    def copy(self, **changes: object) -> Header:
+        h = Header(self.msg_id, self.phone, self.msg_sn, self.version, encrypt=self.encrypt,
+                   length=self.length, frag_total=self.frag_total, frag_sn=self.frag_sn,
+                   proto_ver=self.proto_ver, reserved=self.reserved)
+        for k, v in changes.items():
+            setattr(h, k, v)
+        return h
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Header):
+            return NotImplemented
+        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    def __repr__(self) -> str:
+        frag = f" frag={self.frag_sn}/{self.frag_total}" if self.frag_total else ""
+        enc = f" encrypt={self.encrypt}" if self.encrypt else ""
+        return (f"Header(0x{self.msg_id:04X} v{int(self.version)} phone={self.phone} sn={self.msg_sn}"
+                f" len={self.length}{frag}{enc})")
+
+
+def parse_header(data: bytes, default_version: Version = V2013,
+                 force_version: Version | None = None) -> tuple[Header, int, str | None]:
+    """Parse the header at the start of an unescaped frame (check code excluded).
+
+    Returns ``(header, body_offset, note)`` where ``note`` names a correction made on the way
+    (bit 14 set on a frame whose lengths only add up as 2013). Bit 14 is trusted only when the
+    2019 layout and the body-length field agree with the frame's size.
+    """
+    n = len(data)
+    if n < 12:
+        raise HeaderError(f"header needs at least 12 bytes, frame has {n}", offset=0)
+    msg_id, props = data[0] << 8 | data[1], data[2] << 8 | data[3]
+    length = props & _LEN_MASK
+    frag = 4 if props & _FRAG_BIT else 0
+    note = None
+    is19 = bool(props & _VER_BIT)
+    if is19 and n != 17 + frag + length and n == 12 + frag + length:
+        is19 = False
+        note = "bit 14 (2019) set but lengths only add up with the 2013 header: decoded as 2013"
+    if force_version is not None and (force_version is V2019) != is19:
+        # A forced version overrides the header's own claim (SmallChi README example 14).
+        note = f"version forced to {force_version} by the device profile"
+        is19 = force_version is V2019
+    if is19:
+        if n < 17 + frag:
+            raise HeaderError(f"2019 header needs {17 + frag} bytes, frame has {n}", msg_id=msg_id, offset=0)
+        _, _, proto_ver, phone, sn = _H19.unpack_from(data)
+        version = V2019
+        off = 17
+    else:
+        if n < 12 + frag:
+            raise HeaderError(f"header needs {12 + frag} bytes, frame has {n}", msg_id=msg_id, offset=0)
+        _, _, phone, sn = _H13.unpack_from(data)
+        proto_ver = 0
+        version = force_version if force_version is not None and force_version is not V2019 else default_version
+        off = 12
+    frag_total = frag_sn = 0
+    if frag:
+        frag_total, frag_sn = _FRAG.unpack_from(data, off)
+        off += 4
+    header = Header(msg_id, phone.hex(), sn, version, encrypt=(props >> 10) & 0b111, length=length,
+                    frag_total=frag_total, frag_sn=frag_sn, proto_ver=proto_ver,
+                    reserved=props & (0x8000 if is19 else 0xC000))
+    return header, off, note
+
+
+def pack_header(h: Header, body_length: int) -> bytes:
+    """Encode a header for a body of ``body_length`` bytes (strict: widths and ranges checked)."""
+    if body_length > MAX_BODY:
+        raise EncodeError(f"body of {body_length} bytes exceeds {MAX_BODY}: sub-package it",
+                          field="len", msg_id=h.msg_id)
+    props = body_length | (h.encrypt & 0b111) << 10 | h.reserved
+    if h.frag_total:
+        props |= _FRAG_BIT
+    try:
+        if h.version is V2019:
+            props |= _VER_BIT
+            out = _H19.pack(h.msg_id, props, h.proto_ver, bcd_encode(h.phone, 10, field="phone"), h.msg_sn)
+        else:
+            out = _H13.pack(h.msg_id, props, bcd_encode(h.phone, 6, field="phone"), h.msg_sn)
+        if h.frag_total:
+            out += _FRAG.pack(h.frag_total, h.frag_sn)
+    except struct.error as e:
+        raise EncodeError(f"header value out of range: {e}", msg_id=h.msg_id) from None
+    return out

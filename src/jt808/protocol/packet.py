@@ -1,0 +1,234 @@
+"""Packet (header + body) and the top-level frame codec: :func:`decode` / :func:`encode`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from jt808.errors import BadCheckCode, BadLength, DecodeError, EncodeError
+from jt808.protocol.buffer import Reader, Writer
+from jt808.protocol.framing import check_code, escape, unframe
+from jt808.protocol.header import V2011, V2013, Header, Version, pack_header, parse_header
+from jt808.protocol.registry import DEFAULT_PROFILE, Profile
+from jt808.protocol.spec import Body
+
+__all__ = ["Packet", "RawBody", "decode", "decode_body", "encode", "encode_body"]
+
+
+class RawBody(Body):
+    """A body kept as bytes: unknown / vendor / reserved ids, fragments awaiting reassembly,
+    encrypted bodies without a key, and (when decoding leniently) bodies that failed to decode.
+    Re-encodes byte for byte."""
+
+    __slots__ = ("data", "reason")
+    msg_id: ClassVar[int] = -1
+
+    def __init__(self, data: bytes = b"", reason: str = "unknown") -> None:
+        self.data = data
+        self.reason = reason  # unknown | fragment | encrypted | error
+
+    @classmethod
+    def decode(cls, r: Reader) -> RawBody:
+        return cls(r.rest())
+
+    def encode(self, w: Writer) -> None:
+        w.out += self.data
+
+    def to_json(self, version: Version | None = None) -> dict[str, Any]:
+        import base64
+
+        return {"unknown_id": True, "data": base64.b64encode(self.data).decode("ascii")}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RawBody) and other.data == self.data
+
+    def __repr__(self) -> str:
+        return f"RawBody({self.reason}, {self.data.hex()})"
+
+
+class Packet:
+    """One JT/T 808 message: ``header`` and ``body``.
+
+    ``raw_body`` is the body as received (after unescaping); ``problems`` lists what lenient decoding
+    tolerated (bad check code, corrected version bit, trailing bytes, items kept raw …); ``tail``
+    holds body bytes after the last decoded field, re-appended on encode.
+    """
+
+    __slots__ = ("body", "header", "problems", "raw_body", "tail")
+
+    def __init__(self, header: Header, body: Body, raw_body: bytes | None = None,
+                 problems: list[str] | None = None, tail: bytes = b"") -> None:
+        self.header = header
+        self.body = body
+        self.raw_body = raw_body
+        self.problems = problems if problems is not None else []
+        self.tail = tail
+
+    @property
+    def msg_id(self) -> int:
+        return self.header.msg_id
+
+    @property
+    def version(self) -> Version:
+        return self.header.version
+
+    @property
+    def phone(self) -> str:
+        return self.header.phone
+
+    @property
+    def msg_sn(self) -> int:
+        return self.header.msg_sn
+
+    def __repr__(self) -> str:
+        p = f" problems={self.problems}" if self.problems else ""
+        return f"Packet({self.header!r}, {self.body!r}{p})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Packet):
+            return NotImplemented
+        return self.header == other.header and self.body == other.body and self.tail == other.tail
+
+
+def decode_body(msg_id: int, version: Version, data: bytes, profile: Profile = DEFAULT_PROFILE,
+                *, strict: bool = True, problems: list[str] | None = None) -> tuple[Body, bytes, Version]:
+    """Decode a complete (reassembled, decrypted) body. Returns ``(body, tail, version)``.
+
+    ``version`` may differ from the one given when the profile infers 2011 from a 0x0100 length.
+    Unknown ids give a :class:`RawBody`. Errors raise :class:`DecodeError` (located) when ``strict``;
+    otherwise the body is kept raw and the error appended to ``problems``.
+    """
+    if problems is None:
+        problems = []
+    if profile.infer_2011 and msg_id == 0x0100 and version is V2013 and len(data) < 37:
+        version = V2011
+        problems.append(f"version inferred: 0x0100 body of {len(data)} bytes is shorter than the "
+                        "2013 fixed part (37): decoded as 2011")
+    cls = profile.lookup(msg_id, version)
+    if cls is None:
+        return RawBody(data, "unknown"), b"", version
+    r = Reader(data, version, profile, msg_id)
+    try:
+        body = cls.decode(r)
+    except DecodeError as e:
+        e.locate(msg_id=msg_id, version=version)
+        if strict:
+            raise
+        problems.append(str(e))
+        return RawBody(data, "error"), b"", version
+    except (IndexError, ValueError, UnicodeError) as e:  # a hand-written codec's slip: still ours
+        err = DecodeError(f"malformed body ({type(e).__name__}: {e})", msg_id=msg_id, version=version,
+                          offset=r.pos)
+        if strict:
+            raise err from e
+        problems.append(str(err))
+        return RawBody(data, "error"), b"", version
+    if r.problems:
+        problems.extend(r.problems)
+    tail = b""
+    if r.pos < r.end:
+        tail = data[r.pos:r.end]
+        problems.append(f"0x{msg_id:04X}: {len(tail)} trailing byte(s) after the body kept raw: {tail.hex()}")
+    return body, tail, version
+
+
+def decode(frame: bytes, profile: Profile = DEFAULT_PROFILE, *, strict: bool = True) -> Packet:
+    """Decode one complete frame (0x7E flags included) into a :class:`Packet`.
+
+    Sub-package fragments (``frag_total > 1``) keep their bytes in a :class:`RawBody` with reason
+    ``"fragment"``: feed them to a :class:`~jt808.protocol.subpackage.Reassembler`. Encrypted bodies
+    are decrypted when the profile holds a private key, else kept raw.
+    """
+    content, check_ok = unframe(frame, verify=False)
+    problems: list[str] = []
+    if not check_ok:
+        if strict and not profile.accept_bad_check:
+            raise BadCheckCode(check_code(content), frame_check(frame))
+        problems.append("bad check code (accepted and flagged)")
+    header, off, note = parse_header(content, profile.default_version, profile.force_version)
+    if note:
+        problems.append(note)
+    body_bytes = content[off:]
+    if len(body_bytes) != header.length:
+        msg = (f"0x{header.msg_id:04X}: body-length field says {header.length} bytes, "
+               f"frame holds {len(body_bytes)}")
+        if strict:
+            raise BadLength(msg)
+        problems.append(msg + " (decoded what the frame holds)")
+    if header.frag_total > 1:
+        return Packet(header, RawBody(body_bytes, "fragment"), body_bytes, problems)
+    if header.encrypt & 1:
+        if profile.rsa_private_key is None:
+            problems.append("RSA-encrypted body and no private key in the profile: kept raw")
+            return Packet(header, RawBody(body_bytes, "encrypted"), body_bytes, problems)
+        from jt808.protocol.crypto import rsa_decrypt
+
+        plain = rsa_decrypt(profile.rsa_private_key, body_bytes)
+        body, tail, version = decode_body(header.msg_id, header.version, plain, profile, strict=strict,
+                                          problems=problems)
+        header.version = version
+        return Packet(header, body, plain, problems, tail)
+    body, tail, version = decode_body(header.msg_id, header.version, body_bytes, profile, strict=strict,
+                                      problems=problems)
+    header.version = version
+    return Packet(header, body, body_bytes, problems, tail)
+
+
+def frame_check(frame: bytes) -> int:
+    """The check code byte a frame carries (after unescaping)."""
+    tail = frame[-3:-1]
+    if tail[:1] == b"\x7d":
+        return 0x7D if tail[1] == 1 else 0x7E
+    return frame[-2]
+
+
+def encode_body(body: Body, version: Version, profile: Profile = DEFAULT_PROFILE,
+                msg_id: int | None = None) -> bytes:
+    """Encode a body alone (strict)."""
+    mid = body.msg_id if msg_id is None else msg_id
+    w = Writer(version, profile.encoding, mid, profile)
+    try:
+        body.encode(w)
+    except EncodeError as e:
+        if e.msg_id is None:
+            e.msg_id = mid
+            e.args = (f"0x{mid:04X} {e.args[0]}",)
+        raise
+    return bytes(w.out)
+
+
+def encode(packet: Packet, profile: Profile = DEFAULT_PROFILE) -> bytes:
+    """Encode a :class:`Packet` into one complete frame (flags, escaping, check code).
+
+    The header's ``length`` is computed. A body over 1023 bytes raises :class:`EncodeError`: use
+    :func:`jt808.protocol.subpackage.split` / :func:`encode_many` for sub-packages. Encrypts the body
+    when ``header.encrypt`` has the RSA bit and the profile holds the peer's public key.
+    """
+    h = packet.header
+    body = packet.body
+    if isinstance(body, RawBody):
+        data = body.data
+    else:
+        mid = body.msg_id
+        if mid != h.msg_id and mid >= 0:
+            raise EncodeError(f"header says 0x{h.msg_id:04X} but the body is {type(body).__name__} "
+                              f"(0x{mid:04X})", msg_id=h.msg_id)
+        data = encode_body(body, h.version, profile, h.msg_id)
+    if packet.tail:
+        data += packet.tail
+    if h.encrypt & 1 and not isinstance(body, RawBody):
+        if profile.rsa_peer_public_key is None:
+            raise EncodeError("RSA bit set but the profile has no peer public key", field="encrypt",
+                              msg_id=h.msg_id)
+        from jt808.protocol.crypto import rsa_encrypt
+
+        data = rsa_encrypt(profile.rsa_peer_public_key, data)
+    content = pack_header(h, len(data)) + data
+    return b"\x7e" + escape(content + bytes((check_code(content),))) + b"\x7e"
+
+
+def build(body: Body, phone: str, msg_sn: int = 0, version: Version = V2013, **header: Any) -> Packet:
+    """Convenience: a Packet for ``body`` with a fresh header."""
+    return Packet(Header(body.msg_id, phone, msg_sn, version, **header), body)
+
+
+__all__ += ["build", "frame_check"]

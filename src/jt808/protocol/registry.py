@@ -1,0 +1,170 @@
+"""Message registry and device profiles.
+
+:data:`DEFAULT_MESSAGES` maps ``(msg_id, version)`` to the body class of the standard. A
+:class:`Profile` describes one device type: it overlays its own message classes (vendor ids, or a
+standard id laid out differently) and location additional-info codecs on the defaults, and carries
+the device's quirks (forced version, string encoding, check-code tolerance, time zone …). Two
+device types can therefore use the same id differently: give each its own profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from jt808.protocol.header import V2011, V2013, V2019, Version
+
+if TYPE_CHECKING:
+    from jt808.protocol.spec import Body
+
+__all__ = ["DEFAULT_MESSAGES", "DEFAULT_PROFILE", "ExtraCodec", "MessageRegistry", "Profile"]
+
+
+class MessageRegistry:
+    """``(msg_id, version) -> body class``, optionally layered over a parent registry."""
+
+    def __init__(self, parent: MessageRegistry | None = None) -> None:
+        self.parent = parent
+        self._own: dict[tuple[int, Version], type[Body]] = {}
+        self._flat: dict[tuple[int, Version], type[Body]] | None = None
+        self._children: list[MessageRegistry] = []
+        if parent is not None:
+            parent._children.append(self)
+
+    def register(self, cls: type[Body], versions: Iterable[Version] | None = None,
+                 msg_id: int | None = None) -> type[Body]:
+        mid = cls.msg_id if msg_id is None else msg_id
+        for v in versions if versions is not None else cls.versions:
+            self._own[(mid, Version.parse(v))] = cls
+        self._invalidate()
+        return cls
+
+    def _invalidate(self) -> None:
+        self._flat = None
+        for c in self._children:
+            c._invalidate()
+
+    @property
+    def table(self) -> dict[tuple[int, Version], type[Body]]:
+        if self._flat is None:
+            flat = dict(self.parent.table) if self.parent is not None else {}
+            flat.update(self._own)
+            self._flat = flat
+        return self._flat
+
+    def get(self, msg_id: int, version: Version) -> type[Body] | None:
+        return self.table.get((msg_id, version))
+
+    def ids(self) -> list[int]:
+        return sorted({k[0] for k in self.table})
+
+    def versions_of(self, msg_id: int) -> list[Version]:
+        return sorted(v for (m, v) in self.table if m == msg_id)
+
+    def __contains__(self, key: tuple[int, Version]) -> bool:
+        return key in self.table
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(self.table.items()))
+
+
+DEFAULT_MESSAGES = MessageRegistry()
+
+
+class ExtraCodec:
+    """How one location additional-info id is read and written.
+
+    ``decode(value_bytes) -> value`` raises ValueError (or returns ``None``) when the bytes do not fit
+    the id's layout; the item is then kept raw. ``encode(value) -> bytes``. ``key`` is the seed-004
+    JSON key under ``extra``; ``versions`` limits the id to versions where it exists.
+    """
+
+    __slots__ = ("decode", "encode", "key", "sizes", "versions")
+
+    def __init__(self, key: str, decode: Callable[[bytes], Any], encode: Callable[[Any], bytes],
+                 sizes: tuple[int, ...] | None = None, versions: tuple[Version, ...] | None = None) -> None:
+        self.key, self.decode, self.encode, self.sizes, self.versions = key, decode, encode, sizes, versions
+
+
+class Profile:
+    """One device type's codec settings and extensions.
+
+    - ``default_version``: what a frame without bit 14 is (2011 or 2013; default 2013).
+    - ``force_version``: decode every frame as this version whatever bit 14 says (mislabelling devices).
+    - ``infer_2011``: guess 2011 from a 0x0100 body shorter than the 2013 fixed part (recorded in
+      ``Packet.problems``).
+    - ``encoding``: string encoding (GBK by default; some devices send UTF-8).
+    - ``accept_bad_check``: decode frames whose check code is wrong, flagging them, instead of rejecting.
+    - ``tz_offset``: hours east of UTC of the device's BCD times (GMT+8 by default).
+    - ``extra_id_size`` / ``extra_len_size``: byte widths of the additional-info item id and length
+      (1/1 standard; vendors use 2/1, 2/2, 1/4).
+    - ``carriage_temp_sign_magnitude``: read extra 0x06 as sign-magnitude instead of two's complement.
+    - ``messages``: a registry layered over the standard one, for vendor / overridden message ids.
+    - ``extras``: additional-info codecs layered over the standard ones.
+    - ``rsa_private_key`` / ``rsa_peer_public_key``: body encryption keys (see ``jt808.protocol.crypto``).
+    """
+
+    def __init__(self, name: str = "default", *, default_version: Version | int | str = V2013,
+                 force_version: Version | int | str | None = None, infer_2011: bool = False,
+                 encoding: str = "gbk", accept_bad_check: bool = False, tz_offset: float = 8,
+                 extra_id_size: int = 1, extra_len_size: int = 1,
+                 carriage_temp_sign_magnitude: bool = False,
+                 parent: Profile | None = None) -> None:
+        self.name = name
+        self.default_version = Version.parse(default_version)
+        if self.default_version is V2019:
+            raise ValueError("default_version is 2011 or 2013 (2019 frames say so in their header)")
+        self.force_version = Version.parse(force_version) if force_version is not None else None
+        self.infer_2011 = infer_2011
+        self.encoding = encoding
+        self.accept_bad_check = accept_bad_check
+        self.tz_offset = tz_offset
+        if extra_id_size not in (1, 2) or extra_len_size not in (1, 2, 4):
+            raise ValueError("extra_id_size is 1 or 2; extra_len_size is 1, 2 or 4")
+        self.extra_id_size = extra_id_size
+        self.extra_len_size = extra_len_size
+        self.carriage_temp_sign_magnitude = carriage_temp_sign_magnitude
+        base = parent.messages if parent is not None else DEFAULT_MESSAGES
+        self.messages = MessageRegistry(base)
+        self._extras: dict[int, ExtraCodec] = dict(parent._extras) if parent is not None else {}
+        self.rsa_private_key: Any = None
+        self.rsa_peer_public_key: Any = None
+
+    def __repr__(self) -> str:
+        return f"<Profile {self.name!r} default={self.default_version} force={self.force_version}>"
+
+    def lookup(self, msg_id: int, version: Version) -> type[Body] | None:
+        cls = self.messages.table.get((msg_id, version))
+        if cls is None and version is V2011:
+            cls = self.messages.table.get((msg_id, V2013))
+        return cls
+
+    def register_message(self, cls: type[Body], versions: Iterable[Version] | None = None,
+                         msg_id: int | None = None) -> type[Body]:
+        """Decode ``msg_id`` (default ``cls.msg_id``) with ``cls`` for devices of this profile."""
+        return self.messages.register(cls, versions, msg_id)
+
+    def register_extra(self, extra_id: int, codec: ExtraCodec) -> None:
+        """Decode location additional-info ``extra_id`` with ``codec`` for devices of this profile."""
+        self._extras[extra_id] = codec
+
+    def extra_codec(self, extra_id: int) -> ExtraCodec | None:
+        return self._extras.get(extra_id)
+
+    @property
+    def extras(self) -> dict[int, ExtraCodec]:
+        return self._extras
+
+    def derive(self, name: str, **changes: Any) -> Profile:
+        """A new profile inheriting this one's registrations, with some settings changed."""
+        settings = dict(default_version=self.default_version, force_version=self.force_version,
+                        infer_2011=self.infer_2011, encoding=self.encoding,
+                        accept_bad_check=self.accept_bad_check, tz_offset=self.tz_offset,
+                        extra_id_size=self.extra_id_size, extra_len_size=self.extra_len_size,
+                        carriage_temp_sign_magnitude=self.carriage_temp_sign_magnitude)
+        settings.update(changes)
+        return Profile(name, parent=self, **settings)
+
+
+DEFAULT_PROFILE = Profile("default")
+

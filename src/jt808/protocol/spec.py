@@ -1,0 +1,706 @@
+"""Declare a message body once, compile it per version.
+
+A body is a slotted dataclass whose fields carry wire kinds::
+
+    @message(0x0100)
+    class TerminalRegister(Body):
+        province: int = wire(WORD)
+        manufacturer: str = wire(by_version(V2011=STR(5), V2013=STR(5), V2019=STR(11)))
+        license_number: str = wire(STR_REST)
+
+On first use in a version, the field list is compiled into a decoder (one precompiled
+``struct.Struct`` per run of fixed-width fields, converters by index) and an encoder (the same
+Struct, with strict per-field checks when a value does not fit). Irregular bodies override
+``decode`` / ``encode`` (and ``to_json`` / ``from_json``) by hand.
+
+Fields may be version-dependent (``by_version``), present only ``since``/``until`` a version, or
+conditional on earlier fields (``when=lambda v: v["flag"] & 1``; ``v`` maps names to values).
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import struct
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from jt808.errors import BodyError, DecodeError, EncodeError, TruncatedError
+from jt808.protocol.buffer import Reader, Writer
+from jt808.protocol.header import V2011, V2013, V2019, Version
+
+__all__ = [
+    "ALL_VERSIONS",
+    "BCD",
+    "BYTE",
+    "BYTES",
+    "BYTES8",
+    "BYTES16",
+    "BYTES32",
+    "BYTES_REST",
+    "DWORD",
+    "INT16",
+    "INT32",
+    "LIST",
+    "QWORD",
+    "STR",
+    "STR8",
+    "STR16",
+    "STR_REST",
+    "WORD",
+    "Body",
+    "Kind",
+    "Record",
+    "by_version",
+    "message",
+    "record",
+    "wire",
+]
+
+ALL_VERSIONS: tuple[Version, ...] = (V2011, V2013, V2019)
+T = TypeVar("T")
+
+
+# ---------------------------------------------------------------------------------------------
+# Field kinds
+# ---------------------------------------------------------------------------------------------
+class Kind:
+    """A wire type. Fixed-width kinds have ``fmt`` (a struct code) so runs of them pack as one."""
+
+    fmt: str | None = None
+    size: int | None = None
+    default: Any = 0
+    name: str = "?"
+
+    def read(self, r: Reader, field: str) -> Any:
+        raise NotImplementedError  # every concrete kind overrides; fixed kinds use fmt
+
+    def write(self, w: Writer, v: Any, field: str) -> None:
+        raise NotImplementedError  # every concrete kind overrides
+
+    # fixed kinds: value after Struct.unpack, value before Struct.pack
+    post: Callable[[Any, Reader], Any] | None = None
+
+    def pre(self, v: Any, w: Writer, field: str) -> Any:
+        return v
+
+    def to_json(self, v: Any) -> Any:
+        return v
+
+    def from_json(self, v: Any, field: str) -> Any:
+        return v
+
+    def make_default(self) -> Any:
+        return self.default
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class _Int(Kind):
+    def __init__(self, fmt: str, size: int, lo: int, hi: int, name: str) -> None:
+        self.fmt, self.size, self.lo, self.hi, self.name = fmt, size, lo, hi, name
+
+    def read(self, r: Reader, field: str) -> int:
+        p = r.need(self.size, field)
+        return int.from_bytes(r.data[p:p + self.size], "big", signed=self.lo < 0)
+
+    def write(self, w: Writer, v: int, field: str) -> None:
+        w._range(v, self.lo, self.hi, field)
+        w.out += v.to_bytes(self.size, "big", signed=self.lo < 0)
+
+    def pre(self, v: Any, w: Writer, field: str) -> Any:
+        if type(v) is not int or v < self.lo or v > self.hi:
+            w._range(v, self.lo, self.hi, field)
+        return v
+
+    def from_json(self, v: Any, field: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise BodyError(f"expects an integer, got {type(v).__name__}", field=field)
+        return v
+
+
+BYTE = _Int("B", 1, 0, 0xFF, "BYTE")
+WORD = _Int("H", 2, 0, 0xFFFF, "WORD")
+DWORD = _Int("I", 4, 0, 0xFFFFFFFF, "DWORD")
+QWORD = _Int("Q", 8, 0, 0xFFFFFFFFFFFFFFFF, "QWORD")
+INT16 = _Int("h", 2, -0x8000, 0x7FFF, "INT16")
+INT32 = _Int("i", 4, -0x80000000, 0x7FFFFFFF, "INT32")
+
+
+def _json_str(v: Any, field: str) -> str:
+    if not isinstance(v, str):
+        raise BodyError(f"expects a string, got {type(v).__name__}", field=field)
+    return v
+
+
+def _json_bytes(v: Any, field: str) -> bytes:
+    if isinstance(v, bytes | bytearray):
+        return bytes(v)
+    if not isinstance(v, str):
+        raise BodyError(f"expects base64 text, got {type(v).__name__}", field=field)
+    try:
+        return base64.b64decode(v, validate=True)
+    except ValueError:
+        raise BodyError("is not valid base64", field=field) from None
+
+
+def _b64(v: bytes) -> str:
+    return base64.b64encode(v).decode("ascii")
+
+
+class _Bcd(Kind):
+    """BCD[n] -> digit string (2n digits, leading zeros kept; non-decimal nibbles as hex letters)."""
+
+    default = ""
+
+    def __init__(self, n: int, pad: bool = False) -> None:
+        self.size, self.fmt, self.pad, self.name = n, f"{n}s", pad, f"BCD[{n}]"
+
+    @staticmethod
+    def post(v: bytes, r: Reader) -> str:
+        return v.hex()
+
+    def make_default(self) -> str:
+        return "0" * (2 * self.size)
+
+    def read(self, r: Reader, field: str) -> str:
+        return r.bcd(self.size, field)
+
+    def write(self, w: Writer, v: str, field: str) -> None:
+        w.bcd(v, self.size, field, pad=self.pad)
+
+    def pre(self, v: Any, w: Writer, field: str) -> bytes:
+        if isinstance(v, str) and len(v) == 2 * self.size:
+            try:
+                return bytes.fromhex(v)
+            except ValueError:
+                pass
+        start = len(w.out)
+        w.bcd(v, self.size, field, pad=self.pad)  # raises the precise error, or pads
+        out = bytes(w.out[start:])
+        del w.out[start:]
+        return out
+
+    def from_json(self, v: Any, field: str) -> str:
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = str(v).rjust(2 * self.size, "0")
+        return _json_str(v, field)
+
+
+class _Bytes(Kind):
+    """BYTE[n]: raw bytes, NUL-padded when shorter on encode."""
+
+    default = b""
+
+    def __init__(self, n: int) -> None:
+        self.size, self.fmt, self.name = n, f"{n}s", f"BYTE[{n}]"
+
+    def make_default(self) -> bytes:
+        return b"\x00" * self.size
+
+    def read(self, r: Reader, field: str) -> bytes:
+        return r.bytes(self.size, field)
+
+    def write(self, w: Writer, v: bytes, field: str) -> None:
+        w.bytes(v, field, size=self.size)
+
+    def pre(self, v: Any, w: Writer, field: str) -> bytes:
+        if not isinstance(v, bytes | bytearray) or len(v) > self.size:
+            w.bytes(v, field, size=self.size)  # raises
+        return bytes(v)
+
+    def to_json(self, v: bytes) -> str:
+        return _b64(v)
+
+    def from_json(self, v: Any, field: str) -> bytes:
+        return _json_bytes(v, field)
+
+
+class _Str(Kind):
+    """BYTE[n] text: NULs stripped at both ends on decode, NUL-padded at the end on encode."""
+
+    default = ""
+
+    def __init__(self, n: int) -> None:
+        self.size, self.fmt, self.name = n, f"{n}s", f"STRING[{n}]"
+
+    @staticmethod
+    def post(v: bytes, r: Reader) -> str:
+        return v.strip(b"\x00").decode(r.encoding, "surrogateescape")
+
+    def read(self, r: Reader, field: str) -> str:
+        return r.str_fixed(self.size, field)
+
+    def write(self, w: Writer, v: str, field: str) -> None:
+        w.str_fixed(v, self.size, field)
+
+    def pre(self, v: Any, w: Writer, field: str) -> bytes:
+        raw = w.encode_text(v, field)
+        if len(raw) > self.size:
+            raise EncodeError(f"{len(raw)} bytes do not fit in STRING[{self.size}]", field=field, value=v,
+                              msg_id=w.msg_id)
+        return raw
+
+    def from_json(self, v: Any, field: str) -> str:
+        return _json_str(v, field)
+
+
+class _StrRest(Kind):
+    default = ""
+    name = "STRING"
+
+    def read(self, r: Reader, field: str) -> str:
+        return r.str_rest()
+
+    def write(self, w: Writer, v: str, field: str) -> None:
+        w.str_rest(v, field)
+
+    def from_json(self, v: Any, field: str) -> str:
+        return _json_str(v, field)
+
+
+class _BytesRest(Kind):
+    default = b""
+    name = "BYTE[]"
+
+    def read(self, r: Reader, field: str) -> bytes:
+        return r.rest()
+
+    def write(self, w: Writer, v: bytes, field: str) -> None:
+        w.bytes(v, field)
+
+    def to_json(self, v: bytes) -> str:
+        return _b64(v)
+
+    def from_json(self, v: Any, field: str) -> bytes:
+        return _json_bytes(v, field)
+
+
+class _StrLen(Kind):
+    """A length-prefixed string (length BYTE or WORD)."""
+
+    default = ""
+
+    def __init__(self, length: _Int) -> None:
+        self.length, self.name = length, f"{length.name}+STRING"
+
+    def read(self, r: Reader, field: str) -> str:
+        return r.text(r.bytes(self.length.read(r, field), field))
+
+    def write(self, w: Writer, v: str, field: str) -> None:
+        raw = w.encode_text(v, field)
+        self.length.write(w, len(raw), field)
+        w.out += raw
+
+    def from_json(self, v: Any, field: str) -> str:
+        return _json_str(v, field)
+
+
+class _BytesLen(Kind):
+    """Length-prefixed bytes (length BYTE, WORD or DWORD)."""
+
+    default = b""
+
+    def __init__(self, length: _Int) -> None:
+        self.length, self.name = length, f"{length.name}+BYTE[]"
+
+    def read(self, r: Reader, field: str) -> bytes:
+        return r.bytes(self.length.read(r, field), field)
+
+    def write(self, w: Writer, v: bytes, field: str) -> None:
+        if not isinstance(v, bytes | bytearray):
+            raise EncodeError("needs bytes", field=field, value=v, msg_id=w.msg_id)
+        self.length.write(w, len(v), field)
+        w.out += v
+
+    def to_json(self, v: bytes) -> str:
+        return _b64(v)
+
+    def from_json(self, v: Any, field: str) -> bytes:
+        return _json_bytes(v, field)
+
+
+class _List(Kind):
+    """A counted (BYTE/WORD/DWORD count) or rest-of-body list of items (a kind or a record class)."""
+
+    def __init__(self, item: Any, count: _Int | None, count_key: str | None = None) -> None:
+        self.item, self.count, self.count_key = item, count, count_key
+        self.name = f"LIST[{count.name if count else 'rest'}]({getattr(item, '__name__', item)})"
+
+    def make_default(self) -> list[Any]:
+        return []
+
+    def _read_item(self, r: Reader, field: str) -> Any:
+        item = self.item
+        if isinstance(item, Kind):
+            return item.read(r, field)
+        return item.decode(r)
+
+    def read(self, r: Reader, field: str) -> list[Any]:
+        if self.count is None:
+            out = []
+            while r.pos < r.end:
+                out.append(self._read_item(r, field))
+            return out
+        n = self.count.read(r, field)
+        return [self._read_item(r, field) for _ in range(n)]
+
+    def write(self, w: Writer, v: list[Any], field: str) -> None:
+        if not isinstance(v, list | tuple):
+            raise EncodeError("needs a list", field=field, value=v, msg_id=w.msg_id)
+        if self.count is not None:
+            self.count.write(w, len(v), field + ".length")
+        item = self.item
+        for x in v:
+            if isinstance(item, Kind):
+                item.write(w, x, field)
+            else:
+                if not isinstance(x, item):
+                    raise EncodeError(f"items must be {item.__name__}", field=field, value=x, msg_id=w.msg_id)
+                x.encode(w)
+
+    def to_json(self, v: list[Any]) -> list[Any]:
+        item = self.item
+        if isinstance(item, Kind):
+            return [item.to_json(x) for x in v]
+        return [x.to_json() for x in v]
+
+    def from_json(self, v: Any, field: str) -> list[Any]:
+        if not isinstance(v, list):
+            raise BodyError(f"expects a list, got {type(v).__name__}", field=field)
+        item = self.item
+        if isinstance(item, Kind):
+            return [item.from_json(x, field) for x in v]
+        return [item.from_json(x) for x in v]
+
+
+def BCD(n: int, pad: bool = False) -> Kind:
+    return _Bcd(n, pad)
+
+
+def BYTES(n: int) -> Kind:
+    return _Bytes(n)
+
+
+def STR(n: int) -> Kind:
+    return _Str(n)
+
+
+def LIST(item: Any, count: Kind | None = BYTE, count_key: str | None = None) -> Kind:
+    """``count`` is BYTE, WORD or DWORD, or ``None`` for items until the end of the body.
+
+    ``count_key`` names the JSON key that carries the item count (seed 004 lists e.g. ``length``);
+    it is written by ``to_json`` and checked against the list by ``from_json`` when present.
+    """
+    return _List(item, count, count_key)  # type: ignore[arg-type]
+
+
+STR_REST: Kind = _StrRest()
+BYTES_REST: Kind = _BytesRest()
+STR8: Kind = _StrLen(BYTE)
+STR16: Kind = _StrLen(WORD)
+BYTES8: Kind = _BytesLen(BYTE)
+BYTES16: Kind = _BytesLen(WORD)
+BYTES32: Kind = _BytesLen(DWORD)
+
+
+class by_version:
+    """A kind that differs by version: ``by_version(V2013=STR(20), V2019=STR(30))``.
+
+    Missing versions fall back to the closest older one given (2011 -> 2013 if 2011 is absent).
+    """
+
+    def __init__(self, **kinds: Kind) -> None:
+        self.kinds = {Version[k]: v for k, v in kinds.items()}
+
+    def for_version(self, version: Version) -> Kind:
+        if version in self.kinds:
+            return self.kinds[version]
+        if version is V2011 and V2013 in self.kinds:
+            return self.kinds[V2013]
+        older = [v for v in self.kinds if v <= version]
+        return self.kinds[max(older)] if older else self.kinds[min(self.kinds)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Fields and compilation
+# ---------------------------------------------------------------------------------------------
+class FieldSpec:
+    __slots__ = ("doc", "json", "kind", "name", "since", "until", "when")
+
+    def __init__(self, kind: Kind | by_version, json: str | None, since: Version | None,
+                 until: Version | None, when: Callable[[Any], Any] | None, doc: str) -> None:
+        self.kind, self.json, self.since, self.until, self.when, self.doc = kind, json, since, until, when, doc
+        self.name = ""
+
+    def active(self, version: Version) -> bool:
+        return (self.since is None or version >= self.since) and (self.until is None or version <= self.until)
+
+    def kind_for(self, version: Version) -> Kind:
+        k = self.kind
+        return k.for_version(version) if isinstance(k, by_version) else k
+
+    @property
+    def key(self) -> str:
+        return self.json or self.name
+
+
+def wire(kind: Kind | by_version, *, json: str | None = None, since: Version | None = None,
+         until: Version | None = None, when: Callable[[Any], Any] | None = None, doc: str = "",
+         default: Any = dataclasses.MISSING) -> Any:
+    """Declare a dataclass field with its wire kind (and JSON key when it differs from the name)."""
+    spec = FieldSpec(kind, json, since, until, when, doc)
+    if default is not dataclasses.MISSING:
+        return dataclasses.field(default=default, metadata={"wire": spec})
+    base = kind.kinds[max(kind.kinds)] if isinstance(kind, by_version) else kind
+    d = base.make_default()
+    if isinstance(d, list | dict | bytearray):
+        return dataclasses.field(default_factory=base.make_default, metadata={"wire": spec})
+    return dataclasses.field(default=d, metadata={"wire": spec})
+
+
+class _Values:
+    """Read-only name -> attribute view of an object, for ``when`` conditions while encoding."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self.obj = obj
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self.obj, name)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self.obj, name, default)
+
+
+def _compile(cls: type, version: Version) -> tuple[Callable[[Reader], Any], Callable[[Any, Writer], None]]:
+    specs: list[FieldSpec] = [s for s in cls.__wire__ if s.active(version)]
+    # Group consecutive fixed-width unconditional fields into Struct runs.
+    groups: list[Any] = []
+    run: list[tuple[FieldSpec, Kind]] = []
+
+    def close() -> None:
+        if run:
+            groups.append(list(run))
+            run.clear()
+
+    for s in specs:
+        k = s.kind_for(version)
+        if k.fmt is not None and s.when is None:
+            run.append((s, k))
+        else:
+            close()
+            groups.append((s, k))
+    close()
+
+    dec_steps: list[Callable[[Reader, dict[str, Any]], None]] = []
+    enc_steps: list[Callable[[Any, Writer], None]] = []
+    for g in groups:
+        if isinstance(g, list):
+            st = struct.Struct(">" + "".join(k.fmt for _, k in g))  # type: ignore[misc]
+            names = tuple(s.name for s, _ in g)
+            posts = tuple(k.post for _, k in g)
+            kinds = tuple(k for _, k in g)
+            first = names[0]
+            if not any(posts):
+                def dstep(r: Reader, vals: dict[str, Any], st=st, names=names, first=first) -> None:
+                    p = r.pos
+                    if p + st.size > r.end:
+                        _truncated(r, st, names, first)
+                    r.pos = p + st.size
+                    vals.update(zip(names, st.unpack_from(r.data, p), strict=True))
+            else:
+                def dstep(r: Reader, vals: dict[str, Any], st=st, names=names, posts=posts,
+                          first=first) -> None:
+                    p = r.pos
+                    if p + st.size > r.end:
+                        _truncated(r, st, names, first)
+                    r.pos = p + st.size
+                    for name, post, v in zip(names, posts, st.unpack_from(r.data, p), strict=True):
+                        vals[name] = post(v, r) if post is not None else v
+
+            def estep(obj: Any, w: Writer, st=st, names=names, kinds=kinds) -> None:
+                vals = [k.pre(getattr(obj, n), w, n) for n, k in zip(names, kinds, strict=True)]
+                try:
+                    w.out += st.pack(*vals)
+                except struct.error as e:  # pre() checks every value; this is a safety net
+                    raise EncodeError(str(e), msg_id=w.msg_id) from None
+            dec_steps.append(dstep)
+            enc_steps.append(estep)
+        else:
+            s, k = g
+            name, when = s.name, s.when
+            if when is None:
+                def dstep(r: Reader, vals: dict[str, Any], k=k, name=name) -> None:
+                    vals[name] = k.read(r, name)
+
+                def estep(obj: Any, w: Writer, k=k, name=name) -> None:
+                    k.write(w, getattr(obj, name), name)
+            else:
+                def dstep(r: Reader, vals: dict[str, Any], k=k, name=name, when=when) -> None:
+                    if when(vals):
+                        vals[name] = k.read(r, name)
+
+                def estep(obj: Any, w: Writer, k=k, name=name, when=when) -> None:
+                    if when(_Values(obj)):
+                        k.write(w, getattr(obj, name), name)
+            dec_steps.append(dstep)
+            enc_steps.append(estep)
+
+    steps = tuple(dec_steps)
+    esteps = tuple(enc_steps)
+
+    def decode(r: Reader) -> Any:
+        vals: dict[str, Any] = {}
+        for step in steps:
+            step(r, vals)
+        return cls(**vals)
+
+    def encode(obj: Any, w: Writer) -> None:
+        for step in esteps:
+            step(obj, w)
+
+    return decode, encode
+
+
+def _truncated(r: Reader, st: struct.Struct, names: tuple[str, ...], first: str) -> None:
+    # Name the first field that does not fit.
+    left = r.end - r.pos
+    fmt = st.format[1:]
+    sizes = [struct.calcsize(">" + c) for c in _split_fmt(fmt)]
+    used = 0
+    for name, size in zip(names, sizes, strict=False):
+        if used + size > left:
+            raise TruncatedError(f"needs {size} bytes, {left - used} left", offset=r.pos + used, field=name)
+        used += size
+    raise TruncatedError(f"needs {st.size} bytes, {left} left", offset=r.pos, field=first)
+
+
+def _split_fmt(fmt: str) -> list[str]:
+    out, num = [], ""
+    for c in fmt:
+        if c.isdigit():
+            num += c
+        else:
+            out.append(num + c)
+            num = ""
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Records (list items) and message bodies
+# ---------------------------------------------------------------------------------------------
+class Record:
+    """Base of declared structures: message bodies and the items of their lists."""
+
+    __slots__ = ()
+    __wire__: ClassVar[tuple[FieldSpec, ...]] = ()
+    __compiled__: ClassVar[dict[Version, Any]]
+
+    @classmethod
+    def _codec(cls, version: Version) -> Any:
+        c = cls.__compiled__.get(version)
+        if c is None:
+            c = cls.__compiled__[version] = _compile(cls, version)
+        return c
+
+    @classmethod
+    def decode(cls: type[T], r: Reader) -> T:
+        """Read this structure from ``r`` (compiled from the field declarations)."""
+        return cls._codec(r.version)[0](r)  # type: ignore[attr-defined]
+
+    def encode(self, w: Writer) -> None:
+        """Append this structure to ``w``."""
+        type(self)._codec(w.version)[1](self, w)
+
+    # -- JSON (seed 004 keys) --------------------------------------------------------------------
+    def to_json(self, version: Version | None = None) -> dict[str, Any]:
+        """The seed-004 JSON object of this structure (binary as base64)."""
+        out: dict[str, Any] = {}
+        view = _Values(self)
+        for s in type(self).__wire__:
+            if version is not None and not s.active(version):
+                continue
+            if s.when is not None and not s.when(view):
+                continue
+            k = s.kind_for(version or V2013)
+            v = getattr(self, s.name)
+            if isinstance(k, _List) and k.count_key:
+                out[k.count_key] = len(v)
+            out[s.key] = k.to_json(v)
+        return out
+
+    @classmethod
+    def from_json(cls: type[T], obj: Any, version: Version | None = None) -> T:
+        """Build from seed-004 JSON; a missing or ill-typed field raises :class:`BodyError`."""
+        if not isinstance(obj, dict):
+            raise BodyError(f"{cls.__name__} expects a JSON object, got {type(obj).__name__}")
+        vals: dict[str, Any] = {}
+        for s in cls.__wire__:  # type: ignore[attr-defined]
+            if version is not None and not s.active(version):
+                continue
+            if s.when is not None and not s.when(vals):
+                continue
+            if s.key not in obj:
+                raise BodyError("is missing", field=s.key)
+            k = s.kind_for(version or V2013)
+            v = vals[s.name] = k.from_json(obj[s.key], s.key)
+            if isinstance(k, _List) and k.count_key and k.count_key in obj and obj[k.count_key] != len(v):
+                raise BodyError(f"says {obj[k.count_key]!r} but '{s.key}' has {len(v)} items", field=k.count_key)
+        return cls(**vals)
+
+
+def _finish(cls: type, slots: bool = True) -> type:
+    if not dataclasses.is_dataclass(cls) or "__dataclass_fields__" not in cls.__dict__:
+        cls = dataclasses.dataclass(slots=slots)(cls)
+    specs = []
+    for f in dataclasses.fields(cls):
+        spec = f.metadata.get("wire")
+        if spec is not None:
+            spec.name = f.name
+            specs.append(spec)
+    cls.__wire__ = tuple(specs)
+    cls.__compiled__ = {}
+    return cls
+
+
+def record(cls: type[T]) -> type[T]:
+    """Declare a list item structure (a slotted dataclass of ``wire`` fields)."""
+    return _finish(cls)  # type: ignore[return-value]
+
+
+class Body(Record):
+    """Base of message bodies. Subclasses get ``msg_id`` and ``versions`` from :func:`message`."""
+
+    __slots__ = ()
+    msg_id: ClassVar[int] = -1
+    versions: ClassVar[tuple[Version, ...]] = ALL_VERSIONS
+
+    @property
+    def title(self) -> str:
+        return type(self).__name__
+
+
+_pending_registrations: list[tuple[type, tuple[Version, ...]]] = []
+
+
+def message(msg_id: int, *, versions: tuple[Version, ...] = ALL_VERSIONS) -> Callable[[type[T]], type[T]]:
+    """Class decorator: make a message body dataclass and register it for ``versions``."""
+
+    def deco(cls: type[T]) -> type[T]:
+        cls.msg_id = msg_id  # type: ignore[attr-defined]
+        cls.versions = tuple(versions)  # type: ignore[attr-defined]
+        cls = _finish(cls)  # type: ignore[assignment]
+        from jt808.protocol.registry import DEFAULT_MESSAGES
+
+        DEFAULT_MESSAGES.register(cls, versions)  # type: ignore[arg-type]
+        return cls
+
+    return deco
+
+
+def body_error(r: Reader, reason: str, field: str | None = None) -> DecodeError:
+    """A :class:`BodyError` at the reader's current offset (for hand-written codecs)."""
+    return BodyError(reason, offset=r.pos, field=field)

@@ -6,6 +6,17 @@ explicit so that registration never depends on which module someone happened to 
 
 from __future__ import annotations
 
-from jt808.protocol.messages import general, location
+from jt808.protocol.messages import (
+    area,
+    general,
+    location,
+    media,
+    params,
+    records,
+    register,
+    text,
+    tracking,
+    transport,
+)
 
-__all__ = ["general", "location"]
+__all__ = ["area", "general", "location", "media", "params", "records", "register", "text", "tracking", "transport"]

@@ -1,0 +1,1 @@
+"""Storage backends behind one interface (:mod:`jt808.storage.base`)."""

@@ -1,0 +1,167 @@
+"""The storage interface shared by the gateway, the HTTP API and the MQTT bridge.
+
+One interface, several backends (``memory`` for tests and ``--db none``, SQLite by default,
+PostgreSQL for production). All methods are coroutines. Writes of high-rate data (locations,
+events) go through :meth:`Storage.add_locations` / :meth:`Storage.add_events` in batches; the
+:class:`jt808.storage.batch.BatchWriter` in front of them collects rows by count and by age and
+tells each submitter when its row is durable.
+
+Rows are plain dataclasses; times are aware UTC ``datetime`` objects except ``time`` strings that
+are the device's BCD as sent.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["CommandRow", "EventRow", "LocationRow", "MediaRow", "Storage", "TerminalRecord"]
+
+
+@dataclass(slots=True)
+class TerminalRecord:
+    """A registered terminal (0x0100) and its authentication code."""
+
+    phone: str
+    auth_code: str = ""
+    version: int = 2013
+    province: int = 0
+    city: int = 0
+    manufacturer: str = ""
+    model: str = ""
+    dev_id: str = ""
+    color: int = 0
+    license_number: str = ""
+    registered_at: datetime | None = None
+    last_seen: datetime | None = None
+    imei: str = ""
+    software_version: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class LocationRow:
+    """One position (from 0x0200, 0x0201, 0x0500, 0x0704 items)."""
+
+    phone: str
+    time: datetime | None  # device time (converted from BCD with the profile's time zone), UTC-aware
+    received_at: datetime
+    alarm: int
+    status: int
+    latitude: float  # signed degrees
+    longitude: float
+    altitude: int
+    speed: float  # km/h
+    direction: int
+    msg_id: int = 0x0200
+    msg_sn: int = 0
+    batch: bool = False  # from 0x0704
+    extras: dict[str, Any] = field(default_factory=dict)  # seed-004 "extra" JSON
+
+
+@dataclass(slots=True)
+class EventRow:
+    """Any other uplink worth keeping (events, answers, pass-through …) as seed-004 JSON."""
+
+    phone: str
+    msg_id: int
+    received_at: datetime
+    body: dict[str, Any]
+    msg_sn: int = 0
+
+
+@dataclass(slots=True)
+class CommandRow:
+    """A downlink command and what became of it."""
+
+    phone: str
+    msg_id: int
+    msg_sn: int
+    sent_at: datetime
+    request: dict[str, Any]
+    status: str = "sent"  # sent | replied | failed | timeout | offline
+    reply: dict[str, Any] | None = None
+    replied_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class MediaRow:
+    """A completed multimedia upload (0x0801) saved as a file."""
+
+    phone: str
+    media_id: int
+    type: int
+    format: int
+    event: int
+    channel: int
+    path: str
+    size: int
+    received_at: datetime
+    location: dict[str, Any] | None = None
+
+
+class Storage(abc.ABC):
+    """What the gateway needs from a database."""
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect and create the schema if missing."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Flush and disconnect."""
+
+    # -- terminals and authentication -----------------------------------------------------------
+    @abc.abstractmethod
+    async def get_terminal(self, phone: str) -> TerminalRecord | None: ...
+
+    @abc.abstractmethod
+    async def save_terminal(self, rec: TerminalRecord) -> None:
+        """Insert or replace a registration (auth code included)."""
+
+    @abc.abstractmethod
+    async def delete_terminal(self, phone: str) -> None:
+        """Remove a registration (0x0003 logout)."""
+
+    @abc.abstractmethod
+    async def list_terminals(self, limit: int = 1000, offset: int = 0) -> list[TerminalRecord]: ...
+
+    @abc.abstractmethod
+    async def touch_terminal(self, phone: str, when: datetime) -> None:
+        """Record ``last_seen``."""
+
+    # -- data -----------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def add_locations(self, rows: list[LocationRow]) -> None:
+        """Store a batch durably (returns after commit)."""
+
+    @abc.abstractmethod
+    async def query_locations(self, phone: str, start: datetime | None = None, end: datetime | None = None,
+                              limit: int = 1000) -> list[LocationRow]:
+        """Positions of ``phone`` by device time within [start, end], the newest ``limit``, oldest first."""
+
+    @abc.abstractmethod
+    async def add_events(self, rows: list[EventRow]) -> None: ...
+
+    @abc.abstractmethod
+    async def query_events(self, phone: str, msg_id: int | None = None, limit: int = 1000) -> list[EventRow]: ...
+
+    @abc.abstractmethod
+    async def add_command(self, row: CommandRow) -> int:
+        """Log a downlink; returns its id."""
+
+    @abc.abstractmethod
+    async def update_command(self, command_id: int, status: str, reply: dict[str, Any] | None = None,
+                             replied_at: datetime | None = None) -> None: ...
+
+    @abc.abstractmethod
+    async def query_commands(self, phone: str, limit: int = 100) -> list[CommandRow]: ...
+
+    @abc.abstractmethod
+    async def add_media(self, row: MediaRow) -> None: ...
+
+    @abc.abstractmethod
+    async def query_media(self, phone: str, limit: int = 100) -> list[MediaRow]: ...

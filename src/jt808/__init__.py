@@ -44,6 +44,8 @@ from jt808.protocol import (
     encode,
     encode_body,
 )
+from jt808.protocol.exchange import from_json, to_json
+from jt808.protocol.subpackage import Reassembler, encode_many, split
 
 __version__ = "0.1.0"
 
@@ -71,6 +73,7 @@ __all__ = [
     "Packet",
     "Profile",
     "RawBody",
+    "Reassembler",
     "ReassemblyError",
     "ReplyTimeout",
     "SessionError",
@@ -81,4 +84,8 @@ __all__ = [
     "decode_body",
     "encode",
     "encode_body",
+    "encode_many",
+    "from_json",
+    "split",
+    "to_json",
 ]

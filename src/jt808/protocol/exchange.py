@@ -18,7 +18,8 @@ consumers ignore them (see ``docs/json.md``):
   ``[{"id": 1, "data": base64}, …]`` (the first occurrence is under its usual key);
 - location ``extra_order``: the item ids in wire order, when the map cannot tell it;
 - location ``bad_tail``: base64 of trailing bytes that are not a whole item;
-- ``signal.reserved`` / ``io_status.reserved``: the reserved bits of 0x25 / 0x2A when set.
+- ``signal.reserved`` / ``io_status.reserved``: the reserved bits of 0x25 / 0x2A (shifted down past
+  the named bits) when any is set.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import binascii
 from typing import Any
 
 from jt808.errors import BodyError, DecodeError, EncodeError, HeaderError
+from jt808.protocol import bits
 from jt808.protocol.header import V2013, V2019, Header, Version
 from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, ExtraCodec, Profile
@@ -46,26 +48,12 @@ __all__ = [
 
 _b64encode = base64.b64encode
 
-# -- bit maps of the additional-info items 0x25 / 0x2A / 0x2B (bit 0 = least significant bit) ----
-try:  # the shared tables, when present
-    from jt808.protocol.bits import IO_STATUS_BITS as _IO  # type: ignore[attr-defined]
-    from jt808.protocol.bits import SIGNAL_BITS as _SIG  # type: ignore[attr-defined]
-
-    SIGNAL_BITS: tuple[str, ...] = tuple(_SIG)
-    IO_STATUS_BITS: tuple[str, ...] = tuple(_IO)
-except ImportError:
-    #: 0x25 extended vehicle signals, bit 0 first. ``cluth`` is EMQX's spelling (sic), kept for its consumers.
-    SIGNAL_BITS = ("low_beam", "high_beam", "right_turn", "left_turn", "brake", "reverse", "fog", "side_marker",
-                   "horn", "air_conditioner", "neutral", "retarder", "abs", "heater", "cluth")
-    #: 0x2A IO status, bit 0 first.
-    IO_STATUS_BITS = ("deep_sleep", "sleep")
-
+# The bit maps of the additional-info items 0x25 / 0x2A / 0x2B (bit 0 = least significant bit) live in
+# jt808.protocol.bits; "cluth" is EMQX's spelling (sic), kept for its consumers.
+SIGNAL_BITS: tuple[str, ...] = bits.SIGNAL_KEYS
+IO_STATUS_BITS: tuple[str, ...] = bits.IO_STATUS_KEYS
 #: 0x2B analog: ``ad0`` is bits 0-15 (the last two bytes on the wire), ``ad1`` bits 16-31.
 ANALOG_KEYS = ("ad0", "ad1")
-
-_SIGNAL_MASK = (1 << len(SIGNAL_BITS)) - 1
-_IO_MASK = (1 << len(IO_STATUS_BITS)) - 1
-_SIGNAL_ALIASES = {"clutch": "cluth"}  # accepted on input, never emitted
 
 
 def _b64(data: bytes) -> str:
@@ -111,60 +99,32 @@ def _std_table(profile: Profile, version: Version) -> dict[int, ExtraCodec]:
     return extras_table(profile, version)
 
 
-def _signal_to_json(v: int) -> dict[str, int]:
-    out = {name: (v >> i) & 1 for i, name in enumerate(SIGNAL_BITS)}
-    if v & ~_SIGNAL_MASK:
-        out["reserved"] = v & ~_SIGNAL_MASK
-    return out
+def _bits_call(fn: Any, v: Any, field: str) -> int:
+    try:
+        return fn(v)
+    except BodyError as e:  # name the key as it sits in the body
+        raise BodyError(e.reason, field=f"extra.{e.field}" if e.field else field) from None
 
 
-def _io_to_json(v: int) -> dict[str, int]:
-    out = {name: (v >> i) & 1 for i, name in enumerate(IO_STATUS_BITS)}
-    if v & ~_IO_MASK:
-        out["reserved"] = v & ~_IO_MASK
-    return out
-
-
-def _analog_to_json(v: int) -> dict[str, int]:
-    return {"ad0": v & 0xFFFF, "ad1": v >> 16}
-
-
-def _flags_from_json(v: Any, field: str, names: tuple[str, ...], hi: int,
-                     aliases: dict[str, str] | None = None) -> int:
+def _require(v: Any, field: str, keys: tuple[str, ...], aliases: dict[str, str]) -> dict[str, Any]:
     obj = _obj(v, field)
-    if aliases:
-        obj = {aliases.get(k, k): x for k, x in obj.items()}
-    out = 0
-    for i, name in enumerate(names):
-        if name not in obj:
-            raise BodyError("is missing", field=f"{field}.{name}")
-        out |= _int(obj[name], f"{field}.{name}", 0, 1) << i
-    mask = (1 << len(names)) - 1
-    if "reserved" in obj:
-        r = _int(obj["reserved"], f"{field}.reserved", 0, hi)
-        if r & mask:
-            raise BodyError(f"must not overlap the named bits (mask 0x{mask:X})", field=f"{field}.reserved")
-        out |= r
-    unknown = set(obj) - set(names) - {"reserved"}
-    if unknown:
-        raise BodyError(f"unknown key(s) {sorted(unknown)}", field=field)
-    return out
+    present = {aliases.get(k, k) for k in obj}
+    for k in keys:
+        if k not in present:
+            raise BodyError("is missing", field=f"{field}.{k}")
+    return obj
 
 
 def _signal_from_json(v: Any, field: str) -> int:
-    return _flags_from_json(v, field, SIGNAL_BITS, 0xFFFFFFFF, _SIGNAL_ALIASES)
+    return _bits_call(bits.signal_value, _require(v, field, SIGNAL_BITS, bits.SIGNAL_ALIASES), field)
 
 
 def _io_from_json(v: Any, field: str) -> int:
-    return _flags_from_json(v, field, IO_STATUS_BITS, 0xFFFF)
+    return _bits_call(bits.io_status_value, _require(v, field, IO_STATUS_BITS, {}), field)
 
 
 def _analog_from_json(v: Any, field: str) -> int:
-    obj = _obj(v, field)
-    for k in ANALOG_KEYS:
-        if k not in obj:
-            raise BodyError("is missing", field=f"{field}.{k}")
-    return _int(obj["ad1"], f"{field}.ad1", 0, 0xFFFF) << 16 | _int(obj["ad0"], f"{field}.ad0", 0, 0xFFFF)
+    return _bits_call(bits.analog_value, _require(v, field, ANALOG_KEYS, {}), field)
 
 
 def _map_from_json(v: Any, field: str, spec: tuple[tuple[str, int, bool], ...]) -> dict[str, int]:
@@ -204,7 +164,7 @@ _KEY_PARSERS: dict[str, tuple[int, Any]] = {
     "rssi": (0x30, _uint_from(0xFF)),
     "gnss_sat_num": (0x31, _uint_from(0xFF)),
 }
-_ID_RENDER = {0x25: _signal_to_json, 0x2A: _io_to_json, 0x2B: _analog_to_json}
+_ID_RENDER = {0x25: bits.signal_map, 0x2A: bits.io_status_map, 0x2B: bits.analog_map}
 _LOC_KEYS = frozenset(("alarm", "status", "latitude", "longitude", "altitude", "speed", "direction", "time",
                        "extra", "extra_dups", "extra_order", "bad_tail"))
 

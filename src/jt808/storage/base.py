@@ -17,7 +17,33 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["CommandRow", "EventRow", "LocationRow", "MediaRow", "Storage", "TerminalRecord"]
+from jt808.errors import JT808Error
+
+__all__ = [
+    "CommandRow",
+    "EventRow",
+    "LocationRow",
+    "MediaRow",
+    "Storage",
+    "StorageClosed",
+    "StorageError",
+    "StorageOverloaded",
+    "TerminalRecord",
+]
+
+
+class StorageError(JT808Error):
+    """A storage backend failed or refused a write (the platform answers 0x8001 result 1)."""
+
+    reply_result = 1
+
+
+class StorageClosed(StorageError):
+    """A write was submitted after the storage (or its batch writer) was closed."""
+
+
+class StorageOverloaded(StorageError):
+    """The batch writer's queue is full: the database does not keep up with the submitted rows."""
 
 
 @dataclass(slots=True)
@@ -141,13 +167,25 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def query_locations(self, phone: str, start: datetime | None = None, end: datetime | None = None,
                               limit: int = 1000) -> list[LocationRow]:
-        """Positions of ``phone`` by device time within [start, end], the newest ``limit``, oldest first."""
+        """Positions of ``phone`` by device time within [start, end], the newest ``limit``, oldest first.
+
+        Rows without a device time (``time is None``) are placed by ``received_at``. Ties keep the
+        insertion order. ``limit <= 0`` returns nothing.
+        """
 
     @abc.abstractmethod
     async def add_events(self, rows: list[EventRow]) -> None: ...
 
+    async def add_batch(self, locations: list[LocationRow], events: list[EventRow]) -> None:
+        """Store locations and events together (one transaction where the backend can)."""
+        if locations:
+            await self.add_locations(locations)
+        if events:
+            await self.add_events(events)
+
     @abc.abstractmethod
-    async def query_events(self, phone: str, msg_id: int | None = None, limit: int = 1000) -> list[EventRow]: ...
+    async def query_events(self, phone: str, msg_id: int | None = None, limit: int = 1000) -> list[EventRow]:
+        """Events of ``phone`` (optionally one message id), the newest ``limit``, oldest first."""
 
     @abc.abstractmethod
     async def add_command(self, row: CommandRow) -> int:
@@ -158,10 +196,12 @@ class Storage(abc.ABC):
                              replied_at: datetime | None = None) -> None: ...
 
     @abc.abstractmethod
-    async def query_commands(self, phone: str, limit: int = 100) -> list[CommandRow]: ...
+    async def query_commands(self, phone: str, limit: int = 100) -> list[CommandRow]:
+        """Logged downlinks of ``phone``, the newest ``limit``, oldest first."""
 
     @abc.abstractmethod
     async def add_media(self, row: MediaRow) -> None: ...
 
     @abc.abstractmethod
-    async def query_media(self, phone: str, limit: int = 100) -> list[MediaRow]: ...
+    async def query_media(self, phone: str, limit: int = 100) -> list[MediaRow]:
+        """Saved multimedia of ``phone``, the newest ``limit``, oldest first."""

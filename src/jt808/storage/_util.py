@@ -1,0 +1,65 @@
+"""Small conversions shared by the backends: UTC times, JSON columns."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """An aware UTC datetime (naive values are taken as UTC)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    if dt.utcoffset() == timedelta(0) and dt.tzinfo is UTC:
+        return dt
+    return dt.astimezone(UTC)
+
+
+def to_us(dt: datetime | None) -> int | None:
+    """Microseconds since the Unix epoch (exact, unlike ``timestamp()``)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return (dt - EPOCH) // _US
+
+
+def from_us(us: int | None) -> datetime | None:
+    if us is None:
+        return None
+    return EPOCH + timedelta(microseconds=us)
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(obj)).decode("ascii")
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if isinstance(obj, set | frozenset | tuple):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default)
+dumps = _encoder.encode
+loads = json.loads
+
+
+def dumps_or_none(obj: dict[str, Any] | None) -> str | None:
+    """JSON text of a dict; ``None`` for ``None`` or an empty dict (saves a column per row)."""
+    if not obj:
+        return None
+    return _encoder.encode(obj)
+
+
+def loads_dict(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    return json.loads(text)

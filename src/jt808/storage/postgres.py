@@ -1,0 +1,335 @@
+"""PostgreSQL storage (asyncpg): for production and for several gateway nodes sharing one database.
+
+``postgresql://user:pass@host:5432/db?schema=jt808&pool_min=1&pool_max=10`` — ``schema`` (default
+``public``) is created if missing and put on the pool's ``search_path``; the tables and indexes are
+created if missing, under an advisory lock so that several nodes starting together do not race.
+Batches of locations and events go in with binary ``COPY`` inside one transaction; JSON columns are
+``JSONB``; times are ``timestamptz``.
+
+Large fleets: ``locations`` grows by the fleet's report rate; partition it by ``t`` (declarative
+range partitioning) and drop old partitions, or point a retention job at ``(phone, t)``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+
+from jt808.storage._util import dumps, loads, utc
+from jt808.storage.base import (
+    CommandRow,
+    EventRow,
+    LocationRow,
+    MediaRow,
+    Storage,
+    StorageClosed,
+    StorageError,
+    TerminalRecord,
+)
+
+__all__ = ["PostgresStorage"]
+
+_LOCK_KEY = 0x4A54_3830_38  # "JT808": serialises schema creation across nodes
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS terminals (
+    phone text PRIMARY KEY,
+    auth_code text NOT NULL DEFAULT '',
+    version integer NOT NULL DEFAULT 2013,
+    province integer NOT NULL DEFAULT 0,
+    city integer NOT NULL DEFAULT 0,
+    manufacturer text NOT NULL DEFAULT '',
+    model text NOT NULL DEFAULT '',
+    dev_id text NOT NULL DEFAULT '',
+    color integer NOT NULL DEFAULT 0,
+    license_number text NOT NULL DEFAULT '',
+    registered_at timestamptz,
+    last_seen timestamptz,
+    imei text NOT NULL DEFAULT '',
+    software_version text NOT NULL DEFAULT '',
+    extra jsonb
+);
+CREATE TABLE IF NOT EXISTS locations (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    phone text NOT NULL,
+    t timestamptz NOT NULL,
+    time timestamptz,
+    received_at timestamptz NOT NULL,
+    alarm bigint NOT NULL,
+    status bigint NOT NULL,
+    latitude double precision NOT NULL,
+    longitude double precision NOT NULL,
+    altitude integer NOT NULL,
+    speed double precision NOT NULL,
+    direction integer NOT NULL,
+    msg_id integer NOT NULL,
+    msg_sn integer NOT NULL,
+    batch boolean NOT NULL,
+    extras jsonb
+);
+CREATE INDEX IF NOT EXISTS locations_phone_t ON locations (phone, t);
+CREATE TABLE IF NOT EXISTS events (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    phone text NOT NULL,
+    msg_id integer NOT NULL,
+    msg_sn integer NOT NULL,
+    received_at timestamptz NOT NULL,
+    body jsonb NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_phone ON events (phone, msg_id, id);
+CREATE TABLE IF NOT EXISTS commands (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    phone text NOT NULL,
+    msg_id integer NOT NULL,
+    msg_sn integer NOT NULL,
+    sent_at timestamptz NOT NULL,
+    request jsonb NOT NULL,
+    status text NOT NULL,
+    reply jsonb,
+    replied_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS commands_phone ON commands (phone, id);
+CREATE TABLE IF NOT EXISTS media (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    phone text NOT NULL,
+    media_id bigint NOT NULL,
+    type integer NOT NULL,
+    format integer NOT NULL,
+    event integer NOT NULL,
+    channel integer NOT NULL,
+    path text NOT NULL,
+    size bigint NOT NULL,
+    received_at timestamptz NOT NULL,
+    location jsonb
+);
+CREATE INDEX IF NOT EXISTS media_phone ON media (phone, id);
+"""
+
+_TERMINAL_COLS = ("phone", "auth_code", "version", "province", "city", "manufacturer", "model", "dev_id", "color",
+                  "license_number", "registered_at", "last_seen", "imei", "software_version", "extra")
+_LOCATION_COLS = ("phone", "t", "time", "received_at", "alarm", "status", "latitude", "longitude", "altitude",
+                  "speed", "direction", "msg_id", "msg_sn", "batch", "extras")
+_EVENT_COLS = ("phone", "msg_id", "msg_sn", "received_at", "body")
+_UPSERT_TERMINAL = (
+    f"INSERT INTO terminals ({', '.join(_TERMINAL_COLS)}) "
+    f"VALUES ({', '.join(f'${i}' for i in range(1, len(_TERMINAL_COLS) + 1))}) "
+    f"ON CONFLICT (phone) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in _TERMINAL_COLS[1:])}"
+)
+
+
+def _jsonb_encode(value: Any) -> bytes:
+    return b"\x01" + dumps(value).encode()
+
+
+def _jsonb_decode(data: bytes) -> Any:
+    return loads(data[1:])  # binary jsonb: a version byte (1), then the text
+
+
+async def _init_connection(con: asyncpg.Connection) -> None:
+    await con.set_type_codec("jsonb", schema="pg_catalog", encoder=_jsonb_encode, decoder=_jsonb_decode,
+                             format="binary")
+
+
+def _location_record(r: LocationRow) -> tuple[Any, ...]:
+    received = utc(r.received_at)
+    time = utc(r.time)
+    return (r.phone, received if time is None else time, time, received, r.alarm, r.status, r.latitude,
+            r.longitude, r.altitude, r.speed, r.direction, r.msg_id, r.msg_sn, bool(r.batch), r.extras or None)
+
+
+def _event_record(r: EventRow) -> tuple[Any, ...]:
+    return (r.phone, r.msg_id, r.msg_sn, utc(r.received_at), r.body)
+
+
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """Separate our own query options (``schema``, ``pool_min``, ``pool_max``) from the DSN."""
+    parts = urlsplit(url)
+    ours: dict[str, str] = {}
+    rest = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in {"schema", "pool_min", "pool_max"}:
+            ours[key] = value
+        else:
+            rest.append((key, value))
+    scheme = "postgresql" if parts.scheme in {"postgres", "postgresql", "postgresql+asyncpg"} else parts.scheme
+    return urlunsplit((scheme, parts.netloc, parts.path, urlencode(rest), parts.fragment)), ours
+
+
+class PostgresStorage(Storage):
+    """PostgreSQL behind the :class:`Storage` interface, through an asyncpg pool."""
+
+    def __init__(self, url: str, *, schema: str | None = None, pool_min: int | None = None,
+                 pool_max: int | None = None) -> None:
+        self.dsn, opts = split_url(url)
+        self.schema = schema or opts.get("schema") or "public"
+        if not self.schema.replace("_", "").isalnum():
+            raise StorageError(f"postgresql: schema name {self.schema!r} must be letters, digits and '_'")
+        self.pool_min = pool_min if pool_min is not None else int(opts.get("pool_min", 1))
+        self.pool_max = pool_max if pool_max is not None else int(opts.get("pool_max", 10))
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        if self._pool is not None:
+            return
+        try:
+            con = await asyncpg.connect(self.dsn)
+            try:
+                async with con.transaction():
+                    await con.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
+                    await con.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
+                    await con.execute(f'SET LOCAL search_path TO "{self.schema}"')
+                    await con.execute(SCHEMA)
+            finally:
+                await con.close()
+            self._pool = await asyncpg.create_pool(
+                self.dsn, min_size=self.pool_min, max_size=self.pool_max, init=_init_connection,
+                server_settings={"search_path": self.schema, "application_name": "jt808"})
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            raise StorageError(f"postgresql: cannot open {_redact(self.dsn)}: {e}") from e
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def _p(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StorageClosed("postgresql storage is not open")
+        return self._pool
+
+    async def _execute(self, sql: str, *args: Any) -> str:
+        try:
+            return await self._p().execute(sql, *args)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            raise StorageError(f"postgresql: {e}") from e
+
+    async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        try:
+            return await self._p().fetch(sql, *args)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            raise StorageError(f"postgresql: {e}") from e
+
+    # -- terminals -------------------------------------------------------------------------------
+    async def get_terminal(self, phone: str) -> TerminalRecord | None:
+        rows = await self._fetch(f"SELECT {', '.join(_TERMINAL_COLS)} FROM terminals WHERE phone = $1", phone)
+        return _terminal(rows[0]) if rows else None
+
+    async def save_terminal(self, rec: TerminalRecord) -> None:
+        await self._execute(_UPSERT_TERMINAL, rec.phone, rec.auth_code, rec.version, rec.province, rec.city,
+                            rec.manufacturer, rec.model, rec.dev_id, rec.color, rec.license_number,
+                            utc(rec.registered_at), utc(rec.last_seen), rec.imei, rec.software_version,
+                            rec.extra or None)
+
+    async def delete_terminal(self, phone: str) -> None:
+        await self._execute("DELETE FROM terminals WHERE phone = $1", phone)
+
+    async def list_terminals(self, limit: int = 1000, offset: int = 0) -> list[TerminalRecord]:
+        if limit <= 0:
+            return []
+        rows = await self._fetch(f"SELECT {', '.join(_TERMINAL_COLS)} FROM terminals ORDER BY phone "
+                                 "LIMIT $1 OFFSET $2", limit, max(offset, 0))
+        return [_terminal(r) for r in rows]
+
+    async def touch_terminal(self, phone: str, when: datetime) -> None:
+        await self._execute("UPDATE terminals SET last_seen = $1 WHERE phone = $2", utc(when), phone)
+
+    # -- locations and events --------------------------------------------------------------------
+    async def add_locations(self, rows: list[LocationRow]) -> None:
+        await self.add_batch(rows, [])
+
+    async def add_events(self, rows: list[EventRow]) -> None:
+        await self.add_batch([], rows)
+
+    async def add_batch(self, locations: list[LocationRow], events: list[EventRow]) -> None:
+        if not locations and not events:
+            return
+        try:
+            async with self._p().acquire() as con, con.transaction():
+                if locations:
+                    await con.copy_records_to_table("locations", columns=_LOCATION_COLS,
+                                                    records=[_location_record(r) for r in locations])
+                if events:
+                    await con.copy_records_to_table("events", columns=_EVENT_COLS,
+                                                    records=[_event_record(r) for r in events])
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+            raise StorageError(f"postgresql: batch write failed: {e}") from e
+
+    async def query_locations(self, phone: str, start: datetime | None = None, end: datetime | None = None,
+                              limit: int = 1000) -> list[LocationRow]:
+        if limit <= 0:
+            return []
+        where, args = ["phone = $1"], [phone]
+        if start is not None:
+            args.append(utc(start))
+            where.append(f"t >= ${len(args)}")
+        if end is not None:
+            args.append(utc(end))
+            where.append(f"t <= ${len(args)}")
+        args.append(limit)
+        rows = await self._fetch(f"SELECT {', '.join(_LOCATION_COLS)} FROM locations WHERE {' AND '.join(where)} "
+                                 f"ORDER BY t DESC, id DESC LIMIT ${len(args)}", *args)
+        return [LocationRow(phone=r[0], time=r[2], received_at=r[3], alarm=r[4], status=r[5], latitude=r[6],
+                            longitude=r[7], altitude=r[8], speed=r[9], direction=r[10], msg_id=r[11],
+                            msg_sn=r[12], batch=r[13], extras=r[14] or {}) for r in reversed(rows)]
+
+    async def query_events(self, phone: str, msg_id: int | None = None, limit: int = 1000) -> list[EventRow]:
+        if limit <= 0:
+            return []
+        rows = await self._fetch(
+            "SELECT phone, msg_id, msg_sn, received_at, body FROM events WHERE phone = $1 "
+            "AND ($2::integer IS NULL OR msg_id = $2) ORDER BY id DESC LIMIT $3", phone, msg_id, limit)
+        return [EventRow(phone=r[0], msg_id=r[1], msg_sn=r[2], received_at=r[3], body=r[4]) for r in reversed(rows)]
+
+    # -- commands --------------------------------------------------------------------------------
+    async def add_command(self, row: CommandRow) -> int:
+        rows = await self._fetch(
+            "INSERT INTO commands (phone, msg_id, msg_sn, sent_at, request, status, reply, replied_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id", row.phone, row.msg_id, row.msg_sn,
+            utc(row.sent_at), row.request, row.status, row.reply, utc(row.replied_at))
+        return rows[0][0]
+
+    async def update_command(self, command_id: int, status: str, reply: dict[str, Any] | None = None,
+                             replied_at: datetime | None = None) -> None:
+        await self._execute("UPDATE commands SET status = $1, reply = COALESCE($2, reply), "
+                            "replied_at = COALESCE($3, replied_at) WHERE id = $4",
+                            status, reply, utc(replied_at), command_id)
+
+    async def query_commands(self, phone: str, limit: int = 100) -> list[CommandRow]:
+        if limit <= 0:
+            return []
+        rows = await self._fetch("SELECT id, phone, msg_id, msg_sn, sent_at, request, status, reply, replied_at "
+                                 "FROM commands WHERE phone = $1 ORDER BY id DESC LIMIT $2", phone, limit)
+        return [CommandRow(id=r[0], phone=r[1], msg_id=r[2], msg_sn=r[3], sent_at=r[4], request=r[5], status=r[6],
+                           reply=r[7], replied_at=r[8]) for r in reversed(rows)]
+
+    # -- media -----------------------------------------------------------------------------------
+    async def add_media(self, row: MediaRow) -> None:
+        await self._execute("INSERT INTO media (phone, media_id, type, format, event, channel, path, size, "
+                            "received_at, location) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                            row.phone, row.media_id, row.type, row.format, row.event, row.channel, row.path,
+                            row.size, utc(row.received_at), row.location)
+
+    async def query_media(self, phone: str, limit: int = 100) -> list[MediaRow]:
+        if limit <= 0:
+            return []
+        rows = await self._fetch("SELECT phone, media_id, type, format, event, channel, path, size, received_at, "
+                                 "location FROM media WHERE phone = $1 ORDER BY id DESC LIMIT $2", phone, limit)
+        return [MediaRow(phone=r[0], media_id=r[1], type=r[2], format=r[3], event=r[4], channel=r[5], path=r[6],
+                         size=r[7], received_at=r[8], location=r[9]) for r in reversed(rows)]
+
+
+def _terminal(r: asyncpg.Record) -> TerminalRecord:
+    return TerminalRecord(phone=r[0], auth_code=r[1], version=r[2], province=r[3], city=r[4], manufacturer=r[5],
+                          model=r[6], dev_id=r[7], color=r[8], license_number=r[9], registered_at=r[10],
+                          last_seen=r[11], imei=r[12], software_version=r[13], extra=r[14] or {})
+
+
+def _redact(dsn: str) -> str:
+    parts = urlsplit(dsn)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return dsn

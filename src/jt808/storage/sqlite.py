@@ -1,0 +1,346 @@
+"""SQLite storage (the default): one file, WAL journal, batched writes in one transaction.
+
+Times are stored as integer microseconds since the Unix epoch (UTC), JSON columns as text. A
+location's sort key ``t`` is its device time, or its receive time when the device sent no valid
+time; ``(phone, t)`` is indexed. One connection writes (its transactions serialised by a lock),
+a second one reads, so API queries never wait behind a batch commit.
+
+``synchronous`` is ``NORMAL`` by default: with WAL a committed batch survives a crash of the
+process, and the last commits may be lost on power failure. ``sqlite:///path?synchronous=FULL``
+makes every commit survive power loss too (at a cost in rows per second).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from jt808.storage._util import dumps, dumps_or_none, from_us, loads, loads_dict, to_us
+from jt808.storage.base import (
+    CommandRow,
+    EventRow,
+    LocationRow,
+    MediaRow,
+    Storage,
+    StorageClosed,
+    StorageError,
+    TerminalRecord,
+)
+
+__all__ = ["SQLiteStorage"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS terminals (
+    phone TEXT PRIMARY KEY,
+    auth_code TEXT NOT NULL DEFAULT '',
+    version INTEGER NOT NULL DEFAULT 2013,
+    province INTEGER NOT NULL DEFAULT 0,
+    city INTEGER NOT NULL DEFAULT 0,
+    manufacturer TEXT NOT NULL DEFAULT '',
+    model TEXT NOT NULL DEFAULT '',
+    dev_id TEXT NOT NULL DEFAULT '',
+    color INTEGER NOT NULL DEFAULT 0,
+    license_number TEXT NOT NULL DEFAULT '',
+    registered_at INTEGER,
+    last_seen INTEGER,
+    imei TEXT NOT NULL DEFAULT '',
+    software_version TEXT NOT NULL DEFAULT '',
+    extra TEXT
+);
+CREATE TABLE IF NOT EXISTS locations (
+    id INTEGER PRIMARY KEY,
+    phone TEXT NOT NULL,
+    t INTEGER NOT NULL,
+    time INTEGER,
+    received_at INTEGER NOT NULL,
+    alarm INTEGER NOT NULL,
+    status INTEGER NOT NULL,
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL,
+    altitude INTEGER NOT NULL,
+    speed REAL NOT NULL,
+    direction INTEGER NOT NULL,
+    msg_id INTEGER NOT NULL,
+    msg_sn INTEGER NOT NULL,
+    batch INTEGER NOT NULL,
+    extras TEXT
+);
+CREATE INDEX IF NOT EXISTS locations_phone_t ON locations (phone, t);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    phone TEXT NOT NULL,
+    msg_id INTEGER NOT NULL,
+    msg_sn INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_phone ON events (phone, msg_id);
+CREATE TABLE IF NOT EXISTS commands (
+    id INTEGER PRIMARY KEY,
+    phone TEXT NOT NULL,
+    msg_id INTEGER NOT NULL,
+    msg_sn INTEGER NOT NULL,
+    sent_at INTEGER NOT NULL,
+    request TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reply TEXT,
+    replied_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS commands_phone ON commands (phone);
+CREATE TABLE IF NOT EXISTS media (
+    id INTEGER PRIMARY KEY,
+    phone TEXT NOT NULL,
+    media_id INTEGER NOT NULL,
+    type INTEGER NOT NULL,
+    format INTEGER NOT NULL,
+    event INTEGER NOT NULL,
+    channel INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    location TEXT
+);
+CREATE INDEX IF NOT EXISTS media_phone ON media (phone);
+"""
+
+_TERMINAL_COLS = ("phone, auth_code, version, province, city, manufacturer, model, dev_id, color, license_number, "
+                  "registered_at, last_seen, imei, software_version, extra")
+_LOCATION_COLS = ("phone, t, time, received_at, alarm, status, latitude, longitude, altitude, speed, direction, "
+                  "msg_id, msg_sn, batch, extras")
+_INSERT_LOCATION = f"INSERT INTO locations ({_LOCATION_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+_INSERT_EVENT = "INSERT INTO events (phone, msg_id, msg_sn, received_at, body) VALUES (?,?,?,?,?)"
+
+
+def _location_params(r: LocationRow) -> tuple[Any, ...]:
+    received = to_us(r.received_at)
+    time = to_us(r.time)
+    return (r.phone, received if time is None else time, time, received, r.alarm, r.status, r.latitude,
+            r.longitude, r.altitude, r.speed, r.direction, r.msg_id, r.msg_sn, 1 if r.batch else 0,
+            dumps_or_none(r.extras))
+
+
+def _location_row(v: tuple[Any, ...]) -> LocationRow:
+    return LocationRow(phone=v[0], time=from_us(v[2]), received_at=from_us(v[3]), alarm=v[4], status=v[5],
+                       latitude=v[6], longitude=v[7], altitude=v[8], speed=v[9], direction=v[10], msg_id=v[11],
+                       msg_sn=v[12], batch=bool(v[13]), extras=loads_dict(v[14]))
+
+
+def _terminal_row(v: tuple[Any, ...]) -> TerminalRecord:
+    return TerminalRecord(phone=v[0], auth_code=v[1], version=v[2], province=v[3], city=v[4], manufacturer=v[5],
+                          model=v[6], dev_id=v[7], color=v[8], license_number=v[9], registered_at=from_us(v[10]),
+                          last_seen=from_us(v[11]), imei=v[12], software_version=v[13], extra=loads_dict(v[14]))
+
+
+class SQLiteStorage(Storage):
+    """SQLite behind the :class:`Storage` interface (aiosqlite: each connection has its own thread)."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
+        self.path = str(path)
+        self.synchronous = synchronous.upper()
+        if self.synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise StorageError(f"sqlite: unknown synchronous mode {synchronous!r}")
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == ":memory:" or self.path.startswith("file::memory:")
+
+    async def open(self) -> None:
+        if self._writer is not None:
+            return
+        if not self.in_memory:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._writer = await aiosqlite.connect(self.path, isolation_level=None)
+            if not self.in_memory:
+                await self._writer.execute("PRAGMA journal_mode=WAL")
+            await self._writer.execute(f"PRAGMA synchronous={self.synchronous}")
+            await self._writer.execute("PRAGMA busy_timeout=5000")
+            await self._writer.executescript(SCHEMA)
+            if self.in_memory:
+                self._reader = self._writer
+            else:
+                self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+                await self._reader.execute("PRAGMA busy_timeout=5000")
+                await self._reader.execute("PRAGMA query_only=1")
+        except Exception as e:
+            await self.close()
+            raise StorageError(f"sqlite: cannot open {self.path}: {e}") from e
+
+    async def close(self) -> None:
+        async with self._lock:
+            writer, reader = self._writer, self._reader
+            self._writer = self._reader = None
+            if reader is not None and reader is not writer:
+                await reader.close()
+            if writer is not None:
+                await writer.close()
+
+    def _w(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise StorageClosed("sqlite storage is not open")
+        return self._writer
+
+    def _r(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StorageClosed("sqlite storage is not open")
+        return self._reader
+
+    async def _write(self, statements: list[tuple[str, Any, bool]]) -> int | None:
+        """Run ``(sql, params, many)`` statements in one transaction; returns the last row id."""
+        async with self._lock:
+            db = self._w()
+            await db.execute("BEGIN")
+            try:
+                last = None
+                for sql, params, many in statements:
+                    if many:
+                        await db.executemany(sql, params)
+                    else:
+                        cur = await db.execute(sql, params)
+                        last = cur.lastrowid
+                await db.execute("COMMIT")
+                return last
+            except BaseException as e:
+                try:
+                    await db.execute("ROLLBACK")
+                except Exception:
+                    pass
+                if isinstance(e, Exception) and not isinstance(e, StorageError):
+                    raise StorageError(f"sqlite: write failed: {e}") from e
+                raise
+
+    async def _fetch(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        try:
+            async with self._r().execute(sql, params) as cur:
+                return list(await cur.fetchall())
+        except StorageError:
+            raise
+        except Exception as e:
+            raise StorageError(f"sqlite: query failed: {e}") from e
+
+    # -- terminals -------------------------------------------------------------------------------
+    async def get_terminal(self, phone: str) -> TerminalRecord | None:
+        rows = await self._fetch(f"SELECT {_TERMINAL_COLS} FROM terminals WHERE phone = ?", (phone,))
+        return _terminal_row(rows[0]) if rows else None
+
+    async def save_terminal(self, rec: TerminalRecord) -> None:
+        params = (rec.phone, rec.auth_code, rec.version, rec.province, rec.city, rec.manufacturer, rec.model,
+                  rec.dev_id, rec.color, rec.license_number, to_us(rec.registered_at), to_us(rec.last_seen),
+                  rec.imei, rec.software_version, dumps_or_none(rec.extra))
+        await self._write([(f"INSERT OR REPLACE INTO terminals ({_TERMINAL_COLS}) "
+                            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", params, False)])
+
+    async def delete_terminal(self, phone: str) -> None:
+        await self._write([("DELETE FROM terminals WHERE phone = ?", (phone,), False)])
+
+    async def list_terminals(self, limit: int = 1000, offset: int = 0) -> list[TerminalRecord]:
+        if limit <= 0:
+            return []
+        rows = await self._fetch(f"SELECT {_TERMINAL_COLS} FROM terminals ORDER BY phone LIMIT ? OFFSET ?",
+                                 (limit, max(offset, 0)))
+        return [_terminal_row(v) for v in rows]
+
+    async def touch_terminal(self, phone: str, when: datetime) -> None:
+        await self._write([("UPDATE terminals SET last_seen = ? WHERE phone = ?", (to_us(when), phone), False)])
+
+    # -- locations and events --------------------------------------------------------------------
+    async def add_locations(self, rows: list[LocationRow]) -> None:
+        if rows:
+            await self._write([(_INSERT_LOCATION, [_location_params(r) for r in rows], True)])
+
+    async def add_events(self, rows: list[EventRow]) -> None:
+        if rows:
+            await self._write([(_INSERT_EVENT, [_event_params(r) for r in rows], True)])
+
+    async def add_batch(self, locations: list[LocationRow], events: list[EventRow]) -> None:
+        statements: list[tuple[str, Any, bool]] = []
+        if locations:
+            statements.append((_INSERT_LOCATION, [_location_params(r) for r in locations], True))
+        if events:
+            statements.append((_INSERT_EVENT, [_event_params(r) for r in events], True))
+        if statements:
+            await self._write(statements)
+
+    async def query_locations(self, phone: str, start: datetime | None = None, end: datetime | None = None,
+                              limit: int = 1000) -> list[LocationRow]:
+        if limit <= 0:
+            return []
+        where, params = ["phone = ?"], [phone]
+        if start is not None:
+            where.append("t >= ?")
+            params.append(to_us(start))
+        if end is not None:
+            where.append("t <= ?")
+            params.append(to_us(end))
+        params.append(limit)
+        rows = await self._fetch(f"SELECT {_LOCATION_COLS} FROM locations WHERE {' AND '.join(where)} "
+                                 "ORDER BY t DESC, id DESC LIMIT ?", params)
+        rows.reverse()
+        return [_location_row(v) for v in rows]
+
+    async def query_events(self, phone: str, msg_id: int | None = None, limit: int = 1000) -> list[EventRow]:
+        if limit <= 0:
+            return []
+        if msg_id is None:
+            sql, params = "WHERE phone = ?", (phone, limit)
+        else:
+            sql, params = "WHERE phone = ? AND msg_id = ?", (phone, msg_id, limit)
+        rows = await self._fetch(f"SELECT phone, msg_id, msg_sn, received_at, body FROM events {sql} "
+                                 "ORDER BY id DESC LIMIT ?", params)
+        rows.reverse()
+        return [EventRow(phone=v[0], msg_id=v[1], msg_sn=v[2], received_at=from_us(v[3]), body=loads(v[4]))
+                for v in rows]
+
+    # -- commands --------------------------------------------------------------------------------
+    async def add_command(self, row: CommandRow) -> int:
+        params = (row.phone, row.msg_id, row.msg_sn, to_us(row.sent_at), dumps(row.request), row.status,
+                  None if row.reply is None else dumps(row.reply), to_us(row.replied_at))
+        cid = await self._write([("INSERT INTO commands (phone, msg_id, msg_sn, sent_at, request, status, reply, "
+                                  "replied_at) VALUES (?,?,?,?,?,?,?,?)", params, False)])
+        assert cid is not None
+        return cid
+
+    async def update_command(self, command_id: int, status: str, reply: dict[str, Any] | None = None,
+                             replied_at: datetime | None = None) -> None:
+        await self._write([("UPDATE commands SET status = ?, reply = COALESCE(?, reply), "
+                            "replied_at = COALESCE(?, replied_at) WHERE id = ?",
+                            (status, None if reply is None else dumps(reply), to_us(replied_at), command_id),
+                            False)])
+
+    async def query_commands(self, phone: str, limit: int = 100) -> list[CommandRow]:
+        if limit <= 0:
+            return []
+        rows = await self._fetch("SELECT id, phone, msg_id, msg_sn, sent_at, request, status, reply, replied_at "
+                                 "FROM commands WHERE phone = ? ORDER BY id DESC LIMIT ?", (phone, limit))
+        rows.reverse()
+        return [CommandRow(id=v[0], phone=v[1], msg_id=v[2], msg_sn=v[3], sent_at=from_us(v[4]),
+                           request=loads(v[5]), status=v[6], reply=None if v[7] is None else loads(v[7]),
+                           replied_at=from_us(v[8])) for v in rows]
+
+    # -- media -----------------------------------------------------------------------------------
+    async def add_media(self, row: MediaRow) -> None:
+        params = (row.phone, row.media_id, row.type, row.format, row.event, row.channel, row.path, row.size,
+                  to_us(row.received_at), None if row.location is None else dumps(row.location))
+        await self._write([("INSERT INTO media (phone, media_id, type, format, event, channel, path, size, "
+                            "received_at, location) VALUES (?,?,?,?,?,?,?,?,?,?)", params, False)])
+
+    async def query_media(self, phone: str, limit: int = 100) -> list[MediaRow]:
+        if limit <= 0:
+            return []
+        rows = await self._fetch("SELECT phone, media_id, type, format, event, channel, path, size, received_at, "
+                                 "location FROM media WHERE phone = ? ORDER BY id DESC LIMIT ?", (phone, limit))
+        rows.reverse()
+        return [MediaRow(phone=v[0], media_id=v[1], type=v[2], format=v[3], event=v[4], channel=v[5], path=v[6],
+                         size=v[7], received_at=from_us(v[8]), location=None if v[9] is None else loads(v[9]))
+                for v in rows]
+
+
+def _event_params(r: EventRow) -> tuple[Any, ...]:
+    return (r.phone, r.msg_id, r.msg_sn, to_us(r.received_at), dumps(r.body))

@@ -1,0 +1,158 @@
+"""What a :class:`~jt808.session.platform.PlatformSession` tells its adapter.
+
+Small slotted records (h11 style). Decisions that need storage or a policy leave the session as an
+event and come back as a call: on :class:`RegisterRequested` the adapter calls
+``accept_register(event, auth_code)`` or ``reject_register(event, result)``; on
+:class:`AuthRequested` it calls ``accept_auth(event)`` or ``reject_auth(event)``. A frame that cannot
+be used becomes a :class:`FrameRejected` event and the session goes on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jt808.errors import JT808Error
+    from jt808.protocol.header import Header, Version
+    from jt808.protocol.packet import Packet
+
+__all__ = [
+    "AuthRequested",
+    "Authenticated",
+    "Event",
+    "FragmentsMissing",
+    "FrameRejected",
+    "IdleTimeout",
+    "LoggedOut",
+    "MessageReceived",
+    "MessageRefused",
+    "ReassemblyAbandoned",
+    "RegisterRequested",
+]
+
+
+class Event:
+    """Base of session events."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__)  # type: ignore[attr-defined]
+        return f"{type(self).__name__}({fields})"
+
+
+class FrameRejected(Event):
+    """Bytes that could not be used: a broken frame (escape, check code, length, header) or a body
+    that failed to decode. ``raw`` is the frame as received (flags included) for the log's hex dump;
+    ``replied`` tells whether the session answered it (0x8001 result 2 when the header was readable)."""
+
+    __slots__ = ("error", "raw", "replied")
+
+    def __init__(self, error: JT808Error, raw: bytes, replied: bool = False) -> None:
+        self.error = error
+        self.raw = raw
+        self.replied = replied
+
+
+class RegisterRequested(Event):
+    """0x0100 arrived. Answer with ``accept_register(event, auth_code)`` or ``reject_register(event, result)``."""
+
+    __slots__ = ("packet",)
+
+    def __init__(self, packet: Packet) -> None:
+        self.packet = packet
+
+    @property
+    def phone(self) -> str:
+        return self.packet.header.phone
+
+
+class AuthRequested(Event):
+    """0x0102 arrived. Answer with ``accept_auth(event)`` or ``reject_auth(event)``."""
+
+    __slots__ = ("code", "imei", "packet", "software_version")
+
+    def __init__(self, packet: Packet, code: str, imei: str = "", software_version: str = "") -> None:
+        self.packet = packet
+        self.code = code
+        self.imei = imei
+        self.software_version = software_version
+
+    @property
+    def phone(self) -> str:
+        return self.packet.header.phone
+
+
+class Authenticated(Event):
+    """The session is now authenticated (after ``accept_auth``, or implicitly in anonymous mode)."""
+
+    __slots__ = ("anonymous", "phone", "version")
+
+    def __init__(self, phone: str, version: Version, anonymous: bool = False) -> None:
+        self.phone = phone
+        self.version = version
+        self.anonymous = anonymous
+
+
+class LoggedOut(Event):
+    """0x0003 from an authenticated terminal: acknowledged; the session is back to unauthenticated.
+    The adapter clears the registration."""
+
+    __slots__ = ("packet",)
+
+    def __init__(self, packet: Packet) -> None:
+        self.packet = packet
+
+
+class MessageReceived(Event):
+    """Any other uplink of an authenticated terminal (sub-packaged messages once reassembled,
+    terminal replies to downlinks included). ``deferred`` is true when the session did not answer
+    it because its id is in ``deferred_acks``: the adapter must call ``session.ack(packet, result)``."""
+
+    __slots__ = ("deferred", "packet")
+
+    def __init__(self, packet: Packet, deferred: bool = False) -> None:
+        self.packet = packet
+        self.deferred = deferred
+
+
+class MessageRefused(Event):
+    """A message the session will not serve in its state (e.g. a location before authentication)."""
+
+    __slots__ = ("header", "reason")
+
+    def __init__(self, header: Header, reason: str) -> None:
+        self.header = header
+        self.reason = reason
+
+
+class FragmentsMissing(Event):
+    """A sub-packaged message stalled: the session asked for ``missing`` fragment indexes
+    (0x8800 for 0x0801 media, 0x8003 otherwise)."""
+
+    __slots__ = ("missing", "msg_id", "seq")
+
+    def __init__(self, msg_id: int, seq: int, missing: list[int]) -> None:
+        self.msg_id = msg_id
+        self.seq = seq
+        self.missing = missing
+
+
+class ReassemblyAbandoned(Event):
+    """A sub-packaged message was dropped after asking for its missing fragments too often."""
+
+    __slots__ = ("missing", "msg_id", "seq")
+
+    def __init__(self, msg_id: int, seq: int, missing: list[int]) -> None:
+        self.msg_id = msg_id
+        self.seq = seq
+        self.missing = missing
+
+
+class IdleTimeout(Event):
+    """Nothing arrived for ``idle`` seconds: the adapter closes the connection."""
+
+    __slots__ = ("idle",)
+
+    def __init__(self, idle: float) -> None:
+        self.idle = idle

@@ -1,0 +1,592 @@
+"""The platform side of one terminal connection, sans-I/O.
+
+:class:`PlatformSession` takes the bytes a terminal sent and returns events; the answers the
+standard requires (0x8001, 0x8100 after a decision, 0x8004, 0x8800, 0x8003) are queued and read with
+:meth:`~PlatformSession.data_to_send`. It never touches a socket or a clock: ``now`` is always an
+argument (the adapter's monotonic time) and the wall clock needed for 0x8004 comes from
+``wall_offset`` (wall time minus monotonic time, set by the adapter).
+
+What is served in each state is a table (:data:`ALLOWED`): before authentication only 0x0100 and
+0x0102; everything once authenticated. Decisions that need storage or a policy leave as events
+(:class:`~jt808.session.events.RegisterRequested`, :class:`~jt808.session.events.AuthRequested`) and
+come back as calls (:meth:`accept_register`, :meth:`reject_register`, :meth:`accept_auth`,
+:meth:`reject_auth`). Acks of ids listed in ``deferred_acks`` (locations when the gateway answers
+only after the row is durable) are left to the adapter: it calls :meth:`ack` / :meth:`ack_many`.
+
+The per-frame path is kept short for the common case (an unescaped, unsplit 2011/2013 frame of the
+bound phone): one ``split`` of the read into frames, one XOR, one header unpack, the body decode, and
+a reply packed with one precompiled ``struct``.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any
+
+from jt808.errors import (
+    BadCheckCode,
+    BadLength,
+    DecodeError,
+    EncodeError,
+    FrameError,
+    FrameTooLong,
+    JT808Error,
+    ReassemblyError,
+    SessionError,
+)
+from jt808.protocol.framing import DEFAULT_MAX_FRAME, FrameSplitter, check_code, escape, unescape
+from jt808.protocol.header import MAX_BODY, V2019, Header, Version, pack_header, parse_header
+from jt808.protocol.packet import Packet, RawBody, decode_body, encode_body
+from jt808.protocol.registry import DEFAULT_PROFILE, Profile
+from jt808.protocol.spec import Body
+from jt808.protocol.subpackage import Reassembler, split
+from jt808.session.events import (
+    Authenticated,
+    AuthRequested,
+    Event,
+    FragmentsMissing,
+    FrameRejected,
+    IdleTimeout,
+    LoggedOut,
+    MessageReceived,
+    MessageRefused,
+    ReassemblyAbandoned,
+    RegisterRequested,
+)
+
+__all__ = ["ALLOWED", "NO_GENERAL_REPLY", "REPLY_IDS", "PlatformSession", "State"]
+
+
+class State(IntEnum):
+    CONNECTED = 0  # nothing proven yet: only register / authenticate are served
+    AUTHENTICATED = 1
+
+
+#: What each state serves (``None`` = everything).
+ALLOWED: dict[State, frozenset[int] | None] = {
+    State.CONNECTED: frozenset({0x0100, 0x0102}),
+    State.AUTHENTICATED: None,
+}
+
+#: Uplinks that are not answered with a 0x8001 by the session's generic rule: a general reply is not
+#: answered; 0x0100/0x0102/0x0003/0x0004/0x0801/0x0005 have their own handling.
+NO_GENERAL_REPLY = frozenset({0x0001, 0x0100, 0x0102, 0x0003, 0x0004, 0x0801, 0x0005})
+
+#: Downlink id -> the uplink ids that answer it (besides 0x0001 when not listed, every platform
+#: message may be answered with a terminal general reply). PROTOCOL.md §3.1 "answered by".
+REPLY_IDS: dict[int, tuple[int, ...]] = {
+    0x8104: (0x0104,),
+    0x8106: (0x0104,),
+    0x8107: (0x0107,),
+    0x8201: (0x0201,),
+    0x8302: (0x0302,),
+    0x8500: (0x0500,),
+    0x8608: (0x0608,),
+    0x8700: (0x0700,),
+    0x8702: (0x0702,),
+    0x8801: (0x0805, 0x0001),
+    0x8802: (0x0802,),
+    0x8A00: (0x0001, 0x0A00),
+}
+
+_REPLY13 = struct.Struct(">HH6sHHHB")  # 0x8001, props, phone, sn | seq, id, result
+_REPLY19 = struct.Struct(">HHB10sHHHB")
+_GEN = struct.Struct(">HHB")
+_FRAG = struct.Struct(">HH")
+_UTC = UTC
+_MEDIA = 0x0801
+_SPLIT_KEEP = 16  # split downlinks kept for 0x0005 re-send requests
+
+
+class PlatformSession:
+    """One terminal's connection as seen by the platform.
+
+    Parameters: ``profile`` (codec settings of the device type); ``anonymous`` (serve terminals
+    that never authenticated, as if they had); ``unauth_reply`` (``"none"``: ignore messages before
+    authentication, ``"fail"``: answer them with 0x8001 result 1); ``deferred_acks`` (ids whose
+    0x8001 the adapter sends itself, e.g. after a durable write); ``idle_timeout`` (seconds without
+    any uplink before :class:`IdleTimeout`); ``fragment_timeout`` / ``fragment_asks`` (how long a
+    sub-packaged message may stall before the missing fragments are requested, and how often);
+    ``max_frame`` (longest frame accepted); ``max_partials`` (sub-packaged messages collected at once).
+    """
+
+    __slots__ = (
+        "_out",
+        "_phone_raw",
+        "_reasm",
+        "_sn",
+        "_splits",
+        "_splitter",
+        "anonymous",
+        "authenticated_at",
+        "deferred_acks",
+        "fragment_asks",
+        "fragment_timeout",
+        "idle_timeout",
+        "last_seen",
+        "max_frame",
+        "max_partials",
+        "phone",
+        "profile",
+        "rejected",
+        "rx_bytes",
+        "rx_frames",
+        "state",
+        "tx_frames",
+        "unauth_reply",
+        "version",
+        "wall_offset",
+    )
+
+    def __init__(self, profile: Profile = DEFAULT_PROFILE, *, anonymous: bool = False, unauth_reply: str = "none",
+                 deferred_acks: Iterable[int] = (), idle_timeout: float | None = None,
+                 fragment_timeout: float = 15.0, fragment_asks: int = 3, max_frame: int = DEFAULT_MAX_FRAME,
+                 max_partials: int = 8, now: float = 0.0, wall_offset: float | None = None) -> None:
+        if unauth_reply not in ("none", "fail"):
+            raise ValueError("unauth_reply is 'none' or 'fail'")
+        self.profile = profile
+        self.anonymous = anonymous
+        self.unauth_reply = unauth_reply
+        self.deferred_acks = frozenset(deferred_acks)
+        self.idle_timeout = idle_timeout
+        self.fragment_timeout = fragment_timeout
+        self.fragment_asks = fragment_asks
+        self.max_frame = max_frame
+        self.max_partials = max_partials
+        self.wall_offset = time.time() - now if wall_offset is None else wall_offset
+        self.state = State.CONNECTED
+        self.phone = ""
+        self.version: Version = profile.default_version
+        self.last_seen = now
+        self.authenticated_at: float | None = None
+        self.rx_bytes = self.rx_frames = self.tx_frames = self.rejected = 0
+        self._out: list[bytes] = []
+        self._sn = 0
+        self._phone_raw = b""
+        self._splitter: FrameSplitter | None = None
+        self._reasm: Reassembler | None = None
+        self._splits: dict[int, list[bytes]] | None = None
+
+    def __repr__(self) -> str:
+        return (f"<PlatformSession {self.phone or '?'} v{int(self.version)} {self.state.name} "
+                f"rx={self.rx_frames} tx={self.tx_frames}>")
+
+    @property
+    def authenticated(self) -> bool:
+        return self.state is State.AUTHENTICATED
+
+    # ------------------------------------------------------------------------------------------
+    # input
+    # ------------------------------------------------------------------------------------------
+    def receive_data(self, data: bytes, now: float) -> list[Event]:
+        """Bytes from a stream (TCP): split into frames (sticky / half packets kept for the next
+        call), serve each one, return the events in order."""
+        self.last_seen = now
+        self.rx_bytes += len(data)
+        events: list[Event] = []
+        sp = self._splitter
+        if (sp is None or not sp.buffered) and data[0] == 0x7E and data[-1] == 0x7E:
+            # Fast path: the read holds whole frames only, back to back.
+            pieces = data[1:-1].split(b"\x7e\x7e")
+            if data.count(b"\x7e") == 2 * len(pieces):
+                frame = self._frame
+                for piece in pieces:
+                    if piece:
+                        frame(piece, now, events)
+                return events
+        if sp is None:
+            sp = self._splitter = FrameSplitter(self.max_frame, self._junk_noted)
+        for f in sp.feed(data):
+            self._frame(f[1:-1], now, events)
+        return events
+
+    def receive_datagram(self, data: bytes, now: float) -> list[Event]:
+        """One UDP datagram: its frames are served; a partial frame is not kept for the next one."""
+        self.last_seen = now
+        self.rx_bytes += len(data)
+        events: list[Event] = []
+        sp = FrameSplitter(self.max_frame)
+        frames = sp.feed(data) + sp.flush()
+        for f in frames:
+            if len(f) >= 3 and f[0] == 0x7E and f[-1] == 0x7E:
+                self._frame(f[1:-1], now, events)
+            else:
+                self._reject(events, FrameError("datagram holds no complete frame"), f)
+        if sp.junk_bytes and not frames:
+            self._reject(events, FrameError(f"datagram of {len(data)} bytes holds no frame"), data)
+        return events
+
+    def _junk_noted(self, data: bytes, why: str) -> None:
+        # Junk between frames is counted by the splitter; oversize pieces are reported as rejects.
+        if "maximum" in why:
+            self.rejected += 1
+
+    def _reject(self, events: list[Event], error: JT808Error, raw: bytes, replied: bool = False) -> None:
+        self.rejected += 1
+        events.append(FrameRejected(error, raw if raw[:1] == b"\x7e" else b"\x7e" + raw + b"\x7e", replied))
+
+    def _frame(self, piece: bytes, now: float, events: list[Event]) -> None:
+        """One escaped frame without its flags."""
+        self.rx_frames += 1
+        if len(piece) > self.max_frame:
+            self._reject(events, FrameTooLong(f"frame of {len(piece) + 2} bytes exceeds {self.max_frame}"), piece)
+            return
+        c = piece
+        if b"\x7d" in c:
+            try:
+                c = unescape(c)
+            except FrameError as e:
+                self._reject(events, e, piece)
+                return
+        n = len(c)
+        if n < 13:
+            self._reject(events, FrameError(f"frame of {n} unescaped bytes is too short for a header"), piece)
+            return
+        if check_code(c):  # XOR over content and check code is 0 when they agree
+            if not self.profile.accept_bad_check:
+                self._reject(events, BadCheckCode(check_code(c[:-1]), c[-1]), piece)
+                return
+            problems = ["bad check code (accepted and flagged)"]
+        else:
+            problems = None
+        props = c[2] << 8 | c[3]
+        profile = self.profile
+        if not props & 0x7C00 and n == 13 + (props & 0x3FF) and profile.force_version is None:
+            # plain 2011/2013 frame: not split, not encrypted, lengths agree
+            if c[4:10] != self._phone_raw and not self._bind_phone(c[4:10].hex(), c[4:10], events, piece):
+                return
+            msg_id = c[0] << 8 | c[1]
+            version = self.version if self.version is not V2019 else profile.default_version
+            header = Header(msg_id, self.phone, c[10] << 8 | c[11], version, length=props & 0x3FF)
+            body = c[12:-1]
+        else:
+            try:
+                header, off, note = parse_header(c[:-1], profile.default_version, profile.force_version)
+            except DecodeError as e:
+                self._reject(events, e, piece)
+                return
+            body = c[off:-1]
+            if len(body) != header.length:
+                self._reject(events, BadLength(f"0x{header.msg_id:04X}: body-length field says {header.length} "
+                                               f"bytes, frame holds {len(body)}"), piece)
+                return
+            if note:
+                problems = [*(problems or ()), note]
+            if header.phone != self.phone and not self._bind_phone(header.phone, None, events, piece):
+                return
+            msg_id = header.msg_id
+        # -- state table -------------------------------------------------------------------------
+        if self.state is not State.AUTHENTICATED and msg_id not in ALLOWED[State.CONNECTED]:  # type: ignore[operator]
+            if self.anonymous:
+                self._authenticate(header.version, now)
+                events.append(Authenticated(self.phone, header.version, anonymous=True))
+            else:
+                events.append(MessageRefused(header, "not authenticated"))
+                if self.unauth_reply == "fail":
+                    self._general(header, 1)
+                return
+        if header.frag_total:
+            self._fragment(header, body, problems or [], now, events, piece)
+            return
+        if header.encrypt & 1:
+            key = profile.rsa_private_key
+            if key is None:
+                if problems is None:
+                    problems = []
+                problems.append("RSA-encrypted body and no private key in the profile: kept raw")
+                self._dispatch(Packet(header, RawBody(body, "encrypted"), body, problems), now, events, piece)
+                return
+            from jt808.protocol.crypto import rsa_decrypt
+
+            try:
+                body = rsa_decrypt(key, body)
+            except JT808Error as e:
+                self._general(header, 2)
+                self._reject(events, e, piece, True)
+                return
+        try:
+            if problems is None:
+                problems = []
+            b, tail, version = decode_body(msg_id, header.version, body, profile, strict=True, problems=problems)
+        except DecodeError as e:
+            self._general(header, 2)
+            self._reject(events, e, piece, True)
+            return
+        header.version = version
+        self._dispatch(Packet(header, b, body, problems, tail), now, events, piece)
+
+    def _bind_phone(self, phone: str, raw: bytes | None, events: list[Event], piece: bytes) -> bool:
+        """A frame names a phone other than the session's: fine until authenticated (the terminal
+        introduces itself), refused afterwards."""
+        if self.state is State.AUTHENTICATED and self.phone:
+            self._reject(events, SessionError(f"frame from phone {phone} on the connection authenticated as "
+                                              f"{self.phone}"), piece)
+            return False
+        self.phone = phone
+        self._phone_raw = raw if raw is not None else (bytes.fromhex(phone) if len(phone) == 12 else b"")
+        return True
+
+    # ------------------------------------------------------------------------------------------
+    # per message
+    # ------------------------------------------------------------------------------------------
+    def _dispatch(self, packet: Packet, now: float, events: list[Event], piece: bytes, acked: bool = False) -> None:
+        header = packet.header
+        msg_id = header.msg_id
+        body = packet.body
+        if msg_id == 0x0100:
+            events.append(RegisterRequested(packet))
+            return
+        if msg_id == 0x0102:
+            events.append(AuthRequested(packet, getattr(body, "code", ""), getattr(body, "imei", ""),
+                                        getattr(body, "software_version", "")))
+            return
+        if msg_id not in NO_GENERAL_REPLY:
+            if acked:
+                pass
+            elif type(body) is RawBody and body.reason == "unknown":
+                self._general(header, 3)
+            elif msg_id in self.deferred_acks:
+                events.append(MessageReceived(packet, True))
+                return
+            else:
+                self._general(header, 0)
+            events.append(MessageReceived(packet))
+            return
+        if msg_id == 0x0003:
+            self._general(header, 0)
+            self.state = State.CONNECTED
+            self.authenticated_at = None
+            events.append(LoggedOut(packet))
+            return
+        if msg_id == 0x0004:
+            t = datetime.fromtimestamp(now + self.wall_offset, _UTC).strftime("%y%m%d%H%M%S")
+            self._queue(0x8004, bytes.fromhex(t), header.version)
+            events.append(MessageReceived(packet))
+            return
+        if msg_id == 0x0005:
+            self._general(header, 0)
+            self._resend(body)
+            events.append(MessageReceived(packet))
+            return
+        # 0x0001 (no answer) and completed 0x0801 (answered in _fragment / below)
+        if msg_id == _MEDIA:
+            if _MEDIA in self.deferred_acks:
+                events.append(MessageReceived(packet, True))
+                return
+            self._media_done(packet)
+        events.append(MessageReceived(packet))
+
+    def _media_done(self, packet: Packet) -> None:
+        raw = packet.raw_body or b""
+        mm_id = int.from_bytes(raw[0:4], "big") if len(raw) >= 4 else 0
+        self._queue(0x8800, struct.pack(">IB", mm_id, 0), packet.header.version)
+
+    def _resend(self, body: Body) -> None:
+        seq = getattr(body, "seq", None)
+        ids = getattr(body, "ids", None) or []
+        frames = self._splits.get(seq) if self._splits and seq is not None else None
+        if not frames:
+            return
+        for i in ids:
+            if 1 <= i <= len(frames):
+                self._out.append(frames[i - 1])
+                self.tx_frames += 1
+
+    # -- sub-packages ----------------------------------------------------------------------------
+    def _fragment(self, header: Header, body: bytes, problems: list[str], now: float, events: list[Event],
+                  piece: bytes) -> None:
+        """One fragment: every fragment gets its 0x8001 except the one completing a 0x0801 (answered
+        with 0x8800 once the whole upload is there: answering 0x8800 early makes devices stop)."""
+        r = self._reasm
+        if r is None:
+            r = self._reasm = Reassembler(self.profile, timeout=self.fragment_timeout, retries=self.fragment_asks,
+                                          max_sets=self.max_partials)
+        try:
+            merged = r.add(Packet(header, RawBody(body, "fragment"), body, problems), now)
+        except (ReassemblyError, DecodeError) as e:
+            self._general(header, 2)
+            self._reject(events, e, piece, True)
+            return
+        if merged is None:
+            self._general(header, 0)
+            return
+        if header.msg_id != _MEDIA:
+            self._general(header, 0)
+        self._dispatch(merged, now, events, piece, acked=True)
+
+    # ------------------------------------------------------------------------------------------
+    # decisions coming back
+    # ------------------------------------------------------------------------------------------
+    def accept_register(self, event: RegisterRequested, auth_code: str) -> None:
+        """Answer 0x0100 with 0x8100 result 0 and ``auth_code`` (never empty)."""
+        if not auth_code:
+            raise EncodeError("an empty auth code makes many devices fail: give a real one", field="auth_code")
+        h = event.packet.header
+        code = auth_code.encode(self.profile.encoding)
+        self._queue(0x8100, struct.pack(">HB", h.msg_sn, 0) + code, h.version)
+
+    def reject_register(self, event: RegisterRequested, result: int) -> None:
+        """Answer 0x0100 with 0x8100 ``result`` (1 vehicle registered, 2 vehicle unknown, 3 terminal
+        registered, 4 terminal unknown)."""
+        if not 1 <= result <= 255:
+            raise EncodeError("a refused registration needs a result of 1..255", field="result", value=result)
+        h = event.packet.header
+        self._queue(0x8100, struct.pack(">HB", h.msg_sn, result), h.version)
+
+    def accept_auth(self, event: AuthRequested, now: float | None = None) -> None:
+        """Answer 0x0102 with 0x8001 result 0; the session is authenticated from now on."""
+        h = event.packet.header
+        if h.phone != self.phone:  # another phone spoke on this connection meanwhile: bind the one authenticated
+            self.phone = h.phone
+            self._phone_raw = bytes.fromhex(h.phone) if len(h.phone) == 12 else b""
+        self._authenticate(h.version, self.last_seen if now is None else now)
+        self._general(h, 0)
+
+    def reject_auth(self, event: AuthRequested) -> None:
+        """Answer 0x0102 with 0x8001 result 1; the session stays unauthenticated."""
+        self._general(event.packet.header, 1)
+
+    def _authenticate(self, version: Version, now: float) -> None:
+        self.state = State.AUTHENTICATED
+        self.version = version
+        self.authenticated_at = now
+
+    def ack(self, packet: Packet, result: int = 0) -> None:
+        """Answer a message whose ack was deferred (see ``deferred_acks``): 0x8001 with ``result``; for a
+        completed 0x0801, 0x8800 when ``result`` is 0 and nothing otherwise (the terminal uploads again)."""
+        if packet.header.msg_id == _MEDIA:
+            if result == 0:
+                self._media_done(packet)
+            return
+        self._general(packet.header, result)
+
+    def ack_many(self, packets: Iterable[Packet], result: int = 0) -> None:
+        gen = self._general
+        for p in packets:
+            gen(p.header, result)
+
+    # ------------------------------------------------------------------------------------------
+    # output
+    # ------------------------------------------------------------------------------------------
+    def next_serial(self) -> int:
+        sn = self._sn
+        self._sn = (sn + 1) & 0xFFFF
+        return sn
+
+    def _encode_general(self, seq: int, msg_id: int, result: int, version: Version) -> bytes:
+        sn = self._sn
+        self._sn = (sn + 1) & 0xFFFF
+        if version is not V2019 and len(self._phone_raw) == 6:
+            c = _REPLY13.pack(0x8001, 5, self._phone_raw, sn, seq, msg_id, result)
+        else:
+            return self._encode(0x8001, _GEN.pack(seq, msg_id, result), version, sn)
+        c += bytes((check_code(c),))
+        if b"\x7d" in c or b"\x7e" in c:
+            c = escape(c)
+        return b"\x7e" + c + b"\x7e"
+
+    def _general(self, header: Header, result: int) -> None:
+        self._out.append(self._encode_general(header.msg_sn, header.msg_id, result, header.version))
+        self.tx_frames += 1
+
+    def _encode(self, msg_id: int, body: bytes, version: Version, sn: int,
+                frag: tuple[int, int] | None = None) -> bytes:
+        h = Header(msg_id, self.phone, sn, version)
+        if frag:
+            h.frag_total, h.frag_sn = frag
+        content = pack_header(h, len(body)) + body
+        return b"\x7e" + escape(content + bytes((check_code(content),))) + b"\x7e"
+
+    def _queue(self, msg_id: int, body: bytes, version: Version) -> int:
+        sn = self.next_serial()
+        self._out.append(self._encode(msg_id, body, version, sn))
+        self.tx_frames += 1
+        return sn
+
+    def send(self, body: Body, *, msg_id: int | None = None, version: Version | None = None) -> list[int]:
+        """Queue a platform message for the terminal; returns its serial number(s).
+
+        A body longer than 1023 bytes is sub-packaged into consecutive serials (one per fragment);
+        all of them are returned, since terminals quote either the first or the last in their reply.
+        """
+        if not self.phone:
+            raise SessionError("the terminal has not introduced itself yet: no phone to address")
+        v = self.version if version is None else version
+        mid = body.msg_id if msg_id is None else msg_id
+        if mid < 0:
+            raise EncodeError("a raw body needs an explicit msg_id", field="msg_id")
+        data = body.data if isinstance(body, RawBody) else encode_body(body, v, self.profile, mid)
+        return self.send_raw(mid, data, v)
+
+    def send_raw(self, msg_id: int, data: bytes, version: Version | None = None) -> list[int]:
+        """Queue an already encoded body (split when longer than 1023 bytes)."""
+        v = self.version if version is None else version
+        if len(data) <= MAX_BODY:
+            return [self._queue(msg_id, data, v)]
+        first = self._sn
+        parts = split(Packet(Header(msg_id, self.phone, first, v), RawBody(data, "whole")), MAX_BODY, first,
+                      profile=self.profile)
+        self._sn = (first + len(parts)) & 0xFFFF
+        frames = [self._encode(msg_id, pk.body.data, v, pk.header.msg_sn,  # type: ignore[attr-defined]
+                               (pk.header.frag_total, pk.header.frag_sn)) for pk in parts]
+        serials = [pk.header.msg_sn for pk in parts]
+        self._out.extend(frames)
+        self.tx_frames += len(frames)
+        splits = self._splits
+        if splits is None:
+            splits = self._splits = {}
+        splits[serials[0]] = frames
+        if len(splits) > _SPLIT_KEEP:
+            del splits[next(iter(splits))]
+        return serials
+
+    def data_to_send(self) -> bytes:
+        """Everything queued since the last call, as one write."""
+        out = self._out
+        if not out:
+            return b""
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        return data
+
+    @property
+    def has_data(self) -> bool:
+        return bool(self._out)
+
+    # ------------------------------------------------------------------------------------------
+    # timers
+    # ------------------------------------------------------------------------------------------
+    def get_timer(self) -> float | None:
+        """When :meth:`handle_timer` should run next (monotonic), or ``None``."""
+        t = self.last_seen + self.idle_timeout if self.idle_timeout else None
+        if self._reasm is not None and len(self._reasm):
+            d = self._reasm.next_deadline()
+            if d is not None and (t is None or d < t):
+                t = d
+        return t
+
+    def handle_timer(self, now: float) -> list[Event]:
+        """Ask for the missing fragments of stalled messages (0x8800 for media, else 0x8003); report
+        idleness."""
+        events: list[Event] = []
+        r = self._reasm
+        if r is not None and len(r):
+            for rep in r.expire(now):
+                if rep.dropped:
+                    events.append(ReassemblyAbandoned(rep.msg_id, rep.first_sn, rep.missing))
+                    continue
+                body = rep.reply()
+                self._queue(body.msg_id, encode_body(body, rep.version, self.profile), rep.version)
+                events.append(FragmentsMissing(rep.msg_id, rep.first_sn, rep.missing))
+        if self.idle_timeout and now - self.last_seen >= self.idle_timeout:
+            events.append(IdleTimeout(now - self.last_seen))
+        return events
+
+    def stats(self) -> dict[str, Any]:
+        return {"rx_bytes": self.rx_bytes, "rx_frames": self.rx_frames, "tx_frames": self.tx_frames,
+                "rejected": self.rejected}
+

@@ -1,0 +1,424 @@
+"""Sub-packages (分包): split a long body into fragments, and reassemble fragments into one message.
+
+Sending (PROTOCOL.md §1.7): the complete body — after RSA encryption when the header's bit 10 is set —
+is cut into consecutive slices of at most ``max_body`` bytes (1023, the 10-bit length field's limit;
+any smaller size works, the trade often uses multiples of 256). Fragment ``k`` of ``N`` carries bit 13,
+``frag_total = N``, ``frag_sn = k`` and its own serial: serials are consecutive, one per fragment,
+starting at ``first_sn`` (default: the packet's ``msg_sn``). The message is known by fragment 1's serial
+(0x8003 / 0x0005 quote it); the caller's serial counter advances by ``len(fragments)``.
+
+Receiving: :class:`Reassembler` is sans-I/O — the clock is always an argument (``now``, seconds, any
+monotonic origin). Fragments are grouped by ``(phone, msg_id, frag_total)``; duplicates are ignored (the
+first copy wins), arrival order and serial continuity do not matter. When the last missing fragment
+arrives, :meth:`Reassembler.add` returns the merged :class:`~jt808.protocol.packet.Packet`: fragment 1's
+header with the fragment fields cleared, the body decrypted (profile private key) and decoded. A set idle
+for ``timeout`` seconds is reported by :meth:`Reassembler.expire` as an :class:`Incomplete` naming fragment
+1's serial and the missing indexes, so that a platform can send 0x8003 (0x8800 for 0x0801 media) and a
+terminal 0x0005; after ``retries`` reports the set is dropped. A fragment that repeats an index already
+held, with other bytes and another serial, or one arriving after ``window`` seconds of silence, starts a
+new message with the same key (the old set is reported as dropped, reason ``"superseded"``).
+
+Memory is bounded: at most ``max_sets`` open sets (the least recently active one is evicted), at most
+``max_bytes`` per set and ``max_total_bytes`` over all sets; fragment indexes outside ``1..frag_total`` and
+one serial claimed for two different totals raise :class:`~jt808.errors.ReassemblyError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from jt808.errors import EncodeError, ReassemblyError
+from jt808.protocol.header import MAX_BODY, V2019, Version
+from jt808.protocol.packet import Packet, RawBody, decode_body, encode, encode_body
+from jt808.protocol.registry import DEFAULT_PROFILE, Profile
+from jt808.protocol.spec import Body
+
+__all__ = ["Incomplete", "Reassembler", "SetKey", "encode_many", "split"]
+
+#: ``(phone, msg_id, frag_total)``
+SetKey = tuple[str, int, int]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending
+# ---------------------------------------------------------------------------------------------
+def _full_body(packet: Packet, profile: Profile) -> bytes:
+    h = packet.header
+    body = packet.body
+    if isinstance(body, RawBody):
+        data = body.data  # as given: already encrypted when the header says so (as packet.encode)
+    else:
+        if body.msg_id != h.msg_id and body.msg_id >= 0:
+            raise EncodeError(f"header says 0x{h.msg_id:04X} but the body is {type(body).__name__} "
+                              f"(0x{body.msg_id:04X})", msg_id=h.msg_id)
+        data = encode_body(body, h.version, profile, h.msg_id)
+    if packet.tail:
+        data += packet.tail
+    if h.encrypt & 1 and not isinstance(body, RawBody):
+        if profile.rsa_peer_public_key is None:
+            raise EncodeError("RSA bit set but the profile has no peer public key", field="encrypt",
+                              msg_id=h.msg_id)
+        from jt808.protocol.crypto import rsa_encrypt
+
+        data = rsa_encrypt(profile.rsa_peer_public_key, data)
+    return data
+
+
+def split(packet: Packet, max_body: int = MAX_BODY, first_sn: int | None = None, *,
+          profile: Profile = DEFAULT_PROFILE) -> list[Packet]:
+    """Cut ``packet`` into sub-package fragments when its (encrypted) body exceeds ``max_body`` bytes.
+
+    Returns ``[packet]`` unchanged when the body fits. Otherwise ``N`` fragment packets, each a
+    :class:`RawBody` (reason ``"fragment"``) with ``frag_total = N``, ``frag_sn = 1..N`` and serials
+    ``first_sn, first_sn + 1, …`` (wrapping at 0xFFFF). Fragments of an encrypted body keep the RSA bit
+    and are not encrypted again by :func:`~jt808.protocol.packet.encode`.
+    """
+    if isinstance(max_body, bool) or not isinstance(max_body, int) or not 1 <= max_body <= MAX_BODY:
+        raise EncodeError(f"fragment size must be 1..{MAX_BODY}", field="max_body", value=max_body)
+    data = _full_body(packet, profile)
+    if len(data) <= max_body:
+        return [packet]
+    n = -(-len(data) // max_body)
+    if n > 0xFFFF:
+        raise EncodeError(f"{len(data)} bytes need {n} fragments of {max_body}, more than 65535",
+                          field="frag_total", msg_id=packet.header.msg_id)
+    h = packet.header
+    sn = h.msg_sn if first_sn is None else first_sn
+    if isinstance(sn, bool) or not isinstance(sn, int) or not 0 <= sn <= 0xFFFF:
+        raise EncodeError("serial must be 0..65535", field="msg_sn", value=sn, msg_id=h.msg_id)
+    out = []
+    for k in range(n):
+        chunk = data[k * max_body:(k + 1) * max_body]
+        fh = h.copy(msg_sn=(sn + k) & 0xFFFF, frag_total=n, frag_sn=k + 1, length=len(chunk))
+        out.append(Packet(fh, RawBody(chunk, "fragment"), chunk))
+    return out
+
+
+def encode_many(packet: Packet, profile: Profile = DEFAULT_PROFILE, max_body: int = MAX_BODY,
+                first_sn: int | None = None) -> list[bytes]:
+    """Frames for ``packet``: one frame when the body fits, else one per fragment (see :func:`split`)."""
+    return [encode(p, profile) for p in split(packet, max_body, first_sn, profile=profile)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Receiving
+# ---------------------------------------------------------------------------------------------
+@dataclass(slots=True)
+class Incomplete:
+    """A fragment set that is still missing fragments after ``timeout`` (or was dropped).
+
+    ``first_sn`` is fragment 1's serial (the one 0x8003 / 0x0005 / 0x8800 quote) — estimated from another
+    fragment, assuming consecutive serials, when fragment 1 itself is missing (``first_sn_known`` False).
+    ``missing`` lists the absent ``frag_sn`` values (1-based). ``attempts`` counts the reports so far;
+    ``dropped`` is True when the set was given up (``reason``: ``"timeout"``, ``"superseded"``,
+    ``"evicted"``) — ask for nothing more then. ``media_id`` is the 0x0801 multimedia id when fragment 1
+    is present.
+    """
+
+    key: SetKey
+    first_sn: int
+    first_sn_known: bool
+    missing: list[int]
+    received: int
+    version: Version
+    attempts: int = 1
+    dropped: bool = False
+    reason: str = "timeout"
+    media_id: int | None = None
+
+    @property
+    def phone(self) -> str:
+        return self.key[0]
+
+    @property
+    def msg_id(self) -> int:
+        return self.key[1]
+
+    @property
+    def frag_total(self) -> int:
+        return self.key[2]
+
+    def resend_request(self, *, terminal: bool = False) -> Body:
+        """The body asking for the missing fragments: 0x8003 from a platform, 0x0005 from a terminal
+        (2019). 0x8003 counts with a BYTE in 2011/2013: at most 255 ids per request."""
+        from jt808.protocol.messages.general import ResendRequest, TerminalResendRequest
+
+        if terminal:
+            return TerminalResendRequest(seq=self.first_sn, ids=list(self.missing[:0xFFFF]))
+        limit = 0xFFFF if self.version is V2019 else 0xFF
+        return ResendRequest(seq=self.first_sn, ids=list(self.missing[:limit]))
+
+    def media_reply(self) -> Body:
+        """0x8800 naming the missing fragments of a 0x0801 (needs fragment 1 for the multimedia id)."""
+        from jt808.protocol.messages.media import MediaDataReply
+
+        if self.media_id is None:
+            raise ReassemblyError("fragment 1 of the 0x0801 is missing: its multimedia id is unknown; "
+                                  "use resend_request()")
+        return MediaDataReply(mm_id=self.media_id, retx_ids=list(self.missing[:0xFF]))
+
+    def reply(self) -> Body:
+        """What a platform sends: 0x8800 for 0x0801 media when the id is known, else 0x8003."""
+        if self.msg_id == 0x0801 and self.media_id is not None:
+            return self.media_reply()
+        return self.resend_request()
+
+
+class _Set:
+    __slots__ = ("attempts", "first_seen", "frags", "last_seen", "nbytes", "problems", "serials")
+
+    def __init__(self, now: float) -> None:
+        self.frags: dict[int, Packet] = {}
+        self.serials: set[int] = set()
+        self.nbytes = 0
+        self.first_seen = now
+        self.last_seen = now
+        self.attempts = 0
+        self.problems: list[str] = []
+
+
+def _fragment_bytes(p: Packet) -> bytes:
+    body = p.body
+    if isinstance(body, RawBody):
+        return body.data
+    if p.raw_body is not None:
+        return p.raw_body
+    raise ReassemblyError(f"0x{p.header.msg_id:04X} fragment {p.header.frag_sn}/{p.header.frag_total} carries "
+                          "no bytes (decode fragments with jt808.decode: their body stays raw)")
+
+
+class Reassembler:
+    """Merges sub-package fragments (sans-I/O; see the module docstring).
+
+    ``profile`` decodes (and decrypts) merged bodies unless :meth:`add` is given another one; ``strict``
+    is passed to :func:`~jt808.protocol.packet.decode_body` (False keeps an undecodable merged body raw
+    and lists the error in ``problems``).
+    """
+
+    def __init__(self, profile: Profile = DEFAULT_PROFILE, *, timeout: float = 30.0, retries: int = 2,
+                 window: float = 300.0, max_sets: int = 256, max_bytes: int = 8 << 20,
+                 max_total_bytes: int = 64 << 20, strict: bool = True) -> None:
+        if timeout <= 0 or window <= 0 or max_sets < 1 or max_bytes < 1 or max_total_bytes < 1 or retries < 0:
+            raise ValueError("timeout/window > 0, max_sets/max_bytes/max_total_bytes >= 1, retries >= 0")
+        self.profile = profile
+        self.timeout = timeout
+        self.retries = retries
+        self.window = window
+        self.max_sets = max_sets
+        self.max_bytes = max_bytes
+        self.max_total_bytes = max_total_bytes
+        self.strict = strict
+        self._sets: dict[SetKey, _Set] = {}  # insertion order = least recently active first
+        self._by_pm: dict[tuple[str, int], set[int]] = {}
+        self._dropped: list[Incomplete] = []
+        self._total = 0
+
+    # -- introspection ---------------------------------------------------------------------------
+    @staticmethod
+    def key_of(packet: Packet) -> SetKey:
+        h = packet.header
+        return (h.phone, h.msg_id, h.frag_total)
+
+    def __len__(self) -> int:
+        return len(self._sets)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._sets
+
+    def __iter__(self) -> Iterator[SetKey]:
+        return iter(list(self._sets))
+
+    @property
+    def buffered_bytes(self) -> int:
+        return self._total
+
+    def missing(self, key: SetKey) -> list[int] | None:
+        """Missing fragment indexes (1-based) of the open set ``key``; ``None`` when no set is open
+        (never started, completed, or dropped)."""
+        s = self._sets.get(key)
+        if s is None:
+            return None
+        return [k for k in range(1, key[2] + 1) if k not in s.frags]
+
+    def incomplete(self, key: SetKey) -> Incomplete | None:
+        """The report :meth:`expire` would give for ``key`` now (e.g. to answer a 0x0801 whose last
+        fragment arrived while others are missing: PROTOCOL.md §1.7 sends 0x8800 then)."""
+        s = self._sets.get(key)
+        return None if s is None else self._report(key, s)
+
+    def discard(self, key: SetKey) -> bool:
+        """Forget the set ``key`` (no report). True if there was one."""
+        s = self._sets.get(key)
+        if s is None:
+            return False
+        self._remove(key, s)
+        return True
+
+    # -- core ------------------------------------------------------------------------------------
+    def add(self, packet: Packet, now: float, profile: Profile | None = None) -> Packet | None:
+        """Take one decoded frame. Returns the complete message when this fragment completes it, the
+        packet itself when it is not a fragment, and ``None`` while fragments are missing."""
+        h = packet.header
+        total, idx = h.frag_total, h.frag_sn
+        if total == 0:
+            return packet
+        if not 1 <= idx <= total:
+            raise ReassemblyError(f"0x{h.msg_id:04X} from {h.phone}: fragment index {idx} outside 1..{total}")
+        prof = profile if profile is not None else self.profile
+        if total == 1:
+            if isinstance(packet.body, RawBody) and packet.body.reason == "fragment":
+                return self._merge(packet, [_fragment_bytes(packet)], list(packet.problems), prof)
+            return Packet(h.copy(frag_total=0, frag_sn=0), packet.body, packet.raw_body, list(packet.problems),
+                          packet.tail)
+        data = _fragment_bytes(packet)
+        key = (h.phone, h.msg_id, total)
+        self._check_conflict(h.phone, h.msg_id, total, h.msg_sn)
+        s = self._sets.get(key)
+        if s is not None:
+            if now - s.last_seen > self.window:
+                self._supersede(key, s, f"no fragment for {now - s.last_seen:.0f} s")
+                s = None
+            else:
+                old = s.frags.get(idx)
+                if old is not None:
+                    if _fragment_bytes(old) == data:
+                        s.problems.append(f"duplicate fragment {idx}/{total} (serial {h.msg_sn}) ignored")
+                        self._touch(key, s, now)
+                        return None
+                    if old.header.msg_sn == h.msg_sn:
+                        raise ReassemblyError(f"0x{h.msg_id:04X} from {h.phone}: fragment {idx}/{total} serial "
+                                              f"{h.msg_sn} arrived twice with different bytes")
+                    self._supersede(key, s, f"fragment {idx} repeated with serial {h.msg_sn} and other bytes")
+                    s = None
+        if s is None:
+            s = self._open(key, now)
+        if s.nbytes + len(data) > self.max_bytes:
+            self._remove(key, s)
+            raise ReassemblyError(f"0x{h.msg_id:04X} from {h.phone}: fragment set exceeds {self.max_bytes} bytes "
+                                  "(dropped)")
+        s.frags[idx] = packet
+        s.serials.add(h.msg_sn)
+        s.nbytes += len(data)
+        self._total += len(data)
+        if packet.problems:
+            s.problems.extend(f"fragment {idx}: {p}" for p in packet.problems)
+        self._touch(key, s, now)
+        if len(s.frags) < total:
+            self._enforce_total(key)
+            return None
+        self._remove(key, s)
+        first = s.frags[1]
+        return self._merge(first, [_fragment_bytes(s.frags[k]) for k in range(1, total + 1)], s.problems, prof)
+
+    def expire(self, now: float) -> list[Incomplete]:
+        """Sets idle for more than ``timeout`` seconds: each is reported (``attempts`` counts the reports)
+        and its idle clock restarts; after ``retries`` reports it is dropped (``dropped`` True). Sets dropped
+        for other reasons since the last call (superseded, evicted) are included."""
+        out, self._dropped = self._dropped, []
+        for key, s in list(self._sets.items()):
+            if now - s.last_seen <= self.timeout:
+                continue
+            s.attempts += 1
+            rep = self._report(key, s)
+            if s.attempts > self.retries:
+                rep.dropped = True
+                self._remove(key, s)
+            else:
+                s.last_seen = now
+            out.append(rep)
+        return out
+
+    def next_deadline(self) -> float | None:
+        """The earliest ``now`` at which :meth:`expire` will have something to report (for a timer)."""
+        if self._dropped:
+            return float("-inf")
+        if not self._sets:
+            return None
+        return min(s.last_seen for s in self._sets.values()) + self.timeout
+
+    # -- internals -------------------------------------------------------------------------------
+    def _merge(self, first: Packet, parts: list[bytes], problems: list[str], prof: Profile) -> Packet:
+        h = first.header
+        data = b"".join(parts)
+        header = h.copy(frag_total=0, frag_sn=0, length=len(data))
+        problems = list(problems)
+        if h.encrypt & 1:
+            if prof.rsa_private_key is None:
+                problems.append("RSA-encrypted body and no private key in the profile: kept raw")
+                return Packet(header, RawBody(data, "encrypted"), data, problems)
+            from jt808.protocol.crypto import rsa_decrypt
+
+            data = rsa_decrypt(prof.rsa_private_key, data)
+        body, tail, version = decode_body(h.msg_id, h.version, data, prof, strict=self.strict, problems=problems)
+        header.version = version
+        return Packet(header, body, data, problems, tail)
+
+    def _open(self, key: SetKey, now: float) -> _Set:
+        while len(self._sets) >= self.max_sets:
+            old_key = next(iter(self._sets))
+            self._evict(old_key)
+        s = self._sets[key] = _Set(now)
+        self._by_pm.setdefault((key[0], key[1]), set()).add(key[2])
+        return s
+
+    def _touch(self, key: SetKey, s: _Set, now: float) -> None:
+        s.last_seen = max(s.last_seen, now)
+        # move to the end: the dict's order is least recently active first
+        del self._sets[key]
+        self._sets[key] = s
+
+    def _enforce_total(self, keep: SetKey) -> None:
+        while self._total > self.max_total_bytes:
+            victim = next((k for k in self._sets if k != keep), None)
+            if victim is None:
+                s = self._sets[keep]
+                self._remove(keep, s)
+                raise ReassemblyError(f"fragment sets exceed {self.max_total_bytes} bytes in all (set dropped)")
+            self._evict(victim)
+
+    def _evict(self, key: SetKey) -> None:
+        s = self._sets[key]
+        rep = self._report(key, s)
+        rep.dropped, rep.reason = True, "evicted"
+        self._dropped.append(rep)
+        self._remove(key, s)
+
+    def _supersede(self, key: SetKey, s: _Set, why: str) -> None:
+        rep = self._report(key, s)
+        rep.dropped, rep.reason = True, "superseded"
+        self._dropped.append(rep)
+        self._remove(key, s)
+
+    def _remove(self, key: SetKey, s: _Set) -> None:
+        self._sets.pop(key, None)
+        self._total -= s.nbytes
+        totals = self._by_pm.get((key[0], key[1]))
+        if totals is not None:
+            totals.discard(key[2])
+            if not totals:
+                del self._by_pm[(key[0], key[1])]
+
+    def _check_conflict(self, phone: str, msg_id: int, total: int, sn: int) -> None:
+        for other in self._by_pm.get((phone, msg_id), ()):
+            if other != total and sn in self._sets[(phone, msg_id, other)].serials:
+                raise ReassemblyError(f"0x{msg_id:04X} from {phone}: serial {sn} belongs to a set of {other} "
+                                      f"fragments and now claims {total}")
+
+    def _report(self, key: SetKey, s: _Set) -> Incomplete:
+        total = key[2]
+        missing = [k for k in range(1, total + 1) if k not in s.frags]
+        first = s.frags.get(1)
+        if first is not None:
+            first_sn, known = first.header.msg_sn, True
+        else:
+            k, p = min(s.frags.items())
+            first_sn, known = (p.header.msg_sn - (k - 1)) & 0xFFFF, False
+        any_frag = next(iter(s.frags.values()))
+        media_id = None
+        if key[1] == 0x0801 and first is not None and not first.header.encrypt & 1:
+            head = _fragment_bytes(first)
+            if len(head) >= 4:
+                media_id = int.from_bytes(head[:4], "big")
+        return Incomplete(key, first_sn, known, missing, len(s.frags), any_frag.header.version,
+                          attempts=max(s.attempts, 1), media_id=media_id)

@@ -125,8 +125,10 @@ def test_random_orders_and_duplicates() -> None:
         done = [x for x in results if x is not None]
         assert len(done) == 1
         assert done[0].body == media and done[0].header.msg_sn == 500
-        # duplicates that arrive after completion start a new set; they are never merged twice
+        # copies arriving after completion are recognised: no new set, nothing merged twice
         assert all(x is None for x in results[results.index(done[0]) + 1:])
+        assert len(r) == 0 and r.late_duplicates == len(results) - results.index(done[0]) - 1
+        assert r.expire(1000.0) == []
 
 
 def test_duplicates_are_noted_and_first_copy_kept() -> None:
@@ -138,6 +140,21 @@ def test_duplicates_are_noted_and_first_copy_kept() -> None:
     merged = r.add(parts[2], 3)
     assert merged is not None and merged.raw_body == bytes(3000)
     assert any("duplicate fragment 1/3" in p for p in merged.problems)
+
+
+def test_late_copy_after_window_or_of_another_message_opens_a_set() -> None:
+    parts = split(raw_packet(bytes(3000), sn=1))
+    r = Reassembler(window=60)
+    for p in parts:
+        out = r.add(p, 0)
+    assert out is not None
+    assert r.add(parts[1], 30) is None and len(r) == 0 and r.late_duplicates == 1
+    assert r.add(parts[1], 100) is None and len(r) == 1  # beyond the window: a new message
+    other = split(raw_packet(b"\x01" * 3000, sn=9))
+    r = Reassembler()
+    for p in parts:
+        r.add(p, 0)
+    assert r.add(other[0], 1) is None and r.missing(Reassembler.key_of(other[0])) == [2, 3]
 
 
 def test_non_consecutive_and_repeated_serials_merge() -> None:

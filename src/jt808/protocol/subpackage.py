@@ -16,7 +16,9 @@ for ``timeout`` seconds is reported by :meth:`Reassembler.expire` as an :class:`
 1's serial and the missing indexes, so that a platform can send 0x8003 (0x8800 for 0x0801 media) and a
 terminal 0x0005; after ``retries`` reports the set is dropped. A fragment that repeats an index already
 held, with other bytes and another serial, or one arriving after ``window`` seconds of silence, starts a
-new message with the same key (the old set is reported as dropped, reason ``"superseded"``).
+new message with the same key (the old set is reported as dropped, reason ``"superseded"``). A late copy of
+a fragment of a message completed less than ``window`` seconds ago is ignored (counted in
+``late_duplicates``) rather than opening a set that would ask for the rest.
 
 Memory is bounded: at most ``max_sets`` open sets (the least recently active one is evicted), at most
 ``max_bytes`` per set and ``max_total_bytes`` over all sets; fragment indexes outside ``1..frag_total`` and
@@ -213,6 +215,10 @@ class Reassembler:
         self._by_pm: dict[tuple[str, int], set[int]] = {}
         self._dropped: list[Incomplete] = []
         self._total = 0
+        # recently completed messages: key -> (time, {frag_sn: hash of its bytes}), so that a late copy
+        # of one of their fragments is recognised instead of opening a set that would ask for the rest
+        self._done: dict[SetKey, tuple[float, dict[int, int]]] = {}
+        self.late_duplicates = 0
 
     # -- introspection ---------------------------------------------------------------------------
     @staticmethod
@@ -275,7 +281,12 @@ class Reassembler:
         key = (h.phone, h.msg_id, total)
         self._check_conflict(h.phone, h.msg_id, total, h.msg_sn)
         s = self._sets.get(key)
-        if s is not None:
+        if s is None:
+            done = self._done.get(key)
+            if done is not None and now - done[0] <= self.window and done[1].get(idx) == hash(data):
+                self.late_duplicates += 1
+                return None
+        else:
             if now - s.last_seen > self.window:
                 self._supersede(key, s, f"no fragment for {now - s.last_seen:.0f} s")
                 s = None
@@ -308,6 +319,7 @@ class Reassembler:
             self._enforce_total(key)
             return None
         self._remove(key, s)
+        self._remember(key, s, now)
         first = s.frags[1]
         return self._merge(first, [_fragment_bytes(s.frags[k]) for k in range(1, total + 1)], s.problems, prof)
 
@@ -353,6 +365,13 @@ class Reassembler:
         body, tail, version = decode_body(h.msg_id, h.version, data, prof, strict=self.strict, problems=problems)
         header.version = version
         return Packet(header, body, data, problems, tail)
+
+    def _remember(self, key: SetKey, s: _Set, now: float) -> None:
+        done = self._done
+        done.pop(key, None)
+        done[key] = (now, {k: hash(_fragment_bytes(p)) for k, p in s.frags.items()})
+        while len(done) > self.max_sets:
+            del done[next(iter(done))]
 
     def _open(self, key: SetKey, now: float) -> _Set:
         while len(self._sets) >= self.max_sets:

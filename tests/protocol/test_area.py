@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -479,3 +481,32 @@ def test_2011_uses_2013_layout_under_2011_profile() -> None:
     p = jt808.decode(frame, Profile("old", default_version=V2011))
     assert p.version is V2011 and p.body == SetRoute.from_json(body.to_json(V2011), V2011)
     assert jt808.encode(p) == frame
+
+
+# ------------------------------------------------------------------------------------------------
+# golden frames (tests/vectors/<id>/<version>-<source>.hex + body JSON)
+# ------------------------------------------------------------------------------------------------
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+
+
+def vectors(ids: tuple[str, ...]) -> list[Path]:
+    found = sorted(p for i in ids for p in (VECTORS / i).glob("*.hex"))
+    assert {p.parent.name for p in found} == set(ids)
+    return found
+
+
+VECTOR_IDS = ("8600", "8601", "8602", "8603", "8604", "8605", "8606", "8607", "8608", "0608")
+
+
+@pytest.mark.parametrize("path", vectors(VECTOR_IDS), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_vector(path: Path) -> None:
+    frame = bytes.fromhex(path.read_text().strip())
+    version = int(path.stem[:4])
+    prof = Profile(path.stem, default_version=V2011 if version == 2011 else V2013)
+    p = jt808.decode(frame, prof)
+    assert (int(p.version), p.msg_id, p.problems, p.tail) == (version, int(path.parent.name, 16), [], b"")
+    expected = json.loads(path.with_suffix(".json").read_text())
+    assert json.loads(json.dumps(p.body.to_json(p.version), ensure_ascii=False)) == expected
+    assert jt808.encode(p, prof) == frame
+    again = type(p.body).from_json(expected, p.version)
+    assert encode_body(again, p.version, prof) == p.raw_body

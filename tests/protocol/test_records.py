@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -320,3 +322,32 @@ def test_can_data_strict_encoding() -> None:
     with pytest.raises(EncodeError) as e:
         encode_body(CanData(time="1234560789", can_data=[b"x"]), V2013)  # type: ignore[list-item]
     assert e.value.field == "can_data[0]"
+
+
+# ------------------------------------------------------------------------------------------------
+# golden frames (tests/vectors/<id>/<version>-<source>.hex + body JSON)
+# ------------------------------------------------------------------------------------------------
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+
+
+def vectors(ids: tuple[str, ...]) -> list[Path]:
+    found = sorted(p for i in ids for p in (VECTORS / i).glob("*.hex"))
+    assert {p.parent.name for p in found} == set(ids)
+    return found
+
+
+VECTOR_IDS = ("8700", "0700", "8701", "0701", "0702", "0705")
+
+
+@pytest.mark.parametrize("path", vectors(VECTOR_IDS), ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_vector(path: Path) -> None:
+    frame = bytes.fromhex(path.read_text().strip())
+    version = int(path.stem[:4])
+    prof = Profile(path.stem, default_version=V2011 if version == 2011 else V2013)
+    p = jt808.decode(frame, prof)
+    assert (int(p.version), p.msg_id, p.problems, p.tail) == (version, int(path.parent.name, 16), [], b"")
+    expected = json.loads(path.with_suffix(".json").read_text())
+    assert json.loads(json.dumps(p.body.to_json(p.version), ensure_ascii=False)) == expected
+    assert jt808.encode(p, prof) == frame
+    again = type(p.body).from_json(expected, p.version)
+    assert encode_body(again, p.version, prof) == p.raw_body

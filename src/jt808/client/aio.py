@@ -107,6 +107,7 @@ class AsyncTerminal:
     :param store: a :class:`~jt808.client.store.ReportStore` (or a path for one) for store-and-forward.
     :param auto_answer: server message ids the session answers with 0x0001 by itself.
     :param on_message: called with each server message that is not a reply.
+    :param on_reply: called with each platform reply (0x8001, 0x8100, 0x8004, 0x8800), matched or not.
     """
 
     def __init__(self, host: str, port: int, phone: str, *, version: Version | int | str = "2013",
@@ -114,7 +115,7 @@ class AsyncTerminal:
                  heartbeat_interval: float = 60.0, reconnect: bool = True, backoff_initial: float = 0.5,
                  backoff_max: float = 30.0, store: Any = None, store_limit: int = 10_000,
                  auto_answer: Iterable[int] = (), on_message: MessageHandler | None = None,
-                 max_body: int = MAX_BODY) -> None:
+                 on_reply: Callable[[Packet], Any] | None = None, max_body: int = MAX_BODY) -> None:
         if transport.lower() not in ("tcp", "udp"):
             raise ValueError("transport is 'tcp' or 'udp'")
         self.host = host
@@ -135,6 +136,7 @@ class AsyncTerminal:
             store = ReportStore(store, store_limit)
         self.store = store
         self.on_message = on_message
+        self.on_reply = on_reply
         self.status = Status.DISCONNECTED
         self.authenticated = False
         self.auth_code: str | None = None
@@ -303,6 +305,11 @@ class AsyncTerminal:
 
     def _dispatch(self, event: Event) -> None:
         if isinstance(event, ReplyReceived):
+            if self.on_reply is not None:
+                try:
+                    self.on_reply(event.packet)
+                except Exception:
+                    log.exception("%s: on_reply failed", self.phone)
             if event.request_id is None:
                 return  # a late reply (after a re-transmission was answered) or an unsolicited one
             if not event.final:
@@ -324,8 +331,9 @@ class AsyncTerminal:
 
     def _downlink(self, packet: Packet) -> None:
         if packet.header.msg_id == 0x8103:
-            for pid, value in getattr(packet.body, "params", None) or []:
-                if pid == 0x0001 and isinstance(value, int) and value > 0:
+            for param in getattr(packet.body, "params", None) or []:
+                value = getattr(param, "value", None)
+                if getattr(param, "id", None) == 0x0001 and isinstance(value, int) and value > 0:
                     self.heartbeat_interval = float(value)
         handler = self.on_message
         if handler is None:

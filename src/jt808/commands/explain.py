@@ -1,0 +1,477 @@
+"""Human renderings for ``jt808 decode --pretty`` and ``--explain``.
+
+``pretty(packet, doc)``: the packet's JSON, indented, each line commented (``// …``) with the field's
+meaning (from the body declaration's ``doc`` when its author gave one, else from the seed-004 field
+tables), and for ``alarm`` / ``status`` / ``signal`` / ``io_status`` the names of the set bits.
+
+``explain(frame, packet)``: an annotated hex dump — flags and escapes, every header field with its
+offset, the body field by field (compiled bodies are walked through their declarations; the location
+report item by item; other hand-written bodies as plain hex rows) and the check code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jt808.protocol import bits
+from jt808.protocol.buffer import Reader
+from jt808.protocol.framing import check_code, unescape
+from jt808.protocol.header import V2019, Version
+from jt808.protocol.packet import Packet, RawBody
+from jt808.protocol.registry import DEFAULT_PROFILE, Profile
+from jt808.protocol.spec import Body, Record, by_version
+
+__all__ = ["HEADER_MEANINGS", "KEY_MEANINGS", "explain", "message_title", "pretty"]
+
+HEADER_MEANINGS: dict[str, str] = {
+    "msg_id": "message id",
+    "encrypt": "body encryption (body properties bits 10-12): 0 none, 1 RSA",
+    "len": "body length field (bits 0-9) as sent",
+    "proto_ver": "protocol version byte (2019 header)",
+    "phone": "terminal phone number / id, BCD, all digits",
+    "msg_sn": "message serial number",
+    "frag_total": "sub-package count",
+    "frag_sn": "sub-package index (from 1)",
+    "reserved": "reserved body-property bits set by the sender",
+}
+
+#: Generic meanings of body keys (seed 004's field tables, in English and the standard's Chinese).
+KEY_MEANINGS: dict[str, str] = {
+    "seq": "serial number of the message answered (应答流水号)",
+    "result": "result (结果)",
+    "ids": "id list (ID 列表)",
+    "length": "item count / length (总数/长度)",
+    "count": "item count (总数)",
+    "time": "time, BCD YYMMDDhhmmss (GMT+8 unless stated)",
+    "province": "province id, GB/T 2260 (省域 ID)",
+    "city": "city/county id, GB/T 2260 (市县域 ID)",
+    "manufacturer": "manufacturer id (制造商 ID)",
+    "manufacture": "manufacturer id (制造商 ID)",
+    "model": "terminal model (终端型号)",
+    "dev_id": "terminal id (终端 ID)",
+    "color": "plate colour, JT/T 697.7 (车牌颜色); 0 = no plate, field holds the VIN",
+    "license_number": "plate number or VIN (车辆标识)",
+    "auth_code": "authentication code (鉴权码)",
+    "code": "authentication code (鉴权码)",
+    "imei": "terminal IMEI (终端 IMEI)",
+    "software_version": "software version (软件版本号)",
+    "params": "parameter items (参数项列表)",
+    "value": "parameter value, typed by parameter id (参数值)",
+    "command": "command word (命令字)",
+    "param": "command parameter (命令参数)",
+    "hardware_version": "hardware version (终端硬件版本号)",
+    "firmware_version": "firmware version (终端固件版本号)",
+    "iccid": "SIM ICCID (终端 SIM 卡 ICCID)",
+    "gnss_prop": "GNSS module attributes: bit0 GPS, bit1 BeiDou, bit2 GLONASS, bit3 Galileo",
+    "comm_prop": "communication module attributes (通信模块属性)",
+    "ver_len": "version length (版本号长度)",
+    "version": "version (版本号)",
+    "fw_len": "upgrade package length (升级数据包长度)",
+    "firmware": "upgrade package, base64 (升级数据包)",
+    "alarm": "alarm flags (报警标志)",
+    "status": "status flags (状态)",
+    "latitude": "latitude, 1e-6 degrees, south when status bit 2 (纬度)",
+    "longitude": "longitude, 1e-6 degrees, west when status bit 3 (经度)",
+    "altitude": "altitude, m (高程)",
+    "speed": "speed, 0.1 km/h (速度)",
+    "direction": "heading, degrees from north (方向)",
+    "extra": "additional information items (位置附加信息)",
+    "mileage": "odometer, 0.1 km (里程)",
+    "fuel_meter": "fuel gauge, 0.1 L (油量)",
+    "alarm_id": "id of the alarm event to confirm manually (需要人工确认报警事件的 ID)",
+    "tire_pressure": "tyre pressures, one byte per wheel, base64 (胎压)",
+    "carriage_temp": "carriage temperature, °C (车厢温度)",
+    "overspeed_alarm": "overspeed alarm: type 0 none, 1 circle, 2 rectangle, 3 polygon, 4 segment; id",
+    "in_out_alarm": "area/route alarm: type, id, direction 0 in / 1 out (进出区域/路线报警)",
+    "path_time_alarm": "segment driving time: id, time s, result 0 too short / 1 too long",
+    "signal": "extended vehicle signals (扩展车辆信号状态位)",
+    "io_status": "IO status (IO 状态位)",
+    "analog": "analog inputs AD0 (low word), AD1 (high word) (模拟量)",
+    "rssi": "network signal strength (无线通信网络信号强度)",
+    "gnss_sat_num": "GNSS satellites in use (GNSS 定位卫星数)",
+    "custome": "custom items 0xE1-0xFF, base64 by decimal id (自定义信息)",
+    "extra_dups": "repeated additional-info ids after the first (jt808: kept for exact re-encoding)",
+    "extra_order": "additional-info ids in wire order (jt808: kept for exact re-encoding)",
+    "bad_tail": "trailing bytes that are not a whole item, base64 (jt808)",
+    "period": "interval, s (时间间隔)",
+    "expiry": "validity, s (有效期)",
+    "flag": "flags (标志)",
+    "text": "text (文本信息)",
+    "text_type": "text type: 1 notice, 2 service (文本类型)",
+    "events": "event items (事件项列表)",
+    "content": "content (内容)",
+    "question": "question (问题)",
+    "answers": "candidate answers (候选答案列表)",
+    "answer": "answer (答案内容)",
+    "menus": "menu items (信息项列表)",
+    "info": "information (信息内容)",
+    "phone": "phone number (电话号码)",
+    "contacts": "contacts (联系人项)",
+    "name": "name (名称)",
+    "controls": "control items (控制类型列表)",
+    "location": "location report (位置信息汇报)",
+    "areas": "area items (区域项)",
+    "points": "points (点项列表)",
+    "radius": "radius, m (半径)",
+    "start_time": "start time, BCD YYMMDDhhmmss (起始时间)",
+    "end_time": "end time, BCD YYMMDDhhmmss (结束时间)",
+    "max_speed": "speed limit, km/h (最高速度)",
+    "overspeed_duration": "overspeed duration, s (超速持续时间)",
+    "night_max_speed": "night speed limit, km/h (夜间最高速度)",
+    "center_latitude": "centre latitude, 1e-6 degrees (中心点纬度)",
+    "center_longitude": "centre longitude, 1e-6 degrees (中心点经度)",
+    "lt_lat": "top-left latitude (左上点纬度)",
+    "lt_lng": "top-left longitude (左上点经度)",
+    "rb_lat": "bottom-right latitude (右下点纬度)",
+    "rb_lng": "bottom-right longitude (右下点经度)",
+    "lat": "latitude, 1e-6 degrees (纬度)",
+    "lng": "longitude, 1e-6 degrees (经度)",
+    "point_id": "turning point id (拐点 ID)",
+    "path_id": "segment id (路段 ID)",
+    "point_lat": "turning point latitude (拐点纬度)",
+    "point_lng": "turning point longitude (拐点经度)",
+    "width": "segment width, m (路段宽度)",
+    "attrib": "segment attributes (路段属性)",
+    "passed": "segment too-long threshold, s (路段行驶过长阈值)",
+    "uncovered": "segment too-short threshold, s (路段行驶不足阈值)",
+    "data": "data, base64 (数据)",
+    "ic_result": "IC card read result (IC 卡读取结果)",
+    "driver_name": "driver name (驾驶员姓名)",
+    "certificate": "qualification certificate (从业资格证编码)",
+    "organization": "issuing organisation (发证机构名称)",
+    "cert_expiry": "certificate expiry, BCD YYYYMMDD (证件有效期)",
+    "id_card": "driver id card number (驾驶员身份证号)",
+    "can_data": "CAN bus items (CAN 总线数据项)",
+    "channel": "channel (通道)",
+    "frame_type": "CAN frame type: 0 standard, 1 extended (帧类型)",
+    "data_method": "CAN collection: 0 raw, 1 average (数据采集方式)",
+    "format": "media format: 0 JPEG, 1 TIF, 2 MP3, 3 WAV, 4 WMV (多媒体编码格式)",
+    "event": "event code (事件项编码)",
+    "multimedia": "media data, base64 (多媒体数据包)",
+    "mm_id": "media id (多媒体 ID)",
+    "retx_ids": "fragment indexes to re-send (重传包 ID 列表)",
+    "channel_id": "channel id (通道 ID)",
+    "save": "save flag: 1 save, 0 upload (保存标志)",
+    "resolution": "resolution (分辨率)",
+    "quality": "quality 1-10 (图像/视频质量)",
+    "bright": "brightness 0-255 (亮度)",
+    "contrast": "contrast 0-127 (对比度)",
+    "saturate": "saturation 0-127 (饱和度)",
+    "chromaticity": "chromaticity 0-255 (色度)",
+    "delete": "delete flag (删除标志)",
+    "rate": "audio sample rate (音频采样率)",
+    "e": "RSA public exponent (e)",
+    "n": "RSA modulus, base64 (n)",
+    "items": "items (项列表)",
+    "year": "year", "month": "month", "day": "day", "hour": "hour", "minute": "minute", "second": "second",
+    "unknown_id": "no body layout for this id: body kept as bytes",
+    "type": "type (类型)",
+    "id": "id (ID)",
+}
+
+#: Meanings that depend on the message.
+_MSG_KEY: dict[tuple[int, str], str] = {
+    (0x0001, "id"): "id of the platform message answered (应答 ID)",
+    (0x8001, "id"): "id of the terminal message answered (应答 ID)",
+    (0x0001, "result"): "0 ok, 1 failure, 2 message error, 3 unsupported",
+    (0x8001, "result"): "0 ok, 1 failure, 2 message error, 3 unsupported, 4 alarm confirmed",
+    (0x8100, "result"): "0 ok, 1 vehicle registered, 2 no such vehicle, 3 terminal registered, 4 no such terminal",
+    (0x0108, "type"): "upgrade type: 0 terminal, 12 IC card reader, 52 GNSS module",
+    (0x0108, "result"): "0 ok, 1 failure, 2 cancelled",
+    (0x8108, "type"): "upgrade type: 0 terminal, 12 IC card reader, 52 GNSS module",
+    (0x0107, "type"): "terminal type bits (终端类型)",
+    (0x0107, "id"): "terminal id (终端 ID)",
+    (0x8203, "type"): "alarm types to confirm (人工确认报警类型)",
+    (0x8203, "seq"): "serial of the alarm report to confirm, 0 = all",
+    (0x0704, "type"): "0 normal batch, 1 blind-area backfill (位置数据类型)",
+    (0x8400, "type"): "0 normal call, 1 listen-in (标志)",
+    (0x0800, "type"): "media type: 0 image, 1 audio, 2 video (多媒体类型)",
+    (0x0801, "type"): "media type: 0 image, 1 audio, 2 video (多媒体类型)",
+    (0x0800, "id"): "media id (多媒体数据 ID)",
+    (0x0801, "id"): "media id (多媒体数据 ID)",
+    (0x8900, "type"): "pass-through type (透传消息类型)",
+    (0x0900, "type"): "pass-through type (透传消息类型)",
+    (0x0301, "id"): "event id (事件 ID)",
+    (0x0302, "id"): "answer id (答案 ID)",
+    (0x0303, "id"): "information type (信息类型)",
+    (0x0303, "flag"): "1 subscribe, 0 cancel",
+}
+
+_EXTRA_IDS: dict[str, int] = {"mileage": 0x01, "fuel_meter": 0x02, "speed": 0x03, "alarm_id": 0x04,
+                              "tire_pressure": 0x05, "carriage_temp": 0x06, "overspeed_alarm": 0x11,
+                              "in_out_alarm": 0x12, "path_time_alarm": 0x13, "signal": 0x25, "io_status": 0x2A,
+                              "analog": 0x2B, "rssi": 0x30, "gnss_sat_num": 0x31}
+
+
+def message_title(msg_id: int, version: Version, profile: Profile = DEFAULT_PROFILE) -> str:
+    """``0x0200 LocationReport — 位置信息汇报 — location report`` (first docstring line)."""
+    cls = profile.lookup(msg_id, version)
+    if cls is None:
+        if 0xE000 <= msg_id <= 0xFFFF:
+            return f"0x{msg_id:04X} vendor-defined (厂商自定义)"
+        if 0x0F00 <= msg_id <= 0x0FFF or 0x8F00 <= msg_id <= 0x8FFF:
+            return f"0x{msg_id:04X} reserved (保留)"
+        return f"0x{msg_id:04X} unknown"
+    doc = (cls.__doc__ or "").strip().split("\n")[0].rstrip(".")
+    return f"0x{msg_id:04X} {cls.__name__}" + (f" — {doc}" if doc else "")
+
+
+# -- field docs from the declarations ----------------------------------------------------------
+def _kind_for(spec: Any, version: Version) -> Any:
+    k = spec.kind
+    return k.for_version(version) if isinstance(k, by_version) else k
+
+
+def _docs(cls: type | None, version: Version) -> tuple[dict[str, str], dict[str, Any]]:
+    """(key -> doc, key -> item record class) from a declared structure."""
+    docs: dict[str, str] = {}
+    items: dict[str, Any] = {}
+    if cls is None or not isinstance(cls, type) or not issubclass(cls, Record):
+        return docs, items
+    for s in getattr(cls, "__wire__", ()):
+        if s.doc:
+            docs[s.key] = s.doc
+        k = _kind_for(s, version)
+        item = getattr(k, "item", None)
+        if isinstance(item, type) and issubclass(item, Record):
+            items[s.key] = item
+    return docs, items
+
+
+def _bit_comment(key: str, value: Any, version: Version) -> str | None:
+    if key == "alarm" and isinstance(value, int):
+        names = bits.alarm_names(value, version)
+        return "set: " + ", ".join(names) if names else "none set"
+    if key == "status" and isinstance(value, int):
+        f = bits.status_fields(value, version)
+        on = [k if v == 1 else f"{k}={bits.LOAD_NAMES.get(v, v) if k == 'load' else v}"
+              for k, v in f.items() if v]
+        return "set: " + ", ".join(on) if on else "none set"
+    if key in ("signal", "io_status") and isinstance(value, dict):
+        on = [k for k, v in value.items() if v and k != "reserved"]
+        if value.get("reserved"):
+            on.append(f"reserved={value['reserved']:#x}")
+        return "set: " + ", ".join(on) if on else "none set"
+    return None
+
+
+class _Pretty:
+    def __init__(self, msg_id: int, version: Version) -> None:
+        self.msg_id, self.version = msg_id, version
+        self.lines: list[str] = []
+
+    def meaning(self, key: str, docs: dict[str, str], in_extra: bool) -> str | None:
+        if in_extra:
+            m = KEY_MEANINGS.get(key)
+            eid = _EXTRA_IDS.get(key)
+            if eid is None and key.isdigit():
+                return f"additional-info id 0x{int(key):02X} kept as bytes (base64)"
+            return f"0x{eid:02X} {m}" if eid is not None and m else m
+        return docs.get(key) or _MSG_KEY.get((self.msg_id, key)) or KEY_MEANINGS.get(key)
+
+    def emit(self, indent: int, text: str, comment: str | None) -> None:
+        line = "  " * indent + text
+        if comment:
+            line = f"{line:<44} // {comment}"
+        self.lines.append(line)
+
+    def value(self, v: Any, indent: int, prefix: str, comma: str, comment: str | None, cls: Any,
+              in_extra: bool) -> None:
+        if isinstance(v, dict) and v:
+            self.emit(indent, prefix + "{", comment)
+            self.obj(v, indent + 1, cls, in_extra)
+            self.emit(indent, "}" + comma, None)
+        elif isinstance(v, list) and v and any(isinstance(x, dict | list) for x in v):
+            self.emit(indent, prefix + "[", comment)
+            for i, x in enumerate(v):
+                self.value(x, indent + 1, "", "," if i < len(v) - 1 else "", None, cls, in_extra)
+            self.emit(indent, "]" + comma, None)
+        else:
+            self.emit(indent, prefix + json.dumps(v, ensure_ascii=False) + comma, comment)
+
+    def obj(self, d: dict[str, Any], indent: int, cls: Any, in_extra: bool = False) -> None:
+        docs, items = _docs(cls, self.version)
+        keys = list(d)
+        for i, k in enumerate(keys):
+            v = d[k]
+            comma = "," if i < len(keys) - 1 else ""
+            comment = self.meaning(k, docs, in_extra)
+            bitc = _bit_comment(k, v, self.version)
+            if bitc:
+                comment = f"{comment}: {bitc}" if comment else bitc
+            sub_extra = in_extra or k == "extra"
+            if k in ("signal", "io_status", "analog", "custome") and in_extra:
+                sub_extra = False  # flags inside: no per-flag id comments
+            self.value(v, indent, json.dumps(k, ensure_ascii=False) + ": ", comma, comment, items.get(k),
+                       sub_extra and k != "custome")
+
+
+def pretty(packet: Packet, doc: dict[str, Any], profile: Profile = DEFAULT_PROFILE) -> str:
+    """The JSON ``doc`` of ``packet``, indented and commented (JSON with ``//`` comments)."""
+    h = packet.header
+    p = _Pretty(h.msg_id, h.version)
+    p.lines.append(f"// {message_title(h.msg_id, h.version, profile)} · v{int(h.version)}")
+    p.lines.append("{")
+    p.emit(1, '"header": {', None)
+    hk = list(doc.get("header", {}))
+    for i, k in enumerate(hk):
+        v = doc["header"][k]
+        c = HEADER_MEANINGS.get(k)
+        if k == "msg_id":
+            c = message_title(v, h.version, profile)
+        p.emit(2, f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" + ("," if i < len(hk) - 1 else ""), c)
+    rest = [k for k in doc if k != "header"]
+    p.emit(1, "}" + ("," if rest else ""), None)
+    cls = None if isinstance(packet.body, RawBody) else type(packet.body)
+    for i, k in enumerate(rest):
+        comma = "," if i < len(rest) - 1 else ""
+        v = doc[k]
+        if k == "body":
+            if isinstance(v, dict) and v:
+                p.emit(1, '"body": {', None)
+                p.obj(v, 2, cls)
+                p.emit(1, "}" + comma, None)
+            else:
+                p.emit(1, f'"body": {json.dumps(v, ensure_ascii=False)}{comma}', "empty body" if v == {} else None)
+        else:
+            comment = {"tail": "bytes after the last body field (base64)",
+                       "problems": "what decoding tolerated"}.get(k)
+            p.value(v, 1, json.dumps(k) + ": ", comma, comment, None, False)
+    p.lines.append("}")
+    return "\n".join(p.lines)
+
+
+# -- explain: annotated hex dump ---------------------------------------------------------------
+def _hex(b: bytes) -> str:
+    return " ".join(f"{x:02x}" for x in b)
+
+
+class _Dump:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def row(self, off: int, data: bytes, name: str, note: str = "") -> None:
+        chunks = [data[i:i + 8] for i in range(0, len(data), 8)] or [b""]
+        for j, c in enumerate(chunks):
+            if j == 0:
+                self.lines.append(f"  {off:04x}  {_hex(c):<24}  {name:<18} {note}".rstrip())
+            elif j < 4 or j == len(chunks) - 1:
+                self.lines.append(f"  {off + 8 * j:04x}  {_hex(c)}")
+            elif j == 4:
+                self.lines.append(f"  ....  ({len(data) - 32 - len(chunks[-1])} bytes not shown)")
+
+
+def _walk_declared(body_obj: Body, body: bytes, base: int, version: Version, profile: Profile, d: _Dump,
+                   msg_id: int) -> bool:
+    """Dump a body field by field through its declaration. Bodies decoded by hand are walked too when
+    every value the walk reads equals the decoded one; otherwise False (the caller dumps plain hex)."""
+    cls = type(body_obj)
+    declared = getattr(cls.decode, "__func__", None) is Record.decode.__func__  # type: ignore[attr-defined]
+    r = Reader(body, version, profile, msg_id)
+    vals: dict[str, Any] = {}
+    rows = _Dump()
+    for s in cls.__wire__:  # type: ignore[attr-defined]
+        if not s.active(version):
+            continue
+        if s.when is not None and not s.when(vals):
+            continue
+        k = _kind_for(s, version)
+        start = r.pos
+        try:
+            v = vals[s.name] = k.read(r, s.name)
+        except Exception as e:  # a dump shows what it can
+            if not declared:
+                return False
+            rows.row(base + start, body[start:], s.key, f"!! {e}")
+            break
+        if not declared and getattr(body_obj, s.name, None) != v:
+            return False
+        shown = k.to_json(v) if not isinstance(v, list) else f"{len(v)} item(s)"
+        rows.row(base + start, body[start:r.pos], s.key,
+                 f"{k!r} = {json.dumps(shown, ensure_ascii=False, default=str)}")
+    else:
+        if r.pos < len(body):
+            rows.row(base + r.pos, body[r.pos:], "(tail)", "bytes after the last field")
+    if not rows.lines:
+        return False
+    d.lines.extend(rows.lines)
+    return True
+
+
+def _walk_location(body: bytes, base: int, version: Version, d: _Dump) -> None:
+    names = ("alarm", "status", "latitude", "longitude", "altitude", "speed", "direction", "time")
+    sizes = (4, 4, 4, 4, 2, 2, 2, 6)
+    p = 0
+    for name, size in zip(names, sizes, strict=True):
+        chunk = body[p:p + size]
+        if len(chunk) < size:
+            d.row(base + p, chunk, name, "!! truncated")
+            return
+        v: Any = chunk.hex() if name == "time" else int.from_bytes(chunk, "big")
+        note = str(v)
+        bc = _bit_comment(name, v, version)
+        if bc:
+            note += f"  [{bc}]"
+        d.row(base + p, chunk, name, note)
+        p += size
+    while p < len(body):
+        if p + 2 > len(body) or p + 2 + body[p + 1] > len(body):
+            d.row(base + p, body[p:], "(bad tail)", "not a whole item")
+            return
+        eid, n = body[p], body[p + 1]
+        key = next((k for k, i in _EXTRA_IDS.items() if i == eid), None)
+        if 0xE1 <= eid <= 0xFF:
+            key = "custome"
+        d.row(base + p, body[p:p + 2 + n], f"extra 0x{eid:02x}", f"len {n}" + (f" {key}" if key else ""))
+        p += 2 + n
+
+
+def explain(frame: bytes, packet: Packet | None, profile: Profile = DEFAULT_PROFILE) -> str:
+    """Annotated hex dump of one frame (``packet`` when it decoded, for titles and the version)."""
+    d = _Dump()
+    esc = frame[1:-1]
+    content = unescape(esc)
+    n_esc = len(esc) - len(content)
+    d.lines.append(f"frame: {len(frame)} bytes on the wire, {len(content)} unescaped"
+                   + (f" ({n_esc} escape sequence(s))" if n_esc else ""))
+    body_content, check = content[:-1], content[-1]
+    if packet is None:
+        d.row(0, body_content, "content")
+        return "\n".join(d.lines)
+    h = packet.header
+    props = body_content[2] << 8 | body_content[3]
+    d.lines.append(f"header ({'2019' if h.version is V2019 else '2011/2013'} layout)")
+    d.row(0, body_content[0:2], "msg_id", message_title(h.msg_id, h.version, profile))
+    d.row(2, body_content[2:4], "properties",
+          f"len={props & 0x3FF} encrypt={(props >> 10) & 7} fragmented={(props >> 13) & 1} "
+          f"version_bit={(props >> 14) & 1} reserved_bit15={(props >> 15) & 1}")
+    off = 4
+    if h.version is V2019:
+        d.row(4, body_content[4:5], "proto_ver", str(body_content[4]))
+        off = 5
+    width = 10 if h.version is V2019 else 6
+    d.row(off, body_content[off:off + width], "phone", h.phone)
+    off += width
+    d.row(off, body_content[off:off + 2], "msg_sn", str(h.msg_sn))
+    off += 2
+    if h.frag_total:
+        d.row(off, body_content[off:off + 2], "frag_total", str(h.frag_total))
+        d.row(off + 2, body_content[off + 2:off + 4], "frag_sn", str(h.frag_sn))
+        off += 4
+    body = body_content[off:]
+    d.lines.append(f"body ({len(body)} bytes)")
+    b = packet.body
+    from jt808.protocol.messages.location import LocationReport
+
+    if not body:
+        d.lines.append("  (empty)")
+    elif isinstance(b, LocationReport):
+        _walk_location(body, off, h.version, d)
+    elif isinstance(b, RawBody) or not isinstance(b, Body) or not _walk_declared(
+            b, packet.raw_body if packet.raw_body is not None else body, off, h.version, profile, d, h.msg_id):
+        for i in range(0, len(body), 16):
+            d.lines.append(f"  {off + i:04x}  {_hex(body[i:i + 16])}")
+    ok = check_code(body_content) == check
+    d.lines.append(f"check code: {check:02x} ({'ok' if ok else f'expected {check_code(body_content):02x}'})")
+    return "\n".join(d.lines)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
+from functools import reduce
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import jt808
-from jt808 import V2011, V2013, V2019
+from jt808 import V2011, V2013, V2019, Profile
 from jt808.protocol.messages.location import LocationBasic
 from jt808.protocol.messages.media import (
     MediaData,
@@ -32,6 +35,36 @@ LOC = LocationBasic(0x100, 0x000C1001, 30787690, 120767073, 0, 0, 0, "1903131538
 LOC_JSON = {"alarm": 256, "status": 0x000C1001, "latitude": 30787690, "longitude": 120767073, "altitude": 0,
             "speed": 0, "direction": 0, "time": "190313153803"}
 JPEG = bytes.fromhex("ffd8ffe000104a464946") + bytes(range(256)) + bytes.fromhex("ffd9")
+
+
+VECTORS = Path(__file__).resolve().parent.parent / "vectors"
+IDS = ("0800", "0801", "8800", "8801", "0805", "8802", "0802", "8803", "8804", "8805")
+NOTES = {("0801", "2011-computed"): "no 28-byte location", ("0802", "2011-computed"): "without the media id"}
+
+
+@pytest.mark.parametrize("path", sorted(p for i in IDS for p in (VECTORS / i).glob("*.hex")),
+                         ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_vector(path: Path) -> None:
+    frame = bytes.fromhex(path.read_text().strip())
+    content = jt808.protocol.unescape(frame[1:-1])
+    assert reduce(lambda a, b: a ^ b, content[:-1], 0) == content[-1]  # check code, computed independently
+    prof = Profile(path.stem, default_version=V2011 if path.stem.startswith("2011") else V2013)
+    p = jt808.decode(frame, prof)
+    assert int(p.version) == int(path.stem[:4]) and p.msg_id == int(path.parent.name, 16)
+    expected = json.loads(path.with_suffix(".json").read_text())
+    assert json.loads(json.dumps(p.body.to_json(p.version))) == expected
+    assert jt808.encode(p, prof) == frame
+    note = NOTES.get((path.parent.name, path.stem))
+    assert (any(note in x for x in p.problems) if note else p.problems == []), p.problems
+    again = type(p.body).from_json(expected, p.version)
+    assert encode_body(again, p.version, prof) == p.raw_body
+
+
+def test_vectors_cover_every_registered_version() -> None:
+    for i in IDS:
+        mid = int(i, 16)
+        have = {int(p.stem[:4]) for p in (VECTORS / i).glob("*.hex")}
+        assert have == {int(v) for v in jt808.protocol.DEFAULT_MESSAGES.versions_of(mid)}, i
 
 
 def roundtrip(body: jt808.Body, version=V2013, hex_body: str | None = None) -> bytes:

@@ -983,7 +983,8 @@ def describe_param(pid: int, value: Any, version: Version = V2013) -> str:
     name = d.name if d is not None else "reserved"
     head = f"0x{pid:04X} {name}"
     if isinstance(value, RawValue) or d is None:
-        return f"{head} = raw {bytes(value).hex() if isinstance(value, bytes) else value!r}"
+        shown = bytes(value).hex() if isinstance(value, bytes) else repr(value)
+        return f"{head} = raw {shown}"
     if pid == 0x0032 and isinstance(value, bytes) and len(value) == 4:
         sh, sm, eh, em = unpack_time_window(value)
         return f"{head} = {sh:02d}:{sm:02d} to {eh:02d}:{em:02d}"

@@ -117,7 +117,8 @@ class TextMessage(Body):
         """As generated, but a 2019 ``text_type`` may be left out (1, notice, as EMQX defaults)."""
         if isinstance(obj, dict) and version is V2019 and "text_type" not in obj:
             obj = {**obj, "text_type": 1}
-        return super(TextMessage, cls).from_json(obj, version)  # type: ignore[return-value]
+        # explicit: the slotted dataclass is a new class, so a bare super() would not find it
+        return super(TextMessage, cls).from_json(obj, version)  # type: ignore[return-value]  # noqa: UP008
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,317 @@
+"""Gateway configuration: a TOML file, overridden by environment variables, overridden by flags.
+
+Every setting has a default, so ``jt808 serve`` runs with no file at all (SQLite in ``./jt808-data``).
+A file holds any subset of the sections below; ``Config.load(path, env=os.environ, **overrides)``
+reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_PORT=7000``,
+``JT808_STORAGE_DB=postgresql://…``, ``JT808_HTTP_TOKEN=…``, ``JT808_MQTT_URL=…``)::
+
+    data_dir = "./jt808-data"
+
+    [server]
+    host = "0.0.0.0"
+    port = 6808                 # TCP and UDP
+    tcp = true
+    udp = true
+    max_frame = 4096            # longest escaped frame accepted
+    backlog = 4096
+
+    [auth]
+    mode = "builtin"            # builtin | anonymous | http
+    auto_register = true        # builtin: accept any 0x0100 (else only pre-provisioned phones)
+    registry_url = ""           # http: POST registration JSON, answer {"result": 0, "auth_code": "…"}
+    auth_url = ""               # http: POST authentication JSON, answer 200 (allow) or 4xx (deny)
+    hook_timeout = 5.0
+    unauth_reply = "none"       # none | fail: what messages before authentication get
+    max_auth_failures = 5       # close the connection after this many refused 0x0102
+
+    [session]
+    heartbeat_interval = 60     # the terminals' heartbeat interval (parameter 0x0001), seconds
+    idle_factor = 3             # idle timeout = heartbeat_interval * idle_factor
+    fragment_timeout = 15       # ask for missing fragments after this many quiet seconds
+    fragment_asks = 3
+    default_version = 2013      # frames without the 2019 bit: 2011 or 2013
+
+    [downlink]
+    retry_interval = 8          # EMQX's names and defaults
+    max_retry_times = 3
+    max_inflight = 128
+    queue_len = 256             # commands waiting for the in-flight window, per terminal
+
+    [storage]
+    db = ""                     # "" = SQLite in data_dir; "memory"; "none" (no data kept); postgresql://…
+    ack_after_durable = true    # 0x8001 for locations only once their batch committed
+    batch_max_rows = 2000
+    batch_max_delay = 0.02
+    save_events = true          # keep other uplinks (events, answers …) as JSON rows
+
+    [http]
+    enabled = true
+    host = "127.0.0.1"
+    port = 8808
+    token = ""                  # when set: "Authorization: Bearer <token>" required
+
+    [mqtt]                      # used by the MQTT bridge
+    url = ""
+    client_id = "jt808-gateway"
+    …
+
+    [log]
+    level = "INFO"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jt808.errors import JT808Error
+
+__all__ = [
+    "AuthConfig",
+    "Config",
+    "ConfigError",
+    "DownlinkConfig",
+    "HttpConfig",
+    "LogConfig",
+    "MqttConfig",
+    "ServerConfig",
+    "SessionConfig",
+    "StorageConfig",
+]
+
+
+class ConfigError(JT808Error):
+    """A configuration file, variable or flag holds something unusable."""
+
+
+@dataclass
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 6808
+    tcp: bool = True
+    udp: bool = True
+    max_frame: int = 4096
+    backlog: int = 4096
+    reuse_port: bool = False
+
+
+@dataclass
+class AuthConfig:
+    mode: str = "builtin"  # builtin | anonymous | http
+    auto_register: bool = True
+    registry_url: str = ""
+    auth_url: str = ""
+    hook_timeout: float = 5.0
+    unauth_reply: str = "none"  # none | fail
+    max_auth_failures: int = 5
+
+
+@dataclass
+class SessionConfig:
+    heartbeat_interval: float = 60.0
+    idle_factor: float = 3.0
+    fragment_timeout: float = 15.0
+    fragment_asks: int = 3
+    default_version: int = 2013
+
+    @property
+    def idle_timeout(self) -> float:
+        return self.heartbeat_interval * self.idle_factor
+
+
+@dataclass
+class DownlinkConfig:
+    retry_interval: float = 8.0
+    max_retry_times: int = 3
+    max_inflight: int = 128
+    queue_len: int = 256
+
+
+@dataclass
+class StorageConfig:
+    db: str = ""
+    ack_after_durable: bool = True
+    batch_max_rows: int = 2000
+    batch_max_delay: float = 0.02
+    save_events: bool = True
+
+
+@dataclass
+class HttpConfig:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8808
+    token: str = ""
+
+
+@dataclass
+class MqttConfig:
+    """Settings of the MQTT bridge (EMQX's topic layout and names)."""
+
+    url: str = ""
+    client_id: str = "jt808-gateway"
+    username: str = ""
+    password: str = ""
+    tls: bool = False
+    ca_file: str = ""
+    mountpoint: str = "jt808/${clientid}/"
+    up_topic: str = "jt808/${clientid}/${phone}/up"
+    dn_topic: str = "jt808/${clientid}/${phone}/dn"
+    qos: int = 1
+    buffer_size: int = 10000
+    publish_media_max: int = 65536
+
+
+@dataclass
+class LogConfig:
+    level: str = "INFO"
+
+
+_SECTIONS: dict[str, type] = {
+    "server": ServerConfig,
+    "auth": AuthConfig,
+    "session": SessionConfig,
+    "downlink": DownlinkConfig,
+    "storage": StorageConfig,
+    "http": HttpConfig,
+    "mqtt": MqttConfig,
+    "log": LogConfig,
+}
+
+
+@dataclass
+class Config:
+    data_dir: Path = Path("./jt808-data")
+    server: ServerConfig = field(default_factory=ServerConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    downlink: DownlinkConfig = field(default_factory=DownlinkConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    # -- loading --------------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path | None = None, env: Mapping[str, str] | None = None,
+             **overrides: Any) -> Config:
+        """File, then ``JT808_*`` variables of ``env``, then ``overrides`` (``"section.name"`` keys,
+        ``"data.dir"`` for the data directory; ``None`` values are ignored)."""
+        cfg = cls()
+        if path is not None:
+            p = Path(path)
+            try:
+                with p.open("rb") as f:
+                    data = tomllib.load(f)
+            except OSError as e:
+                raise ConfigError(f"cannot read config file {p}: {e.strerror}") from None
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"config file {p}: {e}") from None
+            cfg.apply(data, source=str(p))
+        if env is not None:
+            cfg.apply_env(env)
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            section, _, name = key.partition(".")
+            cfg.set(section, name, value, source="flag")
+        cfg.validate()
+        return cfg
+
+    def apply(self, data: Mapping[str, Any], source: str = "config") -> None:
+        for key, value in data.items():
+            if key == "data_dir":
+                self.data_dir = Path(str(value))
+            elif key in _SECTIONS:
+                if not isinstance(value, Mapping):
+                    raise ConfigError(f"{source}: [{key}] must be a table")
+                for name, v in value.items():
+                    self.set(key, name, v, source=source)
+            else:
+                raise ConfigError(f"{source}: unknown setting {key!r} (sections: {', '.join(_SECTIONS)})")
+
+    def apply_env(self, env: Mapping[str, str]) -> None:
+        if "JT808_DATA_DIR" in env:
+            self.data_dir = Path(env["JT808_DATA_DIR"])
+        for section, kind in _SECTIONS.items():
+            for f in dataclasses.fields(kind):
+                var = f"JT808_{section.upper()}_{f.name.upper()}"
+                if var in env:
+                    self.set(section, f.name, env[var], source=f"${var}")
+
+    def set(self, section: str, name: str, value: Any, source: str = "flag") -> None:
+        if section == "data" and name == "dir":
+            self.data_dir = Path(str(value))
+            return
+        if section not in _SECTIONS:
+            raise ConfigError(f"{source}: unknown section {section!r}")
+        obj = getattr(self, section)
+        fields = {f.name: f for f in dataclasses.fields(obj)}
+        if name not in fields:
+            raise ConfigError(f"{source}: unknown setting {section}.{name} "
+                              f"(known: {', '.join(sorted(fields))})")
+        current = getattr(obj, name)
+        setattr(obj, name, _coerce(value, type(current), f"{source}: {section}.{name}"))
+
+    def validate(self) -> None:
+        if self.auth.mode not in ("builtin", "anonymous", "http"):
+            raise ConfigError(f"auth.mode must be builtin, anonymous or http, not {self.auth.mode!r}")
+        if self.auth.mode == "http" and not (self.auth.registry_url or self.auth.auth_url):
+            raise ConfigError("auth.mode = http needs auth.registry_url and/or auth.auth_url")
+        if self.auth.unauth_reply not in ("none", "fail"):
+            raise ConfigError("auth.unauth_reply must be none or fail")
+        if self.session.default_version not in (2011, 2013):
+            raise ConfigError("session.default_version must be 2011 or 2013")
+        for what, v in (("server.port", self.server.port), ("http.port", self.http.port)):
+            if not 0 <= v <= 65535:
+                raise ConfigError(f"{what} must be 0..65535, not {v}")
+        if self.downlink.max_inflight < 1 or self.downlink.queue_len < 0 or self.downlink.max_retry_times < 0:
+            raise ConfigError("downlink: max_inflight >= 1, queue_len >= 0, max_retry_times >= 0")
+        if self.downlink.retry_interval <= 0 or self.session.heartbeat_interval <= 0:
+            raise ConfigError("downlink.retry_interval and session.heartbeat_interval must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"data_dir": str(self.data_dir)}
+        for section in _SECTIONS:
+            d = dataclasses.asdict(getattr(self, section))
+            for secret in ("token", "password"):
+                if d.get(secret):
+                    d[secret] = "***"
+            out[section] = d
+        return out
+
+
+def _coerce(value: Any, kind: type, where: str) -> Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{where}: expects true/false, got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{where}: expects an integer, got {value!r}")
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expects an integer, got {value!r}") from None
+    if kind is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expects a number, got {value!r}") from None
+    if not isinstance(value, str | int | float):
+        raise ConfigError(f"{where}: expects text, got {value!r}")
+    return str(value)
+
+
+def default_env() -> Mapping[str, str]:
+    return os.environ

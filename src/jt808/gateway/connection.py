@@ -1,0 +1,239 @@
+"""Thin asyncio adapters over :class:`~jt808.session.platform.PlatformSession`.
+
+TCP: one :class:`TcpConnection` (an ``asyncio.Protocol``) per socket. Each read goes to the session
+in one call (every frame of the read in one pass), the events go to the gateway, and whatever the
+session queued is written once. No timer per connection: the gateway's sweeper calls
+``session.handle_timer`` when ``session.get_timer()`` is due.
+
+UDP: one :class:`UdpEndpoint` per listening socket; a terminal's "connection" is a
+:class:`UdpConnection` keyed by its phone (found in the first frame), following the terminal when its
+address changes. Replies go back at once; downlink commands are held and sent right after the
+terminal's next uplink datagram, when its NAT mapping is certainly open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from jt808.protocol.framing import unescape
+from jt808.session.platform import PlatformSession
+
+if TYPE_CHECKING:
+    from jt808.gateway.downlink import Downlink
+    from jt808.gateway.server import Gateway
+
+__all__ = ["Connection", "TcpConnection", "UdpConnection", "UdpEndpoint"]
+
+log = logging.getLogger("jt808.gateway")
+
+
+class Connection:
+    """What the gateway needs of a terminal connection, whatever the transport."""
+
+    __slots__ = ()
+    kind = "?"
+    gateway: Gateway
+    session: PlatformSession
+    peer: str
+    connected_at: float
+    downlink: Downlink | None
+    closed: bool
+    auth_failures: int
+
+    @property
+    def phone(self) -> str:
+        return self.session.phone
+
+    def write(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def send_downlink(self, data: bytes) -> None:
+        """Frames of a downlink command (TCP: now; UDP: after the next uplink)."""
+        self.write(data)
+
+    def flush(self) -> None:
+        s = self.session
+        if s._out:
+            self.write(s.data_to_send())
+
+    def close(self, reason: str) -> None:
+        raise NotImplementedError
+
+    def info(self) -> dict[str, Any]:
+        s = self.session
+        return {"phone": s.phone, "transport": self.kind, "peer": self.peer, "version": int(s.version),
+                "authenticated": s.authenticated, "connected_at": self.connected_at,
+                "rx_frames": s.rx_frames, "tx_frames": s.tx_frames, "rx_bytes": s.rx_bytes,
+                "rejected": s.rejected}
+
+
+class TcpConnection(asyncio.Protocol, Connection):
+    __slots__ = ("_time", "auth_failures", "close_reason", "closed", "connected_at", "downlink", "gateway",
+                 "peer", "session", "transport")
+    kind = "tcp"
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.session = gateway.new_session()
+        self._time = gateway.loop.time
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.connected_at = time.time()
+        self.downlink = None
+        self.closed = False
+        self.close_reason = ""
+        self.auth_failures = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.gateway.connection_made(self)
+
+    def data_received(self, data: bytes) -> None:
+        s = self.session
+        events = s.receive_data(data, self._time())
+        if events:
+            self.gateway.handle_events(self, events)
+        if s._out and not self.closed:
+            self.transport.write(s.data_to_send())  # type: ignore[union-attr]
+
+    def write(self, data: bytes) -> None:
+        if not self.closed and self.transport is not None:
+            self.transport.write(data)
+
+    def close(self, reason: str) -> None:
+        if not self.close_reason:
+            self.close_reason = reason
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        reason = self.close_reason or (f"socket error: {exc}" if exc else "closed by the terminal")
+        self.gateway.connection_lost(self, reason)
+
+    def eof_received(self) -> bool | None:
+        if not self.close_reason:
+            self.close_reason = "closed by the terminal"
+        return None
+
+
+class UdpConnection(Connection):
+    """A terminal that talks UDP; lives in the endpoint's tables until idle."""
+
+    __slots__ = ("addr", "auth_failures", "closed", "connected_at", "downlink", "endpoint", "gateway", "held",
+                 "peer", "session")
+    kind = "udp"
+
+    def __init__(self, endpoint: UdpEndpoint, addr: Any) -> None:
+        self.endpoint = endpoint
+        self.gateway = endpoint.gateway
+        self.session = self.gateway.new_session()
+        self.addr = addr
+        self.peer = f"{addr[0]}:{addr[1]}"
+        self.connected_at = time.time()
+        self.downlink = None
+        self.closed = False
+        self.held: list[bytes] = []
+        self.auth_failures = 0
+
+    def write(self, data: bytes) -> None:
+        t = self.endpoint.transport
+        if not self.closed and t is not None:
+            t.sendto(data, self.addr)
+
+    def send_downlink(self, data: bytes) -> None:
+        self.held.append(data)
+
+    def datagram(self, data: bytes, addr: Any) -> None:
+        if addr != self.addr:
+            self.addr = addr
+            self.peer = f"{addr[0]}:{addr[1]}"
+        s = self.session
+        events = s.receive_datagram(data, self.gateway.loop.time())
+        if events:
+            self.gateway.handle_events(self, events)
+        out = s.data_to_send()
+        if self.held and s.authenticated:
+            out += b"".join(self.held)
+            self.held.clear()
+        if out and not self.closed:
+            self.write(out)
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.endpoint.forget(self)
+        self.gateway.connection_lost(self, reason)
+
+
+def peek_phone(data: bytes) -> str | None:
+    """The phone of the first frame of a datagram (without decoding it), or ``None``."""
+    start = data.find(b"\x7e")
+    if start < 0:
+        return None
+    head = data[start + 1:start + 1 + 48]
+    end = head.find(b"\x7e")
+    if end >= 0:
+        head = head[:end]
+    if b"\x7d" in head:
+        try:
+            head = unescape(head.rstrip(b"\x7d"))
+        except ValueError:
+            return None
+    if len(head) < 4:
+        return None
+    if head[2] & 0x40 and len(head) >= 15:
+        return head[5:15].hex()
+    if len(head) >= 10:
+        return head[4:10].hex()
+    return None
+
+
+class UdpEndpoint(asyncio.DatagramProtocol):
+    """One UDP listening socket; terminals are told apart by phone (and followed across addresses)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.transport: asyncio.DatagramTransport | None = None
+        self.by_addr: dict[Any, UdpConnection] = {}
+        self.by_phone: dict[str, UdpConnection] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        conn = self.by_addr.get(addr)
+        if conn is None or conn.closed:
+            phone = peek_phone(data)
+            conn = self.by_phone.get(phone) if phone else None
+            if conn is None or conn.closed:
+                conn = UdpConnection(self, addr)
+                self.gateway.connection_made(conn)
+            else:
+                self.by_addr.pop(conn.addr, None)
+            self.by_addr[addr] = conn
+            if phone:
+                self.by_phone[phone] = conn
+        conn.datagram(data, addr)
+        phone = conn.session.phone
+        if phone and self.by_phone.get(phone) is not conn:
+            self.by_phone[phone] = conn
+
+    def forget(self, conn: UdpConnection) -> None:
+        if self.by_addr.get(conn.addr) is conn:
+            del self.by_addr[conn.addr]
+        phone = conn.session.phone
+        if phone and self.by_phone.get(phone) is conn:
+            del self.by_phone[phone]
+
+    def error_received(self, exc: Exception) -> None:
+        log.warning("UDP socket error: %s", exc)
+
+    def connections(self) -> list[UdpConnection]:
+        return list({id(c): c for c in self.by_addr.values()}.values())

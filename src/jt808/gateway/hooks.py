@@ -1,0 +1,214 @@
+"""Who may register and authenticate: the built-in registry, anonymous mode, HTTP hooks.
+
+- :class:`BuiltinRegistry` keeps terminals and their auth codes in the gateway's storage. With
+  ``auto_register`` any terminal that sends 0x0100 is registered and gets a fresh, unguessable code
+  (16 hex digits from :mod:`secrets`); without it only phones already present in storage
+  (provisioned by an operator) are accepted, others get 0x8100 result 4 "terminal not in database".
+  A terminal registering again keeps its code (the device may have lost the first 0x8100).
+  0x0102 is accepted only when the code equals the one stored for that phone (constant-time compare).
+- :class:`AnonymousPolicy`: every terminal is served, authenticated or not (the session serves
+  messages before 0x0102 as if authenticated); 0x0100 still gets a code, 0x0102 always succeeds.
+- :class:`HttpHooks`: an external registry/auth service, as EMQX's gateway has (``registry`` and
+  ``authentication`` URLs). The gateway POSTs JSON:
+
+  registration  ``{"phone", "version", "province", "city", "manufacturer", "model", "dev_id",
+  "color", "license_number"}`` → ``200 {"result": 0, "auth_code": "…"}`` (``"authcode"`` is
+  accepted too) or ``{"result": 1..4}``; any other status or an unreachable service refuses
+  with result 4 (terminal not in database).
+
+  authentication ``{"phone", "version", "auth_code", "imei", "software_version"}`` → ``200`` allows,
+  anything else denies.
+
+  Codes granted by the hook are stored too, so ``GET /api/v1/terminals`` lists the terminals.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from jt808.storage.base import Storage, TerminalRecord
+
+__all__ = ["AnonymousPolicy", "AuthPolicy", "BuiltinRegistry", "HttpHooks", "Registration", "new_auth_code"]
+
+log = logging.getLogger("jt808.gateway")
+
+RESULT_TERMINAL_UNKNOWN = 4
+
+
+def new_auth_code() -> str:
+    """An unguessable, never empty, ASCII auth code (64 random bits as hex)."""
+    return secrets.token_hex(8)
+
+
+@dataclass(slots=True)
+class Registration:
+    """What a 0x0100 said, flattened."""
+
+    phone: str
+    version: int
+    province: int = 0
+    city: int = 0
+    manufacturer: str = ""
+    model: str = ""
+    dev_id: str = ""
+    color: int = 0
+    license_number: str = ""
+
+    @classmethod
+    def from_body(cls, phone: str, version: int, body: Any) -> Registration:
+        return cls(phone, version, getattr(body, "province", 0), getattr(body, "city", 0),
+                   getattr(body, "manufacturer", ""), getattr(body, "model", ""), getattr(body, "dev_id", ""),
+                   getattr(body, "color", 0), getattr(body, "license_number", ""))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"phone": self.phone, "version": self.version, "province": self.province, "city": self.city,
+                "manufacturer": self.manufacturer, "model": self.model, "dev_id": self.dev_id,
+                "color": self.color, "license_number": self.license_number}
+
+    def record(self, auth_code: str, existing: TerminalRecord | None = None) -> TerminalRecord:
+        now = datetime.now(UTC)
+        rec = existing or TerminalRecord(self.phone)
+        rec.auth_code = auth_code
+        rec.version = self.version
+        rec.province, rec.city = self.province, self.city
+        rec.manufacturer, rec.model, rec.dev_id = self.manufacturer, self.model, self.dev_id
+        rec.color, rec.license_number = self.color, self.license_number
+        rec.registered_at = now
+        return rec
+
+
+class AuthPolicy:
+    """Decides registrations and authentications. ``anonymous`` policies let the session serve
+    unauthenticated terminals."""
+
+    anonymous = False
+    name = "?"
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+
+    async def register(self, reg: Registration) -> tuple[int, str]:
+        """``(result, auth_code)``: result 0 with a non-empty code, or 1..4 (PROTOCOL.md §6.2)."""
+        raise NotImplementedError
+
+    async def authenticate(self, phone: str, code: str, version: int, imei: str = "",
+                           software_version: str = "") -> bool:
+        raise NotImplementedError
+
+    async def logout(self, phone: str) -> None:
+        """0x0003: the registration is cleared."""
+        await self.storage.delete_terminal(phone)
+
+    async def close(self) -> None:
+        return None
+
+    async def _remember_identity(self, rec: TerminalRecord | None, imei: str, software_version: str) -> None:
+        if rec is not None and (imei or software_version) and (rec.imei, rec.software_version) != (
+                imei, software_version):
+            rec.imei, rec.software_version = imei or rec.imei, software_version or rec.software_version
+            await self.storage.save_terminal(rec)
+
+
+class BuiltinRegistry(AuthPolicy):
+    name = "builtin"
+
+    def __init__(self, storage: Storage, auto_register: bool = True) -> None:
+        super().__init__(storage)
+        self.auto_register = auto_register
+
+    async def register(self, reg: Registration) -> tuple[int, str]:
+        rec = await self.storage.get_terminal(reg.phone)
+        if rec is None and not self.auto_register:
+            return RESULT_TERMINAL_UNKNOWN, ""
+        code = rec.auth_code if rec is not None and rec.auth_code else new_auth_code()
+        await self.storage.save_terminal(reg.record(code, rec))
+        return 0, code
+
+    async def authenticate(self, phone: str, code: str, version: int, imei: str = "",
+                           software_version: str = "") -> bool:
+        rec = await self.storage.get_terminal(phone)
+        if rec is None or not rec.auth_code or not code:
+            return False
+        ok = hmac.compare_digest(rec.auth_code.encode(), code.encode())
+        if ok:
+            await self._remember_identity(rec, imei, software_version)
+        return ok
+
+
+class AnonymousPolicy(BuiltinRegistry):
+    name = "anonymous"
+    anonymous = True
+
+    def __init__(self, storage: Storage) -> None:
+        super().__init__(storage, auto_register=True)
+
+    async def authenticate(self, phone: str, code: str, version: int, imei: str = "",
+                           software_version: str = "") -> bool:
+        return True
+
+
+class HttpHooks(AuthPolicy):
+    name = "http"
+
+    def __init__(self, storage: Storage, registry_url: str = "", auth_url: str = "", timeout: float = 5.0,
+                 fallback: AuthPolicy | None = None) -> None:
+        super().__init__(storage)
+        import httpx
+
+        self.registry_url = registry_url
+        self.auth_url = auth_url
+        self.client = httpx.AsyncClient(timeout=timeout)
+        # a hook left empty falls back to the built-in registry (no auto-registration)
+        self.fallback = fallback or BuiltinRegistry(storage, auto_register=False)
+
+    async def register(self, reg: Registration) -> tuple[int, str]:
+        if not self.registry_url:
+            return await self.fallback.register(reg)
+        try:
+            r = await self.client.post(self.registry_url, json=reg.to_json())
+        except Exception as e:  # network errors of any kind: refuse, say why in the log
+            log.warning("registry hook %s unreachable for %s: %s", self.registry_url, reg.phone, e)
+            return RESULT_TERMINAL_UNKNOWN, ""
+        if r.status_code != 200:
+            log.info("registry hook refused %s: HTTP %d", reg.phone, r.status_code)
+            return RESULT_TERMINAL_UNKNOWN, ""
+        try:
+            data = r.json()
+        except ValueError:
+            log.warning("registry hook answered %s with non-JSON", reg.phone)
+            return RESULT_TERMINAL_UNKNOWN, ""
+        result = data.get("result", data.get("code", 0)) if isinstance(data, dict) else 4
+        code = ""
+        if isinstance(data, dict):
+            code = str(data.get("auth_code") or data.get("authcode") or "")
+        if not isinstance(result, int) or not 0 <= result <= 255:
+            result = RESULT_TERMINAL_UNKNOWN
+        if result == 0 and not code:
+            log.warning("registry hook accepted %s without an auth code: refused (an empty code breaks devices)",
+                        reg.phone)
+            return RESULT_TERMINAL_UNKNOWN, ""
+        if result == 0:
+            rec = await self.storage.get_terminal(reg.phone)
+            await self.storage.save_terminal(reg.record(code, rec))
+        return result, code
+
+    async def authenticate(self, phone: str, code: str, version: int, imei: str = "",
+                           software_version: str = "") -> bool:
+        if not self.auth_url:
+            return await self.fallback.authenticate(phone, code, version, imei, software_version)
+        body = {"phone": phone, "version": version, "auth_code": code, "imei": imei,
+                "software_version": software_version}
+        try:
+            r = await self.client.post(self.auth_url, json=body)
+        except Exception as e:
+            log.warning("authentication hook %s unreachable for %s: %s", self.auth_url, phone, e)
+            return False
+        return r.status_code == 200
+
+    async def close(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,638 @@
+"""The platform gateway: TCP and UDP listeners, the session registry, auth policy, storage sink,
+media files, downlink commands, listeners (MQTT bridge), metrics, graceful shutdown.
+
+::
+
+    gw = Gateway(Config.load("jt808.toml"))
+    await gw.start()                       # listeners bound, storage open
+    reply = await gw.send("013912345678", {"header": {"msg_id": 0x8104}, "body": {}})
+    await gw.stop()                        # stop listening, close terminals, flush every write
+
+Per message the gateway does the least it can: the session answers and decodes, the events of one
+read are dispatched in one loop, storage rows of one read are one batch submission, counters live
+on the sessions and are summed only when ``/metrics`` is read. Nothing is logged per message;
+connects, registrations, authentications, disconnects (with the reason) and bad frames (with the hex)
+are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+from jt808.config import Config
+from jt808.errors import JT808Error, ReplyTimeout
+from jt808.gateway.connection import Connection, TcpConnection, UdpEndpoint
+from jt808.gateway.downlink import REPLY_MATCH, Downlink
+from jt808.gateway.errors import CommandFailed, TerminalOffline
+from jt808.gateway.hooks import AnonymousPolicy, AuthPolicy, BuiltinRegistry, HttpHooks, Registration
+from jt808.gateway.media import MediaStore
+from jt808.gateway.sessions import SessionRegistry
+from jt808.gateway.sink import StorageSink
+from jt808.protocol.header import Version
+from jt808.protocol.packet import Packet
+from jt808.protocol.registry import DEFAULT_PROFILE, Profile
+from jt808.protocol.spec import Body
+from jt808.session.events import (
+    Authenticated,
+    AuthRequested,
+    Event,
+    FragmentsMissing,
+    FrameRejected,
+    IdleTimeout,
+    LoggedOut,
+    MessageReceived,
+    MessageRefused,
+    ReassemblyAbandoned,
+    RegisterRequested,
+)
+from jt808.session.platform import PlatformSession
+from jt808.storage.base import CommandRow, Storage
+
+__all__ = ["Gateway", "GatewayListener"]
+
+log = logging.getLogger("jt808.gateway")
+
+_HEX_MAX = 512  # bytes of a bad frame shown in the log
+
+
+class GatewayListener(Protocol):
+    """What the gateway calls on its listeners (the MQTT bridge is one). Plain, quick, non-async."""
+
+    def on_connected(self, phone: str, info: dict[str, Any]) -> None: ...
+
+    def on_disconnected(self, phone: str, reason: str) -> None: ...
+
+    def on_uplink(self, phone: str, packet: Packet) -> None: ...
+
+
+class Gateway:
+    """See the module docstring. ``storage`` may be given already opened (tests); otherwise it is
+    created from ``config.storage.db`` and opened by :meth:`start`."""
+
+    def __init__(self, config: Config | None = None, *, storage: Storage | None = None,
+                 profile: Profile = DEFAULT_PROFILE) -> None:
+        self.config = cfg = config or Config()
+        self.profile = profile if cfg.session.default_version == int(profile.default_version) else \
+            profile.derive(f"{profile.name}-{cfg.session.default_version}",
+                           default_version=cfg.session.default_version)
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by start()
+        self.storage: Storage | None = storage
+        self._own_storage = storage is None
+        self.data_off = cfg.storage.db.strip().lower() == "none"
+        self.writer: Any = None
+        self.sink: StorageSink | None = None
+        self.policy: AuthPolicy | None = None
+        self.sessions = SessionRegistry()
+        self.connections: set[Connection] = set()
+        self.media: MediaStore | None = None
+        self.remote_sender: Any = None
+        self._listeners: list[Any] = []
+        self._tcp: list[asyncio.base_events.Server] = []
+        self._udp: list[tuple[asyncio.DatagramTransport, UdpEndpoint]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._deferred: frozenset[int] = frozenset()
+        self._idle = cfg.session.idle_timeout
+        self.tcp_port = self.udp_port = 0
+        self.started_at = 0.0
+        self.stopping = False
+        self.counters: Counter[str] = Counter()
+
+    # ------------------------------------------------------------------------------------------
+    # lifecycle
+    # ------------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        cfg = self.config
+        self.loop = asyncio.get_running_loop()
+        data_dir = Path(cfg.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if self.storage is None:
+            from jt808.storage import create_storage
+
+            db = cfg.storage.db.strip()
+            url = "memory" if self.data_off else (db or None)
+            self.storage = create_storage(url, data_dir)
+            await self.storage.open()
+        storage = self.storage
+        if not self.data_off:
+            from jt808.storage.batch import BatchWriter
+
+            self.writer = BatchWriter(storage, max_rows=cfg.storage.batch_max_rows,
+                                      max_delay=cfg.storage.batch_max_delay)
+            self.sink = StorageSink(self.writer, save_events=cfg.storage.save_events,
+                                    tz_offset=self.profile.tz_offset)
+        deferred = {0x0801}
+        if self.sink is not None and cfg.storage.ack_after_durable:
+            deferred |= {0x0200, 0x0704}
+        self._deferred = frozenset(deferred)
+        a = cfg.auth
+        if a.mode == "anonymous":
+            self.policy = AnonymousPolicy(storage)
+        elif a.mode == "http":
+            self.policy = HttpHooks(storage, a.registry_url, a.auth_url, a.hook_timeout,
+                                    BuiltinRegistry(storage, a.auto_register))
+        else:
+            self.policy = BuiltinRegistry(storage, a.auto_register)
+        self.media = MediaStore(data_dir / "media", storage)
+        s = cfg.server
+        if s.tcp:
+            server = await self.loop.create_server(lambda: TcpConnection(self), s.host, s.port, backlog=s.backlog,
+                                                   reuse_address=True, reuse_port=s.reuse_port or None)
+            self._tcp.append(server)
+            self.tcp_port = server.sockets[0].getsockname()[1]
+        if s.udp:
+            udp_port = s.port if s.port or not self.tcp_port else self.tcp_port
+            transport, endpoint = await self.loop.create_datagram_endpoint(
+                lambda: UdpEndpoint(self), local_addr=(s.host, udp_port),
+                family=socket.AF_INET6 if ":" in s.host else socket.AF_INET)
+            self._udp.append((transport, endpoint))
+            self.udp_port = transport.get_extra_info("sockname")[1]
+        self.started_at = time.time()
+        self._sweeper = self.loop.create_task(self._sweep(), name="jt808-sweeper")
+        log.info("gateway listening: tcp %s:%s udp %s:%s, auth %s%s, storage %s, acks %s",
+                 s.host, self.tcp_port or "-", s.host, self.udp_port or "-", self.policy.name,
+                 " (auto-register)" if a.mode == "builtin" and a.auto_register else "",
+                 "off" if self.data_off else type(storage).__name__,
+                 "after durable write" if 0x0200 in self._deferred else "immediate")
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting, close every terminal, wait for pending decisions, flush every write."""
+        if self.stopping:
+            return
+        self.stopping = True
+        for server in self._tcp:
+            server.close()
+        for transport, _ in self._udp:
+            transport.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        for conn in list(self.connections):
+            conn.close("gateway shutting down")
+        for server in self._tcp:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 2)
+            except TimeoutError:
+                pass
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+        if self.writer is not None:
+            await self.writer.close()
+            log.info("storage flushed: %d rows written", self.writer.rows_written)
+        if self.policy is not None:
+            await self.policy.close()
+        if self._own_storage and self.storage is not None:
+            await self.storage.close()
+        log.info("gateway stopped")
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _spawn(self, coro: Any) -> None:
+        task = self.loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("gateway task failed: %r", task.exception(), exc_info=task.exception())
+
+    # ------------------------------------------------------------------------------------------
+    # connections
+    # ------------------------------------------------------------------------------------------
+    def new_session(self) -> PlatformSession:
+        cfg = self.config
+        now = self.loop.time()
+        return PlatformSession(self.profile, anonymous=bool(self.policy and self.policy.anonymous),
+                               unauth_reply=cfg.auth.unauth_reply, deferred_acks=self._deferred,
+                               idle_timeout=self._idle, fragment_timeout=cfg.session.fragment_timeout,
+                               fragment_asks=cfg.session.fragment_asks, max_frame=cfg.server.max_frame, now=now,
+                               wall_offset=time.time() - now)
+
+    def connection_made(self, conn: Connection) -> None:
+        if self.stopping:
+            conn.close("gateway shutting down")
+            return
+        self.connections.add(conn)
+        self.counters["connections"] += 1
+        log.info("connect %s %s", conn.kind, conn.peer)
+
+    def connection_lost(self, conn: Connection, reason: str) -> None:
+        self.connections.discard(conn)
+        self.sessions.account(conn)
+        phone = conn.phone or "?"
+        if conn.downlink is not None:
+            conn.downlink.close(reason)
+        if self.sessions.unbind(conn):
+            for listener in self._listeners:
+                try:
+                    listener.on_disconnected(phone, reason)
+                except Exception:
+                    log.exception("listener %r failed in on_disconnected", listener)
+        log.info("disconnect %s %s phone=%s reason=%s rx=%d tx=%d", conn.kind, conn.peer, phone, reason,
+                 conn.session.rx_frames, conn.session.tx_frames)
+
+    def _online(self, conn: Connection, anonymous: bool = False) -> None:
+        old = self.sessions.bind(conn)
+        if old is not None:
+            log.info("phone=%s: new connection %s %s replaces %s %s", conn.phone, conn.kind, conn.peer, old.kind,
+                     old.peer)
+            old.close(f"replaced by a new connection from {conn.peer}")
+        self.counters["authenticated"] += 1
+        info = conn.info()
+        info["anonymous"] = anonymous
+        for listener in self._listeners:
+            try:
+                listener.on_connected(conn.phone, info)
+            except Exception:
+                log.exception("listener %r failed in on_connected", listener)
+
+    # ------------------------------------------------------------------------------------------
+    # events (the hot path: one call per read)
+    # ------------------------------------------------------------------------------------------
+    def handle_events(self, conn: Connection, events: list[Event]) -> None:
+        sink = self.sink
+        listeners = self._listeners
+        locs: list[Any] | None = None
+        rows: list[Any] = []
+        deferred: list[Packet] | None = None
+        received_at = None
+        for ev in events:
+            if type(ev) is MessageReceived:
+                p = ev.packet
+                mid = p.header.msg_id
+                if mid in REPLY_MATCH and conn.downlink is not None:
+                    conn.downlink.on_reply(p)
+                if listeners:
+                    self._notify(conn.session.phone, p)
+                if mid == 0x0801:
+                    self._spawn(self._save_media(conn, p, ev.deferred))
+                    continue
+                if sink is not None:
+                    if received_at is None:
+                        received_at = datetime.now(UTC)
+                        locs = []
+                    sink.collect(p, received_at, locs, rows)  # type: ignore[arg-type]
+                if ev.deferred:
+                    if deferred is None:
+                        deferred = [p]
+                    else:
+                        deferred.append(p)
+            else:
+                self._event(conn, ev)
+        if received_at is not None:
+            sink.submit(locs, rows, partial(self._durable, conn, deferred) if deferred else None)  # type: ignore
+        elif deferred:
+            conn.session.ack_many(deferred)
+
+    def _durable(self, conn: Connection, packets: list[Packet], fut: asyncio.Future[None]) -> None:
+        if fut.cancelled():
+            result = 1
+        else:
+            err = fut.exception()
+            result = 0 if err is None else getattr(err, "reply_result", 1)
+            if err is not None and self.sink is not None:
+                self.sink.failed_acks += len(packets)
+        if conn.closed:
+            return
+        conn.session.ack_many(packets, result)
+        conn.flush()
+
+    def _notify(self, phone: str, packet: Packet) -> None:
+        for listener in self._listeners:
+            try:
+                listener.on_uplink(phone, packet)
+            except Exception:
+                log.exception("listener %r failed in on_uplink", listener)
+
+    def _event(self, conn: Connection, ev: Event) -> None:
+        t = type(ev)
+        if t is FrameRejected:
+            self.counters["frames_rejected"] += 1
+            raw = ev.raw  # type: ignore[attr-defined]
+            more = f"… ({len(raw)} bytes)" if len(raw) > _HEX_MAX else ""
+            log.warning("bad frame from %s %s phone=%s: %s%s; hex=%s%s", conn.kind, conn.peer, conn.phone or "?",
+                        ev.error, " (answered)" if ev.replied else "", raw[:_HEX_MAX].hex(), more)  # type: ignore
+        elif t is MessageRefused:
+            self.counters["refused_unauthenticated"] += 1
+            if conn.session.rx_frames <= 3 or log.isEnabledFor(logging.DEBUG):
+                h = ev.header  # type: ignore[attr-defined]
+                log.info("refused 0x%04X from %s %s phone=%s: %s", h.msg_id, conn.kind, conn.peer, h.phone,
+                         ev.reason)  # type: ignore[attr-defined]
+        elif t is RegisterRequested:
+            self._spawn(self._register(conn, ev))  # type: ignore[arg-type]
+        elif t is AuthRequested:
+            self._spawn(self._authenticate(conn, ev))  # type: ignore[arg-type]
+        elif t is Authenticated:
+            log.info("phone=%s %s %s served anonymously (v%d)", ev.phone, conn.kind, conn.peer,  # type: ignore
+                     int(ev.version))  # type: ignore[attr-defined]
+            self._online(conn, anonymous=True)
+        elif t is LoggedOut:
+            self._spawn(self._logout(conn, ev))  # type: ignore[arg-type]
+        elif t is IdleTimeout:
+            conn.close(f"idle for {ev.idle:.0f} s (heartbeat interval {self.config.session.heartbeat_interval:g} s)")  # type: ignore
+        elif t is FragmentsMissing:
+            log.info("phone=%s: 0x%04X serial %d stalled, asked again for fragments %s", conn.phone,
+                     ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
+        elif t is ReassemblyAbandoned:
+            log.warning("phone=%s: 0x%04X serial %d dropped, fragments %s never came", conn.phone,
+                        ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
+
+    # -- decisions -------------------------------------------------------------------------------
+    async def _register(self, conn: Connection, ev: RegisterRequested) -> None:
+        p = ev.packet
+        reg = Registration.from_body(p.header.phone, int(p.header.version), p.body)
+        try:
+            result, code = await self.policy.register(reg)  # type: ignore[union-attr]
+        except Exception as e:
+            log.error("register phone=%s failed in the registry: %s", reg.phone, e)
+            result, code = 4, ""
+        if conn.closed:
+            return
+        if result == 0:
+            conn.session.accept_register(ev, code)
+            log.info("register phone=%s %s %s: accepted (v%d, plate %r, model %r)", reg.phone, conn.kind, conn.peer,
+                     reg.version, reg.license_number, reg.model)
+        else:
+            conn.session.reject_register(ev, result)
+            log.info("register phone=%s %s %s: refused, result %d", reg.phone, conn.kind, conn.peer, result)
+        self.counters[f"register_{'ok' if result == 0 else 'refused'}"] += 1
+        conn.flush()
+
+    async def _authenticate(self, conn: Connection, ev: AuthRequested) -> None:
+        h = ev.packet.header
+        try:
+            ok = await self.policy.authenticate(h.phone, ev.code, int(h.version), ev.imei,  # type: ignore[union-attr]
+                                                ev.software_version)
+        except Exception as e:
+            log.error("authenticate phone=%s failed in the auth service: %s", h.phone, e)
+            ok = False
+        if conn.closed:
+            return
+        if ok:
+            conn.session.accept_auth(ev, self.loop.time())
+            conn.flush()
+            self.counters["auth_ok"] += 1
+            log.info("auth phone=%s %s %s: accepted (v%d)", h.phone, conn.kind, conn.peer, int(h.version))
+            self._online(conn)
+            if self.storage is not None and not self.data_off:
+                try:
+                    await self.storage.touch_terminal(h.phone, datetime.now(UTC))
+                except Exception as e:
+                    log.warning("could not record last_seen of %s: %s", h.phone, e)
+        else:
+            conn.session.reject_auth(ev)
+            conn.flush()
+            conn.auth_failures += 1
+            self.counters["auth_refused"] += 1
+            log.warning("auth phone=%s %s %s: refused (wrong or unknown auth code)", h.phone, conn.kind, conn.peer)
+            limit = self.config.auth.max_auth_failures
+            if limit and conn.auth_failures >= limit:
+                conn.close(f"{conn.auth_failures} failed authentications")
+
+    async def _logout(self, conn: Connection, ev: LoggedOut) -> None:
+        phone = ev.packet.header.phone
+        try:
+            await self.policy.logout(phone)  # type: ignore[union-attr]
+        except Exception as e:
+            log.error("logout phone=%s: could not clear the registration: %s", phone, e)
+        log.info("logout phone=%s %s %s: registration cleared", phone, conn.kind, conn.peer)
+        conn.flush()
+        conn.close("terminal logged out (0x0003)")
+
+    async def _save_media(self, conn: Connection, packet: Packet, deferred: bool) -> None:
+        result = 0
+        try:
+            row = await self.media.save(packet)  # type: ignore[union-attr]
+            log.info("media phone=%s id=%d saved: %s (%d bytes)", packet.header.phone, row.media_id, row.path,
+                     row.size)
+        except Exception as e:
+            result = 1
+            log.error("media phone=%s: could not save: %s", packet.header.phone, e)
+        if deferred and not conn.closed:
+            conn.session.ack(packet, result)
+            conn.flush()
+
+    # -- timers ----------------------------------------------------------------------------------
+    async def _sweep(self) -> None:
+        """One task for all connections: idle timeouts and stalled fragment sets."""
+        tick = max(0.05, min(1.0, self.config.session.fragment_timeout / 4, self._idle / 4))
+        while True:
+            await asyncio.sleep(tick)
+            now = self.loop.time()
+            for conn in list(self.connections):
+                s = conn.session
+                t = s.get_timer()
+                if t is not None and t <= now:
+                    events = s.handle_timer(now)
+                    if events:
+                        self.handle_events(conn, events)
+                    conn.flush()
+
+    # ------------------------------------------------------------------------------------------
+    # the API other parts use (HTTP, MQTT bridge)
+    # ------------------------------------------------------------------------------------------
+    def add_listener(self, listener: Any) -> None:
+        """``listener`` has ``on_connected(phone, info)``, ``on_disconnected(phone, reason)`` and
+        ``on_uplink(phone, packet)``: plain, quick, non-async methods."""
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Any) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def is_online(self, phone: str) -> bool:
+        conn = self.sessions.get(phone)
+        return conn is not None and conn.session.authenticated
+
+    def connection(self, phone: str) -> Connection | None:
+        return self.sessions.get(phone)
+
+    def _body_of(self, conn: Connection, what: Any) -> tuple[Body, int]:
+        if isinstance(what, Packet):
+            return what.body, what.header.msg_id
+        if isinstance(what, Body):
+            return what, what.msg_id
+        if isinstance(what, dict):
+            from jt808.protocol.exchange import from_json
+
+            version: Version = conn.session.version
+            header = dict(what.get("header") or {})
+            header.setdefault("phone", conn.phone)
+            header.setdefault("msg_sn", 0)
+            packet = from_json({**what, "header": header}, self.profile, version=version)
+            return packet.body, packet.header.msg_id
+        raise TypeError(f"send() takes a Packet, a Body or seed-004 JSON, not {type(what).__name__}")
+
+    async def send(self, phone: str, packet_or_json: Any, *, wait: bool = True,
+                   timeout: float | None = None) -> Packet | None:
+        """Send a platform message to ``phone`` and (``wait``) return the terminal's reply.
+
+        Raises :class:`TerminalOffline` (not connected here), :class:`~jt808.errors.ReplyTimeout`
+        (sent, retried ``max_retry_times`` times ``retry_interval`` apart, no answer; or ``timeout``
+        passed), :class:`CommandFailed` (answered with a failure result; ``.reply`` holds the answer),
+        :class:`~jt808.gateway.errors.DownlinkQueueFull`, :class:`~jt808.errors.DecodeError` for bad JSON.
+        """
+        conn = self.sessions.get(phone)
+        if conn is None or not conn.session.authenticated:
+            self.counters["commands_offline"] += 1
+            raise TerminalOffline(phone)
+        body, msg_id = self._body_of(conn, packet_or_json)
+        dl = conn.downlink
+        if dl is None:
+            dl = conn.downlink = Downlink(conn, self.config.downlink, self.loop)
+        cmd = dl.submit(body, msg_id)
+        self.counters["commands_sent"] += 1
+        cmd_id = await self._log_command(phone, msg_id, cmd.serials[0] if cmd.serials else 0, body, conn)
+        if not wait or not cmd.expects_reply:
+            return None
+        limit = timeout if timeout is not None else dl.retry_interval * (dl.max_retry_times + 1) + 1
+        status, reply, result = "timeout", None, 0
+        try:
+            reply, result = await asyncio.wait_for(asyncio.shield(cmd.future), limit)
+        except ReplyTimeout:
+            raise
+        except TimeoutError:
+            dl.cancel(cmd)
+            raise ReplyTimeout(f"terminal {phone} did not answer 0x{msg_id:04X} within {limit:g} s") from None
+        except TerminalOffline:
+            status = "offline"
+            raise
+        finally:
+            if reply is not None:
+                status = "replied" if result == 0 else "failed"
+            self.counters[f"commands_{status}"] += 1
+            if cmd_id is not None:
+                self._spawn(self._update_command(cmd_id, status, reply))
+        if result != 0:
+            raise CommandFailed(reply, result)
+        return reply
+
+    async def _log_command(self, phone: str, msg_id: int, sn: int, body: Body, conn: Connection) -> int | None:
+        if self.storage is None or self.data_off:
+            return None
+        try:
+            request = body.to_json(conn.session.version)
+        except Exception:
+            request = {}
+        try:
+            return await self.storage.add_command(CommandRow(phone, msg_id, sn, datetime.now(UTC), request))
+        except Exception as e:
+            log.warning("command log: %s", e)
+            return None
+
+    async def _update_command(self, cmd_id: int, status: str, reply: Packet | None) -> None:
+        rj = None
+        if reply is not None:
+            from jt808.protocol.exchange import to_json
+
+            try:
+                rj = to_json(reply)
+            except JT808Error:
+                rj = None
+        await self.storage.update_command(cmd_id, status, rj, datetime.now(UTC) if reply else None)  # type: ignore
+
+    # ------------------------------------------------------------------------------------------
+    # numbers
+    # ------------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        totals = dict(self.sessions.closed_totals)
+        tcp = udp = authenticated = 0
+        for conn in self.connections:
+            s = conn.session
+            totals["rx_frames"] += s.rx_frames
+            totals["tx_frames"] += s.tx_frames
+            totals["rx_bytes"] += s.rx_bytes
+            totals["rejected"] += s.rejected
+            if conn.kind == "tcp":
+                tcp += 1
+            else:
+                udp += 1
+            if s.authenticated:
+                authenticated += 1
+        out: dict[str, Any] = {"connections_tcp": tcp, "connections_udp": udp, "authenticated": authenticated,
+                               "online_terminals": len(self.sessions), **totals, "counters": dict(self.counters),
+                               "uptime": time.time() - self.started_at if self.started_at else 0.0}
+        if self.writer is not None:
+            w = self.writer
+            out["storage"] = {"rows_written": w.rows_written, "batches_written": w.batches_written,
+                              "rows_failed": w.rows_failed, "rows_refused": w.rows_refused,
+                              "pending_rows": w.pending_rows}
+        if self.sink is not None:
+            out["locations_submitted"] = self.sink.locations
+            out["events_submitted"] = self.sink.events
+        if self.media is not None:
+            out["media_saved"] = self.media.saved
+            out["media_bytes"] = self.media.bytes
+        return out
+
+    def metrics_text(self) -> str:
+        """Prometheus text exposition."""
+        st = self.stats()
+        lines: list[str] = []
+
+        def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
+            lines.append(f"# HELP {name} {help_}")
+            lines.append(f"# TYPE {name} {kind}")
+            for labels, value in samples:
+                lines.append(f"{name}{labels} {value}")
+
+        metric("jt808_connections", "gauge", "Open terminal connections.",
+               [('{transport="tcp"}', st["connections_tcp"]), ('{transport="udp"}', st["connections_udp"])])
+        metric("jt808_online_terminals", "gauge", "Authenticated terminals held by this node.",
+               [("", st["online_terminals"])])
+        metric("jt808_frames_received_total", "counter", "Frames received.", [("", st["rx_frames"])])
+        metric("jt808_frames_sent_total", "counter", "Frames sent.", [("", st["tx_frames"])])
+        metric("jt808_bytes_received_total", "counter", "Bytes received.", [("", st["rx_bytes"])])
+        metric("jt808_frames_rejected_total", "counter", "Frames rejected (bad escape, check code, length, body).",
+               [("", st["rejected"])])
+        c = st["counters"]
+        metric("jt808_connections_total", "counter", "Connections accepted.", [("", c.get("connections", 0))])
+        metric("jt808_registrations_total", "counter", "0x0100 decisions.",
+               [('{result="ok"}', c.get("register_ok", 0)), ('{result="refused"}', c.get("register_refused", 0))])
+        metric("jt808_authentications_total", "counter", "0x0102 decisions.",
+               [('{result="ok"}', c.get("auth_ok", 0)), ('{result="refused"}', c.get("auth_refused", 0))])
+        metric("jt808_refused_unauthenticated_total", "counter", "Messages refused before authentication.",
+               [("", c.get("refused_unauthenticated", 0))])
+        metric("jt808_commands_total", "counter", "Downlink commands by outcome.",
+               [(f'{{status="{k}"}}', c.get(f"commands_{k}", 0))
+                for k in ("sent", "replied", "failed", "timeout", "offline")])
+        if "storage" in st:
+            s = st["storage"]
+            metric("jt808_storage_rows_written_total", "counter", "Rows committed.", [("", s["rows_written"])])
+            metric("jt808_storage_batches_total", "counter", "Batches committed.", [("", s["batches_written"])])
+            metric("jt808_storage_rows_failed_total", "counter", "Rows whose batch failed.", [("", s["rows_failed"])])
+            metric("jt808_storage_pending_rows", "gauge", "Rows waiting for the database.", [("", s["pending_rows"])])
+            metric("jt808_locations_total", "counter", "Location rows submitted.", [("", st["locations_submitted"])])
+        if "media_saved" in st:
+            metric("jt808_media_saved_total", "counter", "Multimedia files saved.", [("", st["media_saved"])])
+        metric("jt808_uptime_seconds", "gauge", "Seconds since start.", [("", round(st["uptime"], 3))])
+        rss = _rss_bytes()
+        if rss is not None:
+            metric("process_resident_memory_bytes", "gauge", "Resident memory.", [("", rss)])
+        return "\n".join(lines) + "\n"
+
+
+def _short(ids: list[int]) -> str:
+    return str(ids) if len(ids) <= 16 else f"{ids[:16]}… ({len(ids)} in all)"
+
+
+def _rss_bytes() -> int | None:
+    try:
+        with open(f"/proc/{os.getpid()}/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None

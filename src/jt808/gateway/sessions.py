@@ -1,0 +1,62 @@
+"""The registry of online (authenticated) terminals: phone -> connection.
+
+A second connection authenticating with the same phone replaces the older one (which is closed).
+Counters of connections that are gone are kept here so that totals survive disconnects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jt808.gateway.connection import Connection
+
+__all__ = ["SessionRegistry"]
+
+
+class SessionRegistry:
+    def __init__(self) -> None:
+        self._by_phone: dict[str, Connection] = {}
+        self.closed_totals = {"rx_frames": 0, "tx_frames": 0, "rx_bytes": 0, "rejected": 0}
+
+    def __len__(self) -> int:
+        return len(self._by_phone)
+
+    def __contains__(self, phone: object) -> bool:
+        return phone in self._by_phone
+
+    def __iter__(self) -> Iterator[Connection]:
+        return iter(list(self._by_phone.values()))
+
+    def get(self, phone: str) -> Connection | None:
+        conn = self._by_phone.get(phone)
+        if conn is not None and conn.closed:
+            return None
+        return conn
+
+    def bind(self, conn: Connection) -> Connection | None:
+        """Register ``conn`` under its phone; returns the connection it replaces, if any."""
+        old = self._by_phone.get(conn.phone)
+        self._by_phone[conn.phone] = conn
+        return old if old is not None and old is not conn else None
+
+    def unbind(self, conn: Connection) -> bool:
+        """Remove ``conn`` if it is the one registered under its phone."""
+        phone = conn.phone
+        if phone and self._by_phone.get(phone) is conn:
+            del self._by_phone[phone]
+            return True
+        return False
+
+    def account(self, conn: Connection) -> None:
+        """Fold the counters of a closed connection into the totals."""
+        s = conn.session
+        t = self.closed_totals
+        t["rx_frames"] += s.rx_frames
+        t["tx_frames"] += s.tx_frames
+        t["rx_bytes"] += s.rx_bytes
+        t["rejected"] += s.rejected
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [c.info() for c in self._by_phone.values()]

@@ -1,0 +1,122 @@
+"""From decoded uplinks to storage rows, batched per read.
+
+The gateway hands every message of one read to :meth:`StorageSink.collect`, then calls
+:meth:`StorageSink.submit` once: the read's location rows go to the :class:`BatchWriter` as one
+submission with one future, and the deferred acks of that read are sent from the future's callback
+(0x8001 result 0 once the batch committed, result 1 if it failed: the terminal sends again).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from jt808.protocol.messages.location import LocationReport
+from jt808.storage.base import EventRow, LocationRow
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from jt808.protocol.packet import Packet
+    from jt808.storage.batch import BatchWriter
+
+__all__ = ["NOT_STORED_AS_EVENTS", "StorageSink", "location_row"]
+
+log = logging.getLogger("jt808.gateway")
+
+#: uplinks that are not kept as event rows (heartbeats, acks, positions and media have their own place)
+NOT_STORED_AS_EVENTS = frozenset({0x0001, 0x0002, 0x0003, 0x0004, 0x0200, 0x0704, 0x0801, 0x0100, 0x0102})
+
+_TZ: dict[float, timezone] = {}
+
+
+def _bcd_time(t: str, tz_offset: float) -> datetime | None:
+    tz = _TZ.get(tz_offset)
+    if tz is None:
+        tz = _TZ[tz_offset] = timezone(timedelta(hours=tz_offset))
+    try:
+        return datetime(2000 + int(t[0:2]), int(t[2:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]),
+                        tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, received_at: datetime,
+                 tz_offset: float = 8, batch: bool = False, version: Any = None) -> LocationRow:
+    status = loc.status
+    lat = loc.latitude / 1e6
+    lng = loc.longitude / 1e6
+    extras: dict[str, Any] = {}
+    if loc.extras or loc.bad_tail:
+        from jt808.protocol.exchange import location_to_json
+
+        j = location_to_json(loc, version)
+        extras = j.get("extra", {})
+        if "bad_tail" in j:
+            extras = {**extras, "bad_tail": j["bad_tail"]}
+    return LocationRow(phone, _bcd_time(loc.time, tz_offset), received_at, loc.alarm, status,
+                       -lat if status & 4 else lat, -lng if status & 8 else lng, loc.altitude, loc.speed / 10,
+                       loc.direction, msg_id, msg_sn, batch, extras)
+
+
+class StorageSink:
+    def __init__(self, writer: BatchWriter, *, save_events: bool = True, tz_offset: float = 8) -> None:
+        self.writer = writer
+        self.save_events = save_events
+        self.tz_offset = tz_offset
+        self.locations = 0
+        self.events = 0
+        self.failed_acks = 0
+
+    def collect(self, packet: Packet, received_at: datetime, locs: list[LocationRow],
+                events: list[EventRow]) -> None:
+        """Rows of one message appended to ``locs`` / ``events``."""
+        h = packet.header
+        mid = h.msg_id
+        body: Any = packet.body
+        tz = self.tz_offset
+        if mid == 0x0200:
+            if type(body) is LocationReport:
+                locs.append(location_row(h.phone, body, mid, h.msg_sn, received_at, tz, False, h.version))
+            return
+        if mid == 0x0704:
+            for loc in getattr(body, "locations", ()):
+                locs.append(location_row(h.phone, loc, mid, h.msg_sn, received_at, tz, True, h.version))
+            return
+        loc = getattr(body, "location", None)
+        if type(loc) is LocationReport:  # 0x0201, 0x0500
+            locs.append(location_row(h.phone, loc, mid, h.msg_sn, received_at, tz, False, h.version))
+        if self.save_events and mid not in NOT_STORED_AS_EVENTS:
+            try:
+                j = body.to_json(h.version)
+            except Exception as e:  # a body that cannot render still leaves a trace
+                j = {"error": f"{type(e).__name__}: {e}"}
+            events.append(EventRow(h.phone, mid, received_at, j, h.msg_sn))
+
+    def submit(self, locs: list[LocationRow], events: list[EventRow],
+               on_durable: Callable[[asyncio.Future[None]], None] | None) -> None:
+        """One submission per read; ``on_durable`` is called with the locations' future."""
+        writer = self.writer
+        if locs:
+            self.locations += len(locs)
+            fut = writer.submit_locations(locs)
+            if on_durable is not None:
+                fut.add_done_callback(on_durable)
+            else:
+                fut.add_done_callback(_consume)
+        elif on_durable is not None:  # deferred acks without rows (e.g. an empty 0x0704)
+            import asyncio
+
+            f: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            f.set_result(None)
+            on_durable(f)
+        if events:
+            self.events += len(events)
+            writer.submit_events(events).add_done_callback(_consume)
+
+
+def _consume(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("storage write failed: %s", fut.exception())

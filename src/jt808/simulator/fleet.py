@@ -1,0 +1,461 @@
+"""A fleet of virtual terminals for load tests: register, authenticate, heartbeat, report locations.
+
+Lean by design, so that one process drives thousands of terminals: each terminal is a bare asyncio
+protocol (no :class:`~jt808.client.aio.AsyncTerminal`, no session object); frames are built from a
+pre-packed header prefix and a ``struct`` for the 0x0200 basic block, and replies are read just far
+enough to match them (0x8001 ``seq``/``result``, 0x8100 ``seq``/``result``/code). Every other
+platform message is answered with a 0x0001 success, so a platform's downlinks do not stall.
+
+Counters are shared (:class:`Stats`); ack latency is measured from the write of a frame to the
+arrival of the 0x8001 that quotes its serial. A message without a reply within ``ack_timeout`` seconds
+counts as an error (``timeout``); so does a negative reply (``nack``), a refused registration or
+authentication, a failed connection, a frame that cannot be read, and a connection the server closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import struct
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from jt808.errors import FrameError
+from jt808.protocol.framing import FrameSplitter, check_code, escape, unescape
+from jt808.protocol.header import V2019, Version, bcd_encode
+from jt808.protocol.packet import encode_body
+from jt808.simulator.route import Route
+
+__all__ = ["Fleet", "FleetConfig", "Stats", "VirtualTerminal", "percentile"]
+
+_BASIC = struct.Struct(">IIIIHHH6s")
+_GMT8 = timezone(timedelta(hours=8))
+_STATUS = 0b11 | 1 << 18 | 1 << 19  # ACC on, fixed, GPS + BeiDou
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """The q-quantile (0..1) of an already sorted list (nearest rank); 0.0 when empty."""
+    if not sorted_values:
+        return 0.0
+    k = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[k]
+
+
+@dataclass
+class FleetConfig:
+    host: str = "127.0.0.1"
+    port: int = 6808
+    terminals: int = 10
+    rate: float = 1.0  # location reports per second per terminal
+    duration: float = 10.0  # seconds of reporting (after the ramp-up)
+    version: Version = Version.V2013
+    udp: bool = False
+    heartbeat: float = 30.0  # seconds between heartbeats
+    ack_timeout: float = 10.0
+    connect_rate: float = 500.0  # new connections per second during ramp-up
+    phone_base: int = 13_900_000_000
+    center: tuple[float, float] = (31.8206, 117.2272)  # Hefei
+    radius_km: float = 30.0
+    seed: int = 808
+    reconnect: bool = True
+    drain: float | None = None  # seconds to wait for outstanding acks at the end (default ack_timeout)
+
+
+@dataclass
+class Stats:
+    """Shared counters of a fleet run."""
+
+    started: float = field(default_factory=time.monotonic)
+    connected: int = 0
+    peak_connected: int = 0
+    registered: int = 0
+    authenticated: int = 0
+    sent: int = 0
+    acked: int = 0
+    locations: int = 0
+    heartbeats: int = 0
+    reconnects: int = 0
+    bytes_out: int = 0
+    bytes_in: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    def summary(self) -> dict[str, Any]:
+        lat = sorted(self.latencies)
+        elapsed = time.monotonic() - self.started
+        return {
+            "terminals_connected": self.peak_connected, "registered": self.registered,
+            "authenticated": self.authenticated, "sent": self.sent, "acked": self.acked,
+            "location_reports": self.locations, "heartbeats": self.heartbeats,
+            "errors": self.error_count, "error_kinds": dict(self.errors), "reconnects": self.reconnects,
+            "ack_latency_ms_p50": round(percentile(lat, 0.50) * 1000, 3),
+            "ack_latency_ms_p99": round(percentile(lat, 0.99) * 1000, 3),
+            "ack_latency_ms_max": round(lat[-1] * 1000, 3) if lat else 0.0,
+            "elapsed_s": round(elapsed, 2), "acked_per_s": round(self.acked / elapsed, 1) if elapsed else 0.0,
+            "bytes_out": self.bytes_out, "bytes_in": self.bytes_in,
+        }
+
+
+class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
+    """One simulated terminal (TCP stream or UDP datagrams)."""
+
+    def __init__(self, fleet: Fleet, index: int) -> None:
+        cfg = fleet.config
+        self.fleet = fleet
+        self.stats = fleet.stats
+        self.index = index
+        self.v2019 = cfg.version is V2019
+        digits = str(cfg.phone_base + index)
+        self.phone = digits.rjust(20 if self.v2019 else 12, "0")
+        self.phone_bcd = bcd_encode(self.phone, 10 if self.v2019 else 6)
+        self.route = Route.around(cfg.center[0], cfg.center[1], cfg.radius_km, cfg.seed * 100_003 + index)
+        self.sn = 0
+        self.pending: dict[int, tuple[float, int]] = {}  # serial -> (sent at, msg id)
+        self.transport: Any = None
+        self.splitter = FrameSplitter()
+        self.auth_code: str | None = None
+        self.state = "idle"  # idle, connecting, registering, authenticating, running, closed
+        self.mileage = 0.0
+        self.ready: asyncio.Future[bool] | None = None
+        self.timers: list[asyncio.TimerHandle] = []
+        self.closing = False
+
+    # -- frames -----------------------------------------------------------------------------------
+    def frame(self, msg_id: int, body: bytes) -> tuple[bytes, int]:
+        sn = self.sn
+        self.sn = (sn + 1) & 0xFFFF
+        n = len(body)
+        if self.v2019:
+            head = struct.pack(">HHB", msg_id, n | 0x4000, 1) + self.phone_bcd + sn.to_bytes(2, "big")
+        else:
+            head = struct.pack(">HH", msg_id, n) + self.phone_bcd + sn.to_bytes(2, "big")
+        content = head + body
+        return b"\x7e" + escape(content + bytes((check_code(content),))) + b"\x7e", sn
+
+    def send(self, msg_id: int, body: bytes, expect_ack: bool = True) -> None:
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        frame, sn = self.frame(msg_id, body)
+        if expect_ack:
+            self.pending[sn] = (time.monotonic(), msg_id)
+        if self.fleet.config.udp:
+            t.sendto(frame)
+        else:
+            t.write(frame)
+        st = self.stats
+        st.sent += 1
+        st.bytes_out += len(frame)
+
+    # -- protocol callbacks -----------------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        st = self.stats
+        st.connected += 1
+        if st.connected > st.peak_connected:
+            st.peak_connected = st.connected
+        self.splitter = FrameSplitter()
+        if self.auth_code is None:
+            self.state = "registering"
+            self.send(0x0100, self.fleet.register_body(self))
+        else:
+            self.authenticate()
+
+    def authenticate(self) -> None:
+        self.state = "authenticating"
+        self.send(0x0102, self.fleet.auth_body(self))
+
+    def data_received(self, data: bytes) -> None:
+        self.stats.bytes_in += len(data)
+        for frame in self.splitter.feed(data):
+            self.handle(frame)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self.stats.bytes_in += len(data)
+        for frame in FrameSplitter().feed(data):
+            self.handle(frame)
+
+    def error_received(self, exc: Exception) -> None:
+        self.stats.errors["udp_error"] += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.stats.connected -= 1
+        self.transport = None
+        for h in self.timers:
+            h.cancel()
+        self.timers.clear()
+        lost = len(self.pending)
+        self.pending.clear()
+        if self.closing:
+            return
+        self.stats.errors["disconnected"] += 1
+        if lost:
+            self.stats.errors["lost_in_flight"] += lost
+        if self.ready is not None and not self.ready.done():
+            self.ready.set_result(False)
+        if self.fleet.config.reconnect and not self.fleet.stopping:
+            self.state = "connecting"
+            asyncio.get_running_loop().create_task(self.fleet.reconnect(self))
+
+    # -- replies ----------------------------------------------------------------------------------
+    def handle(self, frame: bytes) -> None:
+        try:
+            data = unescape(frame[1:-1])
+        except FrameError:
+            self.stats.errors["bad_frame"] += 1
+            return
+        if len(data) < 13 or check_code(data[:-1]) != data[-1]:
+            self.stats.errors["bad_frame"] += 1
+            return
+        msg_id = data[0] << 8 | data[1]
+        props = data[2] << 8 | data[3]
+        off = 17 if props & 0x4000 else 12
+        if props & 0x2000:
+            off += 4
+        body = data[off:-1]
+        if msg_id == 0x8001:
+            if len(body) < 5:
+                self.stats.errors["bad_frame"] += 1
+                return
+            seq, _, result = struct.unpack_from(">HHB", body)
+            self.acked(seq, result)
+        elif msg_id == 0x8100:
+            if len(body) < 3:
+                self.stats.errors["bad_frame"] += 1
+                return
+            seq, result = struct.unpack_from(">HB", body)
+            if self.acked(seq, result, kind="register_refused") and result == 0:
+                self.stats.registered += 1
+                self.auth_code = body[3:].decode("gbk", "replace")
+                self.authenticate()
+        else:
+            # Any other downlink: a general success answer keeps the platform's own requests moving.
+            sn = data[off - 2 - (4 if props & 0x2000 else 0):][:2]
+            self.send(0x0001, sn + msg_id.to_bytes(2, "big") + b"\x00", expect_ack=False)
+
+    def acked(self, seq: int, result: int, kind: str = "nack") -> bool:
+        entry = self.pending.pop(seq, None)
+        if entry is None:
+            return False  # late (already timed out) or unsolicited
+        sent_at, msg_id = entry
+        st = self.stats
+        if result != 0:
+            st.errors[kind if msg_id != 0x0102 else "auth_refused"] += 1
+            return True
+        st.acked += 1
+        st.latencies.append(time.monotonic() - sent_at)
+        if msg_id == 0x0102:
+            st.authenticated += 1
+            self.state = "running"
+            if self.ready is not None and not self.ready.done():
+                self.ready.set_result(True)
+            self.fleet.start_reporting(self)
+        return True
+
+    # -- periodic work ----------------------------------------------------------------------------
+    def report(self) -> None:
+        cfg = self.fleet.config
+        dt = 1.0 / cfg.rate if cfg.rate > 0 else 1.0
+        r = self.route
+        r.advance(dt)
+        self.mileage += r.speed * dt / 3600
+        status = _STATUS
+        if r.lat < 0:
+            status |= 0b100
+        if r.lng < 0:
+            status |= 0b1000
+        body = _BASIC.pack(0, status, round(abs(r.lat) * 1e6), round(abs(r.lng) * 1e6), r.altitude,
+                           round(r.speed * 10), int(r.heading) % 360, self.fleet.now_bcd())
+        body += b"\x01\x04" + round(self.mileage * 10).to_bytes(4, "big") + b"\x30\x01\x1f\x31\x01\x0c"
+        self.send(0x0200, body)
+        self.stats.locations += 1
+
+    def heartbeat(self) -> None:
+        self.send(0x0002, b"")
+        self.stats.heartbeats += 1
+
+    def expire(self, now: float, timeout: float) -> None:
+        if not self.pending:
+            return
+        late = [sn for sn, (t, _) in self.pending.items() if now - t > timeout]
+        for sn in late:
+            _, msg_id = self.pending.pop(sn)
+            self.stats.errors["timeout" if msg_id not in (0x0100, 0x0102) else "login_timeout"] += 1
+        if late and self.state in ("registering", "authenticating") and self.ready is not None \
+                and not self.ready.done():
+            self.ready.set_result(False)
+
+    def close(self) -> None:
+        self.closing = True
+        for h in self.timers:
+            h.cancel()
+        self.timers.clear()
+        if self.transport is not None:
+            self.transport.close()
+
+
+class Fleet:
+    """Runs ``config.terminals`` virtual terminals; :meth:`run` returns the :class:`Stats`."""
+
+    def __init__(self, config: FleetConfig) -> None:
+        self.config = config
+        self.stats = Stats()
+        self.terminals = [VirtualTerminal(self, i) for i in range(config.terminals)]
+        self.stopping = False
+        self._bcd_at = -1
+        self._bcd = b""
+        self._register_cache: dict[int, bytes] = {}
+
+    # -- bodies -----------------------------------------------------------------------------------
+    def now_bcd(self) -> bytes:
+        sec = int(time.time())
+        if sec != self._bcd_at:
+            self._bcd_at = sec
+            self._bcd = bytes.fromhex(datetime.fromtimestamp(sec, UTC).astimezone(_GMT8).strftime("%y%m%d%H%M%S"))
+        return self._bcd
+
+    def register_body(self, t: VirtualTerminal) -> bytes:
+        from jt808.protocol.messages.register import TerminalRegister
+
+        v = self.config.version
+        dev_id = f"S{t.index:06d}"
+        body = TerminalRegister(province=34, city=100, manufacturer="JT808", model="SIM-1",
+                                dev_id=dev_id, color=1, license_number=f"皖A{t.index % 100000:05d}")
+        return encode_body(body, v)
+
+    def auth_body(self, t: VirtualTerminal) -> bytes:
+        from jt808.protocol.messages.register import TerminalAuth
+
+        code = t.auth_code or ""
+        if self.config.version is V2019:
+            return encode_body(TerminalAuth(code=code, imei=f"86{t.index:013d}", software_version="sim-1.0"),
+                               self.config.version)
+        return encode_body(TerminalAuth(code=code), self.config.version)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def open(self, t: VirtualTerminal) -> bool:
+        loop = asyncio.get_running_loop()
+        cfg = self.config
+        t.closing = False
+        t.state = "connecting"
+        try:
+            if cfg.udp:
+                await loop.create_datagram_endpoint(lambda: t, remote_addr=(cfg.host, cfg.port))
+            else:
+                await loop.create_connection(lambda: t, cfg.host, cfg.port)
+        except OSError:
+            self.stats.errors["connect_failed"] += 1
+            return False
+        return True
+
+    async def reconnect(self, t: VirtualTerminal) -> None:
+        delay = 0.5
+        while not self.stopping:
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            if self.stopping:
+                return
+            if await self.open(t):
+                self.stats.reconnects += 1
+                return
+            delay = min(delay * 2, 10.0)
+
+    def start_reporting(self, t: VirtualTerminal) -> None:
+        cfg = self.config
+        for h in t.timers:
+            h.cancel()
+        t.timers.clear()
+        if cfg.rate > 0:
+            period = 1.0 / cfg.rate
+            self._every(t, period, random.uniform(0, period), t.report)
+        if cfg.heartbeat > 0:
+            self._every(t, cfg.heartbeat, random.uniform(0, cfg.heartbeat), t.heartbeat)
+
+    def _every(self, t: VirtualTerminal, period: float, first: float, fn: Any) -> None:
+        """Call ``fn`` every ``period`` s on a fixed schedule (no drift under load) while ``t`` is up."""
+        loop = asyncio.get_running_loop()
+        slot = len(t.timers)
+        start = loop.time() + first
+
+        def tick(k: int) -> None:
+            if self.stopping or t.transport is None:
+                return
+            fn()
+            t.timers[slot] = loop.call_at(max(start + (k + 1) * period, loop.time()), tick, k + 1)
+
+        t.timers.append(loop.call_at(start, tick, 0))
+
+    async def _sweeper(self) -> None:
+        timeout = self.config.ack_timeout
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = time.monotonic()
+            for t in self.terminals:
+                t.expire(now, timeout)
+
+    async def ramp_up(self) -> None:
+        """Connect every terminal, ``connect_rate`` per second; each registers and authenticates."""
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        gap = 1.0 / cfg.connect_rate if cfg.connect_rate > 0 else 0.0
+        start = loop.time()
+        opens = []
+        for i, t in enumerate(self.terminals):
+            t.ready = loop.create_future()
+            delay = start + i * gap - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            opens.append(loop.create_task(self.open(t)))
+        results = await asyncio.gather(*opens)
+        waits = [t.ready for t, ok in zip(self.terminals, results, strict=True) if ok and t.ready is not None]
+        if waits:
+            await asyncio.wait(waits, timeout=cfg.ack_timeout * 2)
+
+    async def run(self, on_tick: Any = None, tick: float = 0.5) -> Stats:
+        """Ramp up, report for ``duration`` seconds, drain outstanding acks, close. ``on_tick(stats,
+        phase)`` is called every ``tick`` seconds (progress display)."""
+        cfg = self.config
+        sweeper = asyncio.get_running_loop().create_task(self._sweeper())
+        ticker = None
+        if on_tick is not None:
+            async def ticking() -> None:
+                while True:
+                    on_tick(self.stats, self.phase)
+                    await asyncio.sleep(tick)
+
+            ticker = asyncio.get_running_loop().create_task(ticking())
+        try:
+            self.phase = "ramp-up"
+            await self.ramp_up()
+            self.phase = "running"
+            await asyncio.sleep(cfg.duration)
+            self.phase = "draining"
+            self.stopping = True
+            deadline = time.monotonic() + (cfg.ack_timeout if cfg.drain is None else cfg.drain)
+            while any(t.pending for t in self.terminals) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            now = time.monotonic() + cfg.ack_timeout + 1  # whatever is still pending now is late
+            for t in self.terminals:
+                t.expire(now, cfg.ack_timeout)
+        finally:
+            self.phase = "done"
+            self.stopping = True
+            sweeper.cancel()
+            for t in self.terminals:
+                t.close()
+            await asyncio.sleep(0.05)
+            if ticker is not None:
+                ticker.cancel()
+                on_tick(self.stats, self.phase)
+        never = sum(1 for t in self.terminals if t.auth_code is None or t.state not in ("running",))
+        if never:
+            self.stats.errors["not_authenticated"] += never
+        return self.stats
+
+    phase = "idle"

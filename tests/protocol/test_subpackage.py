@@ -56,6 +56,7 @@ def test_split_slices_consecutive_serials_and_fragment_fields() -> None:
 def test_split_leaves_a_fitting_packet_alone_and_encode_many() -> None:
     p = raw_packet(b"x" * 1023)
     assert split(p) == [p]
+    assert [q.header.msg_sn for q in split(p, first_sn=9)] == [9] and p.header.msg_sn == 100
     frames = encode_many(p)
     assert frames == [jt808.encode(p)]
     frames = encode_many(raw_packet(b"y" * 1024))

@@ -71,7 +71,8 @@ def split(packet: Packet, max_body: int = MAX_BODY, first_sn: int | None = None,
           profile: Profile = DEFAULT_PROFILE) -> list[Packet]:
     """Cut ``packet`` into sub-package fragments when its (encrypted) body exceeds ``max_body`` bytes.
 
-    Returns ``[packet]`` unchanged when the body fits. Otherwise ``N`` fragment packets, each a
+    Returns ``[packet]`` unchanged when the body fits (with ``msg_sn = first_sn`` when that is given).
+    Otherwise ``N`` fragment packets, each a
     :class:`RawBody` (reason ``"fragment"``) with ``frag_total = N``, ``frag_sn = 1..N`` and serials
     ``first_sn, first_sn + 1, …`` (wrapping at 0xFFFF). Fragments of an encrypted body keep the RSA bit
     and are not encrypted again by :func:`~jt808.protocol.packet.encode`.
@@ -80,7 +81,10 @@ def split(packet: Packet, max_body: int = MAX_BODY, first_sn: int | None = None,
         raise EncodeError(f"fragment size must be 1..{MAX_BODY}", field="max_body", value=max_body)
     data = _full_body(packet, profile)
     if len(data) <= max_body:
-        return [packet]
+        if first_sn is None or first_sn == packet.header.msg_sn:
+            return [packet]
+        return [Packet(packet.header.copy(msg_sn=first_sn), packet.body, packet.raw_body, packet.problems,
+                       packet.tail)]
     n = -(-len(data) // max_body)
     if n > 0xFFFF:
         raise EncodeError(f"{len(data)} bytes need {n} fragments of {max_body}, more than 65535",

@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jt808
 from jt808 import V2011, V2013, V2019
-from jt808.errors import BodyError, EncodeError, TruncatedError
+from jt808.errors import BodyError, DecodeError, EncodeError, TruncatedError
 from jt808.protocol.messages.text import (
     Answer,
     CallBack,
@@ -254,3 +256,16 @@ def test_vector(path: Path) -> None:
     assert json.loads(json.dumps(p.body.to_json(p.version), ensure_ascii=False)) == expected
     assert jt808.encode(p, prof) == frame
     assert type(p.body).from_json(expected, p.version) == p.body
+
+
+# -- junk never escapes as anything but a JT808Error ------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=120), version=st.sampled_from(ALL),
+       mid=st.sampled_from([int(i, 16) for i in TEXT_IDS]))
+def test_junk_bodies_decode_or_raise_decode_errors(data, version, mid) -> None:
+    try:
+        body, tail, _ = decode_body(mid, version, data)
+    except DecodeError:
+        return
+    if mid != 0x8400:  # 0x8400 strips NUL padding from the number, on purpose
+        assert encode_body(body, version) + tail == data

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jt808
 from jt808 import V2011, V2013, V2019
-from jt808.errors import BadCheckCode, BodyError, EncodeError, TruncatedError
+from jt808.errors import BadCheckCode, BodyError, DecodeError, EncodeError, TruncatedError
 from jt808.protocol.messages.location import LocationReport
 from jt808.protocol.messages.tracking import (
     BatchLocations,
@@ -347,3 +349,25 @@ def test_lenient_packet_decode_of_a_bad_8500_keeps_it_raw() -> None:
     p = jt808.decode(frame, strict=False)
     assert isinstance(p.body, RawBody) and p.problems
     assert jt808.encode(p) == frame
+
+
+# -- junk never escapes as anything but a JT808Error ------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(max_size=200), version=st.sampled_from([V2011, V2013, V2019]),
+       mid=st.sampled_from([0x0201, 0x8202, 0x8203, 0x0704, 0x8500, 0x0500]))
+def test_junk_bodies_decode_or_raise_decode_errors(data, version, mid) -> None:
+    try:
+        body, tail, _ = decode_body(mid, version, data)
+    except DecodeError:
+        return
+    if mid != 0x8202:  # 0x8202 drops an expiry sent with period 0, on purpose
+        assert encode_body(body, version) + tail == data
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.binary(min_size=3, max_size=300))
+def test_batch_locations_never_fail_after_count_and_type(data) -> None:
+    problems: list[str] = []
+    body, tail, _ = decode_body(0x0704, V2013, data, problems=problems)
+    if not any("decoded with" in p for p in problems):  # re-measured items get their true length back
+        assert encode_body(body, V2013) + tail == data

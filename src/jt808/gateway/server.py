@@ -102,7 +102,8 @@ class Gateway:
         self._sweeper: asyncio.Task[None] | None = None
         self._deferred: frozenset[int] = frozenset()
         self._idle = cfg.session.idle_timeout
-        self.tcp_port = self.udp_port = 0
+        self.tcp_port = self.udp_port = self.http_port = 0
+        self.http: Any = None
         self.started_at = 0.0
         self.stopping = False
         self.counters: Counter[str] = Counter()
@@ -156,6 +157,12 @@ class Gateway:
                 family=socket.AF_INET6 if ":" in s.host else socket.AF_INET)
             self._udp.append((transport, endpoint))
             self.udp_port = transport.get_extra_info("sockname")[1]
+        if cfg.http.enabled:
+            from jt808.http import HttpServer
+
+            self.http = HttpServer(self, cfg.http.host, cfg.http.port, cfg.http.token)
+            await self.http.start()
+            self.http_port = self.http.port
         self.started_at = time.time()
         self._sweeper = self.loop.create_task(self._sweep(), name="jt808-sweeper")
         log.info("gateway listening: tcp %s:%s udp %s:%s, auth %s%s, storage %s, acks %s",
@@ -163,6 +170,9 @@ class Gateway:
                  " (auto-register)" if a.mode == "builtin" and a.auto_register else "",
                  "off" if self.data_off else type(storage).__name__,
                  "after durable write" if 0x0200 in self._deferred else "immediate")
+        if self.http is not None:
+            log.info("HTTP API on http://%s:%d/api/v1 (docs /docs, metrics /metrics)%s", cfg.http.host,
+                     self.http_port, ", token required" if cfg.http.token else "")
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, close every terminal, wait for pending decisions, flush every write."""
@@ -184,6 +194,8 @@ class Gateway:
                 pass
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+        if self.http is not None:
+            await self.http.stop()
         if self.writer is not None:
             await self.writer.close()
             log.info("storage flushed: %d rows written", self.writer.rows_written)

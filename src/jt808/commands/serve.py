@@ -1,0 +1,113 @@
+"""``jt808 serve`` — run the platform gateway.
+
+With no options it listens on TCP and UDP port 6808, serves the HTTP API on 127.0.0.1:8808 and keeps
+everything in SQLite under ``./jt808-data``. A TOML file (``--config``) and ``JT808_*`` environment
+variables set anything else (see :mod:`jt808.config`); the flags below override both. SIGINT/SIGTERM
+stop it gracefully: listeners close, terminals are disconnected, every pending write is flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from typing import Any
+
+import click
+
+from jt808.config import Config, ConfigError
+
+__all__ = ["command", "run"]
+
+log = logging.getLogger("jt808.gateway")
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO),
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
+
+
+async def run(cfg: Config, stop: asyncio.Event | None = None) -> None:
+    """Start the gateway (and the MQTT bridge when ``mqtt.url`` is set), wait for ``stop`` or a
+    signal, shut down gracefully."""
+    from jt808.gateway import Gateway
+
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread / platform without signals
+            pass
+    gw = Gateway(cfg)
+    await gw.start()
+    bridge: Any = None
+    try:
+        if cfg.mqtt.url:
+            try:
+                from jt808.bridges.mqtt import MqttBridge  # type: ignore[import-not-found]
+            except ImportError as e:
+                raise ConfigError(f"mqtt.url is set but the MQTT bridge is not available ({e})") from None
+            bridge = MqttBridge(gw, cfg.mqtt)
+            await bridge.start()
+            log.info("MQTT bridge connected to %s", cfg.mqtt.url)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        if bridge is not None:
+            try:
+                await bridge.stop()
+            except Exception as e:
+                log.error("MQTT bridge stop: %s", e)
+        await gw.stop()
+
+
+@click.command(name="serve", context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False),
+              help="TOML configuration file.")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data directory (SQLite file, media).  "
+              "[default: ./jt808-data]")
+@click.option("--host", help="Listen address for terminals.  [default: 0.0.0.0]")
+@click.option("--port", type=int, help="TCP and UDP port for terminals.  [default: 6808]")
+@click.option("--http-host", help="HTTP API address.  [default: 127.0.0.1]")
+@click.option("--http-port", type=int, help="HTTP API port.  [default: 8808]")
+@click.option("--db", help="Storage: postgresql://user@host/db, sqlite:///file.db, memory, or none "
+              "(no data kept).  [default: SQLite in the data dir]")
+@click.option("--mqtt", help="MQTT broker URL for the bridge (mqtt://host:1883).")
+@click.option("--token", help="Bearer token required by the HTTP API.")
+@click.option("--auth", "auth_mode", type=click.Choice(["builtin", "anonymous", "http"]),
+              help="Registration/authentication policy.  [default: builtin]")
+@click.option("--auto-register/--no-auto-register", default=None,
+              help="builtin policy: register any terminal that asks.  [default: on]")
+@click.option("--no-udp", is_flag=True, default=False, help="Do not listen on UDP.")
+@click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+              help="Log level.  [default: INFO]")
+def command(config_file: str | None, data_dir: str | None, host: str | None, port: int | None,
+            http_host: str | None, http_port: int | None, db: str | None, mqtt: str | None, token: str | None,
+            auth_mode: str | None, auto_register: bool | None, no_udp: bool, log_level: str | None) -> None:
+    """Run the platform gateway: terminals on TCP/UDP, HTTP API, storage, MQTT bridge."""
+    try:
+        cfg = Config.load(config_file, env=os.environ, **{
+            "data.dir": data_dir, "server.host": host, "server.port": port, "http.host": http_host,
+            "http.port": http_port, "storage.db": db, "mqtt.url": mqtt, "http.token": token,
+            "auth.mode": auth_mode, "auth.auto_register": auto_register, "server.udp": False if no_udp else None,
+            "log.level": log_level})
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    _setup_logging(cfg.log.level)
+    try:
+        import uvloop
+    except ImportError:
+        runner: Any = asyncio.run
+    else:
+        runner = uvloop.run
+    try:
+        runner(run(cfg))
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"cannot start: {e}") from None
+    except KeyboardInterrupt:
+        pass

@@ -482,7 +482,8 @@ class AreasQueryReply(Body):
     one that does not, the data stays in ``undecoded`` (noted in the packet's problems). ``count`` is
     kept as received; ``None`` (the default when building one) means ``len(items)``.
     JSON (EMQX): ``{"type", "count", "data": base64}``; seed 004's ``length`` / ``items`` are accepted
-    on input.
+    on input. ``data`` in JSON is the items re-encoded in GBK (the standard's charset) plus the raw
+    rest: for a device profile using another text encoding, names would differ from the wire bytes.
     """
 
     type: int = wire(BYTE, doc="QueryType")

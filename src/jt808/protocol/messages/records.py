@@ -265,6 +265,7 @@ class DriverIdentity(Body):
 # 0x0705 CAN bus data
 # ---------------------------------------------------------------------------------------------
 _ID_MASK = (1 << 29) - 1
+_DATA8 = BYTES(8)
 
 
 @record
@@ -274,7 +275,7 @@ class CanItem(Record):
     8 data bytes. JSON (EMQX): ``{"channel", "frame_type", "data_method", "id", "data": base64}``."""
 
     can_id: int = wire(DWORD)
-    data: bytes = wire(BYTES(8))
+    data: bytes = wire(_DATA8)
 
     @classmethod
     def make(cls, id: int, data: bytes, *, channel: int = 0, frame_type: int = 0,
@@ -304,7 +305,7 @@ class CanItem(Record):
 
     def to_json(self, version: Version | None = None) -> dict[str, Any]:
         return {"channel": self.channel, "frame_type": self.frame_type, "data_method": self.data_method,
-                "id": self.id, "data": BYTES(8).to_json(self.data)}
+                "id": self.id, "data": _DATA8.to_json(self.data)}
 
     @classmethod
     def from_json(cls, obj: Any, version: Version | None = None) -> CanItem:
@@ -320,7 +321,7 @@ class CanItem(Record):
             vals[key] = v
         if "data" not in obj:
             raise BodyError("is missing", field="data")
-        data = BYTES(8).from_json(obj["data"], "data")
+        data = _DATA8.from_json(obj["data"], "data")
         if len(data) > 8:
             raise BodyError(f"has {len(data)} bytes, at most 8", field="data")
         return cls.make(vals["id"], data, channel=vals["channel"], frame_type=vals["frame_type"],

@@ -203,3 +203,11 @@ def test_analog_words() -> None:
         analog_value({"ad0": 0x10000})
     with pytest.raises(BodyError):
         analog_value({"ad2": 1})
+
+
+@pytest.mark.parametrize("bad", [-1, 1 << 32, "1", True, None])
+def test_non_dword_values_are_refused(bad) -> None:
+    with pytest.raises(BodyError):
+        alarm_names(bad)
+    with pytest.raises(BodyError):
+        status_fields(bad)

@@ -185,6 +185,7 @@ def alarm_names(value: int, version: Version | int | str | None = V2013) -> list
     """Names of the set alarm bits, lowest bit first; a set bit without a name in ``version``
     (reserved, or vendor use) is ``"bitN"``."""
     table = ALARMS[_version(version)]
+    _dword(value, "alarm")
     out = []
     n = 0
     while value:
@@ -294,6 +295,7 @@ def status_fields(value: int, version: Version | int | str | None = V2013) -> di
     """Every status field of ``version`` (zeros included) as ``{name: int}``; set bits the version
     does not define are added as ``"bitN": 1``."""
     v = _version(version)
+    _dword(value, "status")
     out = {f.name: (value >> f.bit) & ((1 << f.width) - 1) for f in _STATUS_BY_VERSION[v]}
     rest = value & ~_STATUS_DEFINED[v]
     n = 0
@@ -321,6 +323,11 @@ def status_value(fields: Mapping[str, int], version: Version | int | str | None 
             continue
         value |= _uint(x, f.width, key) << f.bit
     return value
+
+
+def _dword(value: object, field: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
+        raise BodyError(f"expects an unsigned 32-bit integer, got {value!r}", field=field)
 
 
 def _bit_key(key: str) -> int | None:

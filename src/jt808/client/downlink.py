@@ -129,15 +129,15 @@ def seed_data(packet: Packet) -> dict[str, Any]:
     mid = packet.header.msg_id
     b: Any = packet.body
     raw = packet.raw_body or b""
+    if mid == 0x8004:  # also accepted before 2019, where the codec keeps the BCD[6] raw
+        t = b.data.hex() if isinstance(b, RawBody) else b.time
+        return {"utc_time": f"20{t[0:2]}-{t[2:4]}-{t[4:6]} {t[6:8]}:{t[8:10]}:{t[10:12]}"}
     if isinstance(b, RawBody):
         return {"raw": b.data}
     if mid == 0x8001:
         return {"serial_no": b.seq, "message_id": b.id, "result_code": b.result}
     if mid == 0x8100:
         return {"serial_no": b.seq, "registration_result": b.result, "auth_code": getattr(b, "auth_code", "")}
-    if mid == 0x8004:
-        t = b.time
-        return {"utc_time": f"20{t[0:2]}-{t[2:4]}-{t[4:6]} {t[6:8]}:{t[8:10]}:{t[10:12]}"}
     if mid == 0x8800:
         return {"media_id": b.mm_id, "retransmission_ids": list(b.retx_ids)}
     if mid == 0x8003:

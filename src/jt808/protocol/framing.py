@@ -30,19 +30,29 @@ _from_bytes = int.from_bytes
 
 
 def check_code(data: bytes | bytearray | memoryview) -> int:
-    """XOR of all bytes. A plain loop for short inputs, a folded big-int for longer ones."""
+    """XOR of all bytes: a folded big integer (each shift halves the span that still matters)."""
     n = len(data)
-    if n <= 24:
+    if n <= 8:
         x = 0
         for b in data:
             x ^= b
         return x
     x = _from_bytes(data, "little")
-    s = 8
-    n <<= 3
-    while s < n:
-        x ^= x >> s
-        s <<= 1
+    if n > 64:
+        s = 512
+        while s < n << 3:
+            s <<= 1
+        while s > 256:
+            s >>= 1
+            x ^= x >> s
+    elif n > 32:
+        x ^= x >> 256
+    if n > 16:
+        x ^= x >> 128
+    x ^= x >> 64
+    x ^= x >> 32
+    x ^= x >> 16
+    x ^= x >> 8
     return x & 0xFF
 
 

@@ -92,7 +92,7 @@ class Header:
     __slots__ = ("encrypt", "frag_sn", "frag_total", "length", "msg_id", "msg_sn", "phone", "proto_ver",
                  "reserved", "version")
 
-    def __init__(self, msg_id: int, phone: str, msg_sn: int = 0, version: Version = V2013, *,
+    def __init__(self, msg_id: int, phone: str, msg_sn: int = 0, version: Version = V2013,
                  encrypt: int = 0, length: int = 0, frag_total: int = 0, frag_sn: int = 0,
                  proto_ver: int = 1, reserved: int = 0) -> None:
         self.msg_id = msg_id
@@ -170,9 +170,8 @@ def parse_header(data: bytes, default_version: Version = V2013,
     if frag:
         frag_total, frag_sn = _FRAG.unpack_from(data, off)
         off += 4
-    header = Header(msg_id, phone.hex(), sn, version, encrypt=(props >> 10) & 0b111, length=length,
-                    frag_total=frag_total, frag_sn=frag_sn, proto_ver=proto_ver,
-                    reserved=props & (0x8000 if is19 else 0xC000))
+    header = Header(msg_id, phone.hex(), sn, version, (props >> 10) & 0b111, length, frag_total, frag_sn,
+                    proto_ver, props & (0x8000 if is19 else 0xC000))
     return header, off, note
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import struct
 from typing import Any, ClassVar
 
 from jt808.errors import BadCheckCode, BadLength, DecodeError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.framing import check_code, escape, unframe
-from jt808.protocol.header import V2011, V2013, Header, Version, pack_header, parse_header
+from jt808.protocol.header import V2011, V2013, V2019, Header, Version, pack_header, parse_header
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
 
 __all__ = ["Packet", "RawBody", "decode", "decode_body", "encode", "encode_body"]
+
+_H13 = struct.Struct(">HH6sH")
 
 
 class RawBody(Body):
@@ -99,11 +102,11 @@ def decode_body(msg_id: int, version: Version, data: bytes, profile: Profile = D
     """
     if problems is None:
         problems = []
-    if profile.infer_2011 and msg_id == 0x0100 and version is V2013 and len(data) < 37:
+    if msg_id == 0x0100 and profile.infer_2011 and version is V2013 and len(data) < 37:
         version = V2011
         problems.append(f"version inferred: 0x0100 body of {len(data)} bytes is shorter than the "
                         "2013 fixed part (37): decoded as 2011")
-    cls = profile.lookup(msg_id, version)
+    cls = profile.messages.table.get((msg_id, version)) or profile.lookup(msg_id, version)
     if cls is None:
         return RawBody(data, "unknown"), b"", version
     r = Reader(data, version, profile, msg_id)
@@ -138,7 +141,39 @@ def decode(frame: bytes, profile: Profile = DEFAULT_PROFILE, *, strict: bool = T
     ``"fragment"``: feed them to a :class:`~jt808.protocol.subpackage.Reassembler`. Encrypted bodies
     are decrypted when the profile holds a private key, else kept raw.
     """
-    content, check_ok = unframe(frame, verify=False)
+    n = len(frame)
+    if n < 15 or frame[0] != 0x7E or frame[-1] != 0x7E or b"\x7d" in frame:
+        content, check_ok = unframe(frame, verify=False)
+    else:  # nothing to unescape
+        content = frame[1:-2]
+        check_ok = check_code(content) == frame[-2]
+        props = content[2] << 8 | content[3]
+        if (check_ok and not props & 0xFC00 and len(content) == 12 + (props & 0x3FF)
+                and profile.force_version is None):
+            # fast path: plain 2011/2013 frame, lengths agree, not split, not encrypted
+            msg_id, _, phone, sn = _H13.unpack_from(content)
+            version = profile.default_version
+            header = Header(msg_id, phone.hex(), sn, version, 0, props & 0x3FF, 0, 0, 0, 0)
+            body_bytes = content[12:]
+            cls = profile.messages.table.get((msg_id, version))
+            if cls is not None and not (msg_id == 0x0100 and profile.infer_2011):
+                fast = cls.fast_decode
+                if fast is not None:
+                    body = fast(body_bytes, profile, version)
+                    if body is not None:
+                        return Packet(header, body, body_bytes, [])
+                r = Reader(body_bytes, version, profile, msg_id)
+                try:
+                    body = cls.decode(r)
+                except (DecodeError, IndexError, ValueError, UnicodeError):
+                    pass  # the general path below reports it properly
+                else:
+                    if r.pos == r.end and not r.problems:
+                        return Packet(header, body, body_bytes, [])
+    return _decode_general(content, check_ok, frame, profile, strict)
+
+
+def _decode_general(content: bytes, check_ok: bool, frame: bytes, profile: Profile, strict: bool) -> Packet:
     problems: list[str] = []
     if not check_ok:
         if strict and not profile.accept_bad_check:
@@ -162,14 +197,11 @@ def decode(frame: bytes, profile: Profile = DEFAULT_PROFILE, *, strict: bool = T
             return Packet(header, RawBody(body_bytes, "encrypted"), body_bytes, problems)
         from jt808.protocol.crypto import rsa_decrypt
 
-        plain = rsa_decrypt(profile.rsa_private_key, body_bytes)
-        body, tail, version = decode_body(header.msg_id, header.version, plain, profile, strict=strict,
-                                          problems=problems)
-        header.version = version
-        return Packet(header, body, plain, problems, tail)
+        body_bytes = rsa_decrypt(profile.rsa_private_key, body_bytes)
     body, tail, version = decode_body(header.msg_id, header.version, body_bytes, profile, strict=strict,
                                       problems=problems)
-    header.version = version
+    if version is not header.version:
+        header.version = version
     return Packet(header, body, body_bytes, problems, tail)
 
 
@@ -205,25 +237,45 @@ def encode(packet: Packet, profile: Profile = DEFAULT_PROFILE) -> bytes:
     """
     h = packet.header
     body = packet.body
-    if isinstance(body, RawBody):
-        data = body.data
+    if type(body) is RawBody:
+        data: bytes | bytearray = body.data
     else:
         mid = body.msg_id
         if mid != h.msg_id and mid >= 0:
             raise EncodeError(f"header says 0x{h.msg_id:04X} but the body is {type(body).__name__} "
                               f"(0x{mid:04X})", msg_id=h.msg_id)
-        data = encode_body(body, h.version, profile, h.msg_id)
+        w = Writer(h.version, profile.encoding, h.msg_id, profile)
+        try:
+            body.encode(w)
+        except EncodeError as e:
+            if e.msg_id is None:
+                e.msg_id = h.msg_id
+                e.args = (f"0x{h.msg_id:04X} {e.args[0]}",)
+            raise
+        data = w.out
     if packet.tail:
-        data += packet.tail
-    if h.encrypt & 1 and not isinstance(body, RawBody):
+        data = bytes(data) + packet.tail
+    if h.encrypt & 1 and type(body) is not RawBody:
         if profile.rsa_peer_public_key is None:
             raise EncodeError("RSA bit set but the profile has no peer public key", field="encrypt",
                               msg_id=h.msg_id)
         from jt808.protocol.crypto import rsa_encrypt
 
-        data = rsa_encrypt(profile.rsa_peer_public_key, data)
-    content = pack_header(h, len(data)) + data
-    return b"\x7e" + escape(content + bytes((check_code(content),))) + b"\x7e"
+        data = rsa_encrypt(profile.rsa_peer_public_key, bytes(data))
+    n = len(data)
+    content: bytes | bytearray
+    if (n <= 0x3FF and not h.encrypt and not h.frag_total and not h.reserved and h.version is not V2019
+            and len(h.phone) == 12):
+        try:  # fast path: the common 2011/2013 header
+            content = _H13.pack(h.msg_id, n, bytes.fromhex(h.phone), h.msg_sn) + data
+        except (struct.error, ValueError):
+            content = pack_header(h, n) + data  # raises the precise EncodeError
+    else:
+        content = pack_header(h, n) + data
+    content += bytes((check_code(content),))
+    if b"\x7d" in content or b"\x7e" in content:
+        content = escape(bytes(content))
+    return b"\x7e" + content + b"\x7e"
 
 
 def build(body: Body, phone: str, msg_sn: int = 0, version: Version = V2013, **header: Any) -> Packet:

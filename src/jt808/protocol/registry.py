@@ -79,11 +79,13 @@ class ExtraCodec:
     JSON key under ``extra``; ``versions`` limits the id to versions where it exists.
     """
 
-    __slots__ = ("decode", "encode", "key", "sizes", "versions")
+    __slots__ = ("decode", "encode", "key", "sizes", "uint", "versions")
 
     def __init__(self, key: str, decode: Callable[[bytes], Any], encode: Callable[[Any], bytes],
-                 sizes: tuple[int, ...] | None = None, versions: tuple[Version, ...] | None = None) -> None:
+                 sizes: tuple[int, ...] | None = None, versions: tuple[Version, ...] | None = None,
+                 uint: int = 0) -> None:
         self.key, self.decode, self.encode, self.sizes, self.versions = key, decode, encode, sizes, versions
+        self.uint = uint  # > 0: a plain big-endian unsigned integer of this many bytes (decoded inline)
 
 
 class Profile:
@@ -127,6 +129,7 @@ class Profile:
         base = parent.messages if parent is not None else DEFAULT_MESSAGES
         self.messages = MessageRegistry(base)
         self._extras: dict[int, ExtraCodec] = dict(parent._extras) if parent is not None else {}
+        self.extra_tables: dict[Version, dict[int, ExtraCodec]] = {}  # merged per version (location.py)
         self.rsa_private_key: Any = None
         self.rsa_peer_public_key: Any = None
 
@@ -147,6 +150,7 @@ class Profile:
     def register_extra(self, extra_id: int, codec: ExtraCodec) -> None:
         """Decode location additional-info ``extra_id`` with ``codec`` for devices of this profile."""
         self._extras[extra_id] = codec
+        self.extra_tables.clear()
 
     def extra_codec(self, extra_id: int) -> ExtraCodec | None:
         return self._extras.get(extra_id)

@@ -677,6 +677,9 @@ class Body(Record):
     __slots__ = ()
     msg_id: ClassVar[int] = -1
     versions: ClassVar[tuple[Version, ...]] = ALL_VERSIONS
+    #: Optional hot-path decoder ``(body_bytes, profile, version) -> body | None`` used by
+    #: :func:`jt808.decode` before the general path; ``None`` means "take the general path".
+    fast_decode: ClassVar[Callable[[bytes, Any, Version], Any] | None] = None
 
     @property
     def title(self) -> str:

@@ -50,6 +50,10 @@ class _GeneralReply(Body):
         r.pos = p + 5
         return cls(*_REPLY.unpack_from(r.data, p))
 
+    @classmethod
+    def fast_decode(cls, data: bytes, profile: object, version: object):  # type: ignore[no-untyped-def]
+        return cls(*_REPLY.unpack(data)) if len(data) == 5 else None
+
     def encode(self, w: Writer) -> None:
         try:
             w.out += _REPLY.pack(self.seq, self.id, self.result)

@@ -13,6 +13,7 @@ only): use :func:`read_location` / :meth:`LocationReport.encode` there.
 
 from __future__ import annotations
 
+import operator
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -35,6 +36,7 @@ __all__ = [
 ]
 
 BASIC = struct.Struct(">IIIIHHH6s")  # 28 bytes
+_from_bytes = int.from_bytes
 
 
 class RawExtra(bytes):
@@ -50,7 +52,7 @@ class RawExtra(bytes):
 # -- standard additional-info codecs -----------------------------------------------------------
 def _uint(size: int, key: str, versions: tuple[Version, ...] | None = None) -> ExtraCodec:
     return ExtraCodec(key, lambda b: int.from_bytes(b, "big"), lambda v: int(v).to_bytes(size, "big"),
-                      (size,), versions)
+                      (size,), versions, uint=size)
 
 
 def _dec_overspeed(b: bytes) -> dict[str, int]:
@@ -128,9 +130,7 @@ _CARRIAGE_SM = ExtraCodec("carriage_temp", _dec_temp_sm, _enc_temp_sm, (2,), (V2
 
 def extras_table(profile: Profile, version: Version) -> dict[int, ExtraCodec]:
     """The merged id -> codec table for a profile and version (cached on the profile)."""
-    cache = profile.__dict__.setdefault("_extras_cache", {})
-    key = (version, len(profile.extras))
-    tbl = cache.get(key)
+    tbl = profile.extra_tables.get(version)
     if tbl is None:
         tbl = {}
         for eid, c in STANDARD_EXTRAS.items():
@@ -139,8 +139,7 @@ def extras_table(profile: Profile, version: Version) -> dict[int, ExtraCodec]:
         if profile.carriage_temp_sign_magnitude and version is V2019:
             tbl[0x06] = _CARRIAGE_SM
         tbl.update(profile.extras)
-        cache.clear()
-        cache[key] = tbl
+        profile.extra_tables[version] = tbl
     return tbl
 
 
@@ -226,41 +225,28 @@ class LocationReport(Body):
             if profile.extra_id_size != 1 or profile.extra_len_size != 1:
                 p, bad = _read_extras_vendor(r, p, end, extras)
             else:
-                tbl = extras_table(profile, r.version)
-                get = tbl.get
-                while p < end:
-                    if p + 2 > end:
-                        bad = data[p:end]
-                        r.problems.append(f"0x0200: additional-info tail of {end - p} byte at offset {p} "
-                                          "is not an item; kept raw")
-                        p = end
-                        break
-                    eid = data[p]
-                    q = p + 2 + data[p + 1]
-                    if q > end:
-                        bad = data[p:end]
-                        r.problems.append(f"0x0200: additional-info item 0x{eid:02X} at offset {p} claims "
-                                          f"{data[p + 1]} bytes, {end - p - 2} left; tail kept raw")
-                        p = end
-                        break
-                    val = data[p + 2:q]
-                    c = get(eid)
-                    if c is None:
-                        extras.append((eid, val))
-                    elif c.sizes is not None and len(val) not in c.sizes:
-                        extras.append((eid, RawExtra(val)))
-                        r.problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) has {len(val)} bytes, "
-                                          f"expected {'/'.join(map(str, c.sizes))}; kept raw")
-                    else:
-                        try:
-                            extras.append((eid, c.decode(val)))
-                        except (ValueError, IndexError, KeyError) as e:
-                            extras.append((eid, RawExtra(val)))
-                            r.problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) not decodable "
-                                              f"({e}); kept raw")
-                    p = q
+                tbl = profile.extra_tables.get(r.version) or extras_table(profile, r.version)
+                lay = _LAYOUTS.get((id(tbl), p, end))
+                if lay is not None and lay[0](data) == lay[1]:
+                    extras = list(zip(lay[2], lay[3].unpack_from(data, p), strict=True))
+                    p = end
+                else:
+                    p, bad = _read_items(r, data, p, end, tbl, extras)
         r.pos = p
         return cls(a, s, la, lo, al, sp, d, t.hex(), extras, bad)
+
+    @staticmethod
+    def fast_decode(data: bytes, profile: Profile, version: Version) -> LocationReport | None:
+        """Whole-body decode when the items repeat a remembered layout (see :func:`_remember_layout`)."""
+        tbl = profile.extra_tables.get(version)
+        if tbl is None or len(data) <= 28:
+            return None
+        lay = _LAYOUTS.get((id(tbl), 28, len(data)))
+        if lay is None or lay[0](data) != lay[1]:
+            return None
+        a, s, la, lo, al, sp, d, t = BASIC.unpack_from(data)
+        return LocationReport(a, s, la, lo, al, sp, d, t.hex(), list(zip(lay[2], lay[3].unpack_from(data, 28),
+                                                                          strict=True)), b"")
 
     def encode(self, w: Writer) -> None:
         out = w.out
@@ -304,6 +290,82 @@ class LocationReport(Body):
         from jt808.protocol.exchange import location_from_json
 
         return location_from_json(obj, version)
+
+
+def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: dict[int, ExtraCodec],
+                extras: list[tuple[int, Any]]) -> tuple[int, bytes]:
+    """The standard item loop (1-byte ids and lengths). Remembers the layout of clean reports."""
+    start = p
+    bad = b""
+    plain = True  # every item a plain uint of its codec's size, or an unknown id kept as bytes
+    get = tbl.get
+    append = extras.append
+    while p < end:
+        if p + 2 > end:
+            bad = data[p:end]
+            r.problems.append(f"0x0200: additional-info tail of {end - p} byte at offset {p} "
+                              "is not an item; kept raw")
+            p = end
+            break
+        eid = data[p]
+        n = data[p + 1]
+        q = p + 2 + n
+        if q > end:
+            bad = data[p:end]
+            r.problems.append(f"0x0200: additional-info item 0x{eid:02X} at offset {p} claims "
+                              f"{n} bytes, {end - p - 2} left; tail kept raw")
+            p = end
+            break
+        c = get(eid)
+        if c is None:
+            append((eid, data[p + 2:q]))
+        elif c.uint == n:
+            append((eid, _from_bytes(data[p + 2:q], "big")))
+        elif c.sizes is not None and n not in c.sizes:
+            plain = False
+            append((eid, RawExtra(data[p + 2:q])))
+            r.problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) has {n} bytes, "
+                              f"expected {'/'.join(map(str, c.sizes))}; kept raw")
+        else:
+            plain = False
+            try:
+                append((eid, c.decode(data[p + 2:q])))
+            except (ValueError, IndexError, KeyError) as e:
+                append((eid, RawExtra(data[p + 2:q])))
+                r.problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) not decodable "
+                                  f"({e}); kept raw")
+        p = q
+    if plain and not bad and extras and len(_LAYOUTS) < _MAX_LAYOUTS:
+        _remember_layout(tbl, data, start, end, extras)
+    return p, bad
+
+
+_LAYOUTS: dict[tuple[int, int, int], tuple[Any, tuple[int, ...], tuple[int, ...], struct.Struct]] = {}
+_MAX_LAYOUTS = 256
+_UINT_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
+
+
+def _remember_layout(tbl: dict[int, ExtraCodec], data: bytes, start: int, end: int,
+                     extras: list[tuple[int, Any]]) -> None:
+    """Devices repeat the same item layout in every report: remember it as (the id/length bytes to
+    check, one Struct for all values) so the next report with that layout decodes in one unpack."""
+    positions: list[int] = []
+    fmt = ">"
+    p = start
+    for eid, v in extras:
+        n = data[p + 1]
+        positions += (p, p + 1)
+        c = tbl.get(eid)
+        fmt += "xx" + (_UINT_FMT[n] if c is not None and c.uint == n and n in _UINT_FMT else f"{n}s")
+        if c is not None and not (c.uint == n and n in _UINT_FMT):
+            return
+        if c is None and not isinstance(v, bytes):
+            return
+        p += 2 + n
+    if p != end:
+        return
+    getter = operator.itemgetter(*positions)
+    _LAYOUTS[(id(tbl), start, end)] = (getter, getter(data), tuple(e for e, _ in extras), struct.Struct(fmt))
 
 
 def bcd_time(text: str, tz_offset: float = 8) -> datetime | None:

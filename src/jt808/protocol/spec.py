@@ -84,10 +84,10 @@ class Kind:
     def pre(self, v: Any, w: Writer, field: str) -> Any:
         return v
 
-    def to_json(self, v: Any) -> Any:
+    def to_json(self, v: Any, version: Version | None = None) -> Any:
         return v
 
-    def from_json(self, v: Any, field: str) -> Any:
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> Any:
         return v
 
     def make_default(self) -> Any:
@@ -114,7 +114,7 @@ class _Int(Kind):
             w._range(v, self.lo, self.hi, field)
         return v
 
-    def from_json(self, v: Any, field: str) -> int:
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
             raise BodyError(f"expects an integer, got {type(v).__name__}", field=field)
         return v
@@ -182,7 +182,7 @@ class _Bcd(Kind):
         del w.out[start:]
         return out
 
-    def from_json(self, v: Any, field: str) -> str:
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> str:
         if isinstance(v, int) and not isinstance(v, bool):
             v = str(v).rjust(2 * self.size, "0")
         return _json_str(v, field)
@@ -210,10 +210,10 @@ class _Bytes(Kind):
             w.bytes(v, field, size=self.size)  # raises
         return bytes(v)
 
-    def to_json(self, v: bytes) -> str:
+    def to_json(self, v: bytes, version: Version | None = None) -> str:
         return _b64(v)
 
-    def from_json(self, v: Any, field: str) -> bytes:
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> bytes:
         return _json_bytes(v, field)
 
 
@@ -242,7 +242,7 @@ class _Str(Kind):
                               msg_id=w.msg_id)
         return raw
 
-    def from_json(self, v: Any, field: str) -> str:
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> str:
         return _json_str(v, field)
 
 
@@ -256,7 +256,7 @@ class _StrRest(Kind):
     def write(self, w: Writer, v: str, field: str) -> None:
         w.str_rest(v, field)
 
-    def from_json(self, v: Any, field: str) -> str:
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> str:
         return _json_str(v, field)
 
 
@@ -270,10 +270,10 @@ class _BytesRest(Kind):
     def write(self, w: Writer, v: bytes, field: str) -> None:
         w.bytes(v, field)
 
-    def to_json(self, v: bytes) -> str:
+    def to_json(self, v: bytes, version: Version | None = None) -> str:
         return _b64(v)
 
-    def from_json(self, v: Any, field: str) -> bytes:
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> bytes:
         return _json_bytes(v, field)
 
 
@@ -293,7 +293,7 @@ class _StrLen(Kind):
         self.length.write(w, len(raw), field)
         w.out += raw
 
-    def from_json(self, v: Any, field: str) -> str:
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> str:
         return _json_str(v, field)
 
 
@@ -314,10 +314,10 @@ class _BytesLen(Kind):
         self.length.write(w, len(v), field)
         w.out += v
 
-    def to_json(self, v: bytes) -> str:
+    def to_json(self, v: bytes, version: Version | None = None) -> str:
         return _b64(v)
 
-    def from_json(self, v: Any, field: str) -> bytes:
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> bytes:
         return _json_bytes(v, field)
 
 
@@ -360,19 +360,19 @@ class _List(Kind):
                     raise EncodeError(f"items must be {item.__name__}", field=field, value=x, msg_id=w.msg_id)
                 x.encode(w)
 
-    def to_json(self, v: list[Any]) -> list[Any]:
+    def to_json(self, v: list[Any], version: Version | None = None) -> list[Any]:
         item = self.item
         if isinstance(item, Kind):
-            return [item.to_json(x) for x in v]
-        return [x.to_json() for x in v]
+            return [item.to_json(x, version) for x in v]
+        return [x.to_json(version) for x in v]
 
-    def from_json(self, v: Any, field: str) -> list[Any]:
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> list[Any]:
         if not isinstance(v, list):
             raise BodyError(f"expects a list, got {type(v).__name__}", field=field)
         item = self.item
         if isinstance(item, Kind):
-            return [item.from_json(x, field) for x in v]
-        return [item.from_json(x) for x in v]
+            return [item.from_json(x, field, version) for x in v]
+        return [item.from_json(x, version) for x in v]
 
 
 def BCD(n: int, pad: bool = False) -> Kind:
@@ -629,7 +629,7 @@ class Record:
             v = getattr(self, s.name)
             if isinstance(k, _List) and k.count_key:
                 out[k.count_key] = len(v)
-            out[s.key] = k.to_json(v)
+            out[s.key] = k.to_json(v, version)
         return out
 
     @classmethod
@@ -646,7 +646,7 @@ class Record:
             if s.key not in obj:
                 raise BodyError("is missing", field=s.key)
             k = s.kind_for(version or V2013)
-            v = vals[s.name] = k.from_json(obj[s.key], s.key)
+            v = vals[s.name] = k.from_json(obj[s.key], s.key, version)
             if isinstance(k, _List) and k.count_key and k.count_key in obj and obj[k.count_key] != len(v):
                 raise BodyError(f"says {obj[k.count_key]!r} but '{s.key}' has {len(v)} items", field=k.count_key)
         return cls(**vals)

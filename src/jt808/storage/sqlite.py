@@ -162,6 +162,10 @@ class SQLiteStorage(Storage):
                 await self._writer.execute("PRAGMA journal_mode=WAL")
             await self._writer.execute(f"PRAGMA synchronous={self.synchronous}")
             await self._writer.execute("PRAGMA busy_timeout=5000")
+            # a large page cache keeps the (phone, t) index leaves in memory; a larger WAL between
+            # checkpoints lets a page rewritten by many batches reach the main file once
+            await self._writer.execute("PRAGMA cache_size=-65536")
+            await self._writer.execute("PRAGMA wal_autocheckpoint=4000")
             await self._writer.executescript(SCHEMA)
             if self.in_memory:
                 self._reader = self._writer

@@ -16,6 +16,32 @@ from jt808.gateway.server import Gateway
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 
 
+class Recorder:
+    """A gateway listener that keeps every uplink (the decoded packets, as the gateway saw them)."""
+
+    def __init__(self) -> None:
+        self.uplinks: list[tuple[str, Any]] = []
+        self.connected: list[str] = []
+        self.disconnected: list[tuple[str, str]] = []
+
+    def on_connected(self, phone: str, info: dict[str, Any]) -> None:
+        self.connected.append(phone)
+
+    def on_disconnected(self, phone: str, reason: str) -> None:
+        self.disconnected.append((phone, reason))
+
+    def on_uplink(self, phone: str, packet: Any) -> None:
+        self.uplinks.append((phone, packet))
+
+    def of(self, msg_id: int) -> list[Any]:
+        return [p for _, p in self.uplinks if p.header.msg_id == msg_id]
+
+    def last(self, msg_id: int) -> Any:
+        found = self.of(msg_id)
+        assert found, f"the gateway received no 0x{msg_id:04X}"
+        return found[-1]
+
+
 class GatewayThread:
     """``jt808 serve`` in a thread. :meth:`call` runs a coroutine on the gateway's loop."""
 
@@ -27,6 +53,7 @@ class GatewayThread:
         self.config = config
         self.loop: asyncio.AbstractEventLoop | None = None
         self.gw: Gateway | None = None
+        self.recorder = Recorder()
         self._thread: threading.Thread | None = None
 
     def start(self) -> GatewayThread:
@@ -51,6 +78,7 @@ class GatewayThread:
         ready.wait()
         self.gw = Gateway(cfg, profile=self.profile)
         self.call(self.gw.start())
+        self.gw.add_listener(self.recorder)
         self.port = self.gw.tcp_port
         return self
 
@@ -76,6 +104,22 @@ class GatewayThread:
             self.loop.close()
         self.gw = None
         self.loop = None
+
+
+@pytest.fixture
+def make_gateway(tmp_path: Path) -> Iterator[Any]:
+    """``make_gateway(name="gw2", port=0, profile=…, section__option=value)`` starts another gateway;
+    all are stopped at the end of the test."""
+    made: list[GatewayThread] = []
+
+    def make(name: str = "gw", **kw: Any) -> GatewayThread:
+        gw = GatewayThread(tmp_path / name, **kw).start()
+        made.append(gw)
+        return gw
+
+    yield make
+    for gw in made:
+        gw.stop()
 
 
 @pytest.fixture

@@ -397,3 +397,46 @@ def test_json_text_roundtrip_of_phone_string() -> None:
     p = from_json(json.loads('{"header": {"msg_id": 2, "encrypt": 0, "len": 0, "phone": "000123456789", '
                              '"msg_sn": 0}, "body": {}}'))
     assert jt808.encode(p) == make_frame(0x0002, b"", phone="000123456789", sn=0)
+
+
+UTF8 = jt808.Profile("utf8-device", encoding="utf-8")  # S002's device sends its plate in UTF-8
+
+
+@pytest.mark.parametrize(("hexframe", "body"), [
+    # 2. registration: plate e6b599413636363636 is UTF-8 浙A66666; maker id raw 5 bytes "70960"
+    ("7e0100002e0188554850150025002c0133373039363054372d54383038000000000000000000000000003033323931373001"
+     "e6b599413636363636557e",
+     {"province": 44, "city": 307, "manufacturer": "70960", "model": "T7-T808", "dev_id": "0329170", "color": 1,
+      "license_number": "浙A66666"}),
+    ("7e810000100188554850150025002500313535323935353938373437307f7e",
+     {"seq": 37, "result": 0, "auth_code": "1552955987470"}),
+    # 5. authentication and its reply
+    ("7e010200060188554850150001323835313131db7e", {"code": "285111"}),
+    ("7e8001000501885548501500010001010200567e", {"seq": 1, "id": 0x0102, "result": 0}),
+    # 6./7. query parameters and the answer: DWORD/WORD/STRING by id, unknown ids base64
+    ("7e810400000188554850150001557e", {}),
+    ("7e0104009e0188554850151ac01abf100000000104000000b400000002040000001e0000000304000000080000001000000000"
+     "1100000000120000000013147365727665722e6e6174617070667265652e636300000018040000802300000027040000000000"
+     "000029040000000f0000005a04000000000000005d0200000000005e0200000000f0011000000000000000000000000000000000"
+     "0000f002060000000000000000f0030100987e",
+     {"seq": 0x1ABF, "length": 16, "params": [
+         {"id": 0x01, "value": 180}, {"id": 0x02, "value": 30}, {"id": 0x03, "value": 8},
+         {"id": 0x10, "value": ""}, {"id": 0x11, "value": ""}, {"id": 0x12, "value": ""},
+         {"id": 0x13, "value": "server.natappfree.cc"}, {"id": 0x18, "value": 0x8023}, {"id": 0x27, "value": 0},
+         {"id": 0x29, "value": 15}, {"id": 0x5A, "value": 0}, {"id": 0x5D, "value": 0}, {"id": 0x5E, "value": 0},
+         {"id": 0xF001, "value": b64(bytes(16))}, {"id": 0xF002, "value": b64(bytes(6))},
+         {"id": 0xF003, "value": b64(bytes(1))}]}),
+    # 8. set parameters
+    ("7e8103003001885548501500010700000001040000003c00000002040000000a00000003040000000a000000100000000011000000"
+     "00120000000013005d7e",
+     {"length": 7, "params": [{"id": 1, "value": 60}, {"id": 2, "value": 10}, {"id": 3, "value": 10},
+                              {"id": 0x10, "value": ""}, {"id": 0x11, "value": ""}, {"id": 0x12, "value": ""},
+                              {"id": 0x13, "value": ""}]}),
+    # 9. terminal control: reset; 10. text "sat"
+    ("7e81050001018855485015000104517e", {"command": 4, "param": ""}),
+    ("7e83000004018855485015000100736174317e", {"flag": 0, "text": "sat"}),
+])
+def test_s002_frames(hexframe: str, body: dict) -> None:
+    j = roundtrip(bytes.fromhex(hexframe), UTF8)
+    assert j["header"]["phone"] == "018855485015"
+    assert j["body"] == body

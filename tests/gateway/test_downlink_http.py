@@ -10,13 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import PHONE, Terminal, location, make_config
 
 from jt808.errors import ReplyTimeout
 from jt808.gateway import CommandFailed, DownlinkQueueFull, Gateway, TerminalOffline
 from jt808.protocol.messages.general import QueryParameters
 from jt808.protocol.messages.params import Param, ParametersReply
 from jt808.protocol.messages.text import TextMessage
+
+from .helpers import PHONE, Terminal, location, make_config
 
 
 @pytest.fixture

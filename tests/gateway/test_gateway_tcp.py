@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PHONE, Terminal, location, make_config
 
 import jt808
 from jt808 import V2019
@@ -17,6 +16,8 @@ from jt808.protocol.messages.general import HeartBeat, QueryServerTime, Terminal
 from jt808.protocol.messages.register import TerminalAuth
 from jt808.protocol.messages.tracking import BatchLocations
 from jt808.storage.base import TerminalRecord
+
+from .helpers import PHONE, Terminal, location, make_config
 
 
 async def test_register_authenticate_heartbeat_locations(gateway: Gateway, terminal: Terminal) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PHONE, Terminal, UdpTerminal, location, make_config
 
 import jt808
 from jt808 import Header, Packet
@@ -20,6 +19,8 @@ from jt808.protocol.messages.location import LocationBasic
 from jt808.protocol.messages.media import MediaData
 from jt808.protocol.messages.text import TextMessage
 from jt808.protocol.subpackage import split
+
+from .helpers import PHONE, Terminal, UdpTerminal, location, make_config
 
 PHOTO = bytes((i * 7 + 3) & 0xFF for i in range(5000)) + b"\x7e\x7d" * 40  # escapes inside, 5 fragments
 

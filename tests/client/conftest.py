@@ -4,7 +4,12 @@ on a free loopback port, with a temporary data directory (SQLite storage, HTTP o
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,3 +134,54 @@ def gateway(tmp_path: Path) -> Iterator[GatewayThread]:
         yield gw
     finally:
         gw.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServeProcess:
+    """``jt808 serve`` as a subprocess on free loopback ports with a temporary data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.http_port = free_port()
+        self.log = data_dir / "serve.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "jt808.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+               "--http-port", str(self.http_port), "--data-dir", str(data_dir), "--log-level", "warning"]
+        self._log = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=dict(os.environ))
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"jt808 serve exited: {self.log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("jt808 serve did not start listening within 20 s") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[ServeProcess]:
+    proc = ServeProcess(tmp_path / "serve")
+    try:
+        yield proc
+    finally:
+        proc.stop()

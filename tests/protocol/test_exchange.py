@@ -440,3 +440,18 @@ def test_s002_frames(hexframe: str, body: dict) -> None:
     j = roundtrip(bytes.fromhex(hexframe), UTF8)
     assert j["header"]["phone"] == "018855485015"
     assert j["body"] == body
+
+
+def test_fast_bit_renderers_equal_the_shared_bit_maps() -> None:
+    import random
+
+    from jt808.protocol import bits
+    from jt808.protocol.exchange import _analog_json, _io_json, _signal_json
+
+    rng = random.Random(25)
+    for v in [0, 1, 0x7FFF, 0x8000, 0xFFFFFFFF, *(rng.getrandbits(32) for _ in range(3000))]:
+        assert list(_signal_json(v).items()) == list(bits.signal_map(v).items())
+        assert _analog_json(v) == bits.analog_map(v)
+        assert list(_io_json(v & 0xFFFF).items()) == list(bits.io_status_map(v & 0xFFFF).items())
+    with pytest.raises(jt808.BodyError):
+        _signal_json(1 << 32)

@@ -31,6 +31,7 @@ from typing import Any
 from jt808.errors import BodyError, DecodeError, EncodeError, HeaderError
 from jt808.protocol import bits
 from jt808.protocol.header import V2013, V2019, Header, Version
+from jt808.protocol.messages.location import STANDARD_EXTRAS, LocationReport, RawExtra, extras_table
 from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, ExtraCodec, Profile
 
@@ -94,9 +95,7 @@ _BYTES_IDS = frozenset({0x05})  # standard items whose JSON value is base64 (tir
 
 
 def _std_table(profile: Profile, version: Version) -> dict[int, ExtraCodec]:
-    from jt808.protocol.messages.location import extras_table
-
-    return extras_table(profile, version)
+    return profile.extra_tables.get(version) or extras_table(profile, version)
 
 
 def _bits_call(fn: Any, v: Any, field: str) -> int:
@@ -164,15 +163,44 @@ _KEY_PARSERS: dict[str, tuple[int, Any]] = {
     "rssi": (0x30, _uint_from(0xFF)),
     "gnss_sat_num": (0x31, _uint_from(0xFF)),
 }
-_ID_RENDER = {0x25: bits.signal_map, 0x2A: bits.io_status_map, 0x2B: bits.analog_map}
+# Fast renderers with the output of bits.signal_map / io_status_map / analog_map (tested equal): the
+# 15 signal flags as two precomputed halves merged, IO status from a 4-entry table.
+_SIG_LO = [{k: (n >> i) & 1 for i, k in enumerate(SIGNAL_BITS[:8])} for n in range(256)]
+_SIG_HI = [{k: (n >> i) & 1 for i, k in enumerate(SIGNAL_BITS[8:])} for n in range(1 << (len(SIGNAL_BITS) - 8))]
+_IO_T = [{k: (n >> i) & 1 for i, k in enumerate(IO_STATUS_BITS)} for n in range(1 << len(IO_STATUS_BITS))]
+_NSIG, _NIO = len(SIGNAL_BITS), len(IO_STATUS_BITS)
+
+
+def _signal_json(v: int) -> dict[str, int]:
+    if type(v) is not int or not 0 <= v <= 0xFFFFFFFF:
+        return bits.signal_map(v)  # raises the located error
+    out = {**_SIG_LO[v & 0xFF], **_SIG_HI[(v >> 8) & ((1 << (_NSIG - 8)) - 1)]}
+    if v >> _NSIG:
+        out["reserved"] = v >> _NSIG
+    return out
+
+
+def _io_json(v: int) -> dict[str, int]:
+    if type(v) is not int or not 0 <= v <= 0xFFFF:
+        return bits.io_status_map(v)
+    out = dict(_IO_T[v & ((1 << _NIO) - 1)])
+    if v >> _NIO:
+        out["reserved"] = v >> _NIO
+    return out
+
+
+def _analog_json(v: int) -> dict[str, int]:
+    if type(v) is not int or not 0 <= v <= 0xFFFFFFFF:
+        return bits.analog_map(v)
+    return {"ad0": v & 0xFFFF, "ad1": v >> 16}
+
+
+_ID_RENDER = {0x25: _signal_json, 0x2A: _io_json, 0x2B: _analog_json}
 _LOC_KEYS = frozenset(("alarm", "status", "latitude", "longitude", "altitude", "speed", "direction", "time",
                        "extra", "extra_dups", "extra_order", "bad_tail"))
 
 
-def _std_codec(eid: int) -> ExtraCodec | None:
-    from jt808.protocol.messages.location import STANDARD_EXTRAS
-
-    return STANDARD_EXTRAS.get(eid)
+_std_codec = STANDARD_EXTRAS.get
 
 
 def _item_bytes(eid: int, v: Any, tbl: dict[int, ExtraCodec]) -> bytes:
@@ -211,6 +239,28 @@ def _render_item(eid: int, v: Any, tbl: dict[int, ExtraCodec], version: Version)
     return c.key, v
 
 
+def _plan(tbl: dict[int, ExtraCodec]) -> dict[int, tuple[str, Any]]:
+    """id -> (key, render or None) for the items whose (non-bytes) value renders under a key."""
+    plan = _PLANS.get(id(tbl))
+    if plan is None or plan[0] is not tbl:
+        p: dict[int, tuple[str, Any]] = {}
+        for eid, c in tbl.items():
+            render = _ID_RENDER.get(eid) if c is _std_codec(eid) else None
+            if render is None and eid in _DICT_IDS and c is _std_codec(eid):
+                render = dict
+            p[eid] = (c.key, render)
+        plan = _PLANS[id(tbl)] = (tbl, p)
+    return plan[1]
+
+
+_PLANS: dict[int, tuple[dict[int, ExtraCodec], dict[int, tuple[str, Any]]]] = {}
+_DICT_IDS = frozenset({0x11, 0x12, 0x13})  # standard items whose value is a dict (copied into the JSON)
+
+
+def _raw_json(eid: int, tbl: dict[int, ExtraCodec]) -> Any:
+    return lambda v: _b64(_item_bytes(eid, v, tbl))
+
+
 def location_to_json(report: Any, version: Version | None = None,
                      profile: Profile | None = None) -> dict[str, Any]:
     """The seed-004/EMQX JSON of a location report (``LocationReport``).
@@ -229,12 +279,27 @@ def location_to_json(report: Any, version: Version | None = None,
     extras = report.extras
     if extras:
         tbl = _std_table(profile or DEFAULT_PROFILE, version)
+        plan = _plan(tbl)
         extra: dict[str, Any] = {}
         seen: set[int] = set()
         dups: list[dict[str, Any]] = []
-        canonical: list[Any] = []  # keys in insertion order (None = custome), then dup ids
+        canonical: list[Any] = []  # ids in key insertion order (None = the custome map)
         custom_ids: list[int] = []
+        get = plan.get
         for eid, v in extras:
+            hit = get(eid)
+            if hit is not None and type(v) is not bytes and type(v) is not RawExtra:
+                key, render = hit
+                if key in extra:
+                    if eid in seen:
+                        dups.append({"id": eid, "data": _b64(_item_bytes(eid, v, tbl))})
+                        continue
+                    key = str(eid)  # two ids of a profile sharing one key: the later one by its number
+                    render = _raw_json(eid, tbl)
+                seen.add(eid)
+                extra[key] = render(v) if render is not None else v
+                canonical.append(eid)
+                continue
             if eid in seen:
                 dups.append({"id": eid, "data": _b64(_item_bytes(eid, v, tbl))})
                 continue
@@ -251,19 +316,20 @@ def location_to_json(report: Any, version: Version | None = None,
                 extra[key] = jv
                 canonical.append(eid)
         out["extra"] = extra
-        if dups:
-            out["extra_dups"] = dups
-        # The order from_json will rebuild: map order (custome expanded in place), then the dups.
-        rebuilt: list[int] = []
-        for k in canonical:
-            if k is None:
-                rebuilt.extend(custom_ids)
-            else:
-                rebuilt.append(k)
-        rebuilt.extend(d["id"] for d in dups)
-        wire = [eid for eid, _ in extras]
-        if rebuilt != wire:
-            out["extra_order"] = wire
+        if dups or len(custom_ids) > 1:
+            if dups:
+                out["extra_dups"] = dups
+            # The order from_json will rebuild: map order (custome expanded in place), then the dups.
+            rebuilt: list[int] = []
+            for k in canonical:
+                if k is None:
+                    rebuilt.extend(custom_ids)
+                else:
+                    rebuilt.append(k)
+            rebuilt.extend(d["id"] for d in dups)
+            wire = [eid for eid, _ in extras]
+            if rebuilt != wire:
+                out["extra_order"] = wire
     if report.bad_tail:
         out["bad_tail"] = _b64(report.bad_tail)
     return out
@@ -296,8 +362,6 @@ def _id_key(k: str, field: str) -> int:
 
 def location_from_json(obj: Any, version: Version | None = None, profile: Profile | None = None) -> Any:
     """Build a ``LocationReport`` from its JSON; a missing or ill-typed field raises :class:`BodyError`."""
-    from jt808.protocol.messages.location import LocationReport
-
     if version is None:
         version = V2013
     if not isinstance(obj, dict):
@@ -396,8 +460,6 @@ def to_json(packet: Packet, profile: Profile | None = None) -> dict[str, Any]:
     h = packet.header
     body = packet.body
     version = h.version
-    from jt808.protocol.messages.location import LocationReport
-
     bj = location_to_json(body, version, profile) if type(body) is LocationReport else body.to_json(version)
     body_len = None
     if packet.raw_body is None and not h.length:  # built here, not decoded: say what would be sent
@@ -526,8 +588,6 @@ def from_json(obj: Any, profile: Profile | None = None, *, version: Version | in
                                     field="unknown_id")
                 raise BodyError(f"no body layout for 0x{mid:04X} in {ver}: send "
                                 '{"unknown_id": true, "data": base64}', field="body")
-            from jt808.protocol.messages.location import LocationReport
-
             body = location_from_json(bj, ver, prof) if cls is LocationReport else cls.from_json(bj, ver)
             data_len = len(encode_body(body, ver, prof, mid))  # validates every value
     except DecodeError as e:

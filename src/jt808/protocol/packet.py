@@ -244,15 +244,18 @@ def encode(packet: Packet, profile: Profile = DEFAULT_PROFILE) -> bytes:
         if mid != h.msg_id and mid >= 0:
             raise EncodeError(f"header says 0x{h.msg_id:04X} but the body is {type(body).__name__} "
                               f"(0x{mid:04X})", msg_id=h.msg_id)
-        w = Writer(h.version, profile.encoding, h.msg_id, profile)
-        try:
-            body.encode(w)
-        except EncodeError as e:
-            if e.msg_id is None:
-                e.msg_id = h.msg_id
-                e.args = (f"0x{h.msg_id:04X} {e.args[0]}",)
-            raise
-        data = w.out
+        fast = body.fast_encode
+        data = fast() if fast is not None else None  # type: ignore[call-arg]
+        if data is None:
+            w = Writer(h.version, profile.encoding, h.msg_id, profile)
+            try:
+                body.encode(w)
+            except EncodeError as e:
+                if e.msg_id is None:
+                    e.msg_id = h.msg_id
+                    e.args = (f"0x{h.msg_id:04X} {e.args[0]}",)
+                raise
+            data = w.out
     if packet.tail:
         data = bytes(data) + packet.tail
     if h.encrypt & 1 and type(body) is not RawBody:

@@ -680,6 +680,10 @@ class Body(Record):
     #: Optional hot-path decoder ``(body_bytes, profile, version) -> body | None`` used by
     #: :func:`jt808.decode` before the general path; ``None`` means "take the general path".
     fast_decode: ClassVar[Callable[[bytes, Any, Version], Any] | None] = None
+    #: Optional hot-path encoder ``(body) -> bytes | None`` used by :func:`jt808.encode` (no Writer);
+    #: ``None`` (or a ``None`` result, e.g. for a value out of range) means "take the general path",
+    #: which also produces the precise :class:`EncodeError`.
+    fast_encode: ClassVar[Callable[[Any], bytes | None] | None] = None
 
     @property
     def title(self) -> str:

@@ -54,6 +54,12 @@ class _GeneralReply(Body):
     def fast_decode(cls, data: bytes, profile: object, version: object):  # type: ignore[no-untyped-def]
         return cls(*_REPLY.unpack(data)) if len(data) == 5 else None
 
+    def fast_encode(self) -> bytes | None:
+        try:
+            return _REPLY.pack(self.seq, self.id, self.result)
+        except struct.error:
+            return None
+
     def encode(self, w: Writer) -> None:
         try:
             w.out += _REPLY.pack(self.seq, self.id, self.result)

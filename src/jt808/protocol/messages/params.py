@@ -400,57 +400,78 @@ def read_params(r: Reader, count: int) -> list[Param]:
     """Read ``count`` items ``id DWORD · len BYTE · value``. A value running past the body raises
     :class:`~jt808.errors.TruncatedError`; item-level oddities are kept raw and noted (module docstring)."""
     out: list[Param] = []
+    append = out.append
     version = r.version
+    data, p, end = r.data, r.pos, r.end
+    get = PARAMS.get
     for i in range(count):
-        pid = r.u32(f"params[{i}].id")
-        n = r.u8(f"params[{i}].len")
-        raw = r.bytes(n, f"params[{i}].value")
-        d = param_def(pid)
-        if d is None or not d.defined_in(version):
+        if p + 5 > end:
+            r.pos = p
+            r.need(4, f"params[{i}].id")
+            r.need(1, f"params[{i}].len")
+        pid = _from_bytes(data[p:p + 4], "big")
+        n = data[p + 4]
+        q = p + 5 + n
+        if q > end:
+            r.pos = p + 5
+            r.need(n, f"params[{i}].value")
+        raw = data[p + 5:q]
+        p = q
+        d = get(pid) or _range_def(pid)
+        if d is None or (d.since is not None and version < d.since):
             why = "is reserved / unknown" if d is None else f"is not defined before {d.since}"
             r.note(f"{_where(r)}parameter 0x{pid:04X} {why} in {version}; {n} byte(s) kept raw")
-            out.append(Param(pid, raw))
+            append(Param(pid, raw))
             continue
         t = d.type
         if t is ParamType.RAW:
-            out.append(Param(pid, raw))
+            append(Param(pid, raw))
         elif t is ParamType.STRING:
-            out.append(Param(pid, r.text(raw)))
+            append(Param(pid, raw.decode(r.encoding, "surrogateescape")))
         elif n != d.size:
             r.note(f"{_where(r)}parameter 0x{pid:04X} ({d.name}) has {n} byte(s), expected {d.size} "
                    f"({d.kind}); kept raw")
-            out.append(Param(pid, RawValue(raw)))
+            append(Param(pid, RawValue(raw)))
         elif t is ParamType.BYTES:
-            out.append(Param(pid, raw))
+            append(Param(pid, raw))
         else:
-            out.append(Param(pid, int.from_bytes(raw, "big")))
+            append(Param(pid, _from_bytes(raw, "big")))
+    r.pos = p
     return out
 
 
-def _value_bytes(p: Param, w: Writer, field_name: str) -> bytes:
+_from_bytes = int.from_bytes
+_DWORD, _WORD, _BYTE = ParamType.DWORD, ParamType.WORD, ParamType.BYTE
+
+
+def _value_bytes(p: Param, w: Writer, index: int) -> bytes:
     pid, v = p.id, p.value
     if isinstance(v, RawValue):
         return bytes(v)
-    d = param_def(pid, w.version)
+    d = PARAMS.get(pid) or _range_def(pid)
+    if d is not None and d.since is not None and w.version < d.since:
+        d = None
     if d is None or d.type is ParamType.RAW:
         if not isinstance(v, bytes | bytearray):
             what = "is reserved" if d is None else "is raw"
             raise EncodeError(f"parameter 0x{pid:04X} {what} in {w.version}: give its value as bytes",
-                              field=field_name, value=v, msg_id=w.msg_id)
+                              field=f"params[{index}].value", value=v, msg_id=w.msg_id)
         return bytes(v)
     t = d.type
-    if t.is_int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise EncodeError(f"parameter 0x{pid:04X} ({d.name}) is a {d.kind}: give an int "
-                              "(or RawValue for raw bytes)", field=field_name, value=v, msg_id=w.msg_id)
+    if t is _DWORD or t is _WORD or t is _BYTE:
         size = d.size or 4
-        w._range(v, 0, (1 << (8 * size)) - 1, field_name)
+        if type(v) is not int or v < 0 or v >= 1 << (8 * size):
+            field_name = f"params[{index}].value"
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise EncodeError(f"parameter 0x{pid:04X} ({d.name}) is a {d.kind}: give an int "
+                                  "(or RawValue for raw bytes)", field=field_name, value=v, msg_id=w.msg_id)
+            w._range(v, 0, (1 << (8 * size)) - 1, field_name)
         return v.to_bytes(size, "big")
     if t is ParamType.STRING:
-        return w.encode_text(v, field_name)  # type: ignore[arg-type]
+        return w.encode_text(v, f"params[{index}].value")  # type: ignore[arg-type]
     if not isinstance(v, bytes | bytearray) or len(v) != d.size:
         raise EncodeError(f"parameter 0x{pid:04X} ({d.name}) needs exactly {d.size} bytes (or a RawValue)",
-                          field=field_name, value=v, msg_id=w.msg_id)
+                          field=f"params[{index}].value", value=v, msg_id=w.msg_id)
     return bytes(v)
 
 
@@ -458,17 +479,17 @@ def write_params(params: list[Param], w: Writer) -> None:
     """Append the items (no count). Strict: each value must fit its id's type (see :class:`Param`)."""
     out = w.out
     for i, p in enumerate(params):
-        where = f"params[{i}]"
-        if not isinstance(p, Param):
-            raise EncodeError("items must be Param", field=where, value=p, msg_id=w.msg_id)
-        if isinstance(p.id, bool) or not isinstance(p.id, int) or not 0 <= p.id <= 0xFFFFFFFF:
-            raise EncodeError("id must be an integer 0..0xFFFFFFFF", field=where + ".id", value=p.id,
+        if type(p) is not Param and not isinstance(p, Param):
+            raise EncodeError("items must be Param", field=f"params[{i}]", value=p, msg_id=w.msg_id)
+        pid = p.id
+        if (type(pid) is not int and (isinstance(pid, bool) or not isinstance(pid, int))) or not 0 <= pid <= 0xFFFFFFFF:
+            raise EncodeError("id must be an integer 0..0xFFFFFFFF", field=f"params[{i}].id", value=pid,
                               msg_id=w.msg_id)
-        val = _value_bytes(p, w, where + ".value")
+        val = _value_bytes(p, w, i)
         if len(val) > 0xFF:
-            raise EncodeError(f"value of {len(val)} bytes does not fit the length BYTE", field=where + ".value",
-                              value=p.value, msg_id=w.msg_id)
-        out += p.id.to_bytes(4, "big")
+            raise EncodeError(f"value of {len(val)} bytes does not fit the length BYTE",
+                              field=f"params[{i}].value", value=p.value, msg_id=w.msg_id)
+        out += pid.to_bytes(4, "big")
         out.append(len(val))
         out += val
 

@@ -299,6 +299,24 @@ def _chain_ends(data: bytes, q: int, end: int, n: int) -> bool:
     return q == end
 
 
+def _chain_len(data: bytes, q: int, end: int, n: int) -> int:
+    """How many of ``n`` items ``len WORD · body`` from ``q`` are well formed: each fits the body and is
+    a basic block whose 1+1 additional items end exactly at its declared length."""
+    for k in range(n):
+        if q + 2 > end:
+            return k
+        e = q + 2 + (data[q] << 8 | data[q + 1])
+        if e > end:
+            return k
+        b = q + 30
+        while b + 2 <= e:
+            b += 2 + data[b + 1]
+        if b != e:
+            return k
+        q = e
+    return n
+
+
 def _item_ends(data: bytes, s: int, end: int) -> list[int]:
     """Where a 0x0200 body starting at ``s`` could end: after the basic block or after any of the
     standard 1+1 additional items that follow it."""
@@ -352,6 +370,16 @@ def _read_item(r: Reader, p: int, end: int, after: int, i: int, lined_up: bool) 
                 if loc is not None:
                     return loc, b, (f"0x0704: location {i} at offset {p} says {size} bytes but its items "
                                     f"span {b - s}; decoded with {b - s}"), True
+        if after:
+            # Nothing lines up to the end (another length is wrong too): take the end after which the
+            # most following lengths still chain, the declared one on a tie.
+            cands = sorted(((_chain_len(data, b, end, after), b == q, b) for b in _item_ends(data, s, end)
+                            if b != q or declared_fits), reverse=True)
+            for n, _, b in cands:
+                loc = _try_location(r, s, b, clean=True) if n else None
+                if loc is not None:
+                    return loc, b, ("" if b == q else f"0x0704: location {i} at offset {p} says {size} bytes but "
+                                    f"its items span {b - s}; decoded with {b - s}"), False
     if declared_fits:
         loc = _try_location(r, s, q, clean=True)
         if loc is not None:

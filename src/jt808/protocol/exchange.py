@@ -467,8 +467,8 @@ def to_json(packet: Packet, profile: Profile | None = None) -> dict[str, Any]:
             data = body.data if isinstance(body, RawBody) else encode_body(body, version, profile or DEFAULT_PROFILE,
                                                                            h.msg_id)
             body_len = len(data) + len(packet.tail)
-        except EncodeError:
-            body_len = h.length
+        except (EncodeError, TypeError, ValueError, AttributeError, OverflowError):
+            body_len = h.length  # an invalid hand-built body: say what the header holds
     out: dict[str, Any] = {"header": header_to_json(h, body_len), "body": bj}
     if packet.tail:
         out["tail"] = _b64(packet.tail)
@@ -527,8 +527,8 @@ def header_from_json(obj: Any, version: Version | None = None) -> Header:
     phone = _phone(obj["phone"], 10 if ver is V2019 else 6, mid)
     sn = _hint(obj["msg_sn"], "msg_sn", 0xFFFF, mid)
     enc = _hint(obj.get("encrypt", 0), "encrypt", 0b111, mid)
-    if "len" in obj:
-        _hint(obj["len"], "len", 0x3FF, mid)
+    if "len" in obj:  # recomputed; a body over 1023 bytes (before sub-packaging) may say more
+        _hint(obj["len"], "len", 0xFFFFFFFF, mid)
     ft = fs = 0
     if "frag_total" in obj or "frag_sn" in obj:
         for k in ("frag_total", "frag_sn"):

@@ -222,8 +222,9 @@ class SQLiteStorage(Storage):
 
     async def _fetch(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
         try:
-            async with self._r().execute(sql, params) as cur:
-                return list(await cur.fetchall())
+            # one thread call for execute + fetch: an open statement on the shared reader would keep
+            # its read snapshot alive for queries interleaved from other tasks (stale reads)
+            return list(await self._r().execute_fetchall(sql, params))
         except StorageError:
             raise
         except Exception as e:

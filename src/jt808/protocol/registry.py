@@ -128,8 +128,13 @@ class Profile:
         self.carriage_temp_sign_magnitude = carriage_temp_sign_magnitude
         base = parent.messages if parent is not None else DEFAULT_MESSAGES
         self.messages = MessageRegistry(base)
+        self.parent = parent
+        self._children: list[Profile] = []
+        self._own_extras: dict[int, ExtraCodec] = {}
         self._extras: dict[int, ExtraCodec] = dict(parent._extras) if parent is not None else {}
         self.extra_tables: dict[Version, dict[int, ExtraCodec]] = {}  # merged per version (location.py)
+        if parent is not None:
+            parent._children.append(self)
         self.rsa_private_key: Any = None
         self.rsa_peer_public_key: Any = None
 
@@ -147,10 +152,32 @@ class Profile:
         """Decode ``msg_id`` (default ``cls.msg_id``) with ``cls`` for devices of this profile."""
         return self.messages.register(cls, versions, msg_id)
 
+    def message(self, msg_id: int, *, versions: Iterable[Version] | None = None) -> Callable[[type], type]:
+        """Class decorator: declare a body (``wire`` fields, as with :func:`jt808.protocol.spec.message`)
+        for devices of this profile only; the standard registry is left alone."""
+
+        def deco(cls: type) -> type:
+            from jt808.protocol.spec import ALL_VERSIONS, record
+
+            cls.msg_id = msg_id  # type: ignore[attr-defined]
+            cls.versions = tuple(Version.parse(v) for v in versions) if versions is not None else ALL_VERSIONS  # type: ignore[attr-defined]
+            cls = record(cls)
+            self.messages.register(cls)  # type: ignore[arg-type]
+            return cls
+
+        return deco
+
     def register_extra(self, extra_id: int, codec: ExtraCodec) -> None:
-        """Decode location additional-info ``extra_id`` with ``codec`` for devices of this profile."""
-        self._extras[extra_id] = codec
+        """Decode location additional-info ``extra_id`` with ``codec`` for devices of this profile
+        (and of the profiles derived from it, unless they register their own)."""
+        self._own_extras[extra_id] = codec
+        self._refresh_extras()
+
+    def _refresh_extras(self) -> None:
+        self._extras = {**(self.parent._extras if self.parent is not None else {}), **self._own_extras}
         self.extra_tables.clear()
+        for child in self._children:
+            child._refresh_extras()
 
     def extra_codec(self, extra_id: int) -> ExtraCodec | None:
         return self._extras.get(extra_id)
@@ -160,7 +187,8 @@ class Profile:
         return self._extras
 
     def derive(self, name: str, **changes: Any) -> Profile:
-        """A new profile inheriting this one's registrations, with some settings changed."""
+        """A new profile inheriting this one's registrations (messages and extras, including those made
+        later on this one), with some settings changed."""
         settings = dict(default_version=self.default_version, force_version=self.force_version,
                         infer_2011=self.infer_2011, encoding=self.encoding,
                         accept_bad_check=self.accept_bad_check, tz_offset=self.tz_offset,

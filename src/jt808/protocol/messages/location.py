@@ -227,7 +227,7 @@ class LocationReport(Body):
             else:
                 tbl = profile.extra_tables.get(r.version) or extras_table(profile, r.version)
                 lay = _LAYOUTS.get((id(tbl), p, end))
-                if lay is not None and lay[0](data) == lay[1]:
+                if lay is not None and lay[4] is tbl and lay[0](data) == lay[1]:
                     extras = list(zip(lay[2], lay[3].unpack_from(data, p), strict=True))
                     p = end
                 else:
@@ -242,7 +242,7 @@ class LocationReport(Body):
         if tbl is None or len(data) <= 28:
             return None
         lay = _LAYOUTS.get((id(tbl), 28, len(data)))
-        if lay is None or lay[0](data) != lay[1]:
+        if lay is None or lay[4] is not tbl or lay[0](data) != lay[1]:
             return None
         a, s, la, lo, al, sp, d, t = BASIC.unpack_from(data)
         return LocationReport(a, s, la, lo, al, sp, d, t.hex(), list(zip(lay[2], lay[3].unpack_from(data, 28),
@@ -319,7 +319,7 @@ def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: dict[int, ExtraCo
         c = get(eid)
         if c is None:
             append((eid, data[p + 2:q]))
-        elif c.uint == n:
+        elif n and c.uint == n:  # (n == 0 would match every non-integer codec, uint 0)
             append((eid, _from_bytes(data[p + 2:q], "big")))
         elif c.sizes is not None and n not in c.sizes:
             plain = False
@@ -340,7 +340,9 @@ def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: dict[int, ExtraCo
     return p, bad
 
 
-_LAYOUTS: dict[tuple[int, int, int], tuple[Any, tuple[int, ...], tuple[int, ...], struct.Struct]] = {}
+#: (id(table), start, end) -> (id/length getter, their bytes, ids, values Struct, the table itself: an id()
+#: can be reused by a new table once a profile's tables are rebuilt, e.g. after ``register_extra``).
+_LAYOUTS: dict[tuple[int, int, int], tuple[Any, tuple[int, ...], tuple[int, ...], struct.Struct, Any]] = {}
 _MAX_LAYOUTS = 256
 _UINT_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
@@ -365,7 +367,7 @@ def _remember_layout(tbl: dict[int, ExtraCodec], data: bytes, start: int, end: i
     if p != end:
         return
     getter = operator.itemgetter(*positions)
-    _LAYOUTS[(id(tbl), start, end)] = (getter, getter(data), tuple(e for e, _ in extras), struct.Struct(fmt))
+    _LAYOUTS[(id(tbl), start, end)] = (getter, getter(data), tuple(e for e, _ in extras), struct.Struct(fmt), tbl)
 
 
 def bcd_time(text: str, tz_offset: float = 8) -> datetime | None:

@@ -1,0 +1,1 @@
+"""Bridges between the gateway and the outside world (the MQTT bridge in :mod:`jt808.bridges.mqtt`)."""

@@ -1,0 +1,779 @@
+"""The MQTT bridge: EMQX's JT/T 808 topic layout over any MQTT 5 broker (aiomqtt).
+
+::
+
+    bridge = MqttBridge(gateway, config.mqtt)
+    await bridge.start()        # listener of the gateway; connects in the background
+    ...
+    await bridge.stop()         # publishes what it can within a few seconds, says goodbye
+
+Topics (EMQX's defaults; ``${clientid}`` and ``${phone}`` are both the terminal's phone, every BCD
+digit as in the JSON header, because EMQX's gateway uses the phone as the terminal's client id):
+
+=====================================  =========================================================
+``jt808/{phone}/{phone}/up``           every uplink of an authenticated terminal as seed-004 JSON
+                                       (QoS ``mqtt.qos``, 1 by default), replies to downlinks
+                                       included; error objects of downlinks that failed
+``jt808/{phone}/{phone}/dn``           downlinks: publish ``{"header": {"msg_id": …}, "body": …}``;
+                                       the node holding the terminal subscribes to it
+``jt808/{phone}/{phone}/status``       connected / disconnected events, retained (``status_topic``)
+``jt808/_nodes/{node}/state``          each node's own liveness, retained, with a will
+``jt808/_nodes/{node}/rpc``            answers to the node's remote commands (HTTP API of another node)
+=====================================  =========================================================
+
+What it does beyond EMQX's gateway: a sub-packaged message is published once, merged; a 0x0801
+upload is published after its file is saved, with ``file`` (the saved path), ``size`` and the base64
+``multimedia`` when it is at most ``publish_media_max`` bytes; 0x0001 answers are published; a bad
+downlink gets an error object naming the problem instead of being dropped.
+
+Broker outages: uplinks wait in a bounded buffer (``buffer_size`` messages, counted until the broker
+acknowledges them); when it is full the oldest are dropped, counted and logged. The bridge reconnects
+with exponential backoff (0.5 s doubling to 30 s, jittered), resubscribes and publishes the buffer in
+order. Messages that were in flight when the connection broke are published again (at least once,
+as QoS 1 promises).
+
+Several nodes: each node tracks which node holds which terminal from the retained status topics and
+the nodes' liveness. A terminal that authenticates on node B while node A still holds a connection
+for it (a NAT timeout A has not noticed yet) is closed on A. The HTTP command endpoint of node A
+reaches a terminal held by node B through :meth:`MqttBridge.remote_send` (``gateway.remote_sender``):
+the command goes to the terminal's ``dn`` topic with an MQTT 5 response topic and correlation id; B
+executes it with the usual retry policy and answers on A's ``rpc`` topic.
+
+Why paho's ``publish`` directly: aiomqtt's ``publish`` awaits each acknowledgement, and keeping
+thousands in flight through tasks costs more than the gateway's own work per message, so uplinks go
+through the paho client aiomqtt wraps (``client._client``) inside a window this module keeps itself;
+connecting, subscribing, receiving and the will use aiomqtt's API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import random
+import re
+import socket
+import ssl
+import time
+import uuid
+from collections import deque
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from jt808.config import ConfigError, MqttConfig
+from jt808.errors import DecodeError, EncodeError, JT808Error, ReplyTimeout
+from jt808.gateway.errors import CommandFailed, DownlinkQueueFull, TerminalOffline
+from jt808.protocol.exchange import from_json, to_json
+from jt808.protocol.packet import Packet
+
+__all__ = ["MqttBridge", "parse_url"]
+
+log = logging.getLogger("jt808.mqtt")
+
+DEFAULT_STATUS_TOPIC = "jt808/${clientid}/${phone}/status"
+_WINDOW = 1000  # QoS 1 messages in flight at once
+_BURST = 256  # messages handed to paho before yielding to the loop
+_BACKOFF_MIN, _BACKOFF_MAX = 0.5, 30.0
+_SUB_CHUNK = 200  # topics per SUBSCRIBE / UNSUBSCRIBE packet
+_DROP_LOG_EVERY = 10.0
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def parse_url(url: str) -> tuple[str, int, bool, str | None, str | None]:
+    """``mqtt://user:pass@host:1883`` → (host, port, tls, username, password). ``mqtts://`` / ``ssl://``
+    mean TLS (default port 8883); ``tcp://`` is an alias of ``mqtt://``; a bare ``host[:port]`` works."""
+    if "://" not in url:
+        url = "mqtt://" + url
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("mqtt", "tcp", "mqtts", "ssl", "tls"):
+        raise ConfigError(f"mqtt.url: unsupported scheme {parts.scheme!r} (mqtt:// or mqtts://)")
+    tls = scheme in ("mqtts", "ssl", "tls")
+    if not parts.hostname:
+        raise ConfigError(f"mqtt.url {url!r} names no host")
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError:
+        raise ConfigError(f"mqtt.url {url!r}: bad port") from None
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    return parts.hostname, port, tls, user, password
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    """A regex matching a topic template, capturing the phone."""
+    out = []
+    seen_phone = False
+    for piece in re.split(r"(\$\{clientid\}|\$\{phone\})", template):
+        if piece in ("${clientid}", "${phone}"):
+            if seen_phone:
+                out.append("(?P=phone)")
+            else:
+                out.append("(?P<phone>[^/]+)")
+                seen_phone = True
+        else:
+            out.append(re.escape(piece))
+    return re.compile("^" + "".join(out) + "$")
+
+
+def _wildcard(template: str) -> str:
+    return template.replace("${clientid}", "+").replace("${phone}", "+")
+
+
+def _render(template: str, phone: str) -> str:
+    return template.replace("${clientid}", phone).replace("${phone}", phone)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class MqttBridge:
+    """A gateway listener that publishes uplinks and executes downlinks through an MQTT broker."""
+
+    def __init__(self, gateway: Any, config: MqttConfig | None = None, *, node_id: str | None = None) -> None:
+        self.gateway = gateway
+        self.config = cfg = config or MqttConfig()
+        if not cfg.url:
+            raise ConfigError("mqtt.url is empty")
+        self.host, self.port, tls, user, password = parse_url(cfg.url)
+        self.tls = tls or cfg.tls
+        self.username = cfg.username or user
+        self.password = cfg.password or password
+        self.qos = int(cfg.qos)
+        if self.qos not in (0, 1, 2):
+            raise ConfigError(f"mqtt.qos must be 0, 1 or 2, not {cfg.qos}")
+        self.buffer_size = max(1, int(cfg.buffer_size))
+        self.media_max = int(cfg.publish_media_max)
+        self.node_id = node_id or _node_id(cfg.client_id)
+        self.up_template = cfg.up_topic
+        self.dn_template = cfg.dn_topic
+        self.status_template = getattr(cfg, "status_topic", "") or DEFAULT_STATUS_TOPIC
+        self._status_re = _template_regex(self.status_template)
+        root = self.up_template.split("$", 1)[0].split("/", 1)[0] or "jt808"
+        self.nodes_prefix = f"{root}/_nodes"
+        self.state_topic = f"{self.nodes_prefix}/{self.node_id}/state"
+        self.rpc_topic = f"{self.nodes_prefix}/{self.node_id}/rpc"
+        self._state_re = re.compile("^" + re.escape(self.nodes_prefix) + r"/(?P<node>[^/]+)/state$")
+        # outgoing: (topic, payload bytes | Packet, retain, properties)
+        self._queue: deque[tuple[str, Any, bool, Properties | None]] = deque()
+        self._inflight: dict[int, tuple[str, Any, bool, Properties | None]] = {}
+        self._window = min(_WINDOW, self.buffer_size)
+        self._wake = asyncio.Event()
+        self._connected = asyncio.Event()
+        self._client: aiomqtt.Client | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        # held terminals and their subscriptions
+        self._held: dict[str, str] = {}  # phone -> dn topic
+        self._dn_phone: dict[str, str] = {}  # dn topic -> phone
+        self._since: dict[str, float] = {}  # phone -> wall time it connected here
+        self._sub_todo: set[str] = set()
+        self._unsub_todo: set[str] = set()
+        self._sub_wake = asyncio.Event()
+        # other nodes
+        self._presence: dict[str, str] = {}  # phone -> node holding it
+        self._nodes_down: set[str] = set()
+        self._rpc: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
+        self._media_save: Any = None
+        # numbers
+        self.published = 0
+        self.dropped = 0
+        self.downlinks = 0
+        self.downlink_errors = 0
+        self.reconnects = 0
+        self._dropped_logged = 0
+        self._drop_log_at = 0.0
+
+    # ------------------------------------------------------------------------------------------
+    # lifecycle
+    # ------------------------------------------------------------------------------------------
+    async def start(self, connect_timeout: float = 5.0) -> None:
+        """Become a listener of the gateway and connect in the background. Waits up to
+        ``connect_timeout`` for the first connection; an unreachable broker is logged, not raised
+        (uplinks are buffered until it comes)."""
+        gw = self.gateway
+        gw.add_listener(self)
+        if getattr(gw, "remote_sender", None) is None:
+            gw.remote_sender = self.remote_send
+        media = getattr(gw, "media", None)
+        if media is not None:  # publish 0x0801 once its file is saved, with the file's reference
+            self._media_save = media.save
+
+            async def save_and_publish(packet: Packet) -> Any:
+                try:
+                    row = await self._media_save(packet)
+                except Exception as e:
+                    self._publish_media(packet, None, e)
+                    raise
+                self._publish_media(packet, row, None)
+                return row
+
+            media.save = save_and_publish
+        for conn in list(getattr(gw, "sessions", ())):
+            if conn.session.authenticated and not conn.closed:
+                self.on_connected(conn.phone, conn.info())
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="jt808-mqtt")
+        try:
+            await asyncio.wait_for(self._connected.wait(), connect_timeout)
+        except TimeoutError:
+            log.warning("MQTT broker %s:%d not reachable yet; buffering up to %d messages and retrying",
+                        self.host, self.port, self.buffer_size)
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Publish the held terminals as disconnected and this node as offline, give the buffer up to
+        ``timeout`` seconds to reach the broker, disconnect."""
+        if self._stopping:
+            return
+        gw = self.gateway
+        gw.remove_listener(self)
+        if getattr(gw, "remote_sender", None) == self.remote_send:
+            gw.remote_sender = None
+        media = getattr(gw, "media", None)
+        if media is not None and self._media_save is not None:
+            media.save = self._media_save
+        for phone in list(self._held):
+            self.on_disconnected(phone, "gateway shutting down")
+        self._enqueue(self.state_topic, self._state_payload("offline"), True)
+        self._stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (self._queue or self._inflight) and self._connected.is_set() and loop.time() < deadline:
+            self._wake.set()
+            await asyncio.sleep(0.02)
+        if self._queue or self._inflight:
+            log.warning("MQTT bridge stopping with %d messages not published", len(self._queue) + len(self._inflight))
+        for task in list(self._tasks):
+            task.cancel()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        for fut in self._rpc.values():
+            if not fut.done():
+                fut.set_exception(TerminalOffline("?", "could not be reached: the MQTT bridge stopped"))
+                fut.exception()
+        log.info("MQTT bridge stopped: %d published, %d dropped", self.published, self.dropped)
+
+    def stats(self) -> dict[str, Any]:
+        return {"connected": self._connected.is_set(), "published": self.published, "dropped": self.dropped,
+                "buffered": len(self._queue), "inflight": len(self._inflight), "held": len(self._held),
+                "downlinks": self.downlinks, "downlink_errors": self.downlink_errors,
+                "reconnects": self.reconnects, "node": self.node_id}
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def buffered(self) -> int:
+        """Messages not yet acknowledged by the broker (queued and in flight)."""
+        return len(self._queue) + len(self._inflight)
+
+    async def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every buffered message has been acknowledged (True) or ``timeout`` passes."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._queue or self._inflight:
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
+
+    # ------------------------------------------------------------------------------------------
+    # gateway listener (plain, quick, non-async)
+    # ------------------------------------------------------------------------------------------
+    def on_connected(self, phone: str, info: dict[str, Any]) -> None:
+        dn = _render(self.dn_template, phone)
+        if self._held.get(phone) != dn:
+            self._held[phone] = dn
+            self._dn_phone[dn] = phone
+            self._unsub_todo.discard(dn)
+            self._sub_todo.add(dn)
+            self._sub_wake.set()
+        self._since[phone] = time.time()
+        self._presence[phone] = self.node_id
+        event = {"event": "connected", "phone": phone, "node": self.node_id, "time": _now_iso()}
+        for key in ("transport", "peer", "version", "anonymous"):
+            if key in info:
+                event[key] = info[key]
+        self._enqueue(_render(self.status_template, phone), _dumps(event).encode(), True)
+
+    def on_disconnected(self, phone: str, reason: str) -> None:
+        dn = self._held.pop(phone, None)
+        self._since.pop(phone, None)
+        if dn is not None:
+            self._dn_phone.pop(dn, None)
+            self._sub_todo.discard(dn)
+            self._unsub_todo.add(dn)
+            self._sub_wake.set()
+        mine = self._presence.get(phone) == self.node_id
+        if mine:
+            del self._presence[phone]
+        event = {"event": "disconnected", "phone": phone, "node": self.node_id, "time": _now_iso(), "reason": reason}
+        # retained only while this node is the terminal's holder: a connection replaced by one on
+        # another node must not overwrite that node's "connected"
+        self._enqueue(_render(self.status_template, phone), _dumps(event).encode(), mine)
+
+    def on_uplink(self, phone: str, packet: Packet) -> None:
+        if packet.header.msg_id == 0x0801 and self._media_save is not None:
+            return  # published by the media hook, with the saved file's reference
+        self._enqueue(_render(self.up_template, phone), packet, False)
+
+    # ------------------------------------------------------------------------------------------
+    # the outgoing buffer
+    # ------------------------------------------------------------------------------------------
+    def _enqueue(self, topic: str, payload: Any, retain: bool, props: Properties | None = None) -> None:
+        q = self._queue
+        if len(q) + len(self._inflight) >= self.buffer_size:
+            self.dropped += 1
+            self._log_drops()
+            if not q:
+                return  # everything buffered is already in flight: drop the new one
+            q.popleft()
+        q.append((topic, payload, retain, props))
+        if self._connected.is_set() and len(self._inflight) < self._window:
+            self._wake.set()
+
+    def _log_drops(self) -> None:
+        now = time.monotonic()
+        if now - self._drop_log_at >= _DROP_LOG_EVERY:
+            log.warning("MQTT buffer full (%d messages, broker %s): dropped %d oldest uplinks in the last %.0f s "
+                        "(%d in all)", self.buffer_size, "connected" if self.connected else "unreachable",
+                        self.dropped - self._dropped_logged, min(now - self._drop_log_at, 1e9), self.dropped)
+            self._drop_log_at = now
+            self._dropped_logged = self.dropped
+
+    def _payload(self, obj: Any) -> bytes:
+        if isinstance(obj, bytes):
+            return obj
+        return _dumps(to_json(obj, self.gateway.profile)).encode()
+
+    def _publish_media(self, packet: Packet, row: Any, error: BaseException | None) -> None:
+        """0x0801 after its file was saved (or failed to be)."""
+        phone = packet.header.phone
+        if self._stopping:
+            return
+        try:
+            obj = to_json(packet, self.gateway.profile)
+        except JT808Error as e:
+            log.error("phone=%s: 0x0801 cannot be rendered as JSON: %s", phone, e)
+            return
+        body = obj.get("body")
+        data = getattr(packet.body, "multimedia", None)
+        if data is None:
+            data = packet.raw_body or b""
+        if isinstance(body, dict):
+            body["size"] = len(data)
+            body["file"] = row.path if row is not None else None
+            if error is not None:
+                body["file_error"] = str(error)
+            if len(data) > self.media_max:
+                body.pop("multimedia", None)
+                body.pop("data", None)
+                body["multimedia_omitted"] = True
+        self._enqueue(_render(self.up_template, phone), _dumps(obj).encode(), False)
+
+    # ------------------------------------------------------------------------------------------
+    # connection
+    # ------------------------------------------------------------------------------------------
+    def _state_payload(self, state: str) -> bytes:
+        return _dumps({"node": self.node_id, "state": state, "time": _now_iso(),
+                       "host": socket.gethostname(), "pid": os.getpid()}).encode()
+
+    def _make_client(self) -> aiomqtt.Client:
+        tls_context = None
+        if self.tls:
+            tls_context = ssl.create_default_context(cafile=self.config.ca_file or None)
+        return aiomqtt.Client(
+            self.host, self.port, username=self.username, password=self.password, identifier=self.node_id,
+            protocol=aiomqtt.ProtocolVersion.V5, keepalive=30, timeout=10, tls_context=tls_context,
+            will=aiomqtt.Will(self.state_topic, self._state_payload("offline"), qos=1, retain=True),
+            max_inflight_messages=0,  # the window is kept here (paho's own queue is O(n) per ack)
+        )
+
+    async def _run(self) -> None:
+        backoff = _BACKOFF_MIN
+        first = True
+        while True:
+            client = self._make_client()
+            try:
+                async with client:
+                    self._client = client
+                    self._hook_acks(client)
+                    await self._on_connect(client, first)
+                    first = False
+                    backoff = _BACKOFF_MIN
+                    await self._serve(client)
+            except asyncio.CancelledError:
+                self._disconnected()
+                raise
+            except (aiomqtt.MqttError, OSError, ConnectionError) as e:
+                if self._connected.is_set():
+                    log.warning("MQTT connection to %s:%d lost: %s", self.host, self.port, e)
+                else:
+                    log.warning("MQTT broker %s:%d unreachable: %s", self.host, self.port, e)
+            except Exception:
+                log.exception("MQTT bridge failed; reconnecting")
+            self._disconnected()
+            delay = backoff * random.uniform(0.8, 1.2)
+            log.info("MQTT: reconnecting in %.1f s (%d messages buffered)", delay, self.buffered)
+            await asyncio.sleep(delay)
+            backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    def _hook_acks(self, client: aiomqtt.Client) -> None:
+        pc = client._client
+        aiomqtt_on_publish = pc.on_publish
+        inflight = self._inflight
+
+        def on_publish(c: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
+            aiomqtt_on_publish(c, userdata, mid, reason, props)
+            if inflight.pop(mid, None) is not None:
+                self.published += 1
+                if self._queue and len(inflight) <= self._window // 2:
+                    self._wake.set()
+
+        pc.on_publish = on_publish
+
+    async def _on_connect(self, client: aiomqtt.Client, first: bool) -> None:
+        self._connected.set()
+        if first:
+            log.info("MQTT connected to %s:%d as %s", self.host, self.port, self.node_id)
+        else:
+            self.reconnects += 1
+            log.info("MQTT reconnected to %s:%d; publishing %d buffered messages", self.host, self.port,
+                     self.buffered)
+        # node topics first, then every held terminal's downlink topic
+        opts = SubscribeOptions(qos=1, noLocal=True)
+        await client.subscribe([(_wildcard(self.status_template), opts),
+                                (f"{self.nodes_prefix}/+/state", opts),
+                                (self.rpc_topic, SubscribeOptions(qos=1))])
+        self._queue.appendleft((self.state_topic, self._state_payload("online"), True, None))
+        self._sub_todo = set(self._held.values())
+        self._unsub_todo.clear()
+        self._sub_wake.set()
+        self._wake.set()
+
+    def _disconnected(self) -> None:
+        self._connected.clear()
+        self._client = None
+        if self._inflight:  # not acknowledged: publish again, first, in their order
+            self._queue.extendleft(reversed(list(self._inflight.values())))
+            self._inflight.clear()
+        while len(self._queue) > self.buffer_size:
+            self._queue.popleft()
+            self.dropped += 1
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        tasks = [asyncio.ensure_future(self._writer(client)), asyncio.ensure_future(self._reader(client)),
+                 asyncio.ensure_future(self._subscriber(client))]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for t in done:
+                t.result()  # raise what ended it
+            raise aiomqtt.MqttError("connection closed")
+        finally:
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _writer(self, client: aiomqtt.Client) -> None:
+        pc = client._client
+        queue, inflight, wake = self._queue, self._inflight, self._wake
+        qos, window = self.qos, self._window
+        while True:
+            burst = 0
+            while queue and len(inflight) < window:
+                topic, obj, retain, props = queue.popleft()
+                try:
+                    payload = self._payload(obj)
+                except Exception as e:  # a packet that cannot be rendered: log it, never stall the queue
+                    log.error("MQTT: cannot render a message for %s: %s", topic, e)
+                    continue
+                info = pc.publish(topic, payload, qos, retain, props)
+                if info.rc != 0:
+                    queue.appendleft((topic, payload, retain, props))
+                    raise aiomqtt.MqttCodeError(info.rc, "could not publish")
+                if qos == 0:
+                    self.published += 1
+                else:
+                    inflight[info.mid] = (topic, payload, retain, props)
+                burst += 1
+                if burst >= _BURST:
+                    burst = 0
+                    await asyncio.sleep(0)
+            wake.clear()
+            if queue and len(inflight) < window:
+                continue
+            await wake.wait()
+
+    async def _subscriber(self, client: aiomqtt.Client) -> None:
+        while True:
+            await self._sub_wake.wait()
+            self._sub_wake.clear()
+            while self._unsub_todo:
+                chunk = [self._unsub_todo.pop() for _ in range(min(_SUB_CHUNK, len(self._unsub_todo)))]
+                await client.unsubscribe(chunk)
+            while self._sub_todo:
+                chunk = [self._sub_todo.pop() for _ in range(min(_SUB_CHUNK, len(self._sub_todo)))]
+                await client.subscribe([(t, SubscribeOptions(qos=1)) for t in chunk])
+
+    async def _reader(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            try:
+                self._dispatch(message)
+            except Exception:
+                log.exception("MQTT: could not handle a message on %s", message.topic.value)
+
+    # ------------------------------------------------------------------------------------------
+    # incoming
+    # ------------------------------------------------------------------------------------------
+    def _dispatch(self, message: aiomqtt.Message) -> None:
+        topic = message.topic.value
+        phone = self._dn_phone.get(topic)
+        if phone is not None:
+            self._on_downlink(phone, message)
+            return
+        if topic == self.rpc_topic:
+            self._on_rpc_answer(message)
+            return
+        m = self._status_re.match(topic)
+        if m is not None:
+            self._on_status(m.group("phone"), message)
+            return
+        m = self._state_re.match(topic)
+        if m is not None:
+            self._on_node_state(m.group("node"), message)
+
+    def _on_status(self, phone: str, message: aiomqtt.Message) -> None:
+        try:
+            ev = json.loads(message.payload)
+            node, event = ev["node"], ev["event"]
+        except (ValueError, TypeError, KeyError):
+            return  # an empty payload clears a retained status
+        if node == self.node_id:
+            return
+        if event == "connected":
+            since = self._since.get(phone)
+            if since is not None and self.gateway.is_online(phone):
+                # held here too: the newer connection wins (a retained status is old news, and a node
+                # that was cut from the broker may publish its buffered events late)
+                if message.retain or _epoch(ev.get("time")) <= since:
+                    return
+                conn = self.gateway.connection(phone)
+                if conn is not None:
+                    log.info("phone=%s authenticated on node %s: closing the older connection here", phone, node)
+                    conn.close(f"replaced by a connection on node {node}")
+            self._presence[phone] = node
+        elif event == "disconnected" and self._presence.get(phone) == node:
+            del self._presence[phone]
+
+    def _on_node_state(self, node: str, message: aiomqtt.Message) -> None:
+        if node == self.node_id:
+            return
+        try:
+            state = json.loads(message.payload).get("state")
+        except (ValueError, AttributeError):
+            return
+        if state == "offline":
+            self._nodes_down.add(node)
+        else:
+            self._nodes_down.discard(node)
+
+    def holder(self, phone: str) -> str | None:
+        """The node holding ``phone`` as far as this node knows (itself included), or None."""
+        if self.gateway.is_online(phone):
+            return self.node_id
+        node = self._presence.get(phone)
+        if node is None or node in self._nodes_down:
+            return None
+        return node
+
+    # -- downlinks -------------------------------------------------------------------------------
+    def _on_downlink(self, phone: str, message: aiomqtt.Message) -> None:
+        props = message.properties
+        reply_to = getattr(props, "ResponseTopic", None) if props is not None else None
+        corr = getattr(props, "CorrelationData", None) if props is not None else None
+        timeout = None
+        for key, value in (getattr(props, "UserProperty", None) or []) if props is not None else []:
+            if key == "jt808-timeout":
+                with contextlib.suppress(ValueError):
+                    timeout = float(value)
+        self.downlinks += 1
+        try:
+            obj = json.loads(message.payload)
+        except (ValueError, UnicodeDecodeError) as e:
+            self._downlink_done(phone, None, _error("bad_downlink", f"the payload is not JSON: {e}"), reply_to, corr)
+            return
+        problem = _check_downlink(obj)
+        if problem is not None:
+            self._downlink_done(phone, obj, _error("bad_downlink", problem), reply_to, corr)
+            return
+        task = asyncio.get_running_loop().create_task(self._execute(phone, obj, timeout, reply_to, corr))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _execute(self, phone: str, obj: dict[str, Any], timeout: float | None, reply_to: str | None,
+                       corr: bytes | None) -> None:
+        header = obj["header"]
+        command = {"header": {"msg_id": header["msg_id"], "encrypt": header.get("encrypt", 0)},
+                   "body": obj.get("body") or {}}
+        outcome: dict[str, Any]
+        try:
+            reply = await self.gateway.send(phone, command, wait=True, timeout=timeout)
+            outcome = {"ok": True, "reply": to_json(reply, self.gateway.profile) if reply is not None else None}
+        except TerminalOffline as e:
+            outcome = _error("terminal_offline", str(e))
+        except ReplyTimeout as e:
+            outcome = _error("reply_timeout", str(e))
+        except CommandFailed as e:
+            outcome = _error("command_failed", str(e), result=e.result,
+                             reply=to_json(e.reply, self.gateway.profile))
+        except DownlinkQueueFull as e:
+            outcome = _error("queue_full", str(e))
+        except (DecodeError, EncodeError) as e:
+            outcome = _error("bad_downlink", str(e), field=getattr(e, "field", None))
+        except JT808Error as e:
+            outcome = _error("failed", str(e))
+        self._downlink_done(phone, obj, outcome, reply_to, corr)
+
+    def _downlink_done(self, phone: str, request: Any, outcome: dict[str, Any], reply_to: str | None,
+                       corr: bytes | None) -> None:
+        if not outcome.get("ok"):
+            self.downlink_errors += 1
+            log.info("phone=%s downlink %s: %s", phone, outcome["error"]["code"], outcome["error"]["message"])
+        if reply_to:  # a remote command (another node's HTTP API): answer it
+            if outcome.get("error", {}).get("code") == "terminal_offline":
+                return  # not here (any more): the node that holds it answers, or the caller times out
+            props = Properties(PacketTypes.PUBLISH)
+            if corr is not None:
+                props.CorrelationData = corr
+            outcome["node"] = self.node_id
+            self._enqueue(reply_to, _dumps(outcome).encode(), False, props)
+            return
+        if outcome.get("ok"):
+            return  # the terminal's reply was published on the up topic as an uplink
+        code = outcome["error"]["code"]
+        if code in ("terminal_offline", "command_failed"):
+            return  # offline: another node may hold it now; failed: the terminal's answer is published
+        obj = {"error": outcome["error"], "phone": phone, "node": self.node_id}
+        if isinstance(request, dict) and isinstance(request.get("header"), dict):
+            obj["request"] = {"header": request["header"]}
+        self._enqueue(_render(self.up_template, phone), _dumps(obj).encode(), False)
+
+    # -- remote commands (HTTP API of this node, terminal on another) --------------------------------
+    async def remote_send(self, phone: str, obj: dict[str, Any], timeout: float | None = None) -> Any:
+        """Send a command to a terminal held by another node; returns its reply as JSON.
+
+        Raises :class:`TerminalOffline` (no node holds it, or the broker is unreachable),
+        :class:`ReplyTimeout`, :class:`CommandFailed` as :meth:`Gateway.send` does, and
+        :class:`DecodeError` for a command the holding node refused as invalid."""
+        if not self._connected.is_set():
+            raise TerminalOffline(phone, "is not connected to this node and the MQTT broker is unreachable")
+        node = self.holder(phone)
+        if node is None or node == self.node_id:
+            raise TerminalOffline(phone)
+        problem = _check_downlink(obj)
+        if problem is not None:
+            raise DecodeError(problem)
+        dl = self.gateway.config.downlink
+        limit = timeout if timeout is not None else dl.retry_interval * (dl.max_retry_times + 1) + 1
+        corr = uuid.uuid4().bytes
+        props = Properties(PacketTypes.PUBLISH)
+        props.ResponseTopic = self.rpc_topic
+        props.CorrelationData = corr
+        props.UserProperty = [("jt808-timeout", f"{limit:g}")]
+        fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._rpc[corr] = fut
+        try:
+            self._enqueue(_render(self.dn_template, phone), _dumps(obj).encode(), False, props)
+            try:
+                outcome = await asyncio.wait_for(fut, limit + 2.0)
+            except TimeoutError:
+                raise ReplyTimeout(f"terminal {phone} (on node {node}) did not answer within {limit:g} s") from None
+        finally:
+            self._rpc.pop(corr, None)
+        if outcome.get("ok"):
+            return outcome.get("reply")
+        err = outcome.get("error") or {}
+        code, text = err.get("code"), err.get("message", "failed")
+        if code == "terminal_offline":
+            raise TerminalOffline(phone, f"is not connected (node {outcome.get('node', node)}: {text})")
+        if code == "reply_timeout":
+            raise ReplyTimeout(text)
+        if code == "command_failed" and isinstance(err.get("reply"), dict):
+            try:
+                reply = from_json(err["reply"], self.gateway.profile)
+            except JT808Error:
+                raise DecodeError(text) from None
+            raise CommandFailed(reply, int(err.get("result", 1)))
+        if code == "bad_downlink":
+            raise DecodeError(text, field=err.get("field"))
+        raise TerminalOffline(phone, f"could not be reached: {text}")
+
+    def _on_rpc_answer(self, message: aiomqtt.Message) -> None:
+        props = message.properties
+        corr = getattr(props, "CorrelationData", None) if props is not None else None
+        fut = self._rpc.get(corr) if corr is not None else None
+        if fut is None or fut.done():
+            return
+        try:
+            outcome = json.loads(message.payload)
+        except ValueError as e:
+            outcome = _error("failed", f"unreadable answer: {e}")
+        fut.set_result(outcome)
+
+
+def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    err: dict[str, Any] = {"code": code, "message": message}
+    for k, v in extra.items():
+        if v is not None:
+            err[k] = v
+    return {"ok": False, "error": err}
+
+
+def _check_downlink(obj: Any) -> str | None:
+    """What is wrong with a downlink's outer shape (the body is checked when it is encoded)."""
+    if not isinstance(obj, dict):
+        return f'expects {{"header": {{"msg_id": …}}, "body": {{…}}}}, got {type(obj).__name__}'
+    header = obj.get("header")
+    if not isinstance(header, dict):
+        return "'header' is missing or not an object"
+    mid = header.get("msg_id")
+    if isinstance(mid, bool) or not isinstance(mid, int):
+        return "'header.msg_id' is missing or not an integer"
+    if not 0x8000 <= mid <= 0xFFFF:
+        return f"'header.msg_id' 0x{mid:04X} is not a platform message (0x8000-0xFFFF)"
+    body = obj.get("body", {})
+    if body is not None and not isinstance(body, dict):
+        return "'body' is not an object"
+    return None
+
+
+def _epoch(text: Any) -> float:
+    try:
+        return datetime.fromisoformat(str(text)).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def _node_id(client_id: str) -> str:
+    """The MQTT client id of this node: ``client_id`` with ``${hostname}``, ``${pid}`` and ``${random}``
+    filled in; the default ``jt808-gateway`` gets ``-<hostname>-<pid>`` appended so that several nodes
+    never share an id (a broker disconnects the older of two clients with one id)."""
+    cid = client_id or "jt808-gateway"
+    if cid == "jt808-gateway":
+        cid = "jt808-gateway-${hostname}-${pid}"
+    cid = (cid.replace("${hostname}", socket.gethostname()).replace("${pid}", str(os.getpid()))
+           .replace("${random}", uuid.uuid4().hex[:8]))
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", cid)

@@ -455,3 +455,39 @@ def test_fast_bit_renderers_equal_the_shared_bit_maps() -> None:
         assert list(_io_json(v & 0xFFFF).items()) == list(bits.io_status_map(v & 0xFFFF).items())
     with pytest.raises(jt808.BodyError):
         _signal_json(1 << 32)
+
+
+# -- property: any additional-info sequence survives frame -> JSON -> frame --------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_IDS = st.one_of(st.sampled_from([0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x11, 0x12, 0x13, 0x25, 0x2A, 0x2B, 0x30,
+                                  0x31, 0xE0, 0xE1, 0xE2, 0xFF, 0x14, 0x40]), st.integers(0, 255))
+_SIZES = {0x01: 4, 0x02: 2, 0x03: 2, 0x04: 2, 0x05: 30, 0x06: 2, 0x11: 5, 0x12: 6, 0x13: 7, 0x25: 4, 0x2A: 2,
+          0x2B: 4, 0x30: 1, 0x31: 1}
+
+
+@st.composite
+def _items(draw: st.DrawFn) -> bytes:
+    out = b""
+    for eid in draw(st.lists(_IDS, max_size=12)):
+        good = _SIZES.get(eid)
+        n = good if good is not None and draw(st.booleans()) else draw(st.integers(0, 9))
+        if eid == 0x11 and draw(st.booleans()):
+            n = 1
+        out += item(eid, draw(st.binary(min_size=n, max_size=n)))
+    return out + draw(st.one_of(st.just(b""), st.binary(min_size=1, max_size=1),
+                                st.binary(min_size=2, max_size=6).map(lambda b: bytes((b[0], 40)) + b[2:])))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_items(), st.sampled_from([V2013, V2019]))
+def test_any_extras_roundtrip_exactly(items: bytes, version: jt808.Version) -> None:
+    roundtrip(make_frame(0x0200, BASIC + items, version))
+
+
+def test_big_body_len_roundtrips() -> None:
+    doc = {"header": {"msg_id": 0x0900, "phone": "1", "msg_sn": 0}, "body": {"type": 1, "data": b64(bytes(3000))}}
+    j = to_json(from_json(doc))
+    assert j["header"]["len"] == 3001
+    assert from_json(j).header.length == 3001

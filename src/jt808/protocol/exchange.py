@@ -287,23 +287,21 @@ def location_to_json(report: Any, version: Version | None = None,
         custom_ids: list[int] = []
         get = plan.get
         for eid, v in extras:
-            hit = get(eid)
-            if hit is not None and type(v) is not bytes and type(v) is not RawExtra:
-                key, render = hit
-                if key in extra:
-                    if eid in seen:
-                        dups.append({"id": eid, "data": _b64(_item_bytes(eid, v, tbl))})
-                        continue
-                    key = str(eid)  # two ids of a profile sharing one key: the later one by its number
-                    render = _raw_json(eid, tbl)
-                seen.add(eid)
-                extra[key] = render(v) if render is not None else v
-                canonical.append(eid)
-                continue
+            # Only the first occurrence of an id goes into the map; every later one, in order, into
+            # extra_dups. from_json takes an id's occurrences in that order, so comparing id sequences
+            # below is enough to know whether extra_order is needed.
             if eid in seen:
                 dups.append({"id": eid, "data": _b64(_item_bytes(eid, v, tbl))})
                 continue
             seen.add(eid)
+            hit = get(eid)
+            if hit is not None and type(v) is not bytes and type(v) is not RawExtra:
+                key, render = hit
+                if key in extra:  # two ids of a profile sharing one key: the later one by its number
+                    key, render = str(eid), _raw_json(eid, tbl)
+                extra[key] = render(v) if render is not None else v
+                canonical.append(eid)
+                continue
             key, jv = _render_item(eid, v, tbl, version)
             if key is None:
                 cm = extra.get("custome")

@@ -430,6 +430,10 @@ def _walk_location(body: bytes, base: int, version: Version, d: _Dump) -> None:
 def explain(frame: bytes, packet: Packet | None, profile: Profile = DEFAULT_PROFILE) -> str:
     """Annotated hex dump of one frame (``packet`` when it decoded, for titles and the version)."""
     d = _Dump()
+    if len(frame) < 3 or frame[0] != 0x7E or frame[-1] != 0x7E:
+        d.lines.append(f"not a frame ({len(frame)} bytes, no 0x7E at both ends)")
+        d.row(0, frame, "bytes")
+        return "\n".join(d.lines)
     esc = frame[1:-1]
     content = unescape(esc)
     n_esc = len(esc) - len(content)

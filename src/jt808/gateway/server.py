@@ -101,6 +101,7 @@ class Gateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._deferred: frozenset[int] = frozenset()
+        self._quiet: dict[int, int] = {}
         self._idle = cfg.session.idle_timeout
         self.tcp_port = self.udp_port = self.http_port = 0
         self.http: Any = None
@@ -135,6 +136,7 @@ class Gateway:
         if self.sink is not None and cfg.storage.ack_after_durable:
             deferred |= {0x0200, 0x0704}
         self._deferred = frozenset(deferred)
+        self._update_quiet()
         a = cfg.auth
         if a.mode == "anonymous":
             self.policy = AnonymousPolicy(storage)
@@ -232,7 +234,19 @@ class Gateway:
                                unauth_reply=cfg.auth.unauth_reply, deferred_acks=self._deferred,
                                idle_timeout=self._idle, fragment_timeout=cfg.session.fragment_timeout,
                                fragment_asks=cfg.session.fragment_asks, max_frame=cfg.server.max_frame, now=now,
-                               wall_offset=time.time() - now)
+                               wall_offset=time.time() - now, quiet=self._quiet)
+
+    def _update_quiet(self) -> None:
+        """Ids nobody consumes are answered without decoding: heartbeats when there is no listener,
+        locations too when no data is kept either."""
+        quiet: dict[int, int] = {}
+        if not self._listeners:
+            quiet[0x0002] = 0
+            if self.sink is None:
+                quiet[0x0200] = 28
+        self._quiet = quiet
+        for conn in self.connections:
+            conn.session.quiet = dict(quiet)
 
     def connection_made(self, conn: Connection) -> None:
         if self.stopping:
@@ -461,10 +475,12 @@ class Gateway:
         """``listener`` has ``on_connected(phone, info)``, ``on_disconnected(phone, reason)`` and
         ``on_uplink(phone, packet)``: plain, quick, non-async methods."""
         self._listeners.append(listener)
+        self._update_quiet()
 
     def remove_listener(self, listener: Any) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
+            self._update_quiet()
 
     def is_online(self, phone: str) -> bool:
         conn = self.sessions.get(phone)

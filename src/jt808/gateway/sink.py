@@ -30,17 +30,26 @@ log = logging.getLogger("jt808.gateway")
 NOT_STORED_AS_EVENTS = frozenset({0x0001, 0x0002, 0x0003, 0x0004, 0x0200, 0x0704, 0x0801, 0x0100, 0x0102})
 
 _TZ: dict[float, timezone] = {}
+_TIMES: dict[tuple[str, float], datetime | None] = {}  # a fleet reports the same seconds: convert each once
 
 
 def _bcd_time(t: str, tz_offset: float) -> datetime | None:
+    key = (t, tz_offset)
+    dt = _TIMES.get(key, _TIMES)
+    if dt is not _TIMES:
+        return dt  # type: ignore[return-value]
     tz = _TZ.get(tz_offset)
     if tz is None:
         tz = _TZ[tz_offset] = timezone(timedelta(hours=tz_offset))
     try:
-        return datetime(2000 + int(t[0:2]), int(t[2:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]),
-                        tzinfo=tz)
+        dt = datetime(2000 + int(t[0:2]), int(t[2:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]),
+                      tzinfo=tz)
     except ValueError:
-        return None
+        dt = None
+    if len(_TIMES) >= 4096:
+        _TIMES.clear()
+    _TIMES[key] = dt
+    return dt
 
 
 def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, received_at: datetime,

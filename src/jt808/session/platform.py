@@ -30,6 +30,7 @@ from typing import Any
 from jt808.errors import (
     BadCheckCode,
     BadLength,
+    BodyError,
     DecodeError,
     EncodeError,
     FrameError,
@@ -66,6 +67,8 @@ class State(IntEnum):
     AUTHENTICATED = 1
 
 
+_AUTH = State.AUTHENTICATED
+
 #: What each state serves (``None`` = everything).
 ALLOWED: dict[State, frozenset[int] | None] = {
     State.CONNECTED: frozenset({0x0100, 0x0102}),
@@ -93,8 +96,7 @@ REPLY_IDS: dict[int, tuple[int, ...]] = {
     0x8A00: (0x0001, 0x0A00),
 }
 
-_REPLY13 = struct.Struct(">HH6sHHHB")  # 0x8001, props, phone, sn | seq, id, result
-_REPLY19 = struct.Struct(">HHB10sHHHB")
+_ACK13 = struct.Struct(">BHH6sHHHBBB")  # 7E, 0x8001, props, phone, sn | seq, id, result | check, 7E
 _GEN = struct.Struct(">HHB")
 _FRAG = struct.Struct(">HH")
 _UTC = UTC
@@ -111,10 +113,15 @@ class PlatformSession:
     0x8001 the adapter sends itself, e.g. after a durable write); ``idle_timeout`` (seconds without
     any uplink before :class:`IdleTimeout`); ``fragment_timeout`` / ``fragment_asks`` (how long a
     sub-packaged message may stall before the missing fragments are requested, and how often);
-    ``max_frame`` (longest frame accepted); ``max_partials`` (sub-packaged messages collected at once).
+    ``max_frame`` (longest frame accepted); ``max_partials`` (sub-packaged messages collected at once);
+    ``quiet`` (``{msg_id: minimum body length}``: ids that nobody consumes, e.g. 0x0002 and 0x0200 when
+    the gateway keeps no data and has no listener — an authenticated, plain 2011/2013 frame of such an id
+    is answered without decoding its body and without an event; a body shorter than the minimum is
+    answered "message error" and rejected).
     """
 
     __slots__ = (
+        "_ack_x",
         "_out",
         "_phone_raw",
         "_reasm",
@@ -132,6 +139,7 @@ class PlatformSession:
         "max_partials",
         "phone",
         "profile",
+        "quiet",
         "rejected",
         "rx_bytes",
         "rx_frames",
@@ -145,7 +153,8 @@ class PlatformSession:
     def __init__(self, profile: Profile = DEFAULT_PROFILE, *, anonymous: bool = False, unauth_reply: str = "none",
                  deferred_acks: Iterable[int] = (), idle_timeout: float | None = None,
                  fragment_timeout: float = 15.0, fragment_asks: int = 3, max_frame: int = DEFAULT_MAX_FRAME,
-                 max_partials: int = 8, now: float = 0.0, wall_offset: float | None = None) -> None:
+                 max_partials: int = 8, now: float = 0.0, wall_offset: float | None = None,
+                 quiet: dict[int, int] | None = None) -> None:
         if unauth_reply not in ("none", "fail"):
             raise ValueError("unauth_reply is 'none' or 'fail'")
         self.profile = profile
@@ -157,6 +166,7 @@ class PlatformSession:
         self.fragment_asks = fragment_asks
         self.max_frame = max_frame
         self.max_partials = max_partials
+        self.quiet: dict[int, int] = dict(quiet) if quiet else {}
         self.wall_offset = time.time() - now if wall_offset is None else wall_offset
         self.state = State.CONNECTED
         self.phone = ""
@@ -167,6 +177,7 @@ class PlatformSession:
         self._out: list[bytes] = []
         self._sn = 0
         self._phone_raw = b""
+        self._ack_x = 0
         self._splitter: FrameSplitter | None = None
         self._reasm: Reassembler | None = None
         self._splits: dict[int, list[bytes]] | None = None
@@ -260,6 +271,18 @@ class PlatformSession:
             if c[4:10] != self._phone_raw and not self._bind_phone(c[4:10].hex(), c[4:10], events, piece):
                 return
             msg_id = c[0] << 8 | c[1]
+            quiet = self.quiet
+            if quiet and msg_id in quiet and self.state is _AUTH and problems is None:
+                # nobody consumes it: answer from the header alone
+                if n - 13 >= quiet[msg_id]:
+                    self._out.append(self._ack13(c[10] << 8 | c[11], msg_id, 0))
+                    self.tx_frames += 1
+                    return
+                self._out.append(self._ack13(c[10] << 8 | c[11], msg_id, 2))
+                self.tx_frames += 1
+                self._reject(events, BodyError(f"body of {n - 13} bytes is shorter than {quiet[msg_id]}",
+                                               msg_id=msg_id, offset=0), piece, True)
+                return
             version = self.version if self.version is not V2019 else profile.default_version
             header = Header(msg_id, self.phone, c[10] << 8 | c[11], version, length=props & 0x3FF)
             body = c[12:-1]
@@ -327,8 +350,15 @@ class PlatformSession:
                                               f"{self.phone}"), piece)
             return False
         self.phone = phone
-        self._phone_raw = raw if raw is not None else (bytes.fromhex(phone) if len(phone) == 12 else b"")
+        self._set_phone_raw(raw if raw is not None else (bytes.fromhex(phone) if len(phone) == 12 else b""))
         return True
+
+    def _set_phone_raw(self, raw: bytes) -> None:
+        self._phone_raw = raw
+        x = 0x80 ^ 0x01 ^ 0x00 ^ 0x05
+        for b in raw:
+            x ^= b
+        self._ack_x = x
 
     # ------------------------------------------------------------------------------------------
     # per message
@@ -442,7 +472,7 @@ class PlatformSession:
         h = event.packet.header
         if h.phone != self.phone:  # another phone spoke on this connection meanwhile: bind the one authenticated
             self.phone = h.phone
-            self._phone_raw = bytes.fromhex(h.phone) if len(h.phone) == 12 else b""
+            self._set_phone_raw(bytes.fromhex(h.phone) if len(h.phone) == 12 else b"")
         self._authenticate(h.version, self.last_seen if now is None else now)
         self._general(h, 0)
 
@@ -477,17 +507,20 @@ class PlatformSession:
         self._sn = (sn + 1) & 0xFFFF
         return sn
 
-    def _encode_general(self, seq: int, msg_id: int, result: int, version: Version) -> bytes:
+    def _ack13(self, seq: int, msg_id: int, result: int) -> bytes:
+        """A 2011/2013 0x8001 frame: one pack, the check code from the session's precomputed part."""
         sn = self._sn
         self._sn = (sn + 1) & 0xFFFF
+        x = self._ack_x ^ (sn >> 8) ^ (sn & 0xFF) ^ (seq >> 8) ^ (seq & 0xFF) ^ (msg_id >> 8) ^ (msg_id & 0xFF) ^ result
+        f = _ACK13.pack(0x7E, 0x8001, 5, self._phone_raw, sn, seq, msg_id, result, x, 0x7E)
+        if f.count(b"\x7e") != 2 or b"\x7d" in f:
+            f = b"\x7e" + escape(f[1:-1]) + b"\x7e"
+        return f
+
+    def _encode_general(self, seq: int, msg_id: int, result: int, version: Version) -> bytes:
         if version is not V2019 and len(self._phone_raw) == 6:
-            c = _REPLY13.pack(0x8001, 5, self._phone_raw, sn, seq, msg_id, result)
-        else:
-            return self._encode(0x8001, _GEN.pack(seq, msg_id, result), version, sn)
-        c += bytes((check_code(c),))
-        if b"\x7d" in c or b"\x7e" in c:
-            c = escape(c)
-        return b"\x7e" + c + b"\x7e"
+            return self._ack13(seq, msg_id, result)
+        return self._encode(0x8001, _GEN.pack(seq, msg_id, result), version, self.next_serial())
 
     def _general(self, header: Header, result: int) -> None:
         self._out.append(self._encode_general(header.msg_sn, header.msg_id, result, header.version))

@@ -270,3 +270,33 @@ def test_vector_json_is_exact(path: Path) -> None:
         if isinstance(expected, dict) and "body" in expected and "header" in expected:
             expected = expected["body"]
         assert doc["body"] == expected
+
+
+def _wrong_type(v: object) -> object:
+    if isinstance(v, bool | int):
+        return "x"
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, list):
+        return {"a": 1}
+    return [1]
+
+
+def test_from_json_only_ever_raises_decode_errors() -> None:
+    """Drop or mistype each key of every sample: from_json either builds a packet that encodes, or
+    raises a DecodeError naming the message — never another exception."""
+    for (mid, v), bodies in SAMPLES.items():
+        version = jt808.Version(v)
+        header: dict = {"msg_id": mid, "phone": "1", "msg_sn": 0}
+        if version is V2019:
+            header["proto_ver"] = 1
+        for body in bodies:
+            for k in body:
+                for bad in ({kk: vv for kk, vv in body.items() if kk != k}, {**body, k: _wrong_type(body[k])}):
+                    try:
+                        p = jt808.from_json({"header": header, "body": bad},
+                                            version=version if version is V2011 else None)
+                    except jt808.DecodeError as e:
+                        assert e.msg_id == mid, (mid, v, k, e)
+                        continue
+                    jt808.encode(p) if len(jt808.encode_body(p.body, p.version)) <= 1023 else None

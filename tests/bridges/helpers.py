@@ -190,6 +190,16 @@ class Watcher:
                 await self.client.__aexit__(None, None, None)
 
 
+async def until(predicate: Any, timeout: float = 5.0, what: str = "condition") -> None:
+    """Poll ``predicate()`` until it holds (fails the test after ``timeout``)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
 async def clear_retained(*topics: str) -> None:
     """Remove retained messages (Mosquitto here persists them)."""
     async with aiomqtt.Client(*BROKER, identifier=f"jt808-clean-{random.randrange(1 << 30)}") as c:

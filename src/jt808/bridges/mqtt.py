@@ -179,6 +179,7 @@ class MqttBridge:
         self._dn_phone: dict[str, str] = {}  # dn topic -> phone
         self._since: dict[str, float] = {}  # phone -> wall time it connected here
         self._sub_todo: set[str] = set()
+        self._subscribed: set[str] = set()  # dn topics the broker acknowledged
         self._unsub_todo: set[str] = set()
         self._sub_wake = asyncio.Event()
         # other nodes
@@ -274,6 +275,11 @@ class MqttBridge:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    def subscribed(self, phone: str) -> bool:
+        """Whether the broker has acknowledged this node's subscription to ``phone``'s dn topic."""
+        dn = self._held.get(phone)
+        return dn is not None and dn in self._subscribed
 
     @property
     def buffered(self) -> int:
@@ -466,6 +472,7 @@ class MqttBridge:
 
     def _disconnected(self) -> None:
         self._connected.clear()
+        self._subscribed.clear()
         self._client = None
         if self._inflight:  # not acknowledged: publish again, first, in their order
             self._queue.extendleft(reversed(list(self._inflight.values())))
@@ -523,10 +530,12 @@ class MqttBridge:
             self._sub_wake.clear()
             while self._unsub_todo:
                 chunk = [self._unsub_todo.pop() for _ in range(min(_SUB_CHUNK, len(self._unsub_todo)))]
+                self._subscribed.difference_update(chunk)
                 await client.unsubscribe(chunk)
             while self._sub_todo:
                 chunk = [self._sub_todo.pop() for _ in range(min(_SUB_CHUNK, len(self._sub_todo)))]
                 await client.subscribe([(t, SubscribeOptions(qos=1)) for t in chunk])
+                self._subscribed.update(t for t in chunk if t in self._dn_phone)
 
     async def _reader(self, client: aiomqtt.Client) -> None:
         async for message in client.messages:

@@ -152,6 +152,7 @@ class AsyncTerminal:
         self._protocol: Any = None
         self._waiters: dict[int, asyncio.Future[Packet]] = {}
         self._closing = False
+        self._logged_out = False  # after 0x0003 the platform may hang up: no reconnection then
         self._loop: asyncio.AbstractEventLoop | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -179,6 +180,7 @@ class AsyncTerminal:
     async def connect(self) -> None:
         """Open the link (raises ``OSError`` when the platform cannot be reached)."""
         self._closing = False
+        self._logged_out = False
         self._loop = asyncio.get_running_loop()
         self.status = Status.CONNECTING
         try:
@@ -239,7 +241,7 @@ class AsyncTerminal:
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
             self._heartbeat_task = None
-        if self._closing:
+        if self._closing or self._logged_out:
             self.status = Status.DISCONNECTED
             return
         if self.reconnect:
@@ -265,8 +267,9 @@ class AsyncTerminal:
                     await self.authenticate(self.auth_code, self.auth_imei, self.auth_software_version)
                 except (ReplyTimeout, ConnectionError) as e:
                     log.debug("%s: re-authentication failed: %s", self.phone, e)
-                    self.drop()
-                    return  # _lost starts a new loop
+                    self._reconnect_task = None
+                    self.drop()  # _lost starts a new loop
+                    return
             break
         self._reconnect_task = None
 
@@ -455,6 +458,7 @@ class AsyncTerminal:
         if getattr(reply, "result", 1) == 0:
             self.auth_code, self.auth_imei, self.auth_software_version = code, imei, software_version
             self.authenticated = True
+            self._logged_out = False
             self._start_heartbeat()
             if self.store is not None and self.store.count(self.phone):
                 self._spawn(self.forward_stored())
@@ -494,6 +498,10 @@ class AsyncTerminal:
         """0x0003. Returns the 0x8001 body, or ``None`` when the platform closed the link instead."""
         self.auth_code = None
         self.authenticated = False
+        self._logged_out = True
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            self._heartbeat_task = None
         try:
             return (await self.request(TerminalLogout(), **kw)).body
         except (ConnectionError, ReplyTimeout):

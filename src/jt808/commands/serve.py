@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -29,9 +30,10 @@ def _setup_logging(level: str) -> None:
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr)
 
 
-async def run(cfg: Config, stop: asyncio.Event | None = None) -> None:
+async def run(cfg: Config, stop: asyncio.Event | None = None,
+              on_started: Callable[[Any], None] | None = None) -> None:
     """Start the gateway (and the MQTT bridge when ``mqtt.url`` is set), wait for ``stop`` or a
-    signal, shut down gracefully."""
+    signal, shut down gracefully. ``on_started(gateway)`` is called once the listeners are up."""
     from jt808.gateway import Gateway
 
     loop = asyncio.get_running_loop()
@@ -53,6 +55,8 @@ async def run(cfg: Config, stop: asyncio.Event | None = None) -> None:
             bridge = MqttBridge(gw, cfg.mqtt)
             await bridge.start()
             log.info("MQTT bridge connected to %s", cfg.mqtt.url)
+        if on_started is not None:
+            on_started(gw)
         await stop.wait()
         log.info("shutting down")
     finally:

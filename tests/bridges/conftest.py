@@ -49,12 +49,12 @@ async def make_node(tmp_path: Path, retained: set[str]) -> AsyncIterator:
     nodes: list[Node] = []
 
     async def make(name: str = "a", *, mqtt_url: str = "mqtt://127.0.0.1:1883", storage=None,
-                   **sections: dict) -> Node:
+                   connect_timeout: float = 5.0, **sections: dict) -> Node:
         cfg = make_config(tmp_path / name, mqtt_url, **sections)
         gw = Gateway(cfg, storage=storage)
         await gw.start()
         bridge = MqttBridge(gw, cfg.mqtt)
-        await bridge.start()
+        await bridge.start(connect_timeout)
         retained.add(bridge.state_topic)
         node = Node(gw, bridge)
         nodes.append(node)

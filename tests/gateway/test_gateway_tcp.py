@@ -308,3 +308,26 @@ async def test_graceful_shutdown_flushes_pending_writes(tmp_path: Path) -> None:
     await gw.stop()
     assert len(await storage.query_locations(PHONE)) == 10
     await t.close()
+
+
+async def test_unknown_id_is_answered_unsupported_and_still_delivered(gateway: Gateway, terminal: Terminal) -> None:
+    from jt808 import RawBody
+
+    rec = Recorder()
+    gateway.add_listener(rec)
+    await terminal.login()
+    sn = terminal.sn
+    await terminal.send_raw(jt808.encode(jt808.Packet(jt808.Header(0x0F01, PHONE, sn), RawBody(b"\x01\x02"))))
+    reply = await terminal.recv()
+    assert (reply.body.seq, reply.body.id, reply.body.result) == (sn, 0x0F01, 3)
+    assert ("uplink", PHONE, 0x0F01) in rec.calls
+
+
+async def test_session_info_has_address_version_last_seen_counters(gateway: Gateway, terminal: Terminal) -> None:
+    import time
+
+    await terminal.login()
+    await terminal.heartbeat()
+    info = gateway.connection(PHONE).info()
+    assert info["peer"].startswith("127.0.0.1:") and info["version"] == 2013 and info["authenticated"]
+    assert abs(info["last_seen"] - time.time()) < 5 and info["rx_frames"] == 3 and info["tx_frames"] == 3

@@ -66,6 +66,7 @@ class Connection:
         s = self.session
         return {"phone": s.phone, "transport": self.kind, "peer": self.peer, "version": int(s.version),
                 "authenticated": s.authenticated, "connected_at": self.connected_at,
+                "last_seen": s.last_seen + s.wall_offset,
                 "rx_frames": s.rx_frames, "tx_frames": s.tx_frames, "rx_bytes": s.rx_bytes,
                 "rejected": s.rejected}
 

@@ -48,10 +48,10 @@ async def make_node(tmp_path: Path, retained: set[str]) -> AsyncIterator:
     _broker_up()
     nodes: list[Node] = []
 
-    async def make(name: str = "a", *, mqtt_url: str = "mqtt://127.0.0.1:1883", storage=None,
-                   connect_timeout: float = 5.0, **sections: dict) -> Node:
+    async def make(name: str = "a", *, mqtt_url: str = "mqtt://127.0.0.1:1883", connect_timeout: float = 5.0,
+                   **sections: dict) -> Node:
         cfg = make_config(tmp_path / name, mqtt_url, **sections)
-        gw = Gateway(cfg, storage=storage)
+        gw = Gateway(cfg)
         await gw.start()
         bridge = MqttBridge(gw, cfg.mqtt)
         await bridge.start(connect_timeout)

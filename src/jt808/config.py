@@ -162,6 +162,7 @@ class MqttConfig:
     mountpoint: str = "jt808/${clientid}/"
     up_topic: str = "jt808/${clientid}/${phone}/up"
     dn_topic: str = "jt808/${clientid}/${phone}/dn"
+    status_topic: str = "jt808/${clientid}/${phone}/status"  # connected/disconnected events (retained)
     qos: int = 1
     buffer_size: int = 10000
     publish_media_max: int = 65536

@@ -120,6 +120,9 @@ def start_server(db: str, workdir: Path) -> Any:
     return EXTERNAL if EXTERNAL is not None else Server(db, workdir)
 
 
+SETTINGS: list[str] = []  # --set section.name=value, passed to the server as JT808_SECTION_NAME
+
+
 class Server:
     def __init__(self, db: str, workdir: Path) -> None:
         self.port = free_port()
@@ -127,11 +130,14 @@ class Server:
         cfg.write_text("[http]\nenabled = false\n[server]\nudp = false\nbacklog = 16384\n"
                        "[session]\nheartbeat_interval = 3600\n"
                        "[storage]\nbatch_max_rows = 5000\nbatch_max_delay = 0.01\n"
-                       "[log]\nlevel = \"INFO\"\n")
+                       "[log]\nlevel = \"WARNING\"\n")
         dbarg = {"none": "none", "sqlite": "", "memory": "memory"}.get(db, db)
         cmd = [sys.executable, "-m", "jt808.cli", "serve", "--config", str(cfg), "--data-dir", str(workdir / "data"),
                "--host", "127.0.0.1", "--port", str(self.port), "--db", dbarg]
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
+        for item in SETTINGS:
+            key, _, value = item.partition("=")
+            env["JT808_" + key.replace(".", "_").upper()] = value
         self.log = workdir / "server.log"
         self._log = self.log.open("w")
         self.proc = subprocess.Popen(cmd, env=env, stderr=self._log, text=True)
@@ -177,7 +183,7 @@ ACK = b"\x7e\x80\x01"
 class Term(asyncio.Protocol):
     """One terminal: logs in, then (when started) keeps ``inflight`` reports outstanding."""
 
-    __slots__ = ("acked", "blob", "buf", "flen", "frames", "i", "inflight", "lat", "login", "m", "n", "run", "sent",
+    __slots__ = ("acked", "blob", "buf", "frames", "i", "inflight", "lat", "login", "m", "n", "offs", "run", "sent",
                  "stage", "transport")
 
     def __init__(self, idx: int, inflight: int, frames: list[bytes], lat: list[Any], login: asyncio.Future[None]):
@@ -186,8 +192,9 @@ class Term(asyncio.Protocol):
         self.frames = frames
         self.blob = b"".join(frames)
         self.m = len(frames)
-        self.flen = len(frames[0]) if frames else 0
-        assert all(len(f) == self.flen for f in frames)
+        self.offs = [0]
+        for f in frames:
+            self.offs.append(self.offs[-1] + len(f))
         self.n = 0
         self.lat = lat
         self.sent: deque[tuple[float, int]] = deque()
@@ -227,15 +234,16 @@ class Term(asyncio.Protocol):
                 left = 0
         self.acked += n
         if self.run:
-            L = self.flen
+            off = self.offs
             k = self.n
             end = k + n
-            if end <= self.m:
-                self.transport.write(self.blob[k * L:end * L])
-                self.n = end if end < self.m else 0
+            m = self.m
+            if end <= m:
+                self.transport.write(self.blob[off[k]:off[end]])
+                self.n = end if end < m else 0
             else:
-                self.transport.write(self.blob[k * L:] + self.blob[:(end - self.m) * L])
-                self.n = end - self.m
+                self.transport.write(self.blob[off[k]:] + self.blob[:off[end - m]])
+                self.n = end - m
             sent.append((now, n))
 
     def _login(self, data: bytes) -> None:
@@ -400,12 +408,15 @@ async def main() -> None:
     ap.add_argument("--connect", type=int, metavar="PORT", help="drive a gateway already listening on PORT")
     ap.add_argument("--pid", type=int, help="with --connect: the server's pid (for CPU and RSS)")
     ap.add_argument("--first", type=int, default=0, help="index of the first terminal (phones 0139<index>)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
+                    help="server setting, e.g. --set storage.ack_after_durable=false")
     args = ap.parse_args()
+    SETTINGS.extend(args.set)
     global EXTERNAL, FIRST
     FIRST = args.first
     if args.connect:
         EXTERNAL = External(args.connect, args.pid)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"# {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
     if args.mode == "throughput":

@@ -117,6 +117,15 @@ class TcpConnection(asyncio.Protocol, Connection):
         reason = self.close_reason or (f"socket error: {exc}" if exc else "closed by the terminal")
         self.gateway.connection_lost(self, reason)
 
+    def pause_writing(self) -> None:
+        # the terminal does not read its answers: stop reading its uplinks until it does
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None and not self.closed:
+            self.transport.resume_reading()
+
     def eof_received(self) -> bool | None:
         if not self.close_reason:
             self.close_reason = "closed by the terminal"
@@ -148,7 +157,8 @@ class UdpConnection(Connection):
             t.sendto(data, self.addr)
 
     def send_downlink(self, data: bytes) -> None:
-        self.held.append(data)
+        if data not in self.held:  # a retry of a command still held is not queued twice
+            self.held.append(data)
 
     def datagram(self, data: bytes, addr: Any) -> None:
         if addr != self.addr:
@@ -204,6 +214,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.by_addr: dict[Any, UdpConnection] = {}
         self.by_phone: dict[str, UdpConnection] = {}
+        self.junk = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -212,15 +223,17 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         conn = self.by_addr.get(addr)
         if conn is None or conn.closed:
             phone = peek_phone(data)
-            conn = self.by_phone.get(phone) if phone else None
+            if phone is None:  # no frame header in it: no session is made for junk
+                self.junk += 1
+                return
+            conn = self.by_phone.get(phone)
             if conn is None or conn.closed:
                 conn = UdpConnection(self, addr)
                 self.gateway.connection_made(conn)
             else:
                 self.by_addr.pop(conn.addr, None)
             self.by_addr[addr] = conn
-            if phone:
-                self.by_phone[phone] = conn
+            self.by_phone[phone] = conn
         conn.datagram(data, addr)
         phone = conn.session.phone
         if phone and self.by_phone.get(phone) is not conn:

@@ -390,3 +390,29 @@ def test_rsa_encryption_on(make_gateway: Any) -> None:
         assert rec.last(0x0301).header.encrypt == 0
     finally:
         c.close()
+
+
+def test_store_and_forward_through_the_seed_api(make_gateway: Any, tmp_path: Any) -> None:
+    gw = make_gateway("gw")
+    port = gw.port
+    c = JTT808(ip="127.0.0.1", port=port, version="2019", client_id=PHONE, timeout=0.5, retry_count=0,
+               store_path=str(tmp_path / "reports.db"))
+    try:
+        login(c, "2019")
+        general(c.loction_report(None, None, *loc_data()), 0x0200)
+        gw.stop()
+        deadline = time.monotonic() + 5
+        while c.status() == Status.CONNECTED and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert c.status() == Status.CONNECTING  # reconnecting in the background
+        assert c.loction_report(None, None, *loc_data()) == {"stored": True}
+        assert c.loction_report(None, None, *loc_data()) == {"stored": True}
+        gw2 = make_gateway("gw", port=port)
+        deadline = time.monotonic() + 15
+        while not gw2.recorder.of(0x0704) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (batch,) = gw2.recorder.of(0x0704)
+        assert batch.body.type == 1 and len(batch.body.locations) == 2
+        assert c.status() == Status.CONNECTED
+    finally:
+        c.close()

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from jt808.protocol.exchange import location_to_json
 from jt808.protocol.messages.location import LocationReport
 from jt808.storage.base import EventRow, LocationRow
 
@@ -57,15 +58,19 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
     status = loc.status
     lat = loc.latitude / 1e6
     lng = loc.longitude / 1e6
-    extras: dict[str, Any] = {}
     if loc.extras or loc.bad_tail:
-        from jt808.protocol.exchange import location_to_json
-
         j = location_to_json(loc, version)
-        extras = j.get("extra", {})
+        extras = j.get("extra") or {}
         if "bad_tail" in j:
             extras = {**extras, "bad_tail": j["bad_tail"]}
-    return LocationRow(phone, _bcd_time(loc.time, tz_offset), received_at, loc.alarm, status,
+    else:
+        extras = {}
+    t = loc.time
+    key = (t, tz_offset)
+    dt = _TIMES.get(key, _TIMES)
+    if dt is _TIMES:
+        dt = _bcd_time(t, tz_offset)
+    return LocationRow(phone, dt, received_at, loc.alarm, status,  # type: ignore[arg-type]
                        -lat if status & 4 else lat, -lng if status & 8 else lng, loc.altitude, loc.speed / 10,
                        loc.direction, msg_id, msg_sn, batch, extras)
 

@@ -206,7 +206,7 @@ class FrameSplitter:
                         pos = end + 1
                         continue
                     self._flush_pending(out)
-                if len(candidate) > 3 and _plausible(candidate):
+                if 3 < len(candidate) <= max_frame and _plausible(candidate):
                     self._emit(out, candidate)
                     pos = end + 1
                 else:

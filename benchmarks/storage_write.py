@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import tempfile
 import time
@@ -68,7 +69,8 @@ async def main() -> None:
     args = ap.parse_args()
     rows = make_rows(args.rows)
     print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}, {args.rows} rows, batch {args.batch}")
+          f"Python {platform.python_version()}, {args.rows} rows, batch {args.batch}, "
+          f"load average {os.getloadavg()[0]:.1f}")
 
     with tempfile.TemporaryDirectory() as tmp:
         for name, sync in (("sqlite (synchronous=NORMAL)", "NORMAL"), ("sqlite (synchronous=FULL)", "FULL")):

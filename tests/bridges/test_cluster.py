@@ -121,6 +121,10 @@ async def test_http_command_on_a_reaches_terminal_on_b(cluster, retained) -> Non
         r = await http.post(f"http://127.0.0.1:{a.gateway.http_port}/api/v1/terminals/{random_phone()}/commands",
                             json={"header": {"msg_id": 0x8201}})
         assert r.status_code == 404, r.text
+
+        r = await http.post(url, json={"header": {"msg_id": 0x8300}, "body": {"flag": 1, "text": 5}})
+        assert r.status_code == 400, r.text  # refused by node B, which holds the terminal
+        assert "text" in r.json()["message"]
     # a command the holding node refuses as invalid
     with pytest.raises(DecodeError, match="value"):
         await a.bridge.remote_send(t.phone, {"header": {"msg_id": 0x8103},

@@ -354,9 +354,10 @@ class MqttBridge:
     def _log_drops(self) -> None:
         now = time.monotonic()
         if now - self._drop_log_at >= _DROP_LOG_EVERY:
-            log.warning("MQTT buffer full (%d messages, broker %s): dropped %d oldest uplinks in the last %.0f s "
-                        "(%d in all)", self.buffer_size, "connected" if self.connected else "unreachable",
-                        self.dropped - self._dropped_logged, min(now - self._drop_log_at, 1e9), self.dropped)
+            since = f"in the last {now - self._drop_log_at:.0f} s" if self._dropped_logged else "so far"
+            log.warning("MQTT buffer full (%d messages, broker %s): dropped %d oldest messages %s (%d in all)",
+                        self.buffer_size, "connected" if self.connected else "unreachable",
+                        self.dropped - self._dropped_logged, since, self.dropped)
             self._drop_log_at = now
             self._dropped_logged = self.dropped
 
@@ -507,7 +508,11 @@ class MqttBridge:
                 except Exception as e:  # a packet that cannot be rendered: log it, never stall the queue
                     log.error("MQTT: cannot render a message for %s: %s", topic, e)
                     continue
-                info = pc.publish(topic, payload, qos, retain, props)
+                try:
+                    info = pc.publish(topic, payload, qos, retain, props)
+                except ValueError as e:  # a topic or payload the protocol cannot carry: skip it
+                    log.error("MQTT: cannot publish to %r: %s", topic, e)
+                    continue
                 if info.rc != 0:
                     queue.appendleft((topic, payload, retain, props))
                     raise aiomqtt.MqttCodeError(info.rc, "could not publish")

@@ -133,6 +133,8 @@ def create_app(gw: Gateway, token: str = "") -> FastAPI:
                 return _error(504, "reply_timeout", str(e))
             except CommandFailed as e:
                 return _error(409, "command_failed", str(e), result=e.result, reply=_reply_json(e.reply))
+            except (DecodeError, EncodeError) as e:  # refused as invalid by the node holding the terminal
+                return _error(400, "bad_command", str(e))
             return {"reply": reply}
         try:
             reply = await gw.send(phone, obj, wait=wait, timeout=timeout)

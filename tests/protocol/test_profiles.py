@@ -322,6 +322,15 @@ def test_vendor_extra_layout_profile_with_codecs() -> None:
     assert jt808.encode(p, wide) == f
     derived = wide.derive("wide-ids-utc", tz_offset=0)
     assert derived.extra_id_size == 2 and jt808.decode(f, derived).body.extras == p.body.extras
+    # a value that does not fit the profile's codec is kept raw and noted, as in the standard layout
+    g = location("0101 0001 07  0202 0001 FF")
+    q = jt808.decode(g, wide)
+    assert q.body.extras == [(0x0101, b"\x07"), (0x0202, b"\xff")]
+    assert q.problems == ["0x0200: additional-info 0x101 (door_count) has 1 bytes, expected 2; kept raw"]
+    assert jt808.encode(q, wide) == g
+    wide.register_extra(0x0303, ExtraCodec("strict", lambda b: {"x": b[5]}, lambda v: b"", sizes=None))
+    q = jt808.decode(location("0303 0001 01"), wide)
+    assert q.body.extras == [(0x0303, b"\x01")] and "not decodable" in q.problems[0]
 
 
 def test_profile_settings_are_validated() -> None:

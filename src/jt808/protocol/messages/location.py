@@ -449,6 +449,17 @@ def _read_extras_vendor(r: Reader, p: int, end: int, extras: list[tuple[int, Any
             return end, data[p:end]
         val = data[p + ids + lens:q]
         c = tbl.get(eid)
-        extras.append((eid, c.decode(val) if c is not None else val))
+        if c is None:
+            extras.append((eid, val))
+        elif c.sizes is not None and len(val) not in c.sizes:
+            extras.append((eid, RawExtra(val)))
+            r.problems.append(f"0x0200: additional-info 0x{eid:X} ({c.key}) has {len(val)} bytes, "
+                              f"expected {'/'.join(map(str, c.sizes))}; kept raw")
+        else:
+            try:
+                extras.append((eid, c.decode(val)))
+            except (ValueError, IndexError, KeyError) as e:
+                extras.append((eid, RawExtra(val)))
+                r.problems.append(f"0x0200: additional-info 0x{eid:X} ({c.key}) not decodable ({e}); kept raw")
         p = q
     return p, b""

@@ -62,8 +62,9 @@ def test_vectors_are_well_named_and_paired() -> None:
         assert path.with_suffix(".json").exists(), f"{vector_id(path)} has no .json"
     strays = [p for p in VECTOR_DIR.glob("*/*.json") if not p.with_suffix(".hex").exists()]
     assert not strays, strays
-    others = [p.name for p in VECTOR_DIR.iterdir() if p.is_dir() and not ID_DIR.match(p.name)]
-    assert others == ["devices"], others
+    devices = sorted((VECTOR_DIR / "devices").glob("*.hex"))
+    assert devices and all(re.match(r"^\d{3}-[a-z0-9-]+$", p.stem) and p.with_suffix(".json").exists()
+                           for p in devices), "devices/<issue>-<name>.hex + .json"
 
 
 @pytest.mark.parametrize("path", VECTORS, ids=vector_id)

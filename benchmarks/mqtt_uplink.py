@@ -1,16 +1,17 @@
 """Uplink publishes per second sustained into Mosquitto by ``jt808 serve --mqtt`` with 1,000 terminals.
 
-    python3 benchmarks/mqtt_uplink.py [--terminals 1000] [--rates 2000,4000,8000,12000] [--seconds 15]
+    python3 benchmarks/mqtt_uplink.py [--terminals 1000] [--rates 2000,4000,8000,12000] [--seconds 15] [--qos 1]
 
 Starts ``jt808 serve --db none --mqtt mqtt://127.0.0.1:1883`` in a subprocess (uvloop, HTTP off, MQTT
 buffer 200,000), logs in ``--terminals`` TCP terminals from this process, then for each total rate
 offers that many location reports per second (spread round-robin over the terminals, sent every
-10 ms) for ``--seconds``. ``mosquitto_sub -q 1`` on ``jt808/+/+/up`` counts what the broker delivers.
+10 ms) for ``--seconds``. ``mosquitto_sub -q 0`` on ``jt808/+/+/up`` counts what the broker delivers
+(QoS 0 so that the broker's per-client in-flight window does not throttle the count).
 
 Printed per rate: offered/s, acked by the gateway/s, delivered by the broker/s over the window, and,
 after the load stops and the bridge drains, how many reports never arrived (dropped from the bridge's
-buffer) and the gateway's CPU share. The gateway, the load generator, Mosquitto and mosquitto_sub all
-share the machine.
+buffer, or lost between the broker and the counting subscriber) and the gateway's CPU share. The
+gateway, the load generator, Mosquitto and mosquitto_sub all share the machine.
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ async def run(args: argparse.Namespace) -> None:
         cfg = Path(tmp) / "bench.toml"
         cfg.write_text("[http]\nenabled = false\n[server]\nudp = false\nbacklog = 16384\n"
                        "[session]\nheartbeat_interval = 3600\n"
-                       f"[mqtt]\nbuffer_size = 200000\nclient_id = \"{node}\"\n[log]\nlevel = \"WARNING\"\n")
+                       f"[mqtt]\nbuffer_size = 200000\nclient_id = \"{node}\"\nqos = {args.qos}\n"
+                       "[log]\nlevel = \"WARNING\"\n")
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
         log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
         server = subprocess.Popen([sys.executable, "-m", "jt808.cli", "serve", "--config", str(cfg), "--data-dir",
@@ -166,7 +168,7 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.sleep(1.0)
             print(f"# {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {platform.machine()}, "
                   f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {len(terms)} terminals, "
-                  f"{args.seconds:g} s per rate, load average {os.getloadavg()[0]:.1f}")
+                  f"{args.seconds:g} s per rate, QoS {args.qos}, load average {os.getloadavg()[0]:.1f}")
             print(f"{'offered/s':>10} {'acked/s':>10} {'delivered/s':>12} {'not delivered':>14} {'gateway CPU':>12}")
             for rate in args.rates:
                 sent = 0
@@ -227,6 +229,7 @@ def main() -> None:
     ap.add_argument("--rates", default="2000,4000,8000,12000",
                     type=lambda s: [int(x) for x in s.split(",")])
     ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--qos", type=int, default=1, choices=(0, 1), help="QoS of the gateway's publishes")
     args = ap.parse_args()
     try:
         import uvloop

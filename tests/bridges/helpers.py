@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 import jt808
 from jt808 import V2013, Header, Packet
@@ -148,8 +150,12 @@ class Watcher:
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> Watcher:
+        # a large receive maximum: Mosquitto queues at most 1000 QoS 1 messages per client behind its
+        # in-flight window (20 by default) and drops the rest, which a burst after an outage exceeds
+        props = Properties(PacketTypes.CONNECT)
+        props.ReceiveMaximum = 65535
         self.client = aiomqtt.Client(*BROKER, identifier=f"jt808-watch-{random.randrange(1 << 30)}",
-                                     protocol=aiomqtt.ProtocolVersion.V5)
+                                     protocol=aiomqtt.ProtocolVersion.V5, properties=props)
         await self.client.__aenter__()
         for t in self.topics:
             await self.client.subscribe(t, qos=1)

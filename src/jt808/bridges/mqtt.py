@@ -176,6 +176,7 @@ class MqttBridge:
         self._stopping = False
         # held terminals and their subscriptions
         self._held: dict[str, str] = {}  # phone -> dn topic
+        self._up: dict[str, str] = {}  # phone -> up topic (held terminals)
         self._dn_phone: dict[str, str] = {}  # dn topic -> phone
         self._since: dict[str, float] = {}  # phone -> wall time it connected here
         self._sub_todo: set[str] = set()
@@ -301,6 +302,7 @@ class MqttBridge:
     # ------------------------------------------------------------------------------------------
     def on_connected(self, phone: str, info: dict[str, Any]) -> None:
         dn = _render(self.dn_template, phone)
+        self._up[phone] = _render(self.up_template, phone)
         if self._held.get(phone) != dn:
             self._held[phone] = dn
             self._dn_phone[dn] = phone
@@ -318,6 +320,7 @@ class MqttBridge:
     def on_disconnected(self, phone: str, reason: str) -> None:
         dn = self._held.pop(phone, None)
         self._since.pop(phone, None)
+        self._up.pop(phone, None)
         if dn is not None:
             self._dn_phone.pop(dn, None)
             self._sub_todo.discard(dn)
@@ -334,7 +337,7 @@ class MqttBridge:
     def on_uplink(self, phone: str, packet: Packet) -> None:
         if packet.header.msg_id == 0x0801 and self._media_save is not None:
             return  # published by the media hook, with the saved file's reference
-        self._enqueue(_render(self.up_template, phone), packet, False)
+        self._enqueue(self._up.get(phone) or _render(self.up_template, phone), packet, False)
 
     # ------------------------------------------------------------------------------------------
     # the outgoing buffer

@@ -256,6 +256,7 @@ def profile_of(version: Version) -> Profile:
 @given(data=st.data())
 def test_random_message_round_trips(msg_id: int, version: Version, cls: type[Body], data: st.DataObject) -> None:
     body = data.draw(strategy_for(cls, version), label=cls.__name__)
+    assert type(body) is cls
     profile = profile_of(version)
     raw = encode_body(body, version, profile, msg_id)
     problems: list[str] = []
@@ -297,15 +298,13 @@ def test_location_items_round_trip_in_every_vendor_layout(id_size: int, len_size
 
 
 def test_every_registered_pair_has_a_complete_strategy() -> None:
-    """A class without a hand strategy must be fully described by its ``__wire__`` fields, and every
-    pair's strategy must produce an instance of the registered class."""
-    for mid, v, cls in PAIRS:
+    """A class without a hand strategy must be fully described by its ``__wire__`` fields (the round-trip
+    test checks that each pair's strategy draws instances of the registered class)."""
+    for mid, _, cls in PAIRS:
         if cls not in HAND:
             wired = {s.name for s in cls.__wire__}
             loose = [f.name for f in dataclasses.fields(cls) if f.compare and f.name not in wired]  # type: ignore[arg-type]
             assert not loose, f"0x{mid:04X} {cls.__name__}: fields {loose} need a hand strategy"
-        example = strategy_for(cls, v).example()
-        assert type(example) is cls, (mid, v, type(example))
 
 
 # -- 2. the splitter does not care how the stream is cut ---------------------------------------------

@@ -341,3 +341,16 @@ def test_profile_settings_are_validated() -> None:
     with pytest.raises(ValueError):
         Profile("bad", default_version=V2019)
     assert Profile("p", force_version="2019").force_version is V2019
+
+
+def test_re_registering_an_extra_updates_its_json_key() -> None:
+    prof = Profile("rekeyed")
+    prof.register_extra(0xE7, ExtraCodec("level", lambda b: b[0], lambda v: bytes((v,)), sizes=(1,)))
+    f = location("E7 01 05")
+    p = jt808.decode(f, prof)
+    assert jt808.to_json(p, prof)["body"]["extra"] == {"level": 5}
+    assert jt808.encode(jt808.from_json(jt808.to_json(p, prof), prof), prof) == f
+    prof.register_extra(0xE7, ExtraCodec("tank_level", lambda b: b[0], lambda v: bytes((v,)), sizes=(1,)))
+    doc = jt808.to_json(jt808.decode(f, prof), prof)
+    assert doc["body"]["extra"] == {"tank_level": 5}
+    assert jt808.encode(jt808.from_json(doc, prof), prof) == f

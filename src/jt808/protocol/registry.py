@@ -176,6 +176,7 @@ class Profile:
     def _refresh_extras(self) -> None:
         self._extras = {**(self.parent._extras if self.parent is not None else {}), **self._own_extras}
         self.extra_tables.clear()
+        self.__dict__.pop("_json_extra_keys", None)  # exchange.py's JSON key table, cached on the profile
         for child in self._children:
             child._refresh_extras()
 

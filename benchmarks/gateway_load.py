@@ -13,6 +13,11 @@ connection (VmRSS after minus before, divided by N).
     python benchmarks/gateway_load.py throughput --terminals 200 --inflight 8 --db sqlite
     python benchmarks/gateway_load.py idle --terminals 10000
     python benchmarks/gateway_load.py all          # the BENCHMARKS.md set
+
+``--db none`` keeps no data and has no listener: the gateway answers heartbeats and locations from the
+header alone (bodies only length-checked). ``--db memory`` decodes every report, builds its storage row
+and acknowledges it once the in-memory "write" completed (the full per-message path without a
+database); ``--db sqlite`` is the default deployment (ack after the batch committed).
 """
 
 from __future__ import annotations
@@ -424,7 +429,7 @@ async def main() -> None:
     elif args.mode == "idle":
         show_idle(await idle(args.terminals, args.db))
     else:
-        for db in ("none", "sqlite"):
+        for db in ("none", "memory", "sqlite"):
             show_throughput(await throughput(200, 8, db, args.seconds))
         for n in (1000, 10000):
             show_throughput(await throughput(n, 1, "none", args.seconds))

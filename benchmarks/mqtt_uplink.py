@@ -36,6 +36,7 @@ from jt808.protocol.messages.register import TerminalAuth, TerminalRegister
 
 ROOT = Path(__file__).resolve().parent.parent
 ACK = b"\x7e\x80\x01"
+PREFIX = b"jt808/0177"  # topics of this benchmark's terminals (phones 0177xxxxxxxx)
 
 
 def free_port() -> int:
@@ -121,8 +122,14 @@ class Counter:
         await asyncio.sleep(0.5)
 
     async def _read(self, reader: asyncio.StreamReader) -> None:
+        # count only this run's terminals (other publishers may share the broker); a line cut by a
+        # read boundary is counted with the next read
+        tail = b""
         while chunk := await reader.read(1 << 16):
-            self.count += chunk.count(b"\n")
+            data = tail + chunk
+            cut = data.rfind(b"\n") + 1
+            self.count += data.count(PREFIX, 0, cut)
+            tail = data[cut:]
 
     def stop(self) -> None:
         self.proc.terminate()

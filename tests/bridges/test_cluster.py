@@ -167,3 +167,21 @@ async def test_remote_send_times_out_when_the_holder_is_silent(cluster, retained
     with pytest.raises(ReplyTimeout):
         await a.bridge.remote_send(t.phone, {"header": {"msg_id": 0x8201}}, 0.5)
     await t.close()
+
+
+async def test_restarted_node_clears_its_stale_statuses(make_node, retained) -> None:
+    """A node that died holding terminals and comes back with the same client id publishes them as
+    disconnected, so that other nodes stop routing commands to it."""
+    phone = random_phone()
+    status = f"jt808/{phone}/{phone}/status"
+    retained.add(status)
+    node_id = f"jt808-fixed-{uuid.uuid4().hex[:6]}"
+    retained.add(f"jt808/_nodes/{node_id}/state")
+    async with Watcher(status) as w:
+        await w.publish(status, {"event": "connected", "phone": phone, "node": node_id,
+                                 "time": "2026-01-01T00:00:00.000Z"}, retain=True)
+        await w.next(where=lambda tp, p: p.get("event") == "connected")
+        a = await make_node("a", mqtt={"client_id": node_id})
+        _, ev = await w.next(where=lambda tp, p: p.get("event") == "disconnected")
+        assert ev["node"] == node_id and "restarted" in ev["reason"]
+        assert a.bridge.holder(phone) is None

@@ -579,6 +579,12 @@ class MqttBridge:
         except (ValueError, TypeError, KeyError):
             return  # an empty payload clears a retained status
         if node == self.node_id:
+            if event == "connected" and message.retain and phone not in self._held:
+                # left by an earlier life of this node (same client id) that ended without saying so
+                self._presence.pop(phone, None)
+                gone = {"event": "disconnected", "phone": phone, "node": node, "time": _now_iso(),
+                        "reason": "not held by this node since it restarted"}
+                self._enqueue(topic_of(message), _dumps(gone).encode(), True)
             return
         if event == "connected":
             since = self._since.get(phone)
@@ -749,6 +755,10 @@ class MqttBridge:
         except ValueError as e:
             outcome = _error("failed", f"unreadable answer: {e}")
         fut.set_result(outcome)
+
+
+def topic_of(message: aiomqtt.Message) -> str:
+    return message.topic.value
 
 
 def _error(code: str, message: str, **extra: Any) -> dict[str, Any]:

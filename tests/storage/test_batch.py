@@ -201,3 +201,32 @@ async def test_failed_write_on_sqlite_sets_exception(tmp_path) -> None:
     assert len(await st.query_locations("B")) == 2
     assert await st.query_locations("A") == []  # the failed transaction was rolled back
     await st.close()
+
+
+async def test_flush_waits_for_the_batch_in_flight(mem: Recording) -> None:
+    mem.gate = asyncio.Event()
+    w = BatchWriter(mem, max_rows=2, max_delay=0)
+    first = w.submit_locations(rows("A", 0, 2))
+    await asyncio.sleep(0.01)  # the first batch is being written (stalled at the gate)
+    second = w.submit_locations(rows("A", 2, 2))
+    flushing = asyncio.ensure_future(w.flush())
+    await asyncio.sleep(0.01)
+    assert not flushing.done()
+    mem.gate.set()
+    await asyncio.wait_for(flushing, 1)
+    assert first.done() and second.done()
+    await w.close()
+
+
+async def test_cancelled_writer_fails_every_waiting_future(mem: Recording) -> None:
+    mem.gate = asyncio.Event()
+    w = BatchWriter(mem, max_rows=2, max_delay=0)
+    in_flight = w.submit_locations(rows("A", 0, 2))
+    await asyncio.sleep(0.01)
+    queued = w.submit_locations(rows("A", 2, 2))
+    assert w._task is not None
+    w._task.cancel()
+    for fut in (in_flight, queued):
+        with pytest.raises(StorageClosed):
+            await asyncio.wait_for(fut, 1)
+    assert w.pending_rows == 0

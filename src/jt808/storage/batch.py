@@ -153,6 +153,19 @@ class BatchWriter:
             self._task = loop.create_task(self._run(), name="jt808-batch-writer")
 
     async def _run(self) -> None:
+        try:
+            await self._loop()
+        finally:  # cancelled (loop shutting down without close()): nobody may wait forever
+            err = StorageClosed("the batch writer stopped before these rows were written")
+            while self._queue:
+                _, rows, fut, _ = self._queue.popleft()
+                self._pending_rows -= len(rows)
+                if not fut.done():
+                    fut.set_exception(err)
+            if self._drained is not None:
+                self._drained.set()
+
+    async def _loop(self) -> None:
         assert self._wakeup is not None
         loop = asyncio.get_running_loop()
         wakeup = self._wakeup

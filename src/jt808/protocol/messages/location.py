@@ -335,7 +335,9 @@ def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: dict[int, ExtraCo
                 r.problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) not decodable "
                                   f"({e}); kept raw")
         p = q
-    if plain and not bad and extras and len(_LAYOUTS) < _MAX_LAYOUTS:
+    if plain and not bad and extras:
+        if len(_LAYOUTS) >= _MAX_LAYOUTS:
+            _LAYOUTS.clear()  # many layouts in flight: start over rather than freeze the first ones
         _remember_layout(tbl, data, start, end, extras)
     return p, bad
 

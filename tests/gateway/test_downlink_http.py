@@ -188,6 +188,13 @@ async def test_terminal_routes(api_gateway: Gateway, client: httpx.AsyncClient) 
     r = await client.get(f"/api/v1/terminals/{PHONE}/locations",
                          params={"start": "2024-03-11T00:00:00+08:00", "end": "2024-03-11T23:59:59+08:00"})
     assert [x["latitude"] for x in r.json()["locations"]] == [pytest.approx(31.230001)]
+    r = await client.get(f"/api/v1/terminals/{PHONE}/locations?start=&end=&limit=")
+    assert r.status_code == 422  # limit must be a number
+    r = await client.get(f"/api/v1/terminals/{PHONE}/locations?start=&end=")
+    assert r.json()["count"] == 3
+    r = await client.get(f"/api/v1/terminals/{PHONE}/locations", params={"start": "1710086400", "end": "1710172799"})
+    assert r.json()["count"] == 1  # 2024-03-10T16:00Z .. 2024-03-11T15:59:59Z = March 11 in GMT+8
+    assert (await client.get(f"/api/v1/terminals/{PHONE}/locations", params={"start": "soon"})).status_code == 422
     await t.close()
     for _ in range(50):
         if not api_gateway.is_online(PHONE):

@@ -20,7 +20,7 @@ route needs ``Authorization: Bearer <token>`` (``/healthz`` and ``/metrics`` sta
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
@@ -50,6 +50,22 @@ def _terminal_json(rec: Any, gw: Gateway) -> dict[str, Any]:
     if conn is not None:
         out["session"] = conn.info()
     return out
+
+
+def _when(text: str | None) -> datetime | None:
+    """``start`` / ``end``: empty means open; ISO 8601 (naive taken as UTC) or Unix seconds."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        return datetime.fromtimestamp(float(text), UTC)
+    except ValueError:
+        pass
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{text!r} is neither ISO 8601 nor Unix seconds") from None
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -106,9 +122,15 @@ def create_app(gw: Gateway, token: str = "") -> FastAPI:
         return _terminal_json(rec, gw)
 
     @app.get("/api/v1/terminals/{phone}/locations", tags=["terminals"], dependencies=[Depends(auth)])
-    async def locations(phone: str, start: datetime | None = None, end: datetime | None = None,
-                        limit: int = Query(1000, ge=1, le=100000)) -> dict[str, Any]:
-        rows = await storage().query_locations(phone, start, end, limit)
+    async def locations(phone: str,
+                        start: str | None = Query(None, description="ISO 8601 (naive = UTC) or Unix seconds"),
+                        end: str | None = Query(None, description="ISO 8601 (naive = UTC) or Unix seconds"),
+                        limit: int = Query(1000, ge=1, le=100000)) -> Any:
+        try:
+            t0, t1 = _when(start), _when(end)
+        except ValueError as e:
+            return _error(422, "bad_time", str(e))
+        rows = await storage().query_locations(phone, t0, t1, limit)
         return {"phone": phone, "count": len(rows), "locations": [
             {"time": _ts(r.time), "received_at": _ts(r.received_at), "latitude": r.latitude,
              "longitude": r.longitude, "altitude": r.altitude, "speed": r.speed, "direction": r.direction,

@@ -165,3 +165,27 @@ def test_bridge_needs_a_url() -> None:
     assert b.node_id == f"node-{os.getpid()}"
     assert MqttBridge(object(), MqttConfig(url="mqtt://h")).node_id.startswith("jt808-gateway-")
     assert b.state_topic == f"jt808/_nodes/node-{os.getpid()}/state"
+
+
+async def test_custom_topic_templates_and_qos0(make_node, retained) -> None:
+    node = await make_node(mqtt={"up_topic": "fleet/${phone}/up", "dn_topic": "fleet/${phone}/down",
+                                 "status_topic": "fleet/${phone}/status", "qos": 0})
+    phone = random_phone()
+    retained.add(f"fleet/{phone}/status")
+    retained.add(f"fleet/_nodes/{node.bridge.node_id}/state")
+    assert node.bridge.state_topic == f"fleet/_nodes/{node.bridge.node_id}/state"
+    async with Watcher(f"fleet/{phone}/up", f"fleet/{phone}/status") as w:
+        t = await Terminal(phone).connect(node.port)
+        await t.login()
+        _, ev = await w.next(where=lambda tp, p: tp.endswith("/status"))
+        assert ev["event"] == "connected"
+        sn = await t.send(HeartBeat())
+        _, msg = await w.next(where=lambda tp, p: tp.endswith("/up"))
+        assert msg["header"]["msg_sn"] == sn
+        from .helpers import until
+
+        await until(lambda: node.bridge.subscribed(phone), what="the down subscription")
+        await w.publish(f"fleet/{phone}/down", {"header": {"msg_id": 0x8201}})
+        cmd = await t.recv_id(0x8201)
+        assert cmd.header.phone == phone
+        await t.close()

@@ -96,9 +96,13 @@ class TcpConnection(asyncio.Protocol, Connection):
 
     def data_received(self, data: bytes) -> None:
         s = self.session
-        events = s.receive_data(data, self._time())
-        if events:
-            self.gateway.handle_events(self, events)
+        try:
+            events = s.receive_data(data, self._time())
+            if events:
+                self.gateway.handle_events(self, events)
+        except Exception:  # a bug must not take the connection down with it: log it with the bytes
+            log.exception("phone=%s %s: unexpected error serving %d bytes: %s", s.phone or "?", self.peer,
+                          len(data), data[:512].hex())
         if s._out and not self.closed:
             self.transport.write(s.data_to_send())  # type: ignore[union-attr]
 
@@ -165,9 +169,13 @@ class UdpConnection(Connection):
             self.addr = addr
             self.peer = f"{addr[0]}:{addr[1]}"
         s = self.session
-        events = s.receive_datagram(data, self.gateway.loop.time())
-        if events:
-            self.gateway.handle_events(self, events)
+        try:
+            events = s.receive_datagram(data, self.gateway.loop.time())
+            if events:
+                self.gateway.handle_events(self, events)
+        except Exception:
+            log.exception("phone=%s %s: unexpected error serving a datagram of %d bytes: %s", s.phone or "?",
+                          self.peer, len(data), data[:512].hex())
         out = s.data_to_send()
         if self.held and s.authenticated:
             out += b"".join(self.held)

@@ -463,9 +463,12 @@ class Gateway:
                 s = conn.session
                 t = s.get_timer()
                 if t is not None and t <= now:
-                    events = s.handle_timer(now)
-                    if events:
-                        self.handle_events(conn, events)
+                    try:
+                        events = s.handle_timer(now)
+                        if events:
+                            self.handle_events(conn, events)
+                    except Exception:
+                        log.exception("phone=%s: timer handling failed", conn.phone or "?")
                     conn.flush()
 
     # ------------------------------------------------------------------------------------------

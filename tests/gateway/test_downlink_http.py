@@ -239,3 +239,24 @@ async def test_remote_sender_used_for_terminals_of_other_nodes(api_gateway: Gate
                           json={"header": {"msg_id": 0x8300}, "body": {"flag": 0, "text": "x"}})
     assert r.status_code == 200 and r.json()["reply"]["body"]["id"] == 0x8300
     assert seen == [("013900000009", 0x8300)]
+
+
+async def test_command_to_a_2019_terminal(api_gateway: Gateway, client: httpx.AsyncClient) -> None:
+    from jt808 import V2019
+
+    phone = "00000000013912345678"
+    t = await Terminal(phone, V2019).connect(api_gateway.tcp_port)
+    await t.login()
+
+    async def terminal_side() -> None:
+        cmd = await t.recv()
+        assert cmd.header.msg_id == 0x8300 and cmd.version is V2019 and cmd.body.text == "二〇一九"
+        await t.answer(cmd)
+
+    task = asyncio.create_task(terminal_side())
+    r = await client.post(f"/api/v1/terminals/{phone}/commands",
+                          json={"header": {"msg_id": 0x8300}, "body": {"flag": 8, "text_type": 1, "text": "二〇一九"}})
+    await task
+    assert r.status_code == 200, r.text
+    assert r.json()["reply"]["header"]["proto_ver"] == 1 and r.json()["reply"]["body"]["result"] == 0
+    await t.close()

@@ -30,6 +30,8 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     fragment_timeout = 15       # ask for missing fragments after this many quiet seconds
     fragment_asks = 3
     default_version = 2013      # frames without the 2019 bit: 2011 or 2013
+    validate_bodies = false     # decode heartbeats/locations even when nothing consumes them (else
+                                # they are answered from the header, bodies only length-checked)
 
     [downlink]
     retry_interval = 8          # EMQX's names and defaults
@@ -118,6 +120,7 @@ class SessionConfig:
     fragment_timeout: float = 15.0
     fragment_asks: int = 3
     default_version: int = 2013
+    validate_bodies: bool = False
 
     @property
     def idle_timeout(self) -> float:

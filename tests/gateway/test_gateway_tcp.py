@@ -331,3 +331,19 @@ async def test_session_info_has_address_version_last_seen_counters(gateway: Gate
     info = gateway.connection(PHONE).info()
     assert info["peer"].startswith("127.0.0.1:") and info["version"] == 2013 and info["authenticated"]
     assert abs(info["last_seen"] - time.time()) < 5 and info["rx_frames"] == 3 and info["tx_frames"] == 3
+
+
+async def test_unconsumed_ids_are_answered_from_the_header_unless_validating(tmp_path: Path) -> None:
+    for validate, quiet in ((False, {0x0002: 0, 0x0200: 28}), (True, {})):
+        async with Gateway(make_config(tmp_path, storage={"db": "none"},
+                                       session={"validate_bodies": validate})) as gw:
+            t = await Terminal().connect(gw.tcp_port)
+            await t.login()
+            assert gw.connection(PHONE).session.quiet == quiet
+            assert (await t.request(location())).body.result == 0
+            rec = Recorder()
+            gw.add_listener(rec)  # a listener needs every message: nothing is quiet any more
+            assert gw.connection(PHONE).session.quiet == {}
+            await t.request(location())
+            assert ("uplink", PHONE, 0x0200) in rec.calls
+            await t.close()

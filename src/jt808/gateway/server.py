@@ -240,7 +240,7 @@ class Gateway:
         """Ids nobody consumes are answered without decoding: heartbeats when there is no listener,
         locations too when no data is kept either."""
         quiet: dict[int, int] = {}
-        if not self._listeners:
+        if not self._listeners and not self.config.session.validate_bodies:
             quiet[0x0002] = 0
             if self.sink is None:
                 quiet[0x0200] = 28

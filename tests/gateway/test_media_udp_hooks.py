@@ -162,10 +162,10 @@ class HookService:
     def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if path == "/registry":
             if body["license_number"] == "BANNED":
-                return 200, {"result": 2}
+                return 200, {"code": 2}
             self.codes[body["phone"]] = code = "hook-" + body["phone"][-4:]
-            return 200, {"result": 0, "auth_code": code}
-        ok = self.codes.get(body["phone"]) == body["auth_code"]
+            return 200, {"code": 0, "authcode": code}  # EMQX's answer
+        ok = self.codes.get(body["phone"]) == body["code"]  # EMQX's request keys
         return (200 if ok else 403), {}
 
 

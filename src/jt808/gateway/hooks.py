@@ -9,15 +9,16 @@
 - :class:`AnonymousPolicy`: every terminal is served, authenticated or not (the session serves
   messages before 0x0102 as if authenticated); 0x0100 still gets a code, 0x0102 always succeeds.
 - :class:`HttpHooks`: an external registry/auth service, as EMQX's gateway has (``registry`` and
-  ``authentication`` URLs). The gateway POSTs JSON:
+  ``authentication`` URLs), wire-compatible with services written for EMQX. The gateway POSTs JSON:
 
   registration  ``{"phone", "version", "province", "city", "manufacturer", "model", "dev_id",
-  "color", "license_number"}`` → ``200 {"result": 0, "auth_code": "…"}`` (``"authcode"`` is
-  accepted too) or ``{"result": 1..4}``; any other status or an unreachable service refuses
-  with result 4 (terminal not in database).
+  "color", "license_number"}`` (the 0x0100 body's keys plus phone, as EMQX sends) →
+  ``200 {"code": 0, "authcode": "…"}`` (EMQX's answer; ``"result"`` / ``"auth_code"`` are accepted
+  too) or ``{"code": 1..4}``; any other status or an unreachable service refuses with result 4
+  (terminal not in database). A success without a code is refused as well.
 
-  authentication ``{"phone", "version", "auth_code", "imei", "software_version"}`` → ``200`` allows,
-  anything else denies.
+  authentication ``{"phone", "code", "auth_code", "version", "imei", "software_version"}`` (EMQX
+  sends ``phone`` and ``code``) → ``200`` allows, anything else denies.
 
   Codes granted by the hook are stored too, so ``GET /api/v1/terminals`` lists the terminals.
 """
@@ -182,7 +183,7 @@ class HttpHooks(AuthPolicy):
         except ValueError:
             log.warning("registry hook answered %s with non-JSON", reg.phone)
             return RESULT_TERMINAL_UNKNOWN, ""
-        result = data.get("result", data.get("code", 0)) if isinstance(data, dict) else 4
+        result = data.get("code", data.get("result", 0)) if isinstance(data, dict) else 4
         code = ""
         if isinstance(data, dict):
             code = str(data.get("auth_code") or data.get("authcode") or "")
@@ -201,7 +202,7 @@ class HttpHooks(AuthPolicy):
                            software_version: str = "") -> bool:
         if not self.auth_url:
             return await self.fallback.authenticate(phone, code, version, imei, software_version)
-        body = {"phone": phone, "version": version, "auth_code": code, "imei": imei,
+        body = {"phone": phone, "code": code, "auth_code": code, "version": version, "imei": imei,
                 "software_version": software_version}
         try:
             r = await self.client.post(self.auth_url, json=body)

@@ -118,6 +118,19 @@ async def test_udp_flow(gateway: Gateway) -> None:
     assert cmd.body.text == "udp"
     await t.answer(cmd)
     assert (await task).body.result == 0
+    # batch locations and a multi-fragment photo, one datagram per frame
+    from jt808.protocol.messages.tracking import BatchLocations
+
+    assert (await t.request(BatchLocations(0, [location(10 + i) for i in range(3)]))).body.result == 0
+    frames = photo_fragments(t, media_id=9)
+    for f in frames[:-1]:
+        await t.send_raw(f)
+        assert (await t.recv()).header.msg_id == 0x8001
+    await t.send_raw(frames[-1])
+    done = await t.recv()
+    assert done.header.msg_id == 0x8800 and done.body.retx_ids == []
+    assert Path((await gateway.storage.query_media(PHONE))[0].path).read_bytes() == PHOTO
+    assert len(await gateway.storage.query_locations(PHONE)) == 4
     # bad datagrams are rejected and the next one is served
     await t.send_raw(b"\x7e\x00\x02\x00\x7e")
     assert (await t.heartbeat()).body.result == 0

@@ -348,10 +348,14 @@ class Gateway:
         t = type(ev)
         if t is FrameRejected:
             self.counters["frames_rejected"] += 1
-            raw = ev.raw  # type: ignore[attr-defined]
-            more = f"… ({len(raw)} bytes)" if len(raw) > _HEX_MAX else ""
-            log.warning("bad frame from %s %s phone=%s: %s%s; hex=%s%s", conn.kind, conn.peer, conn.phone or "?",
-                        ev.error, " (answered)" if ev.replied else "", raw[:_HEX_MAX].hex(), more)  # type: ignore
+            n = conn.session.rejected
+            if n <= 10 or n % 100 == 0:  # a terminal sending garbage does not flood the log
+                raw = ev.raw  # type: ignore[attr-defined]
+                more = f"… ({len(raw)} bytes)" if len(raw) > _HEX_MAX else ""
+                nth = f" [{n} bad frames on this connection]" if n > 10 else ""
+                log.warning("bad frame from %s %s phone=%s: %s%s; hex=%s%s%s", conn.kind, conn.peer,
+                            conn.phone or "?", ev.error, " (answered)" if ev.replied else "",  # type: ignore
+                            raw[:_HEX_MAX].hex(), more, nth)
         elif t is MessageRefused:
             self.counters["refused_unauthenticated"] += 1
             if conn.session.rx_frames <= 3 or log.isEnabledFor(logging.DEBUG):

@@ -347,3 +347,16 @@ async def test_unconsumed_ids_are_answered_from_the_header_unless_validating(tmp
             await t.request(location())
             assert ("uplink", PHONE, 0x0200) in rec.calls
             await t.close()
+
+
+async def test_a_flood_of_bad_frames_does_not_flood_the_log(gateway: Gateway, terminal: Terminal,
+                                                           caplog: Any) -> None:
+    caplog.set_level(logging.INFO, "jt808.gateway")
+    await terminal.login()
+    bad = bytearray(terminal.frame(HeartBeat()))
+    bad[-2] ^= 0x55
+    await terminal.send_raw(bytes(bad) * 150 + terminal.frame(HeartBeat()))
+    assert (await terminal.recv()).body.result == 0
+    lines = [r for r in caplog.records if "bad frame" in r.getMessage()]
+    assert len(lines) == 11  # the first 10, then the 100th
+    assert "[100 bad frames on this connection]" in lines[-1].getMessage()

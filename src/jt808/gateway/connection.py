@@ -42,6 +42,7 @@ class Connection:
     downlink: Downlink | None
     closed: bool
     auth_failures: int
+    bad_frames: int
 
     @property
     def phone(self) -> str:
@@ -72,8 +73,8 @@ class Connection:
 
 
 class TcpConnection(asyncio.Protocol, Connection):
-    __slots__ = ("_time", "auth_failures", "close_reason", "closed", "connected_at", "downlink", "gateway",
-                 "peer", "session", "transport")
+    __slots__ = ("_time", "auth_failures", "bad_frames", "close_reason", "closed", "connected_at", "downlink",
+                 "gateway", "peer", "session", "transport")
     kind = "tcp"
 
     def __init__(self, gateway: Gateway) -> None:
@@ -87,6 +88,7 @@ class TcpConnection(asyncio.Protocol, Connection):
         self.closed = False
         self.close_reason = ""
         self.auth_failures = 0
+        self.bad_frames = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -139,8 +141,8 @@ class TcpConnection(asyncio.Protocol, Connection):
 class UdpConnection(Connection):
     """A terminal that talks UDP; lives in the endpoint's tables until idle."""
 
-    __slots__ = ("addr", "auth_failures", "closed", "connected_at", "downlink", "endpoint", "gateway", "held",
-                 "peer", "session")
+    __slots__ = ("addr", "auth_failures", "bad_frames", "closed", "connected_at", "downlink", "endpoint", "gateway",
+                 "held", "peer", "session")
     kind = "udp"
 
     def __init__(self, endpoint: UdpEndpoint, addr: Any) -> None:
@@ -154,6 +156,7 @@ class UdpConnection(Connection):
         self.closed = False
         self.held: list[bytes] = []
         self.auth_failures = 0
+        self.bad_frames = 0
 
     def write(self, data: bytes) -> None:
         t = self.endpoint.transport

@@ -348,7 +348,7 @@ class Gateway:
         t = type(ev)
         if t is FrameRejected:
             self.counters["frames_rejected"] += 1
-            n = conn.session.rejected
+            n = conn.bad_frames = conn.bad_frames + 1
             if n <= 10 or n % 100 == 0:  # a terminal sending garbage does not flood the log
                 raw = ev.raw  # type: ignore[attr-defined]
                 more = f"… ({len(raw)} bytes)" if len(raw) > _HEX_MAX else ""

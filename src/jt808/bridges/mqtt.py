@@ -171,6 +171,7 @@ class MqttBridge:
         self._wake = asyncio.Event()
         self._connected = asyncio.Event()
         self._client: aiomqtt.Client | None = None
+        self._generation = 0  # connections made so far (message ids are per connection)
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
@@ -445,9 +446,13 @@ class MqttBridge:
         pc = client._client
         aiomqtt_on_publish = pc.on_publish
         inflight = self._inflight
+        self._generation += 1
+        generation = self._generation
 
         def on_publish(c: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
             aiomqtt_on_publish(c, userdata, mid, reason, props)
+            if generation != self._generation:
+                return  # a late acknowledgement on a connection already replaced: its ids mean nothing now
             if inflight.pop(mid, None) is not None:
                 self.published += 1
                 if self._queue and len(inflight) <= self._window // 2:
@@ -475,6 +480,7 @@ class MqttBridge:
         self._wake.set()
 
     def _disconnected(self) -> None:
+        self._generation += 1
         self._connected.clear()
         self._subscribed.clear()
         self._client = None

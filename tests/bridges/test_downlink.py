@@ -149,3 +149,31 @@ async def test_unsubscribes_when_terminal_leaves(make_node, retained) -> None:
         with pytest.raises(TimeoutError):
             await w.next(timeout=0.4)
     assert node.bridge.downlinks == 0
+
+
+async def test_many_terminals_each_subscribed_and_published(make_node, retained) -> None:
+    """250 terminals (more than one SUBSCRIBE packet's worth): every uplink lands on its own topic and a
+    downlink reaches each terminal it is addressed to."""
+    node = await make_node()
+    terms = []
+    for _ in range(250):
+        phone = random_phone()
+        retained.add(f"jt808/{phone}/{phone}/status")
+        terms.append(await Terminal(phone).connect(node.port))
+    await asyncio.gather(*(t.login() for t in terms))
+    await until(lambda: all(node.bridge.subscribed(t.phone) for t in terms), timeout=15, what="250 subscriptions")
+    async with Watcher("jt808/+/+/up") as w:
+        for t in terms:
+            await t.send(location(1))
+        seen: dict[str, int] = {}
+        phones = {t.phone for t in terms}
+        while len(seen) < 250:
+            topic, msg = await w.next(where=lambda tp, p: p.get("header", {}).get("phone") in phones)
+            assert topic == f"jt808/{msg['header']['phone']}/{msg['header']['phone']}/up"
+            seen[msg["header"]["phone"]] = msg["header"]["msg_id"]
+        assert set(seen.values()) == {0x0200}
+        for t in terms[::25]:
+            await w.publish(f"jt808/{t.phone}/{t.phone}/dn", {"header": {"msg_id": 0x8201}})
+        for t in terms[::25]:
+            assert (await t.recv_id(0x8201)).header.phone == t.phone
+    await asyncio.gather(*(t.close() for t in terms))

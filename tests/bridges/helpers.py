@@ -207,10 +207,13 @@ async def until(predicate: Any, timeout: float = 5.0, what: str = "condition") -
 
 
 async def clear_retained(*topics: str) -> None:
-    """Remove retained messages (Mosquitto here persists them)."""
-    async with aiomqtt.Client(*BROKER, identifier=f"jt808-clean-{random.randrange(1 << 30)}") as c:
-        for t in topics:
-            await c.publish(t, b"", qos=1, retain=True)
+    """Remove retained messages (Mosquitto here persists them): QoS 0 publishes, then one QoS 1
+    publish, whose acknowledgement means the broker has handled the ones before it."""
+    async with asyncio.timeout(20):
+        async with aiomqtt.Client(*BROKER, identifier=f"jt808-clean-{random.randrange(1 << 30)}") as c:
+            for t in topics:
+                await c.publish(t, b"", qos=0, retain=True)
+            await c.publish(topics[-1], b"", qos=1, retain=True)
 
 
 class CutProxy:

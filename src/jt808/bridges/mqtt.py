@@ -260,8 +260,9 @@ class MqttBridge:
             task.cancel()
         if self._task is not None:
             self._task.cancel()
+            # the client's DISCONNECT waits for the broker at most its own timeout (10 s)
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await asyncio.wait_for(asyncio.shield(self._task), 15)
         for fut in self._rpc.values():
             if not fut.done():
                 fut.set_exception(TerminalOffline("?", "could not be reached: the MQTT bridge stopped"))

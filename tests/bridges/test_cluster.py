@@ -185,3 +185,19 @@ async def test_restarted_node_clears_its_stale_statuses(make_node, retained) -> 
         _, ev = await w.next(where=lambda tp, p: p.get("event") == "disconnected")
         assert ev["node"] == node_id and "restarted" in ev["reason"]
         assert a.bridge.holder(phone) is None
+
+
+async def test_node_learns_a_whole_fleet_from_retained_statuses(make_node, retained) -> None:
+    """More retained statuses than a broker queues for a slow client by default (1000): the node asks
+    for a large receive maximum, so none is dropped."""
+    node_id = f"jt808-other-{uuid.uuid4().hex[:6]}"
+    phones = [random_phone() for _ in range(1500)]
+    topics = [f"jt808/{p}/{p}/status" for p in phones]
+    retained.update(topics)
+    async with Watcher() as w:
+        for p, t in zip(phones, topics, strict=True):
+            await w.publish(t, {"event": "connected", "phone": p, "node": node_id,
+                                "time": "2026-01-01T00:00:00.000Z"}, retain=True)
+    a = await make_node("a")
+    await until(lambda: sum(a.bridge.holder(p) == node_id for p in phones) == 1500, timeout=20,
+                what="every retained status")

@@ -407,9 +407,15 @@ class MqttBridge:
         tls_context = None
         if self.tls:
             tls_context = ssl.create_default_context(cafile=self.config.ca_file or None)
+        # a large receive maximum: brokers otherwise keep ~20 QoS 1 messages in flight to a client and
+        # queue ~1000 behind them, dropping the rest (Mosquitto logs "Outgoing messages are being
+        # dropped"), which the retained statuses of a fleet exceed when a node (re)connects
+        props = Properties(PacketTypes.CONNECT)
+        props.ReceiveMaximum = 65535
         return aiomqtt.Client(
             self.host, self.port, username=self.username, password=self.password, identifier=self.node_id,
             protocol=aiomqtt.ProtocolVersion.V5, keepalive=30, timeout=10, tls_context=tls_context,
+            properties=props,
             will=aiomqtt.Will(self.state_topic, self._state_payload("offline"), qos=1, retain=True),
             max_inflight_messages=0,  # the window is kept here (paho's own queue is O(n) per ack)
         )

@@ -189,3 +189,23 @@ async def test_custom_topic_templates_and_qos0(make_node, retained) -> None:
         cmd = await t.recv_id(0x8201)
         assert cmd.header.phone == phone
         await t.close()
+
+
+async def test_bridge_counters_in_prometheus_metrics(make_node, retained) -> None:
+    node = await make_node()
+    node.gateway.bridge = node.bridge  # what `jt808 serve --mqtt` does
+    phone = random_phone(V2013)
+    retained.add(status(phone))
+    async with Watcher(up(phone)) as w:
+        t = await Terminal(phone, V2013).connect(node.port)
+        await t.login()
+        await t.send(HeartBeat())
+        await w.next(where=lambda tp, p: tp == up(phone))
+        assert await node.bridge.wait_idle()
+        text = node.gateway.metrics_text()
+        assert "jt808_mqtt_connected 1" in text
+        published = next(int(line.split()[-1]) for line in text.splitlines()
+                         if line.startswith("jt808_mqtt_published_total "))
+        assert published >= 1
+        assert "jt808_mqtt_dropped_total 0" in text
+        await t.close()

@@ -60,7 +60,9 @@ async def run(cfg: Config, stop: asyncio.Event | None = None,
                 raise ConfigError(f"mqtt.url is set but the MQTT bridge is not available ({e})") from None
             bridge = MqttBridge(gw, cfg.mqtt)
             await bridge.start()
-            log.info("MQTT bridge connected to %s", cfg.mqtt.url)
+            gw.bridge = bridge
+            log.info("MQTT bridge started for %s (%s)", cfg.mqtt.url,
+                     "connected" if bridge.connected else "broker not reachable yet, retrying")
         if on_started is not None:
             on_started(gw)
         await stop.wait()

@@ -95,6 +95,7 @@ class Gateway:
         self.connections: set[Connection] = set()
         self.media: MediaStore | None = None
         self.remote_sender: Any = None
+        self.bridge: Any = None  # the MQTT bridge when one runs (its counters go to /metrics)
         self._listeners: list[Any] = []
         self._tcp: list[asyncio.base_events.Server] = []
         self._udp: list[tuple[asyncio.DatagramTransport, UdpEndpoint]] = []
@@ -654,6 +655,19 @@ class Gateway:
             metric("jt808_locations_total", "counter", "Location rows submitted.", [("", st["locations_submitted"])])
         if "media_saved" in st:
             metric("jt808_media_saved_total", "counter", "Multimedia files saved.", [("", st["media_saved"])])
+        if self.bridge is not None:
+            b = self.bridge.stats()
+            metric("jt808_mqtt_connected", "gauge", "1 while the MQTT broker connection is up.",
+                   [("", 1 if b["connected"] else 0)])
+            metric("jt808_mqtt_published_total", "counter", "Uplinks acknowledged by the broker.",
+                   [("", b["published"])])
+            metric("jt808_mqtt_dropped_total", "counter", "Uplinks dropped because the buffer was full.",
+                   [("", b["dropped"])])
+            metric("jt808_mqtt_buffered", "gauge", "Uplinks waiting for the broker.",
+                   [("", b["buffered"] + b["inflight"])])
+            metric("jt808_mqtt_downlinks_total", "counter", "Downlinks received from the broker.",
+                   [('{result="ok"}', b["downlinks"]), ('{result="error"}', b["downlink_errors"])])
+            metric("jt808_mqtt_reconnects_total", "counter", "Broker reconnections.", [("", b["reconnects"])])
         metric("jt808_uptime_seconds", "gauge", "Seconds since start.", [("", round(st["uptime"], 3))])
         rss = _rss_bytes()
         if rss is not None:

@@ -306,3 +306,12 @@ async def test_postgres_schema_created_once_by_concurrent_nodes() -> None:
         for n in nodes:
             await n.close()
         await drop_schema(schema)
+
+
+async def test_location_extras_json_rendered_by_the_producer(storage: Storage) -> None:
+    extras = {"mileage": 12, "rssi": 25, "text": "高"}
+    row = loc("p-json", 1, extras=extras, extras_json='{"mileage":12,"rssi":25,"text":"高"}')
+    await storage.add_locations([row, loc("p-json", 2)])
+    back = await storage.query_locations("p-json")
+    assert back == [row, loc("p-json", 2)]
+    assert back[0].extras == extras and back[0].extras_json is None and back[1].extras == {}

@@ -13,8 +13,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from jt808.protocol.exchange import location_to_json
+from jt808.protocol.exchange import _plan, location_to_json
+from jt808.protocol.header import V2013
 from jt808.protocol.messages.location import LocationReport
+from jt808.protocol.registry import DEFAULT_PROFILE
+from jt808.storage._util import dumps
 from jt808.storage.base import EventRow, LocationRow
 
 if TYPE_CHECKING:
@@ -58,11 +61,23 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
     status = loc.status
     lat = loc.latitude / 1e6
     lng = loc.longitude / 1e6
-    if loc.extras or loc.bad_tail:
-        j = location_to_json(loc, version)
-        extras = j.get("extra") or {}
-        if "bad_tail" in j:
-            extras = {**extras, "bad_tail": j["bad_tail"]}
+    ex = loc.extras
+    text = None
+    if ex and not loc.bad_tail:
+        ids, vals = zip(*ex, strict=False)  # pairs: never ragged
+        tbl = _TABLES.get(version if version is not None else V2013)
+        plan = _LAYOUT_PLANS.get((id(tbl), ids))
+        if plan is None or plan[2] is not tbl:
+            plan = _layout_plan(tbl, ids, loc, version)
+        fmt = plan[1]
+        if fmt is not None:
+            try:
+                text = fmt % vals
+            except TypeError:  # an item kept raw (bytes, unexpected length): the general rendering
+                text = None
+        extras = dict(zip(plan[0], vals, strict=False)) if text is not None else _extras_map(loc, version)  # type: ignore[arg-type]
+    elif ex or loc.bad_tail:
+        extras = _extras_map(loc, version)
     else:
         extras = {}
     t = loc.time
@@ -72,7 +87,54 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
         dt = _bcd_time(t, tz_offset)
     return LocationRow(phone, dt, received_at, loc.alarm, status,  # type: ignore[arg-type]
                        -lat if status & 4 else lat, -lng if status & 8 else lng, loc.altitude, loc.speed / 10,
-                       loc.direction, msg_id, msg_sn, batch, extras)
+                       loc.direction, msg_id, msg_sn, batch, extras, text)
+
+
+def _extras_map(loc: LocationReport, version: Any) -> dict[str, Any]:
+    """The seed-004 "extra" map of a report (plus ``bad_tail`` when items ran past the body)."""
+    j = location_to_json(loc, version)
+    extras = j.get("extra") or {}
+    if "bad_tail" in j:
+        extras = {**extras, "bad_tail": j["bad_tail"]}
+    return extras
+
+
+# -- extras by layout --------------------------------------------------------------------------------
+# Terminals repeat one item layout in every report. When every item of a layout is a plain integer under
+# its own key (no render function, no duplicate id or key), the "extra" map is ``dict(zip(keys, values))``
+# and its JSON text one ``%`` format: both are kept per (extras table, ids) and checked against the
+# general rendering (location_to_json + the storage JSON encoder) when first built.
+_TABLES = DEFAULT_PROFILE.extra_tables
+_MISS = object()
+_LAYOUT_PLANS: dict[tuple[int, tuple[int, ...]], tuple[tuple[str, ...] | None, str | None, Any]] = {}
+_MAX_PLANS = 1024
+
+
+def _layout_plan(tbl: dict[int, Any] | None, ids: tuple[int, ...], loc: LocationReport,
+                 version: Any) -> tuple[tuple[str, ...] | None, str | None, Any]:
+    """(keys, JSON format, table) of a layout; (None, None, table) when it has no fast rendering."""
+    plan: tuple[tuple[str, ...] | None, str | None, Any] = (None, None, tbl)
+    if tbl is None:  # the version's table is built by the first decode; nothing to remember yet
+        return plan
+    codecs = [tbl.get(eid) for eid in ids]
+    renders = _plan(tbl)
+    hits = [renders.get(eid) for eid in ids]
+    # plain unsigned integers only (their values are ints, or bytes when the length is unexpected),
+    # each id once, rendered as is under a key of its own
+    if len(set(ids)) == len(ids) and all(c is not None and c.uint for c in codecs) \
+            and all(h is not None and h[1] is None for h in hits) and all(type(v) is int for _, v in loc.extras):
+        keys = tuple(h[0] for h in hits)  # type: ignore[index]
+        if len(set(keys)) == len(keys):
+            fmt = "{" + ",".join(dumps(k).replace("%", "%%") + ":%d" for k in keys) + "}"
+            vals = tuple(v for _, v in loc.extras)
+            general = _extras_map(loc, version)
+            if general == dict(zip(keys, vals, strict=True)) and list(general) == list(keys) \
+                    and dumps(general) == fmt % vals:
+                plan = (keys, fmt, tbl)
+    if len(_LAYOUT_PLANS) >= _MAX_PLANS:
+        _LAYOUT_PLANS.clear()
+    _LAYOUT_PLANS[(id(tbl), ids)] = plan
+    return plan
 
 
 class StorageSink:

@@ -331,6 +331,15 @@ class PlatformSession:
                 self._general(header, 2)
                 self._reject(events, e, piece, True)
                 return
+        if problems is None and msg_id != 0x0100:
+            # bodies with a whole-body fast decoder (0x0200 whose item layout is remembered, 0x0001 …)
+            cls = profile.messages.table.get((msg_id, header.version))
+            fast = cls.fast_decode if cls is not None else None
+            if fast is not None:
+                b = fast(body, profile, header.version)
+                if b is not None:
+                    self._dispatch(Packet(header, b, body, []), now, events, piece)
+                    return
         try:
             if problems is None:
                 problems = []

@@ -85,6 +85,11 @@ class LocationRow:
     msg_sn: int = 0
     batch: bool = False  # from 0x0704
     extras: dict[str, Any] = field(default_factory=dict)  # seed-004 "extra" JSON
+    #: ``extras`` already rendered as compact JSON text (``None``: not rendered; backends render it). A
+    #: producer that has the text for free sets it (the gateway does, per item layout); backends that store
+    #: JSON text use it instead of serialising ``extras`` again. It must render the same map, so a row is
+    #: not mutated once handed over. Not part of equality; rows read back leave it ``None``.
+    extras_json: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(slots=True)

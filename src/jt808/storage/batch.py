@@ -98,12 +98,15 @@ class BatchWriter:
                 f"{self._pending_rows} rows are waiting for the database (limit {self.max_pending})"))
             return fut
         self._start(loop)
-        self._queue.append((kind, rows, fut, loop.time()))
+        queue = self._queue
+        queue.append((kind, rows, fut, loop.time()))
         self._pending_rows += len(rows)
         if self._drained is not None and self._pending_rows >= self.max_pending // 2:
             self._drained.clear()
-        assert self._wakeup is not None
-        self._wakeup.set()
+        # The writer needs waking only for the first row of a batch (it then waits for max_delay) or
+        # once the batch is full: waking it for every submission cost a wake-up and a new timeout each.
+        if len(queue) == 1 or self._pending_rows >= self.max_rows:
+            self._wakeup.set()  # type: ignore[union-attr]
         return fut
 
     async def wait_writable(self) -> None:

@@ -105,7 +105,7 @@ class MemoryStorage(Storage):
             if (start is None or key >= start) and (end is None or key <= end):
                 picked.append((key, seq, row))
         picked.sort(key=lambda item: (item[0], item[1]))
-        return [replace(row, extras=copy.deepcopy(row.extras)) for _, _, row in picked[-limit:]]
+        return [replace(row, extras=copy.deepcopy(row.extras), extras_json=None) for _, _, row in picked[-limit:]]
 
     async def add_events(self, rows: list[EventRow]) -> None:
         self._check()

@@ -120,7 +120,15 @@ _UPSERT_TERMINAL = (
 )
 
 
+class _JsonText(str):
+    """JSON text already rendered (``LocationRow.extras_json``): sent as is."""
+
+    __slots__ = ()
+
+
 def _jsonb_encode(value: Any) -> bytes:
+    if type(value) is _JsonText:
+        return b"\x01" + value.encode()
     return b"\x01" + dumps(value).encode()
 
 
@@ -137,7 +145,8 @@ def _location_record(r: LocationRow) -> tuple[Any, ...]:
     received = utc(r.received_at)
     time = utc(r.time)
     return (r.phone, received if time is None else time, time, received, r.alarm, r.status, r.latitude,
-            r.longitude, r.altitude, r.speed, r.direction, r.msg_id, r.msg_sn, bool(r.batch), r.extras or None)
+            r.longitude, r.altitude, r.speed, r.direction, r.msg_id, r.msg_sn, bool(r.batch),
+            _JsonText(r.extras_json) if r.extras_json is not None else (r.extras or None))
 
 
 def _event_record(r: EventRow) -> tuple[Any, ...]:

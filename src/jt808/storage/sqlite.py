@@ -3,7 +3,7 @@
 Times are stored as integer microseconds since the Unix epoch (UTC), JSON columns as text. A
 location's sort key ``t`` is its device time, or its receive time when the device sent no valid
 time; ``(phone, t)`` is indexed. One connection writes (its transactions serialised by a lock),
-a second one reads, so API queries never wait behind a batch commit.
+a second one reads, so API queries never wait behind a batch commit; each has its own thread.
 
 ``synchronous`` is ``NORMAL`` by default: with WAL a committed batch survives a crash of the
 process, and the last commits may be lost on power failure. ``sqlite:///path?synchronous=FULL``
@@ -13,11 +13,11 @@ makes every commit survive power loss too (at a cost in rows per second).
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import aiosqlite
 
 from jt808.storage._util import dumps, dumps_or_none, from_us, loads, loads_dict, to_us
 from jt808.storage.base import (
@@ -115,12 +115,27 @@ _INSERT_LOCATION = f"INSERT INTO locations ({_LOCATION_COLS}) VALUES (?,?,?,?,?,
 _INSERT_EVENT = "INSERT INTO events (phone, msg_id, msg_sn, received_at, body) VALUES (?,?,?,?,?)"
 
 
-def _location_params(r: LocationRow) -> tuple[Any, ...]:
-    received = to_us(r.received_at)
-    time = to_us(r.time)
-    return (r.phone, received if time is None else time, time, received, r.alarm, r.status, r.latitude,
-            r.longitude, r.altitude, r.speed, r.direction, r.msg_id, r.msg_sn, 1 if r.batch else 0,
-            dumps_or_none(r.extras))
+def _location_params_many(rows: list[LocationRow]) -> list[tuple[Any, ...]]:
+    """Insert parameters of a batch. Rows of one read share their receive time and a fleet reports the
+    same seconds, so each distinct time is converted once per batch; JSON the producer rendered is taken
+    as is."""
+    us: dict[Any, int | None] = {None: None}
+    out = []
+    append = out.append
+    for r in rows:
+        ra = r.received_at
+        received = us.get(ra, us)
+        if received is us:
+            received = us[ra] = to_us(ra)
+        t = r.time
+        time = us.get(t, us)
+        if time is us:
+            time = us[t] = to_us(t)
+        text = r.extras_json
+        append((r.phone, received if time is None else time, time, received, r.alarm, r.status, r.latitude,
+                r.longitude, r.altitude, r.speed, r.direction, r.msg_id, r.msg_sn, 1 if r.batch else 0,
+                text if text is not None else dumps_or_none(r.extras)))
+    return out
 
 
 def _location_row(v: tuple[Any, ...]) -> LocationRow:
@@ -136,20 +151,53 @@ def _terminal_row(v: tuple[Any, ...]) -> TerminalRecord:
 
 
 class SQLiteStorage(Storage):
-    """SQLite behind the :class:`Storage` interface (aiosqlite: each connection has its own thread)."""
+    """SQLite behind the :class:`Storage` interface.
+
+    Two connections, each with its own thread: the writer and the reader. Batches of locations and
+    events are bound and inserted on the calling (event-loop) thread and committed on the writer's
+    thread: inserting is pure CPU work that holds the GIL anyway (one hand-over for the whole batch
+    instead of one per row, which made the loop and the writer thread fight for the GIL), the commit
+    is the I/O (WAL write, fsync with ``synchronous=FULL``, checkpoints) and runs while the loop goes on.
+    """
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
         self.path = str(path)
         self.synchronous = synchronous.upper()
         if self.synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise StorageError(f"sqlite: unknown synchronous mode {synchronous!r}")
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._reader: sqlite3.Connection | None = None
+        self._wthread: ThreadPoolExecutor | None = None
+        self._rthread: ThreadPoolExecutor | None = None
         self._lock = asyncio.Lock()
 
     @property
     def in_memory(self) -> bool:
         return self.path == ":memory:" or self.path.startswith("file::memory:")
+
+    async def _call(self, thread: ThreadPoolExecutor | None, fn: Any, *args: Any) -> Any:
+        if thread is None:
+            raise StorageClosed("sqlite storage is not open")
+        return await asyncio.get_running_loop().run_in_executor(thread, fn, *args)
+
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+
+    def _setup_writer(self, db: sqlite3.Connection) -> None:
+        if not self.in_memory:
+            db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA synchronous={self.synchronous}")
+        db.execute("PRAGMA busy_timeout=5000")
+        # a large page cache keeps the (phone, t) index leaves in memory; a larger WAL between
+        # checkpoints lets a page rewritten by many batches reach the main file once
+        db.execute("PRAGMA cache_size=-65536")
+        db.execute("PRAGMA wal_autocheckpoint=4000")
+        db.executescript(SCHEMA)
+
+    @staticmethod
+    def _setup_reader(db: sqlite3.Connection) -> None:
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA query_only=1")
 
     async def open(self) -> None:
         if self._writer is not None:
@@ -157,22 +205,15 @@ class SQLiteStorage(Storage):
         if not self.in_memory:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._writer = await aiosqlite.connect(self.path, isolation_level=None)
-            if not self.in_memory:
-                await self._writer.execute("PRAGMA journal_mode=WAL")
-            await self._writer.execute(f"PRAGMA synchronous={self.synchronous}")
-            await self._writer.execute("PRAGMA busy_timeout=5000")
-            # a large page cache keeps the (phone, t) index leaves in memory; a larger WAL between
-            # checkpoints lets a page rewritten by many batches reach the main file once
-            await self._writer.execute("PRAGMA cache_size=-65536")
-            await self._writer.execute("PRAGMA wal_autocheckpoint=4000")
-            await self._writer.executescript(SCHEMA)
+            self._wthread = ThreadPoolExecutor(1, thread_name_prefix="jt808-sqlite-writer")
+            self._writer = await self._call(self._wthread, self._connect)
+            await self._call(self._wthread, self._setup_writer, self._writer)
             if self.in_memory:
-                self._reader = self._writer
+                self._reader, self._rthread = self._writer, self._wthread
             else:
-                self._reader = await aiosqlite.connect(self.path, isolation_level=None)
-                await self._reader.execute("PRAGMA busy_timeout=5000")
-                await self._reader.execute("PRAGMA query_only=1")
+                self._rthread = ThreadPoolExecutor(1, thread_name_prefix="jt808-sqlite-reader")
+                self._reader = await self._call(self._rthread, self._connect)
+                await self._call(self._rthread, self._setup_reader, self._reader)
         except Exception as e:
             await self.close()
             raise StorageError(f"sqlite: cannot open {self.path}: {e}") from e
@@ -180,51 +221,64 @@ class SQLiteStorage(Storage):
     async def close(self) -> None:
         async with self._lock:
             writer, reader = self._writer, self._reader
+            wthread, rthread = self._wthread, self._rthread
             self._writer = self._reader = None
+            self._wthread = self._rthread = None
             if reader is not None and reader is not writer:
-                await reader.close()
+                await self._call(rthread, reader.close)
             if writer is not None:
-                await writer.close()
+                await self._call(wthread, writer.close)
+            for thread in {wthread, rthread} - {None}:
+                thread.shutdown(wait=False)  # type: ignore[union-attr]
 
-    def _w(self) -> aiosqlite.Connection:
+    def _w(self) -> sqlite3.Connection:
         if self._writer is None:
             raise StorageClosed("sqlite storage is not open")
         return self._writer
 
-    def _r(self) -> aiosqlite.Connection:
-        if self._reader is None:
-            raise StorageClosed("sqlite storage is not open")
-        return self._reader
-
     async def _write(self, statements: list[tuple[str, Any, bool]]) -> int | None:
-        """Run ``(sql, params, many)`` statements in one transaction; returns the last row id."""
+        """Run ``(sql, params, many)`` statements in one transaction; returns the last row id.
+
+        The statements run on the calling thread, the commit on the writer's thread (see the class)."""
         async with self._lock:
             db = self._w()
-            await db.execute("BEGIN")
+            thread = self._wthread
             try:
+                db.execute("BEGIN")
                 last = None
-                for sql, params, many in statements:
-                    if many:
-                        await db.executemany(sql, params)
-                    else:
-                        cur = await db.execute(sql, params)
-                        last = cur.lastrowid
-                await db.execute("COMMIT")
-                return last
-            except BaseException as e:
                 try:
-                    await db.execute("ROLLBACK")
-                except Exception:
-                    pass
-                if isinstance(e, Exception) and not isinstance(e, StorageError):
-                    raise StorageError(f"sqlite: write failed: {e}") from e
+                    for sql, params, many in statements:
+                        if many:
+                            db.executemany(sql, params)
+                        else:
+                            last = db.execute(sql, params).lastrowid
+                    # shielded: a cancelled caller still leaves the connection idle before the lock is released
+                    await asyncio.shield(self._call(thread, db.execute, "COMMIT"))
+                    return last
+                except BaseException:
+                    if db.in_transaction:
+                        try:
+                            await asyncio.shield(self._call(thread, db.execute, "ROLLBACK"))
+                        except Exception:
+                            pass
+                    raise
+            except StorageError:
                 raise
+            except Exception as e:
+                raise StorageError(f"sqlite: write failed: {e}") from e
+
+    def _query(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
+        assert self._reader is not None
+        return self._reader.execute(sql, params).fetchall()
 
     async def _fetch(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        if self._reader is None:
+            raise StorageClosed("sqlite storage is not open")
         try:
-            # one thread call for execute + fetch: an open statement on the shared reader would keep
-            # its read snapshot alive for queries interleaved from other tasks (stale reads)
-            return list(await self._r().execute_fetchall(sql, params))
+            if self.in_memory:  # one connection for both: a query waits for the transaction in progress
+                async with self._lock:
+                    return await self._call(self._rthread, self._query, sql, params)
+            return await self._call(self._rthread, self._query, sql, params)
         except StorageError:
             raise
         except Exception as e:
@@ -258,7 +312,7 @@ class SQLiteStorage(Storage):
     # -- locations and events --------------------------------------------------------------------
     async def add_locations(self, rows: list[LocationRow]) -> None:
         if rows:
-            await self._write([(_INSERT_LOCATION, [_location_params(r) for r in rows], True)])
+            await self._write([(_INSERT_LOCATION, _location_params_many(rows), True)])
 
     async def add_events(self, rows: list[EventRow]) -> None:
         if rows:
@@ -267,7 +321,7 @@ class SQLiteStorage(Storage):
     async def add_batch(self, locations: list[LocationRow], events: list[EventRow]) -> None:
         statements: list[tuple[str, Any, bool]] = []
         if locations:
-            statements.append((_INSERT_LOCATION, [_location_params(r) for r in locations], True))
+            statements.append((_INSERT_LOCATION, _location_params_many(locations), True))
         if events:
             statements.append((_INSERT_EVENT, [_event_params(r) for r in events], True))
         if statements:

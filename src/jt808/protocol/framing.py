@@ -27,6 +27,7 @@ DEFAULT_MAX_FRAME = 4096
 _FLAG = 0x7E
 _ESC = 0x7D
 _from_bytes = int.from_bytes
+_XOR16 = bytes((i >> 8) ^ (i & 0xFF) for i in range(0x10000))  # XOR of the two bytes of a WORD
 
 
 def check_code(data: bytes | bytearray | memoryview) -> int:
@@ -52,8 +53,7 @@ def check_code(data: bytes | bytearray | memoryview) -> int:
     x ^= x >> 64
     x ^= x >> 32
     x ^= x >> 16
-    x ^= x >> 8
-    return x & 0xFF
+    return _XOR16[x & 0xFFFF]
 
 
 def escape(data: bytes) -> bytes:

@@ -15,6 +15,7 @@ from jt808.protocol.spec import Body
 __all__ = ["Packet", "RawBody", "decode", "decode_body", "encode", "encode_body"]
 
 _H13 = struct.Struct(">HH6sH")
+_TAILS = [bytes((cc, 0x7E)) for cc in range(256)]  # check code + end flag
 
 
 class RawBody(Body):
@@ -275,10 +276,10 @@ def encode(packet: Packet, profile: Profile = DEFAULT_PROFILE) -> bytes:
             content = pack_header(h, n) + data  # raises the precise EncodeError
     else:
         content = pack_header(h, n) + data
-    content += bytes((check_code(content),))
-    if b"\x7d" in content or b"\x7e" in content:
-        content = escape(bytes(content))
-    return b"\x7e" + content + b"\x7e"
+    cc = check_code(content)
+    if b"\x7d" in content or b"\x7e" in content or cc == 0x7D or cc == 0x7E:
+        return b"\x7e" + escape(bytes(content) + bytes((cc,))) + b"\x7e"
+    return b"\x7e" + content + _TAILS[cc]
 
 
 def build(body: Body, phone: str, msg_sn: int = 0, version: Version = V2013, **header: Any) -> Packet:

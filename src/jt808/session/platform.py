@@ -338,7 +338,10 @@ class PlatformSession:
             if fast is not None:
                 b = fast(body, profile, header.version)
                 if b is not None:
-                    self._dispatch(Packet(header, b, body, []), now, events, piece)
+                    if msg_id in self.deferred_acks and msg_id not in NO_GENERAL_REPLY:  # what _dispatch does
+                        events.append(MessageReceived(Packet(header, b, body, []), True))
+                    else:
+                        self._dispatch(Packet(header, b, body, []), now, events, piece)
                     return
         try:
             if problems is None:
@@ -504,9 +507,15 @@ class PlatformSession:
         self._general(packet.header, result)
 
     def ack_many(self, packets: Iterable[Packet], result: int = 0) -> None:
-        gen = self._general
+        ack13 = self._ack13 if len(self._phone_raw) == 6 else None
+        out = self._out
         for p in packets:
-            gen(p.header, result)
+            h = p.header
+            if ack13 is not None and h.version is not V2019:
+                out.append(ack13(h.msg_sn, h.msg_id, result))
+                self.tx_frames += 1
+            else:
+                self._general(h, result)
 
     # ------------------------------------------------------------------------------------------
     # output

@@ -12,7 +12,9 @@ failed; the 0x8001 acknowledgement is sent from that future's callback::
 
 One task writes. A batch is written when it holds ``max_rows`` rows or its oldest row is
 ``max_delay`` seconds old, whichever comes first; while a batch is being committed the next one
-fills up, so under load batches grow by themselves. ``max_delay=0`` writes whatever is queued as
+fills up, and when its oldest row arrived during that commit it is written as soon as the commit is
+done (its rows have waited already), so under load batches grow by themselves and one commit follows
+the other without a pause. ``max_delay=0`` writes whatever is queued as
 soon as the writer is free (lowest latency, still batched under load). Submissions are never split
 and keep their order; locations and events of one batch commit in one transaction
 (:meth:`Storage.add_batch`).
@@ -172,6 +174,7 @@ class BatchWriter:
         assert self._wakeup is not None
         loop = asyncio.get_running_loop()
         wakeup = self._wakeup
+        carried = False  # rows queued while the previous batch was committing
         while True:
             if not self._queue:
                 if self._closed:
@@ -179,8 +182,9 @@ class BatchWriter:
                 wakeup.clear()
                 await wakeup.wait()
                 continue
-            # wait for a full batch or for the oldest row to reach max_delay
-            if self.max_delay > 0 and not self._closed and not self._flush_now:
+            # wait for a full batch or for the oldest row to reach max_delay; rows that queued up during
+            # the previous commit have waited already: they go now (pipelining, group commit)
+            if self.max_delay > 0 and not self._closed and not self._flush_now and not carried:
                 deadline = self._queue[0][3] + self.max_delay
                 # nothing is in flight here, so the pending rows are the queued ones
                 while (self._pending_rows < self.max_rows and not self._closed and not self._flush_now
@@ -191,7 +195,9 @@ class BatchWriter:
                     except TimeoutError:
                         break
             self._flush_now = False
+            started = loop.time()
             await self._write_one_batch()
+            carried = bool(self._queue) and self._queue[0][3] >= started
 
     async def _write_one_batch(self) -> None:
         locations: list[LocationRow] = []

@@ -128,11 +128,23 @@ STANDARD_EXTRAS: dict[int, ExtraCodec] = {
 _CARRIAGE_SM = ExtraCodec("carriage_temp", _dec_temp_sm, _enc_temp_sm, (2,), (V2019,))
 
 
+class _ExtraTable(dict):  # type: ignore[type-arg]
+    """id -> codec, plus the item layouts remembered for this table (see :func:`_remember_layout`):
+    ``layouts[(start, end)]`` for items anywhere, ``bodies[len]`` for whole 0x0200 bodies."""
+
+    __slots__ = ("bodies", "layouts")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layouts: dict[tuple[int, int], tuple[Any, ...]] = {}
+        self.bodies: dict[int, tuple[Any, ...]] = {}
+
+
 def extras_table(profile: Profile, version: Version) -> dict[int, ExtraCodec]:
     """The merged id -> codec table for a profile and version (cached on the profile)."""
     tbl = profile.extra_tables.get(version)
     if tbl is None:
-        tbl = {}
+        tbl = _ExtraTable()
         for eid, c in STANDARD_EXTRAS.items():
             if c.versions is None or version in c.versions:
                 tbl[eid] = c
@@ -226,9 +238,9 @@ class LocationReport(Body):
                 p, bad = _read_extras_vendor(r, p, end, extras)
             else:
                 tbl = profile.extra_tables.get(r.version) or extras_table(profile, r.version)
-                lay = _LAYOUTS.get((id(tbl), p, end))
-                if lay is not None and lay[4] is tbl and lay[0](data) == lay[1]:
-                    extras = list(zip(lay[2], lay[3].unpack_from(data, p), strict=True))
+                lay = tbl.layouts.get((p, end)) if type(tbl) is _ExtraTable else None
+                if lay is not None and lay[0](data) == lay[1]:
+                    extras = [*zip(lay[2], lay[3].unpack_from(data, p))]  # noqa: B905 - same length by construction
                     p = end
                 else:
                     p, bad = _read_items(r, data, p, end, tbl, extras)
@@ -241,12 +253,12 @@ class LocationReport(Body):
         tbl = profile.extra_tables.get(version)
         if tbl is None or len(data) <= 28:
             return None
-        lay = _LAYOUTS.get((id(tbl), 28, len(data)))
-        if lay is None or lay[4] is not tbl or lay[0](data) != lay[1]:
+        lay = tbl.bodies.get(len(data))  # type: ignore[attr-defined]
+        if lay is None or lay[0](data) != lay[1]:
             return None
-        a, s, la, lo, al, sp, d, t = BASIC.unpack_from(data)
-        return LocationReport(a, s, la, lo, al, sp, d, t.hex(), list(zip(lay[2], lay[3].unpack_from(data, 28),
-                                                                          strict=True)), b"")
+        v = lay[4].unpack_from(data)  # basic block and every item value in one unpack
+        return LocationReport(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7].hex(),
+                              [*zip(lay[2], v[8:])], b"")  # noqa: B905 - same length by construction
 
     def encode(self, w: Writer) -> None:
         out = w.out
@@ -336,40 +348,47 @@ def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: dict[int, ExtraCo
                                   f"({e}); kept raw")
         p = q
     if plain and not bad and extras:
-        if len(_LAYOUTS) >= _MAX_LAYOUTS:
-            _LAYOUTS.clear()  # many layouts in flight: start over rather than freeze the first ones
         _remember_layout(tbl, data, start, end, extras)
     return p, bad
 
 
-#: (id(table), start, end) -> (id/length getter, their bytes, ids, values Struct, the table itself: an id()
-#: can be reused by a new table once a profile's tables are rebuilt, e.g. after ``register_extra``).
-_LAYOUTS: dict[tuple[int, int, int], tuple[Any, tuple[int, ...], tuple[int, ...], struct.Struct, Any]] = {}
 _MAX_LAYOUTS = 256
 _UINT_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
 def _remember_layout(tbl: dict[int, ExtraCodec], data: bytes, start: int, end: int,
                      extras: list[tuple[int, Any]]) -> None:
-    """Devices repeat the same item layout in every report: remember it as (the id/length bytes to
-    check, one Struct for all values) so the next report with that layout decodes in one unpack."""
+    """Devices repeat the same item layout in every report: remember it (the positions of the id and
+    length bytes and their values, to check; one Struct for the item values) so that the next report
+    with that layout decodes in one unpack — for a whole 0x0200 body, one unpack with the basic block."""
+    if type(tbl) is not _ExtraTable:
+        return
     positions: list[int] = []
-    fmt = ">"
+    fmt = ""
     p = start
     for eid, v in extras:
         n = data[p + 1]
-        positions += (p, p + 1)
         c = tbl.get(eid)
-        fmt += "xx" + (_UINT_FMT[n] if c is not None and c.uint == n and n in _UINT_FMT else f"{n}s")
-        if c is not None and not (c.uint == n and n in _UINT_FMT):
+        if c is not None:
+            if c.uint != n or n not in _UINT_FMT:
+                return
+            fmt += "2x" + _UINT_FMT[n]
+        elif isinstance(v, bytes):
+            fmt += f"2x{n}s"
+        else:
             return
-        if c is None and not isinstance(v, bytes):
-            return
+        positions += (p, p + 1)
         p += 2 + n
     if p != end:
         return
+    if len(tbl.layouts) + len(tbl.bodies) >= _MAX_LAYOUTS:
+        tbl.layouts.clear()  # many layouts in flight: start over rather than freeze the first ones
+        tbl.bodies.clear()
     getter = operator.itemgetter(*positions)
-    _LAYOUTS[(id(tbl), start, end)] = (getter, getter(data), tuple(e for e, _ in extras), struct.Struct(fmt), tbl)
+    lay = (getter, getter(data), tuple(e for e, _ in extras), struct.Struct(">" + fmt), None)
+    tbl.layouts[(start, end)] = lay
+    if start == 28:
+        tbl.bodies[end] = (*lay[:4], struct.Struct(BASIC.format + fmt))
 
 
 def bcd_time(text: str, tz_offset: float = 8) -> datetime | None:

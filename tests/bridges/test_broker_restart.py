@@ -419,6 +419,27 @@ async def test_broker_killed_and_restarted_during_traffic(setup, broker, tap) ->
     assert bridge.dropped == 0
     assert bridge.reconnects == 1
     assert broker.starts == 2
+    # the restarted broker (no persistence) lost the retained statuses: the bridge stated them again
+    await _retained_statuses_are_back(broker.port, [d.t.phone for d in drivers], bridge.node_id)
+
+
+async def _retained_statuses_are_back(port: int, phones: list[str], node: str) -> None:
+    want = {f"jt808/{p}/{p}/status" for p in phones}
+    got: dict[str, dict] = {}
+    async with aiomqtt.Client("127.0.0.1", port, identifier=f"status-{random.randrange(1 << 30)}") as c:
+        await c.subscribe("jt808/+/+/status", qos=1)
+
+        async def read() -> None:
+            async for m in c.messages:
+                if m.retain and m.topic.value in want:
+                    got[m.topic.value] = json.loads(m.payload)
+                    if len(got) == len(want):
+                        return
+
+        await asyncio.wait_for(read(), 5)
+    for topic, ev in got.items():
+        phone = ev["phone"]
+        assert ev["event"] == "connected" and ev["node"] == node and topic == f"jt808/{phone}/{phone}/status"
 
 
 async def test_outage_outlasting_a_small_buffer_drops_the_oldest(setup, broker, tap) -> None:

@@ -180,6 +180,7 @@ class MqttBridge:
         self._up: dict[str, str] = {}  # phone -> up topic (held terminals)
         self._dn_phone: dict[str, str] = {}  # dn topic -> phone
         self._since: dict[str, float] = {}  # phone -> wall time it connected here
+        self._statuses: dict[str, bytes] = {}  # phone -> its retained "connected" event, re-stated on reconnect
         self._sub_todo: set[str] = set()
         self._subscribed: set[str] = set()  # dn topics the broker acknowledged
         self._unsub_todo: set[str] = set()
@@ -317,11 +318,14 @@ class MqttBridge:
         for key in ("transport", "peer", "version", "anonymous"):
             if key in info:
                 event[key] = info[key]
-        self._enqueue(_render(self.status_template, phone), _dumps(event).encode(), True)
+        payload = _dumps(event).encode()
+        self._statuses[phone] = payload
+        self._enqueue(_render(self.status_template, phone), payload, True)
 
     def on_disconnected(self, phone: str, reason: str) -> None:
         dn = self._held.pop(phone, None)
         self._since.pop(phone, None)
+        self._statuses.pop(phone, None)
         self._up.pop(phone, None)
         if dn is not None:
             self._dn_phone.pop(dn, None)
@@ -480,6 +484,11 @@ class MqttBridge:
         await client.subscribe([(_wildcard(self.status_template), opts),
                                 (f"{self.nodes_prefix}/+/state", opts),
                                 (self.rpc_topic, SubscribeOptions(qos=1))])
+        if not first and self._statuses:
+            # the broker may have restarted without its retained messages: state again, ahead of the
+            # buffered uplinks, that this node holds its terminals (the original events, time included)
+            self._queue.extendleft(reversed([(_render(self.status_template, phone), payload, True, None)
+                                             for phone, payload in self._statuses.items()]))
         self._queue.appendleft((self.state_topic, self._state_payload("online"), True, None))
         self._sub_todo = set(self._held.values())
         self._unsub_todo.clear()

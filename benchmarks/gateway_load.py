@@ -5,7 +5,8 @@ load generator: raw asyncio protocols, every frame pre-encoded, acks counted wit
 per read and refills written once per read.
 
 Throughput: N terminals register and authenticate, then each keeps K location reports in flight for
-``--seconds``; printed: acked reports/s, p50/p99 ack latency (send to ack, per read).
+``--seconds``; printed: acked reports/s, p50/p99 ack latency (send to ack, per read), the server's CPU
+time per acked report (steadier than the rate on a shared machine) and the load average.
 Idle: N terminals register and authenticate and stay idle; printed: the server's RSS growth per
 connection (VmRSS after minus before, divided by N).
 
@@ -394,7 +395,9 @@ def machine() -> str:
 def show_throughput(r: dict[str, Any]) -> None:
     print(f"throughput  N={r['terminals']:>6} K={r['inflight']}  db={r['db']:<7} "
           f"{r['acked_per_s']:>10,.0f} acked/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
-          f"CPU server {r['server_cpu']:.0%} loadgen {r['loadgen_cpu']:.0%}", flush=True)
+          f"CPU server {r['server_cpu']:.0%} loadgen {r['loadgen_cpu']:.0%} "
+          f"(server {1e6 * r['server_cpu'] / max(r['acked_per_s'], 1):.1f} µs CPU per report; "
+          f"load avg {os.getloadavg()[0]:.2f})", flush=True)
 
 
 def show_idle(r: dict[str, Any]) -> None:

@@ -105,7 +105,6 @@ def _extras_map(loc: LocationReport, version: Any) -> dict[str, Any]:
 # and its JSON text one ``%`` format: both are kept per (extras table, ids) and checked against the
 # general rendering (location_to_json + the storage JSON encoder) when first built.
 _TABLES = DEFAULT_PROFILE.extra_tables
-_MISS = object()
 _LAYOUT_PLANS: dict[tuple[int, tuple[int, ...]], tuple[tuple[str, ...] | None, str | None, Any]] = {}
 _MAX_PLANS = 1024
 

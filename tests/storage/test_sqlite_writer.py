@@ -83,3 +83,30 @@ async def test_reads_do_not_see_a_batch_before_its_commit(tmp_path: Path) -> Non
         assert counts == {3000}
     finally:
         await st.close()
+
+
+async def test_waiting_for_another_process_lock_does_not_block_the_loop(tmp_path: Path) -> None:
+    st = SQLiteStorage(tmp_path / "e.db")
+    await st.open()
+    other = sqlite3.connect(tmp_path / "e.db", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        t = asyncio.ensure_future(ticker())
+        write = asyncio.ensure_future(st.add_locations([row("p", 1)]))
+        await asyncio.sleep(0.3)
+        assert not write.done() and ticks >= 10  # the write waits, the loop goes on
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, 5)
+        t.cancel()
+        assert [r.msg_sn for r in await st.query_locations("p")] == [1]
+    finally:
+        other.close()
+        await st.close()

@@ -158,6 +158,9 @@ class SQLiteStorage(Storage):
     thread: inserting is pure CPU work that holds the GIL anyway (one hand-over for the whole batch
     instead of one per row, which made the loop and the writer thread fight for the GIL), the commit
     is the I/O (WAL write, fsync with ``synchronous=FULL``, checkpoints) and runs while the loop goes on.
+    The write lock is taken first (``BEGIN IMMEDIATE``); when another process holds it, the wait happens
+    on the writer's thread, so only CPU work happens on the loop: a batch of 2,000 rows holds it for
+    ≈ 7–10 ms here.
     """
 
     def __init__(self, path: str | Path, *, synchronous: str = "NORMAL") -> None:
@@ -193,6 +196,7 @@ class SQLiteStorage(Storage):
         db.execute("PRAGMA cache_size=-65536")
         db.execute("PRAGMA wal_autocheckpoint=4000")
         db.executescript(SCHEMA)
+        db.execute("PRAGMA busy_timeout=0")  # writes wait for a lock on this thread only (see _write)
 
     @staticmethod
     def _setup_reader(db: sqlite3.Connection) -> None:
@@ -239,28 +243,37 @@ class SQLiteStorage(Storage):
     async def _write(self, statements: list[tuple[str, Any, bool]]) -> int | None:
         """Run ``(sql, params, many)`` statements in one transaction; returns the last row id.
 
-        The statements run on the calling thread, the commit on the writer's thread (see the class)."""
+        The statements run on the calling thread, ``BEGIN`` and ``COMMIT`` on the writer's (see the class)."""
         async with self._lock:
             db = self._w()
             thread = self._wthread
             try:
-                db.execute("BEGIN")
-                last = None
                 try:
+                    # The write lock first. The writer's busy_timeout is 0: when another process holds the
+                    # lock, the wait (up to BUSY_MS) happens on the writer's thread, never on the loop; once it
+                    # is held, the inserts cannot wait for a lock. Shielded: a cancelled caller must not leave
+                    # a BEGIN or COMMIT running unobserved.
+                    try:
+                        db.execute("BEGIN IMMEDIATE")
+                    except sqlite3.OperationalError as e:
+                        if (getattr(e, "sqlite_errorcode", 0) & 0xFF) != sqlite3.SQLITE_BUSY or db.in_transaction:
+                            raise
+                        await asyncio.shield(self._call(thread, _begin_waiting, db))
+                    last = None
                     for sql, params, many in statements:
                         if many:
                             db.executemany(sql, params)
                         else:
                             last = db.execute(sql, params).lastrowid
-                    # shielded: a cancelled caller still leaves the connection idle before the lock is released
                     await asyncio.shield(self._call(thread, db.execute, "COMMIT"))
                     return last
                 except BaseException:
-                    if db.in_transaction:
-                        try:
-                            await asyncio.shield(self._call(thread, db.execute, "ROLLBACK"))
-                        except Exception:
-                            pass
+                    # queued behind whatever still runs on the writer's thread, so the lock is released
+                    # only once the connection is idle, outside any transaction
+                    try:
+                        await asyncio.shield(self._call(thread, _rollback_if_open, db))
+                    except Exception:
+                        pass
                     raise
             except StorageError:
                 raise
@@ -399,6 +412,22 @@ class SQLiteStorage(Storage):
         return [MediaRow(phone=v[0], media_id=v[1], type=v[2], format=v[3], event=v[4], channel=v[5], path=v[6],
                          size=v[7], received_at=from_us(v[8]), location=None if v[9] is None else loads(v[9]))
                 for v in rows]
+
+
+BUSY_MS = 5000  # how long a write waits for another process's write lock
+
+
+def _begin_waiting(db: sqlite3.Connection) -> None:
+    db.execute(f"PRAGMA busy_timeout={BUSY_MS}")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    finally:
+        db.execute("PRAGMA busy_timeout=0")
+
+
+def _rollback_if_open(db: sqlite3.Connection) -> None:
+    if db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 def _event_params(r: EventRow) -> tuple[Any, ...]:

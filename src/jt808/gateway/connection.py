@@ -13,6 +13,7 @@ terminal's next uplink datagram, when its NAT mapping is certainly open.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import time
@@ -30,7 +31,7 @@ __all__ = ["Connection", "TcpConnection", "UdpConnection", "UdpEndpoint"]
 log = logging.getLogger("jt808.gateway")
 
 
-class Connection:
+class Connection(abc.ABC):
     """What the gateway needs of a terminal connection, whatever the transport."""
 
     __slots__ = ()
@@ -48,8 +49,9 @@ class Connection:
     def phone(self) -> str:
         return self.session.phone
 
+    @abc.abstractmethod
     def write(self, data: bytes) -> None:
-        raise NotImplementedError
+        """Send bytes to the terminal."""
 
     def send_downlink(self, data: bytes) -> None:
         """Frames of a downlink command (TCP: now; UDP: after the next uplink)."""
@@ -60,8 +62,9 @@ class Connection:
         if s._out:
             self.write(s.data_to_send())
 
+    @abc.abstractmethod
     def close(self, reason: str) -> None:
-        raise NotImplementedError
+        """Close the connection (the reason is logged)."""
 
     def info(self) -> dict[str, Any]:
         s = self.session

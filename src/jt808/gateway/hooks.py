@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import abc
 import hmac
 import logging
 import secrets
@@ -83,7 +84,7 @@ class Registration:
         return rec
 
 
-class AuthPolicy:
+class AuthPolicy(abc.ABC):
     """Decides registrations and authentications. ``anonymous`` policies let the session serve
     unauthenticated terminals."""
 
@@ -93,13 +94,14 @@ class AuthPolicy:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
 
+    @abc.abstractmethod
     async def register(self, reg: Registration) -> tuple[int, str]:
         """``(result, auth_code)``: result 0 with a non-empty code, or 1..4 (PROTOCOL.md §6.2)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def authenticate(self, phone: str, code: str, version: int, imei: str = "",
                            software_version: str = "") -> bool:
-        raise NotImplementedError
+        """Whether ``code`` is the code issued to ``phone``."""
 
     async def logout(self, phone: str) -> None:
         """0x0003: the registration is cleared."""

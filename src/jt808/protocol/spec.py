@@ -19,6 +19,7 @@ conditional on earlier fields (``when=lambda v: v["flag"] & 1``; ``v`` maps name
 
 from __future__ import annotations
 
+import abc
 import base64
 import dataclasses
 import struct
@@ -64,7 +65,7 @@ T = TypeVar("T")
 # ---------------------------------------------------------------------------------------------
 # Field kinds
 # ---------------------------------------------------------------------------------------------
-class Kind:
+class Kind(abc.ABC):
     """A wire type. Fixed-width kinds have ``fmt`` (a struct code) so runs of them pack as one."""
 
     fmt: str | None = None
@@ -72,11 +73,13 @@ class Kind:
     default: Any = 0
     name: str = "?"
 
+    @abc.abstractmethod
     def read(self, r: Reader, field: str) -> Any:
-        raise NotImplementedError  # every concrete kind overrides; fixed kinds use fmt
+        """Read one value at ``r.pos`` (fixed-width kinds are also read in Struct runs via ``fmt``)."""
 
+    @abc.abstractmethod
     def write(self, w: Writer, v: Any, field: str) -> None:
-        raise NotImplementedError  # every concrete kind overrides
+        """Append one value (strict)."""
 
     # fixed kinds: value after Struct.unpack, value before Struct.pack
     post: Callable[[Any, Reader], Any] | None = None
@@ -326,6 +329,7 @@ class _List(Kind):
 
     def __init__(self, item: Any, count: _Int | None, count_key: str | None = None) -> None:
         self.item, self.count, self.count_key = item, count, count_key
+        self.item_is_kind = isinstance(item, Kind)  # once: an ABC isinstance check is not free
         self.name = f"LIST[{count.name if count else 'rest'}]({getattr(item, '__name__', item)})"
 
     def make_default(self) -> list[Any]:
@@ -333,7 +337,7 @@ class _List(Kind):
 
     def _read_item(self, r: Reader, field: str) -> Any:
         item = self.item
-        if isinstance(item, Kind):
+        if self.item_is_kind:
             return item.read(r, field)
         return item.decode(r)
 
@@ -353,7 +357,7 @@ class _List(Kind):
             self.count.write(w, len(v), field + ".length")
         item = self.item
         for x in v:
-            if isinstance(item, Kind):
+            if self.item_is_kind:
                 item.write(w, x, field)
             else:
                 if not isinstance(x, item):
@@ -362,7 +366,7 @@ class _List(Kind):
 
     def to_json(self, v: list[Any], version: Version | None = None) -> list[Any]:
         item = self.item
-        if isinstance(item, Kind):
+        if self.item_is_kind:
             return [item.to_json(x, version) for x in v]
         return [x.to_json(version) for x in v]
 
@@ -370,7 +374,7 @@ class _List(Kind):
         if not isinstance(v, list):
             raise BodyError(f"expects a list, got {type(v).__name__}", field=field)
         item = self.item
-        if isinstance(item, Kind):
+        if self.item_is_kind:
             return [item.from_json(x, field, version) for x in v]
         return [item.from_json(x, version) for x in v]
 

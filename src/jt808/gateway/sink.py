@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from jt808.protocol.exchange import _plan, location_to_json
 from jt808.protocol.header import V2013
-from jt808.protocol.messages.location import LocationReport
+from jt808.protocol.messages.location import LocationReport, LocationValues
 from jt808.protocol.registry import DEFAULT_PROFILE
 from jt808.storage._util import dumps
 from jt808.storage.base import EventRow, LocationRow
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from jt808.protocol.packet import Packet
     from jt808.storage.batch import BatchWriter
 
-__all__ = ["NOT_STORED_AS_EVENTS", "StorageSink", "location_row"]
+__all__ = ["NOT_STORED_AS_EVENTS", "StorageSink", "location_row", "values_row"]
 
 log = logging.getLogger("jt808.gateway")
 
@@ -88,6 +88,54 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
     return LocationRow(phone, dt, received_at, loc.alarm, status,  # type: ignore[arg-type]
                        -lat if status & 4 else lat, -lng if status & 8 else lng, loc.altitude, loc.speed / 10,
                        loc.direction, msg_id, msg_sn, batch, extras, text)
+
+
+_BTIMES: dict[tuple[bytes, float], datetime | None] = {}  # the same, keyed by the BCD bytes
+_VALUE_PLANS: dict[int, tuple[tuple[Any, ...], tuple[str, ...] | None, str | None]] = {}  # id(layout) ->
+
+
+def values_row(phone: str, lv: LocationValues, msg_sn: int, received_at: datetime, tz_offset: float = 8,
+               version: Any = None) -> LocationRow:
+    """The row :func:`location_row` gives for ``lv.report()`` (a 0x0200), read straight from the values."""
+    lay = lv.layout
+    entry = _VALUE_PLANS.get(id(lay))
+    if entry is None or entry[0] is not lay:
+        entry = _values_plan(lv, version)
+    fmt = entry[2]
+    if fmt is None:  # no fast rendering of this layout: the general row
+        return location_row(phone, lv.report(), 0x0200, msg_sn, received_at, tz_offset, False, version)
+    v = lv.values
+    vals = v[8:]
+    key = (v[7], tz_offset)
+    dt = _BTIMES.get(key, _BTIMES)
+    if dt is _BTIMES:
+        if len(_BTIMES) >= 4096:
+            _BTIMES.clear()
+        dt = _BTIMES[key] = _bcd_time(v[7].hex(), tz_offset)
+    status = v[1]
+    lat = v[2] / 1e6
+    lng = v[3] / 1e6
+    return LocationRow(phone, dt, received_at, v[0], status,  # type: ignore[arg-type]
+                       -lat if status & 4 else lat, -lng if status & 8 else lng, v[4], v[5] / 10, v[6],
+                       0x0200, msg_sn, False, dict(zip(entry[1], vals, strict=False)), fmt % vals)  # type: ignore[arg-type]
+
+
+def _values_plan(lv: LocationValues, version: Any) -> tuple[tuple[Any, ...], tuple[str, ...] | None, str | None]:
+    """(layout, keys, JSON format) of a remembered layout, from its first report (see :func:`_layout_plan`)."""
+    loc = lv.report()
+    tbl = _TABLES.get(version if version is not None else V2013)
+    keys, fmt = None, None
+    if loc.extras and tbl is not None:
+        ids = tuple(i for i, _ in loc.extras)
+        plan = _LAYOUT_PLANS.get((id(tbl), ids))
+        if plan is None or plan[2] is not tbl:
+            plan = _layout_plan(tbl, ids, loc, version)
+        keys, fmt = plan[0], plan[1]
+    entry = (lv.layout, keys, fmt)
+    if len(_VALUE_PLANS) >= _MAX_PLANS:
+        _VALUE_PLANS.clear()
+    _VALUE_PLANS[id(lv.layout)] = entry
+    return entry
 
 
 def _extras_map(loc: LocationReport, version: Any) -> dict[str, Any]:
@@ -153,7 +201,9 @@ class StorageSink:
         body: Any = packet.body
         tz = self.tz_offset
         if mid == 0x0200:
-            if type(body) is LocationReport:
+            if type(body) is LocationValues:
+                locs.append(values_row(h.phone, body, h.msg_sn, received_at, tz, h.version))
+            elif type(body) is LocationReport:
                 locs.append(location_row(h.phone, body, mid, h.msg_sn, received_at, tz, False, h.version))
             return
         if mid == 0x0704:

@@ -41,6 +41,7 @@ from jt808.errors import (
 )
 from jt808.protocol.framing import DEFAULT_MAX_FRAME, FrameSplitter, check_code, escape, unescape
 from jt808.protocol.header import MAX_BODY, V2019, Header, Version, pack_header, parse_header
+from jt808.protocol.messages.location import LocationReport
 from jt808.protocol.packet import Packet, RawBody, decode_body, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
@@ -101,6 +102,7 @@ _GEN = struct.Struct(">HHB")
 _FRAG = struct.Struct(">HH")
 _UTC = UTC
 _MEDIA = 0x0801
+_fast_values = LocationReport.fast_values
 _SPLIT_KEEP = 16  # split downlinks kept for 0x0005 re-send requests
 
 
@@ -117,7 +119,10 @@ class PlatformSession:
     ``quiet`` (``{msg_id: minimum body length}``: ids that nobody consumes, e.g. 0x0002 and 0x0200 when
     the gateway keeps no data and has no listener — an authenticated, plain 2011/2013 frame of such an id
     is answered without decoding its body and without an event; a body shorter than the minimum is
-    answered "message error" and rejected).
+    answered "message error" and rejected). Quiet heartbeats also mean that no listener reads the
+    packets: a deferred 0x0200 of a remembered item layout then carries a
+    :class:`~jt808.protocol.messages.location.LocationValues` body (the unpacked values, for the
+    storage rows) instead of a :class:`~jt808.protocol.messages.location.LocationReport`.
     """
 
     __slots__ = (
@@ -334,6 +339,13 @@ class PlatformSession:
         if problems is None and msg_id != 0x0100:
             # bodies with a whole-body fast decoder (0x0200 whose item layout is remembered, 0x0001 …)
             cls = profile.messages.table.get((msg_id, header.version))
+            if cls is LocationReport and 0x0002 in self.quiet and 0x0200 in self.deferred_acks:
+                # a deferred location nobody but the storage consumes (heartbeats quiet: no listener):
+                # the values of a remembered layout, without building the report (see ``quiet``)
+                lv = _fast_values(body, profile, header.version)
+                if lv is not None:
+                    events.append(MessageReceived(Packet(header, lv, body, []), True))  # type: ignore[arg-type]
+                    return
             fast = cls.fast_decode if cls is not None else None
             if fast is not None:
                 b = fast(body, profile, header.version)

@@ -30,6 +30,7 @@ __all__ = [
     "STANDARD_EXTRAS",
     "LocationBasic",
     "LocationReport",
+    "LocationValues",
     "RawExtra",
     "extras_table",
     "read_location",
@@ -260,6 +261,17 @@ class LocationReport(Body):
         return LocationReport(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7].hex(),
                               [*zip(lay[2], v[8:])], b"")  # noqa: B905 - same length by construction
 
+    @staticmethod
+    def fast_values(data: bytes, profile: Profile, version: Version) -> LocationValues | None:
+        """Like :meth:`fast_decode`, without building the report: the layout and its unpacked values."""
+        tbl = profile.extra_tables.get(version)
+        if tbl is None or len(data) <= 28:
+            return None
+        lay = tbl.bodies.get(len(data))  # type: ignore[attr-defined]
+        if lay is None or lay[0](data) != lay[1]:
+            return None
+        return LocationValues(lay, lay[4].unpack_from(data))
+
     def encode(self, w: Writer) -> None:
         out = w.out
         out += _pack_basic(self, w)
@@ -389,6 +401,28 @@ def _remember_layout(tbl: dict[int, ExtraCodec], data: bytes, start: int, end: i
     tbl.layouts[(start, end)] = lay
     if start == 28:
         tbl.bodies[end] = (*lay[:4], struct.Struct(BASIC.format + fmt))
+
+
+class LocationValues:
+    """A whole 0x0200 body of a remembered item layout, unpacked but not yet a :class:`LocationReport`
+    (for consumers that read the values straight from the unpack, e.g. the gateway's storage rows).
+    ``values`` are alarm, status, latitude, longitude, altitude, speed, direction, the 6 BCD time bytes,
+    then one value per item of ``layout[2]`` (the item ids)."""
+
+    __slots__ = ("layout", "values")
+
+    def __init__(self, layout: tuple[Any, ...], values: tuple[Any, ...]) -> None:
+        self.layout = layout
+        self.values = values
+
+    def report(self) -> LocationReport:
+        """The :class:`LocationReport` :meth:`LocationReport.fast_decode` gives for the same body."""
+        v = self.values
+        return LocationReport(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7].hex(),
+                              [*zip(self.layout[2], v[8:])], b"")  # noqa: B905 - same length by construction
+
+    def __repr__(self) -> str:
+        return f"<LocationValues {self.report()!r}>"
 
 
 def bcd_time(text: str, tz_offset: float = 8) -> datetime | None:

@@ -114,9 +114,25 @@ def _status(pid: int, key: str) -> int:
 
 
 def _cpu(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        parts = f.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of ``pid`` and its running children (the workers of ``--workers N``)."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                parts = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _tree(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        children = []
+    return [pid, *(p for c in children for p in _tree(c))]
 
 
 EXTERNAL: External | None = None
@@ -127,6 +143,7 @@ def start_server(db: str, workdir: Path) -> Any:
 
 
 SETTINGS: list[str] = []  # --set section.name=value, passed to the server as JT808_SECTION_NAME
+WORKERS = 1  # --workers N, passed to jt808 serve
 
 
 class Server:
@@ -140,6 +157,8 @@ class Server:
         dbarg = {"none": "none", "sqlite": "", "memory": "memory"}.get(db, db)
         cmd = [sys.executable, "-m", "jt808.cli", "serve", "--config", str(cfg), "--data-dir", str(workdir / "data"),
                "--host", "127.0.0.1", "--port", str(self.port), "--db", dbarg]
+        if WORKERS > 1:  # the workers' internal HTTP ports are http_port + 1 + index
+            cmd += ["--workers", str(WORKERS), "--http-port", str(free_port())]
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
         for item in SETTINGS:
             key, _, value = item.partition("=")
@@ -163,7 +182,7 @@ class Server:
         raise RuntimeError("server did not start")
 
     def rss(self) -> int:
-        return _status(self.proc.pid, "VmRSS")
+        return sum(_status(p, "VmRSS") for p in _tree(self.proc.pid))
 
     def cpu_seconds(self) -> float:
         return _cpu(self.proc.pid)
@@ -418,10 +437,12 @@ async def main() -> None:
     ap.add_argument("--first", type=int, default=0, help="index of the first terminal (phones 0139<index>)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
                     help="server setting, e.g. --set storage.ack_after_durable=false")
+    ap.add_argument("--workers", type=int, default=1, help="jt808 serve --workers N (processes sharing the port)")
     args = ap.parse_args()
     SETTINGS.extend(args.set)
-    global EXTERNAL, FIRST
+    global EXTERNAL, FIRST, WORKERS
     FIRST = args.first
+    WORKERS = args.workers
     if args.connect:
         EXTERNAL = External(args.connect, args.pid)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -14,6 +14,7 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     udp = true
     max_frame = 4096            # longest escaped frame accepted
     backlog = 4096
+    workers = 1                 # processes sharing the port (SO_REUSEPORT) and the storage
 
     [auth]
     mode = "builtin"            # builtin | anonymous | http
@@ -100,6 +101,7 @@ class ServerConfig:
     max_frame: int = 4096
     backlog: int = 4096
     reuse_port: bool = False
+    workers: int = 1  # processes sharing the port (SO_REUSEPORT), see jt808.gateway.workers
 
 
 @dataclass
@@ -274,6 +276,8 @@ class Config:
         for what, v in (("server.port", self.server.port), ("http.port", self.http.port)):
             if not 0 <= v <= 65535:
                 raise ConfigError(f"{what} must be 0..65535, not {v}")
+        if not 1 <= self.server.workers <= 64:
+            raise ConfigError(f"server.workers must be 1..64, not {self.server.workers}")
         if self.downlink.max_inflight < 1 or self.downlink.queue_len < 0 or self.downlink.max_retry_times < 0:
             raise ConfigError("downlink: max_inflight >= 1, queue_len >= 0, max_retry_times >= 0")
         if self.downlink.retry_interval <= 0 or self.session.heartbeat_interval <= 0:

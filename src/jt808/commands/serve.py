@@ -4,6 +4,10 @@ With no options it listens on TCP and UDP port 6808, serves the HTTP API on 127.
 everything in SQLite under ``./jt808-data``. A TOML file (``--config``) and ``JT808_*`` environment
 variables set anything else (see :mod:`jt808.config`); the flags below override both. SIGINT/SIGTERM
 stop it gracefully: listeners close, terminals are disconnected, every pending write is flushed.
+
+``--workers N`` (``[server] workers``) starts N processes sharing the terminal port and the storage,
+supervised by this one (see :mod:`jt808.gateway.workers`); each re-runs this command with the hidden
+``--worker-index``.
 """
 
 from __future__ import annotations
@@ -32,9 +36,11 @@ def _setup_logging(level: str) -> None:
 
 
 async def run(cfg: Config, stop: asyncio.Event | None = None,
-              on_started: Callable[[Any], None] | None = None) -> None:
+              on_started: Callable[[Any], None] | None = None, worker_index: int | None = None) -> None:
     """Start the gateway (and the MQTT bridge when ``mqtt.url`` is set), wait for ``stop`` or a
-    signal, shut down gracefully. ``on_started(gateway)`` is called once the listeners are up."""
+    signal, shut down gracefully. ``on_started(gateway)`` is called once the listeners are up.
+    ``worker_index``: this is one of ``server.workers`` processes (the port is shared, worker 0 serves
+    the public HTTP API, every worker its internal one)."""
     from jt808.gateway import Gateway
 
     loop = asyncio.get_running_loop()
@@ -44,6 +50,9 @@ async def run(cfg: Config, stop: asyncio.Event | None = None,
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread / platform without signals
             pass
+    if worker_index is not None:
+        cfg.server.reuse_port = True
+        cfg.http.enabled = cfg.http.enabled and worker_index == 0
     gw = Gateway(cfg)
     await gw.start()
     # Everything loaded so far (modules, the web app …) lives as long as the process: keep it out of
@@ -52,6 +61,7 @@ async def run(cfg: Config, stop: asyncio.Event | None = None,
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
     bridge: Any = None
+    cluster: Any = None
     try:
         if cfg.mqtt.url:
             try:
@@ -63,11 +73,17 @@ async def run(cfg: Config, stop: asyncio.Event | None = None,
             gw.bridge = bridge
             log.info("MQTT bridge started for %s (%s)", cfg.mqtt.url,
                      "connected" if bridge.connected else "broker not reachable yet, retrying")
+        if worker_index is not None:
+            from jt808.gateway.workers import attach
+
+            cluster = await attach(gw, cfg, worker_index)
         if on_started is not None:
             on_started(gw)
         await stop.wait()
         log.info("shutting down")
     finally:
+        if cluster is not None:
+            await cluster.stop()
         if bridge is not None:
             try:
                 await bridge.stop()
@@ -93,22 +109,38 @@ async def run(cfg: Config, stop: asyncio.Event | None = None,
               help="Registration/authentication policy.  [default: builtin]")
 @click.option("--auto-register/--no-auto-register", default=None,
               help="builtin policy: register any terminal that asks.  [default: on]")
+@click.option("--workers", type=click.IntRange(1, 64), help="Gateway processes sharing the terminal port "
+              "(SO_REUSEPORT) and the storage.  [default: 1]")
+@click.option("--worker-index", type=int, hidden=True)
 @click.option("--no-udp", is_flag=True, default=False, help="Do not listen on UDP.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="Log level.  [default: INFO]")
 def command(config_file: str | None, data_dir: str | None, host: str | None, port: int | None,
             http_host: str | None, http_port: int | None, db: str | None, mqtt: str | None, token: str | None,
-            auth_mode: str | None, auto_register: bool | None, no_udp: bool, log_level: str | None) -> None:
+            auth_mode: str | None, auto_register: bool | None, workers: int | None, worker_index: int | None,
+            no_udp: bool, log_level: str | None) -> None:
     """Run the platform gateway: terminals on TCP/UDP, HTTP API, storage, MQTT bridge."""
     try:
         cfg = Config.load(config_file, env=os.environ, **{
             "data.dir": data_dir, "server.host": host, "server.port": port, "http.host": http_host,
             "http.port": http_port, "storage.db": db, "mqtt.url": mqtt, "http.token": token,
             "auth.mode": auth_mode, "auth.auto_register": auto_register, "server.udp": False if no_udp else None,
-            "log.level": log_level})
+            "server.workers": workers, "log.level": log_level})
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     _setup_logging(cfg.log.level)
+    if cfg.server.workers > 1 and worker_index is None:
+        if not cfg.server.port or not cfg.http.port:
+            raise click.ClickException("--workers needs fixed ports (server.port and http.port, not 0)")
+        from jt808.gateway.workers import supervise
+
+        if "serve" not in sys.argv[1:]:
+            raise click.ClickException("--workers re-runs the command line: use it from `jt808 serve`")
+        argv = [sys.executable, "-m", "jt808.cli", *sys.argv[1:]]
+        status = supervise(argv, cfg)
+        if status:
+            raise click.ClickException("a worker could not start or stop cleanly (see the log)")
+        return
     try:
         import uvloop
     except ImportError:
@@ -116,7 +148,7 @@ def command(config_file: str | None, data_dir: str | None, host: str | None, por
     else:
         runner = uvloop.run
     try:
-        runner(run(cfg))
+        runner(run(cfg, worker_index=worker_index))
     except ConfigError as e:
         raise click.ClickException(str(e)) from None
     except OSError as e:

@@ -95,6 +95,7 @@ class Gateway:
         self.connections: set[Connection] = set()
         self.media: MediaStore | None = None
         self.remote_sender: Any = None
+        self.remote_online: Any = None  # async () -> set of phones held by sibling workers (jt808.gateway.workers)
         self.bridge: Any = None  # the MQTT bridge when one runs (its counters go to /metrics)
         self._listeners: list[Any] = []
         self._tcp: list[asyncio.base_events.Server] = []
@@ -156,7 +157,7 @@ class Gateway:
         if s.udp:
             udp_port = s.port if s.port or not self.tcp_port else self.tcp_port
             transport, endpoint = await self.loop.create_datagram_endpoint(
-                lambda: UdpEndpoint(self), local_addr=(s.host, udp_port),
+                lambda: UdpEndpoint(self), local_addr=(s.host, udp_port), reuse_port=s.reuse_port or None,
                 family=socket.AF_INET6 if ":" in s.host else socket.AF_INET)
             self._udp.append((transport, endpoint))
             self.udp_port = transport.get_extra_info("sockname")[1]

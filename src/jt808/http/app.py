@@ -39,12 +39,12 @@ def _ts(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt is not None else None
 
 
-def _terminal_json(rec: Any, gw: Gateway) -> dict[str, Any]:
+def _terminal_json(rec: Any, gw: Gateway, elsewhere: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     phone = rec.phone
     conn = gw.connection(phone)
-    out = {"phone": phone, "online": gw.is_online(phone), "version": rec.version, "province": rec.province,
-           "city": rec.city, "manufacturer": rec.manufacturer, "model": rec.model, "dev_id": rec.dev_id,
-           "color": rec.color, "license_number": rec.license_number, "imei": rec.imei,
+    out = {"phone": phone, "online": gw.is_online(phone) or phone in elsewhere, "version": rec.version,
+           "province": rec.province, "city": rec.city, "manufacturer": rec.manufacturer, "model": rec.model,
+           "dev_id": rec.dev_id, "color": rec.color, "license_number": rec.license_number, "imei": rec.imei,
            "software_version": rec.software_version, "registered_at": _ts(rec.registered_at),
            "last_seen": _ts(rec.last_seen)}
     if conn is not None:
@@ -66,6 +66,11 @@ def _when(text: str | None) -> datetime | None:
     except ValueError:
         raise ValueError(f"{text!r} is neither ISO 8601 nor Unix seconds") from None
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+
+
+async def _elsewhere(gw: Gateway) -> set[str]:
+    """Phones online on sibling worker processes (``jt808 serve --workers N``), else none."""
+    return await gw.remote_online() if gw.remote_online is not None else set()
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -103,12 +108,16 @@ def create_app(gw: Gateway, token: str = "") -> FastAPI:
                              ) -> dict[str, Any]:
         recs = await storage().list_terminals(limit=limit, offset=offset)
         known = {r.phone for r in recs}
-        items = [_terminal_json(r, gw) for r in recs]
+        elsewhere = await _elsewhere(gw)
+        items = [_terminal_json(r, gw, elsewhere) for r in recs]
         # terminals served anonymously or by another registry may be online without a record
         for conn in gw.sessions:
             if conn.phone not in known and offset == 0:
                 items.append({"phone": conn.phone, "online": True, "version": int(conn.session.version),
                               "session": conn.info()})
+                known.add(conn.phone)
+        if offset == 0:
+            items.extend({"phone": phone, "online": True} for phone in sorted(elsewhere - known))
         return {"terminals": items, "count": len(items)}
 
     @app.get("/api/v1/terminals/{phone}", tags=["terminals"], dependencies=[Depends(auth)])
@@ -117,9 +126,11 @@ def create_app(gw: Gateway, token: str = "") -> FastAPI:
         if rec is None:
             conn = gw.connection(phone)
             if conn is None:
+                if phone in await _elsewhere(gw):
+                    return {"phone": phone, "online": True}
                 return _error(404, "unknown_terminal", f"terminal {phone} is not registered")
             return {"phone": phone, "online": True, "version": int(conn.session.version), "session": conn.info()}
-        return _terminal_json(rec, gw)
+        return _terminal_json(rec, gw, await _elsewhere(gw) if not gw.is_online(phone) else set())
 
     @app.get("/api/v1/terminals/{phone}/locations", tags=["terminals"], dependencies=[Depends(auth)])
     async def locations(phone: str,
@@ -155,6 +166,8 @@ def create_app(gw: Gateway, token: str = "") -> FastAPI:
                 return _error(504, "reply_timeout", str(e))
             except CommandFailed as e:
                 return _error(409, "command_failed", str(e), result=e.result, reply=_reply_json(e.reply))
+            except DownlinkQueueFull as e:
+                return _error(429, "queue_full", str(e))
             except (DecodeError, EncodeError) as e:  # refused as invalid by the node holding the terminal
                 return _error(400, "bad_command", str(e))
             return {"reply": reply}

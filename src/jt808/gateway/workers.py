@@ -1,0 +1,266 @@
+"""``jt808 serve --workers N``: N gateway processes sharing the terminal port and the storage.
+
+The parent (:func:`supervise`) starts N copies of the same command with a worker index; each binds the
+terminal TCP/UDP port with ``SO_REUSEPORT`` (the kernel spreads new connections over them) and opens the
+same storage (the SQLite WAL file in the data dir, whose write lock serialises the commits, or PostgreSQL).
+The parent restarts a worker that dies, forwards SIGINT/SIGTERM for a graceful stop of all, and exits
+non-zero when a worker cannot start.
+
+Worker 0 serves the public HTTP API. Every worker also serves its own API on the loopback port
+``http.port + 1 + index`` (its ``/metrics`` are there) with two internal routes its siblings use:
+``GET /internal/v1/online`` (the phones it holds) and ``POST /internal/v1/terminals/{phone}/commands``
+(send to a terminal it holds: 404 not here, 504 no reply, 409 failure result, 400 bad command, 429 queue
+full). :func:`attach` makes the gateway's ``remote_sender`` try the siblings (unless the MQTT bridge set
+one) and its ``remote_online`` ask them, so the public API sees every worker's terminals.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from jt808.errors import DecodeError, EncodeError, JT808Error, ReplyTimeout
+from jt808.gateway.errors import CommandFailed, DownlinkQueueFull, TerminalOffline
+
+if TYPE_CHECKING:
+    from jt808.config import Config
+    from jt808.gateway.server import Gateway
+
+__all__ = ["Cluster", "attach", "internal_port", "supervise"]
+
+log = logging.getLogger("jt808.workers")
+
+START_GRACE = 60.0  # seconds a worker may take to open its internal port
+STOP_GRACE = 30.0  # seconds the workers get to flush and exit after SIGTERM
+MAX_QUICK_FAILURES = 5  # restarts of a worker that dies before it is ready, then the parent gives up
+
+
+def internal_port(cfg: Config, index: int) -> int:
+    return cfg.http.port + 1 + index
+
+
+def _ready(port: int, pid: int) -> bool:
+    """The worker ``pid`` answers on its internal port (not merely: something listens there)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/internal/v1/online", timeout=0.5) as r:
+            return json.loads(r.read()).get("pid") == pid
+    except (OSError, ValueError):
+        return False
+
+
+def supervise(argv: list[str], cfg: Config) -> int:
+    """Run ``argv + ["--worker-index", i]`` for every worker until SIGINT/SIGTERM; the exit status."""
+    n = cfg.server.workers
+    procs: dict[int, subprocess.Popen[bytes]] = {}
+    ready: dict[int, bool] = {}
+    started: dict[int, float] = {}
+    quick_failures: dict[int, int] = dict.fromkeys(range(n), 0)
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def start(i: int) -> None:
+        procs[i] = subprocess.Popen([*argv, "--worker-index", str(i)])
+        ready[i] = False
+        started[i] = time.monotonic()
+        log.info("worker %d started (pid %d)", i, procs[i].pid)
+
+    status = 0
+    try:
+        for i in range(n):
+            start(i)
+        while not stopping:
+            time.sleep(0.1)
+            for i in range(n):
+                p = procs[i]
+                rc = p.poll()
+                if rc is None:
+                    if not ready[i]:
+                        if _ready(internal_port(cfg, i), p.pid):
+                            ready[i] = True
+                            quick_failures[i] = 0
+                            log.info("worker %d ready (pid %d)", i, p.pid)
+                        elif time.monotonic() - started[i] > START_GRACE:
+                            log.error("worker %d did not open port %d within %g s", i, internal_port(cfg, i),
+                                      START_GRACE)
+                            status = 1
+                            stopping = True
+                    continue
+                if stopping:
+                    break
+                if not ready[i]:
+                    quick_failures[i] += 1
+                    if all(not r for r in ready.values()) or quick_failures[i] >= MAX_QUICK_FAILURES:
+                        log.error("worker %d exited with status %d before it was ready: giving up", i, rc)
+                        status = 1
+                        stopping = True
+                        break
+                log.warning("worker %d (pid %d) exited with status %d: restarting", i, p.pid, rc)
+                time.sleep(min(0.2 * (1 + quick_failures[i]), 2.0))
+                start(i)
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for i, p in procs.items():
+            try:
+                rc = p.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("worker %d did not stop within %g s: killed", i, STOP_GRACE)
+                p.kill()
+                rc = p.wait()
+                status = 1
+            if rc != 0:
+                log.warning("worker %d exited with status %d", i, rc)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    return status
+
+
+class Cluster:
+    """A worker's view of its siblings: the internal HTTP server and the clients to the others."""
+
+    def __init__(self, gw: Gateway, cfg: Config, index: int) -> None:
+        self.gw = gw
+        self.cfg = cfg
+        self.index = index
+        self.ports = [internal_port(cfg, i) for i in range(cfg.server.workers) if i != index]
+        self.headers = {"Authorization": f"Bearer {cfg.http.token}"} if cfg.http.token else {}
+        self.http: Any = None
+        self.client: Any = None
+
+    async def start(self) -> None:
+        import httpx
+
+        from jt808.http import HttpServer
+
+        self.http = HttpServer(self.gw, "127.0.0.1", internal_port(self.cfg, self.index), self.cfg.http.token)
+        self._routes(self.http.server.config.app)
+        await self.http.start()
+        self.client = httpx.AsyncClient(headers=self.headers, timeout=5.0)
+        if self.gw.remote_sender is None:
+            self.gw.remote_sender = self.remote_send
+        self.gw.remote_online = self.remote_online
+        log.info("worker %d: internal API on http://127.0.0.1:%d (siblings on %s)", self.index, self.http.port,
+                 ", ".join(map(str, self.ports)) or "-")
+
+    async def stop(self) -> None:
+        if self.gw.remote_sender == self.remote_send:
+            self.gw.remote_sender = None
+        self.gw.remote_online = None
+        if self.http is not None:
+            await self.http.stop()
+        if self.client is not None:
+            await self.client.aclose()
+
+    def _routes(self, app: Any) -> None:
+        from jt808.protocol.exchange import to_json
+
+        gw = self.gw
+
+        def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+            return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+
+        @app.get("/internal/v1/online", include_in_schema=False)
+        async def online() -> dict[str, Any]:
+            phones = [c.phone for c in gw.sessions if gw.is_online(c.phone)]
+            return {"worker": self.index, "pid": os.getpid(), "phones": phones}
+
+        @app.post("/internal/v1/terminals/{phone}/commands", include_in_schema=False)
+        async def command(phone: str, request: Request, timeout: float | None = None) -> Any:
+            if self.headers and not hmac.compare_digest(request.headers.get("authorization", "").encode(),
+                                                        self.headers["Authorization"].encode()):
+                return error(401, "unauthorized", "missing or wrong bearer token")
+            obj = await request.json()
+            try:
+                reply = await gw.send(phone, obj, timeout=timeout)
+            except TerminalOffline as e:
+                return error(404, "terminal_offline", str(e))
+            except ReplyTimeout as e:
+                return error(504, "reply_timeout", str(e))
+            except CommandFailed as e:
+                return error(409, "command_failed", str(e), result=e.result, reply=to_json(e.reply))
+            except DownlinkQueueFull as e:
+                return error(429, "queue_full", str(e))
+            except (DecodeError, EncodeError) as e:
+                return error(400, "bad_command", str(e))
+            return {"reply": to_json(reply) if reply is not None else None}
+
+    async def remote_online(self) -> set[str]:
+        """Phones held by the siblings that answer (one that does not answer holds none, as far as we know)."""
+        import asyncio
+
+        async def ask(port: int) -> list[str]:
+            try:
+                r = await self.client.get(f"http://127.0.0.1:{port}/internal/v1/online", timeout=2.0)
+                r.raise_for_status()
+                return list(r.json().get("phones", []))
+            except Exception as e:
+                log.warning("worker on port %d did not list its terminals: %s", port, e)
+                return []
+
+        out: set[str] = set()
+        for phones in await asyncio.gather(*(ask(p) for p in self.ports)):
+            out.update(phones)
+        return out
+
+    async def remote_send(self, phone: str, obj: dict[str, Any], timeout: float | None) -> Any:
+        """Try each sibling in turn: the reply JSON of the one holding ``phone``; raises like ``Gateway.send``."""
+        import httpx
+
+        from jt808.protocol.exchange import from_json
+
+        d = self.cfg.downlink
+        limit = timeout if timeout is not None else d.retry_interval * (d.max_retry_times + 1) + 1
+        params = {"timeout": f"{timeout:g}"} if timeout is not None else {}
+        unreachable = 0
+        for port in self.ports:
+            url = f"http://127.0.0.1:{port}/internal/v1/terminals/{phone}/commands"
+            try:
+                r = await self.client.post(url, json=obj, params=params, timeout=limit + 5.0)
+            except httpx.HTTPError as e:
+                log.warning("worker on port %d unreachable for a command to %s: %s", port, phone, e)
+                unreachable += 1
+                continue
+            if r.status_code == 404:
+                continue
+            body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+            text = body.get("message", r.text)
+            if r.status_code == 200:
+                return body.get("reply")
+            if r.status_code == 504:
+                raise ReplyTimeout(text)
+            if r.status_code == 409 and isinstance(body.get("reply"), dict):
+                try:
+                    reply = from_json(body["reply"], self.gw.profile)
+                except JT808Error:
+                    raise DecodeError(text) from None
+                raise CommandFailed(reply, int(body.get("result", 1)))
+            if r.status_code == 429:
+                raise DownlinkQueueFull(text)
+            raise DecodeError(text)
+        detail = "is not connected to any worker"
+        if unreachable:
+            detail += f" ({unreachable} worker(s) unreachable)"
+        raise TerminalOffline(phone, detail)
+
+
+async def attach(gw: Gateway, cfg: Config, index: int) -> Cluster:
+    cluster = Cluster(gw, cfg, index)
+    await cluster.start()
+    return cluster

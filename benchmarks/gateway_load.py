@@ -158,7 +158,10 @@ class Server:
         cmd = [sys.executable, "-m", "jt808.cli", "serve", "--config", str(cfg), "--data-dir", str(workdir / "data"),
                "--host", "127.0.0.1", "--port", str(self.port), "--db", dbarg]
         if WORKERS > 1:  # the workers' internal HTTP ports are http_port + 1 + index
-            cmd += ["--workers", str(WORKERS), "--http-port", str(free_port())]
+            http = free_port()
+            while self.port - 1 - WORKERS <= http <= self.port:
+                http = free_port()
+            cmd += ["--workers", str(WORKERS), "--http-port", str(http)]
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
         for item in SETTINGS:
             key, _, value = item.partition("=")

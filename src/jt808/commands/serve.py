@@ -132,6 +132,9 @@ def command(config_file: str | None, data_dir: str | None, host: str | None, por
     if cfg.server.workers > 1 and worker_index is None:
         if not cfg.server.port or not cfg.http.port:
             raise click.ClickException("--workers needs fixed ports (server.port and http.port, not 0)")
+        if cfg.http.port <= cfg.server.port <= cfg.http.port + cfg.server.workers:
+            raise click.ClickException(f"the workers' internal HTTP ports {cfg.http.port + 1}.."
+                                       f"{cfg.http.port + cfg.server.workers} must not include server.port")
         from jt808.gateway.workers import supervise
 
         if "serve" not in sys.argv[1:]:

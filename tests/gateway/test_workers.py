@@ -81,8 +81,11 @@ async def _online(client: httpx.AsyncClient, port: int) -> set[str]:
     return set(r.json()["phones"])
 
 
-def test_workers_setting_is_validated() -> None:
+def test_workers_setting_is_validated(tmp_path: Path) -> None:
     assert Config.load().server.workers == 1
+    f = tmp_path / "gw.toml"
+    f.write_text("[server]\nworkers = 3\n")
+    assert Config.load(f).server.workers == 3
     assert Config.load(**{"server.workers": 2}).server.workers == 2
     with pytest.raises(ConfigError, match=r"server\.workers"):
         Config.load(**{"server.workers": 0})

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from jt808.errors import DecodeError, EncodeError, JT808Error, ReplyTimeout
+from jt808.errors import DecodeError, JT808Error, ReplyTimeout
 from jt808.gateway.errors import CommandFailed, DownlinkQueueFull, TerminalOffline
 
 if TYPE_CHECKING:
@@ -169,6 +169,7 @@ class Cluster:
             await self.client.aclose()
 
     def _routes(self, app: Any) -> None:
+        from jt808.http.app import COMMAND_ERRORS, command_error
         from jt808.protocol.exchange import to_json
 
         gw = self.gw
@@ -189,16 +190,8 @@ class Cluster:
             obj = await request.json()
             try:
                 reply = await gw.send(phone, obj, timeout=timeout)
-            except TerminalOffline as e:
-                return error(404, "terminal_offline", str(e))
-            except ReplyTimeout as e:
-                return error(504, "reply_timeout", str(e))
-            except CommandFailed as e:
-                return error(409, "command_failed", str(e), result=e.result, reply=to_json(e.reply))
-            except DownlinkQueueFull as e:
-                return error(429, "queue_full", str(e))
-            except (DecodeError, EncodeError) as e:
-                return error(400, "bad_command", str(e))
+            except COMMAND_ERRORS as e:
+                return command_error(e)
             return {"reply": to_json(reply) if reply is not None else None}
 
     async def remote_online(self) -> set[str]:

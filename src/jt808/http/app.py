@@ -77,6 +77,24 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
 
+#: what a downlink command can end in besides a reply (each has its own HTTP status)
+COMMAND_ERRORS = (TerminalOffline, ReplyTimeout, CommandFailed, DownlinkQueueFull, DecodeError, EncodeError)
+
+
+def command_error(e: Exception) -> JSONResponse:
+    """The HTTP answer for one of :data:`COMMAND_ERRORS` (404 offline, 504 no reply, 409 failure result,
+    429 queue full, 400 invalid command)."""
+    if isinstance(e, TerminalOffline):
+        return _error(404, "terminal_offline", str(e))
+    if isinstance(e, ReplyTimeout):
+        return _error(504, "reply_timeout", str(e))
+    if isinstance(e, CommandFailed):
+        return _error(409, "command_failed", str(e), result=e.result, reply=_reply_json(e.reply))
+    if isinstance(e, DownlinkQueueFull):
+        return _error(429, "queue_full", str(e))
+    return _error(400, "bad_command", str(e))  # DecodeError / EncodeError: refused as invalid
+
+
 def create_app(gw: Gateway, token: str = "") -> FastAPI:
     app = FastAPI(title="jt808 gateway", version="1", summary="JT/T 808 platform gateway API",
                   description=__doc__)
@@ -160,30 +178,14 @@ def create_app(gw: Gateway, token: str = "") -> FastAPI:
         if not gw.is_online(phone) and gw.remote_sender is not None:
             try:
                 reply = await gw.remote_sender(phone, obj, timeout)
-            except TerminalOffline as e:
-                return _error(404, "terminal_offline", str(e))
-            except ReplyTimeout as e:
-                return _error(504, "reply_timeout", str(e))
-            except CommandFailed as e:
-                return _error(409, "command_failed", str(e), result=e.result, reply=_reply_json(e.reply))
-            except DownlinkQueueFull as e:
-                return _error(429, "queue_full", str(e))
-            except (DecodeError, EncodeError) as e:  # refused as invalid by the node holding the terminal
-                return _error(400, "bad_command", str(e))
+            except COMMAND_ERRORS as e:  # e.g. refused as invalid by the node holding the terminal
+                return command_error(e)
             return {"reply": reply}
         try:
             reply = await gw.send(phone, obj, wait=wait, timeout=timeout)
-        except TerminalOffline as e:
-            return _error(404, "terminal_offline", str(e))
-        except ReplyTimeout as e:
-            return _error(504, "reply_timeout", str(e))
-        except CommandFailed as e:
-            return _error(409, "command_failed", str(e), result=e.result, reply=_reply_json(e.reply))
-        except DownlinkQueueFull as e:
-            return _error(429, "queue_full", str(e))
-        except (DecodeError, EncodeError) as e:
-            return _error(400, "bad_command", str(e))
-        return {"reply": _reply_json(reply) if reply is not None else None}
+        except COMMAND_ERRORS as e:
+            return command_error(e)
+        return {"reply": _reply_json(reply)}
 
     return app
 

@@ -185,6 +185,36 @@ sample(0x0901, {"length": 4, "data": b64(b"\x1f\x8b\x08\x00")})
 sample(0x8A00, {"e": 65537, "n": b64(bytes(range(128)))})
 sample(0x0A00, {"e": 65537, "n": b64(bytes(range(127, -1, -1)))})
 
+# -- JT/T 1078 signalling (2013 and 2019 bases) -------------------------------------------------
+_AV_ITEM = {"channel": 1, "start_time": T0, "end_time": T1, "alarm": (1 << 32) | 1, "media_type": 2, "stream_type": 1,
+            "memory_type": 1, "size": 1048576}
+sample(0x9003, {})
+sample(0x1003, {"input_audio_encoding": 6, "input_audio_channels": 1, "input_audio_sample_rate": 0,
+                "input_audio_sample_bits": 1, "audio_frame_length": 320, "audio_output": 1, "video_encoding": 98,
+                "max_audio_channels": 1, "max_video_channels": 4})
+sample(0x1005, {"start_time": T0, "end_time": T1, "boarding": 12, "alighting": 7})
+sample(0x9101, {"ip": "media.example.com", "tcp_port": 6810, "udp_port": 0, "channel": 1, "data_type": 0,
+                "stream_type": 1})
+sample(0x9102, {"channel": 1, "command": 0, "close_type": 0, "stream_type": 0})
+sample(0x9105, {"channel": 1, "loss_rate": 3})
+sample(0x9205, {"channel": 0, "start_time": T0, "end_time": T1, "alarm": 0, "media_type": 0, "stream_type": 0,
+                "memory_type": 0})
+sample(0x1205, {"seq": 7, "count": 2, "items": [_AV_ITEM, {**_AV_ITEM, "channel": 2, "alarm": 0}]},
+       {"seq": 8, "count": 0, "items": []})
+sample(0x9201, {"ip": "10.0.0.1", "tcp_port": 6810, "udp_port": 6811, "channel": 2, "media_type": 2,
+                "stream_type": 1, "memory_type": 1, "playback_mode": 1, "speed": 2, "start_time": T0,
+                "end_time": "000000000000"})
+sample(0x9202, {"channel": 2, "command": 5, "speed": 0, "time": "250101063000"})
+sample(0x9206, {"ip": "ftp.example.com", "port": 21, "username": "u", "password": "p", "path": "/上传",
+                "channel": 1, "start_time": T0, "end_time": T1, "alarm": 0, "media_type": 2, "stream_type": 1,
+                "storage": 0, "condition": 7})
+sample(0x1206, {"seq": 9, "result": 0})
+sample(0x9207, {"seq": 9, "command": 2})
+sample(0x9301, {"channel": 1, "direction": 3, "speed": 200})
+for _mid, _key in ((0x9302, "direction"), (0x9303, "direction"), (0x9304, "command"), (0x9305, "command"),
+                   (0x9306, "command")):
+    sample(_mid, {"channel": 1, _key: 1})
+
 
 def sample_for(msg_id: int, version: jt808.Version) -> list[dict] | None:
     s = SAMPLES.get((msg_id, int(version)))

@@ -1,4 +1,4 @@
-"""Message bodies of the standard, by family. Importing this package registers them all.
+"""Message bodies of the standard and of JT/T 1078, by family. Importing this package registers them all.
 
 Each family module declares its bodies with :func:`jt808.protocol.spec.message`; the list below is
 explicit so that registration never depends on which module someone happened to import first.
@@ -9,6 +9,7 @@ from __future__ import annotations
 from jt808.protocol.messages import (
     area,
     general,
+    jt1078,
     location,
     media,
     params,
@@ -19,4 +20,6 @@ from jt808.protocol.messages import (
     transport,
 )
 
-__all__ = ["area", "general", "location", "media", "params", "records", "register", "text", "tracking", "transport"]
+__all__ = [
+    "area", "general", "jt1078", "location", "media", "params", "records", "register", "text", "tracking", "transport",
+]

@@ -274,7 +274,7 @@ class FailingWrites:
         return getattr(self.inner, name)
 
     async def add_batch(self, locations: Any, events: Any) -> None:
-        raise jt808.storage.StorageError("disk full")
+        raise jt808.storage.StorageUnavailable("disk full")
 
 
 async def test_location_not_acked_ok_when_the_write_fails(tmp_path: Path) -> None:

@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jt808.storage import EventRow, LocationRow, Storage, StorageClosed, StorageError, StorageOverloaded
+from jt808.storage import (
+    EventRow,
+    LocationRow,
+    RowsRejected,
+    Storage,
+    StorageClosed,
+    StorageOverloaded,
+    StorageUnavailable,
+)
 from jt808.storage.batch import BatchWriter
 from jt808.storage.memory import MemoryStorage
 
@@ -34,7 +42,7 @@ class Recording(MemoryStorage):
             await self.gate.wait()
         if self.fail_next:
             self.fail_next -= 1
-            raise StorageError("disk full")
+            raise StorageUnavailable("disk full")
         self.batches.append((len(locations), len(events)))
         await super().add_batch(locations, events)
 
@@ -128,20 +136,48 @@ async def test_flush_waits_for_earlier_rows(mem: Recording) -> None:
     await w.close()
 
 
-async def test_failure_propagates_to_that_batch_only(mem: Recording) -> None:
+async def test_outage_fails_the_batch_and_refuses_until_a_retry_succeeds(mem: Recording) -> None:
+    mem.health.retry_min = 0.05
     mem.fail_next = 1
     w = BatchWriter(mem, max_rows=4, max_delay=0)
     mem.gate = asyncio.Event()
-    f1 = w.submit_locations(rows("A", 0, 4))  # first batch: fails
-    f2 = w.submit_locations(rows("A", 4, 4))  # second batch: succeeds
+    f1 = w.submit_locations(rows("A", 0, 4))  # first batch: the store is unavailable
+    f2 = w.submit_locations(rows("A", 4, 4))  # queued before the outage was known: refused, not tried
     mem.gate.set()
-    with pytest.raises(StorageError, match="disk full"):
+    with pytest.raises(StorageUnavailable, match="disk full"):
         await f1
-    await f2
-    assert [r.msg_sn for r in await mem.query_locations("A")] == [4, 5, 6, 7]
-    assert w.rows_failed == 4 and w.rows_written == 4
-    # the writer keeps going after a failure
-    await w.submit_locations(rows("A", 8, 1))
+    with pytest.raises(StorageUnavailable, match="disk full"):
+        await f2
+    assert not mem.health.ok and mem.health.snapshot()["reason"].endswith("disk full")
+    with pytest.raises(StorageUnavailable):  # within the backoff: refused at once
+        await w.submit_locations(rows("A", 8, 1))
+    assert w.rows_failed == 4 and w.rows_unavailable == 5 and mem.batches == []
+    await asyncio.sleep(mem.health.retry_in())
+    await w.submit_locations(rows("A", 9, 1))  # the retry commits: ok again
+    assert mem.health.ok and mem.health.outages == 1
+    assert [r.msg_sn for r in await mem.query_locations("A")] == [9]
+    await w.close()
+
+
+async def test_idle_writer_probes_the_store_while_failing(mem: Recording) -> None:
+    mem.health.retry_min = 0.01
+    pings = []
+
+    async def ping() -> None:
+        pings.append(1)
+        if len(pings) < 3:
+            raise StorageUnavailable("still down")
+
+    mem.ping = ping  # type: ignore[method-assign]
+    mem.fail_next = 1
+    w = BatchWriter(mem, max_rows=4, max_delay=0)
+    with pytest.raises(StorageUnavailable):
+        await w.submit_locations(rows("A", 0, 1))
+    for _ in range(200):  # no rows arrive: the writer probes by itself (backoff 10, 20 ms …)
+        if mem.health.ok:
+            break
+        await asyncio.sleep(0.01)
+    assert mem.health.ok and len(pings) == 3
     await w.close()
 
 
@@ -194,12 +230,15 @@ async def test_failed_write_on_sqlite_sets_exception(tmp_path) -> None:
     good_before = w.submit_locations(rows("B", 0, 1))
     await good_before
     fut = w.submit_locations(bad)
-    with pytest.raises(StorageError):
+    with pytest.raises(RowsRejected) as err:
         await fut
+    assert list(err.value.failed) == [0] and err.value.results() == {(0x0200, 0): 2}
     await w.submit_locations(rows("B", 1, 1))
     await w.close()
     assert len(await st.query_locations("B")) == 2
     assert await st.query_locations("A") == []  # the failed transaction was rolled back
+    [q] = await st.query_quarantine()
+    assert q.phone == "A" and "NOT NULL" in q.error and q.row["latitude"] is None and st.health.ok
     await st.close()
 
 

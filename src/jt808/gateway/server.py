@@ -36,7 +36,7 @@ from jt808.gateway.errors import CommandFailed, TerminalOffline
 from jt808.gateway.hooks import AnonymousPolicy, AuthPolicy, BuiltinRegistry, HttpHooks, Registration
 from jt808.gateway.media import MediaStore
 from jt808.gateway.sessions import SessionRegistry
-from jt808.gateway.sink import StorageSink
+from jt808.gateway.sink import StorageSink, frame_of
 from jt808.protocol.header import Version
 from jt808.protocol.packet import Packet
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
@@ -55,7 +55,8 @@ from jt808.session.events import (
     RegisterRequested,
 )
 from jt808.session.platform import PlatformSession
-from jt808.storage.base import CommandRow, Storage
+from jt808.storage.base import CommandRow, RowsRejected, Storage
+from jt808.storage.sanitize import repairs
 
 __all__ = ["Gateway", "GatewayListener"]
 
@@ -131,7 +132,7 @@ class Gateway:
             from jt808.storage.batch import BatchWriter
 
             self.writer = BatchWriter(storage, max_rows=cfg.storage.batch_max_rows,
-                                      max_delay=cfg.storage.batch_max_delay)
+                                      max_delay=cfg.storage.batch_max_delay, frame_of=frame_of)
             self.sink = StorageSink(self.writer, save_events=cfg.storage.save_events,
                                     tz_offset=self.profile.tz_offset)
         deferred = {0x0801}
@@ -322,7 +323,8 @@ class Gateway:
             else:
                 self._event(conn, ev)
         if received_at is not None:
-            sink.submit(locs, rows, partial(self._durable, conn, deferred) if deferred else None)  # type: ignore
+            sink.submit(locs, rows, partial(self._durable, conn, deferred) if deferred else None,  # type: ignore
+                        events)
         elif deferred:
             conn.session.ack_many(deferred)
 
@@ -331,12 +333,25 @@ class Gateway:
             result = 1
         else:
             err = fut.exception()
+            if type(err) is RowsRejected:  # only some rows failed: answer each message for its own rows
+                self._durable_partly(conn, packets, err)
+                return
             result = 0 if err is None else getattr(err, "reply_result", 1)
             if err is not None and self.sink is not None:
                 self.sink.failed_acks += len(packets)
         if conn.closed:
             return
         conn.session.ack_many(packets, result)
+        conn.flush()
+
+    def _durable_partly(self, conn: Connection, packets: list[Packet], err: RowsRejected) -> None:
+        results = err.results()
+        if self.sink is not None:
+            self.sink.failed_acks += sum(1 for p in packets if (p.header.msg_id, p.header.msg_sn) in results)
+        if conn.closed:
+            return
+        for p in packets:
+            conn.session.ack_many((p,), results.get((p.header.msg_id, p.header.msg_sn), 0))
         conn.flush()
 
     def _notify(self, phone: str, packet: Packet) -> None:
@@ -607,7 +622,10 @@ class Gateway:
             w = self.writer
             out["storage"] = {"rows_written": w.rows_written, "batches_written": w.batches_written,
                               "rows_failed": w.rows_failed, "rows_refused": w.rows_refused,
-                              "pending_rows": w.pending_rows}
+                              "rows_unavailable": w.rows_unavailable, "rows_rejected": w.rows_rejected,
+                              "rows_quarantined": w.rows_quarantined, "isolations": w.isolations,
+                              "values_repaired": dict(repairs), "pending_rows": w.pending_rows,
+                              "health": w.health.snapshot()}
         if self.sink is not None:
             out["locations_submitted"] = self.sink.locations
             out["events_submitted"] = self.sink.events
@@ -651,7 +669,21 @@ class Gateway:
             s = st["storage"]
             metric("jt808_storage_rows_written_total", "counter", "Rows committed.", [("", s["rows_written"])])
             metric("jt808_storage_batches_total", "counter", "Batches committed.", [("", s["batches_written"])])
-            metric("jt808_storage_rows_failed_total", "counter", "Rows whose batch failed.", [("", s["rows_failed"])])
+            metric("jt808_storage_rows_failed_total", "counter", "Rows whose write failed: store unavailable.",
+                   [("", s["rows_failed"])])
+            metric("jt808_storage_rows_refused_total", "counter", "Rows refused without a write, by reason.",
+                   [('{reason="unavailable"}', s["rows_unavailable"]), ('{reason="overloaded"}', s["rows_refused"])])
+            metric("jt808_storage_rows_rejected_total", "counter", "Rows the store refused for their content.",
+                   [("", s["rows_rejected"])])
+            metric("jt808_storage_rows_quarantined_total", "counter", "Rejected rows kept in the quarantine.",
+                   [("", s["rows_quarantined"])])
+            metric("jt808_storage_values_repaired_total", "counter", "Values cleaned to be storable, by kind.",
+                   [(f'{{kind="{k}"}}', s["values_repaired"].get(k, 0)) for k in ("text", "number")])
+            h = s["health"]
+            metric("jt808_storage_up", "gauge", "1 while the store accepts writes, 0 during an outage.",
+                   [("", 1 if h["state"] == "ok" else 0)])
+            metric("jt808_storage_outages_total", "counter", "Times the store became unavailable.",
+                   [("", h["outages"])])
             metric("jt808_storage_pending_rows", "gauge", "Rows waiting for the database.", [("", s["pending_rows"])])
             metric("jt808_locations_total", "counter", "Location rows submitted.", [("", st["locations_submitted"])])
         if "media_saved" in st:

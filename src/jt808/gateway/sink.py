@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING, Any
 from jt808.protocol.exchange import _plan, location_to_json
 from jt808.protocol.header import V2013
 from jt808.protocol.messages.location import LocationReport, LocationValues
+from jt808.protocol.packet import Packet, RawBody, encode
 from jt808.protocol.registry import DEFAULT_PROFILE
+from jt808.session.events import MessageReceived
 from jt808.storage._util import dumps
 from jt808.storage.base import EventRow, LocationRow
 
 if TYPE_CHECKING:
     import asyncio
 
-    from jt808.protocol.packet import Packet
     from jt808.storage.batch import BatchWriter
 
-__all__ = ["NOT_STORED_AS_EVENTS", "StorageSink", "location_row", "values_row"]
+__all__ = ["NOT_STORED_AS_EVENTS", "StorageSink", "frame_of", "location_row", "values_row"]
 
 log = logging.getLogger("jt808.gateway")
 
@@ -221,12 +222,13 @@ class StorageSink:
             events.append(EventRow(h.phone, mid, received_at, j, h.msg_sn))
 
     def submit(self, locs: list[LocationRow], events: list[EventRow],
-               on_durable: Callable[[asyncio.Future[None]], None] | None) -> None:
-        """One submission per read; ``on_durable`` is called with the locations' future."""
+               on_durable: Callable[[asyncio.Future[None]], None] | None, context: Any = None) -> None:
+        """One submission per read; ``on_durable`` is called with the locations' future. ``context`` (the
+        read's session events) lets the writer find the frame of a row it has to quarantine (:func:`frame_of`)."""
         writer = self.writer
         if locs:
             self.locations += len(locs)
-            fut = writer.submit_locations(locs)
+            fut = writer.submit_locations(locs, context)
             if on_durable is not None:
                 fut.add_done_callback(on_durable)
             else:
@@ -239,9 +241,21 @@ class StorageSink:
             on_durable(f)
         if events:
             self.events += len(events)
-            writer.submit_events(events).add_done_callback(_consume)
+            writer.submit_events(events, context).add_done_callback(_consume)
 
 
 def _consume(fut: asyncio.Future[None]) -> None:
-    if not fut.cancelled() and fut.exception() is not None:
-        log.error("storage write failed: %s", fut.exception())
+    # the writer logs failures (one line per outage, one per quarantined batch): only retrieve the outcome
+    if not fut.cancelled():
+        fut.exception()
+
+
+def frame_of(context: Any, row: Any) -> bytes | None:
+    """The frame (flags, escaping, check code) of the message a row came from, found in the read's session
+    events by message id and serial number (the writer keeps it with a quarantined row)."""
+    for ev in context:
+        if type(ev) is MessageReceived:
+            h = ev.packet.header
+            if h.msg_sn == row.msg_sn and h.msg_id == row.msg_id and ev.packet.raw_body is not None:
+                return encode(Packet(h, RawBody(ev.packet.raw_body)))
+    return None

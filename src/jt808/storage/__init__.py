@@ -24,10 +24,13 @@ from jt808.storage.base import (
     EventRow,
     LocationRow,
     MediaRow,
+    QuarantineRow,
+    RowsRejected,
     Storage,
     StorageClosed,
     StorageError,
     StorageOverloaded,
+    StorageUnavailable,
     TerminalRecord,
 )
 
@@ -36,10 +39,13 @@ __all__ = [
     "EventRow",
     "LocationRow",
     "MediaRow",
+    "QuarantineRow",
+    "RowsRejected",
     "Storage",
     "StorageClosed",
     "StorageError",
     "StorageOverloaded",
+    "StorageUnavailable",
     "TerminalRecord",
     "create_storage",
 ]

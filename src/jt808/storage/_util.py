@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from jt808.storage.sanitize import clean_obj, needs_cleaning
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
@@ -47,16 +49,27 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
-_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default)
-dumps = _encoder.encode
+_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=_default, allow_nan=False)
+_encode = _encoder.encode
 loads = json.loads
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON text that every store accepts (see :mod:`jt808.storage.sanitize`)."""
+    try:
+        text = _encode(obj)
+    except ValueError:  # NaN or infinity
+        return _encode(clean_obj(obj))
+    if needs_cleaning(text):
+        return _encode(clean_obj(obj))
+    return text
 
 
 def dumps_or_none(obj: dict[str, Any] | None) -> str | None:
     """JSON text of a dict; ``None`` for ``None`` or an empty dict (saves a column per row)."""
     if not obj:
         return None
-    return _encoder.encode(obj)
+    return dumps(obj)
 
 
 def loads_dict(text: str | None) -> dict[str, Any]:

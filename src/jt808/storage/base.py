@@ -15,19 +15,25 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jt808.errors import JT808Error
+
+if TYPE_CHECKING:
+    from jt808.storage.health import StorageHealth
 
 __all__ = [
     "CommandRow",
     "EventRow",
     "LocationRow",
     "MediaRow",
+    "QuarantineRow",
+    "RowsRejected",
     "Storage",
     "StorageClosed",
     "StorageError",
     "StorageOverloaded",
+    "StorageUnavailable",
     "TerminalRecord",
 ]
 
@@ -38,12 +44,45 @@ class StorageError(JT808Error):
     reply_result = 1
 
 
-class StorageClosed(StorageError):
+class StorageOverloaded(StorageError):
+    """The batch writer's queue is full: the database does not keep up with the submitted rows."""
+
+
+class StorageUnavailable(StorageError):
+    """The database cannot be reached or cannot write now (connection lost, server shutting down, disk
+    I/O error): nothing about the rows themselves. The platform answers 0x8001 result 1 (failure) and the
+    terminal sends again; see :class:`jt808.storage.health.StorageHealth` for the outage state."""
+
+
+class StorageClosed(StorageUnavailable):
     """A write was submitted after the storage (or its batch writer) was closed."""
 
 
-class StorageOverloaded(StorageError):
-    """The batch writer's queue is full: the database does not keep up with the submitted rows."""
+class RowsRejected(StorageError):
+    """Some rows of a submission were not stored; every other row of it was committed.
+
+    ``failed`` maps the index of each such row (in the submitted list) to ``(error, retry)``. Rows refused
+    for their content are kept in the quarantine (:class:`QuarantineRow`) and their messages answered
+    0x8001 result 2 (message error: sending them again would fail the same way); ``retry`` rows (the store
+    became unavailable before they were tried, or the quarantine could not keep them) are answered
+    result 1 so that the terminal sends them again.
+    """
+
+    def __init__(self, failed: dict[int, tuple[str, bool]], rows: list[Any]) -> None:
+        first = next(iter(failed.values()), ("", False))[0]
+        super().__init__(f"{len(failed)} of {len(rows)} rows not stored: {first}")
+        self.failed = failed
+        self.rows = rows
+
+    def results(self) -> dict[tuple[int, int], int]:
+        """0x8001 result per ``(msg_id, msg_sn)`` of the messages whose rows were not stored (1 wins)."""
+        out: dict[tuple[int, int], int] = {}
+        rows = self.rows
+        for i, (_, retry) in self.failed.items():
+            key = (rows[i].msg_id, rows[i].msg_sn)
+            if retry or key not in out:
+                out[key] = 1 if retry else 2
+        return out
 
 
 @dataclass(slots=True)
@@ -134,8 +173,46 @@ class MediaRow:
     location: dict[str, Any] | None = None
 
 
+@dataclass(slots=True)
+class QuarantineRow:
+    """A row the store refused because of its content, kept with the reason.
+
+    ``kind`` is ``"location"`` or ``"event"``; ``row`` the row as JSON (every field, strings escaped so
+    that any store accepts them); ``frame`` the frame it came from when the producer knows it (the
+    gateway does: the whole frame as received, escaped and framed, ready for ``jt808 decode``).
+    """
+
+    phone: str
+    kind: str
+    msg_id: int
+    msg_sn: int
+    received_at: datetime
+    error: str
+    row: dict[str, Any]
+    frame: bytes | None = None
+    quarantined_at: datetime | None = None
+    id: int | None = None
+
+
 class Storage(abc.ABC):
     """What the gateway needs from a database."""
+
+    @property
+    def health(self) -> StorageHealth:
+        """The outage state of this store (updated by the batch writer; read by ``/healthz`` and ``/metrics``)."""
+        try:
+            return self._health  # type: ignore[has-type,no-any-return]
+        except AttributeError:
+            from jt808.storage.health import StorageHealth
+
+            self._health = StorageHealth()
+            return self._health
+
+    async def ping(self) -> None:
+        """Raise :class:`StorageUnavailable` unless the store answers now (used to probe during an outage).
+
+        The default (a store inside this process) always answers."""
+        return
 
     @abc.abstractmethod
     async def open(self) -> None:
@@ -210,3 +287,12 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def query_media(self, phone: str, limit: int = 100) -> list[MediaRow]:
         """Saved multimedia of ``phone``, the newest ``limit``, oldest first."""
+
+    # -- quarantine ------------------------------------------------------------------------------
+    @abc.abstractmethod
+    async def add_quarantine(self, rows: list[QuarantineRow]) -> None:
+        """Keep rows the store refused (see :class:`QuarantineRow`)."""
+
+    @abc.abstractmethod
+    async def query_quarantine(self, phone: str | None = None, limit: int = 100) -> list[QuarantineRow]:
+        """Quarantined rows (of ``phone``, or of every terminal), the newest ``limit``, oldest first."""

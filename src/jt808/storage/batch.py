@@ -23,6 +23,19 @@ Backpressure: at most ``max_pending`` rows wait. Past that a submission is not a
 fails at once with :class:`StorageOverloaded` (the platform answers "failure" and the terminal
 resends later). Callers that can wait use ``await writer.wait_writable()``, which returns when the
 queue has drained below half of ``max_pending``; ``writer.writable`` tells the same without waiting.
+
+Fault isolation: a batch that fails because of its content (a value the store does not accept) is
+split in halves, and the halves again, until every row that can be stored is committed and only the
+offending rows are left; each of those is kept in the quarantine (:meth:`Storage.add_quarantine`, with
+the frame it came from when the submitter passed a ``context`` and the writer a ``frame_of``) and its
+submission's future fails with :class:`RowsRejected` naming them (the gateway answers those messages
+result 2 and the others result 0).
+
+Outages: a write that fails with :class:`StorageUnavailable` turns the store's
+:class:`~jt808.storage.health.StorageHealth` to failing (one log line); until a retry succeeds, new rows
+are refused at once with :class:`StorageUnavailable` (result 1: the terminal sends again) and the writer
+retries with a backoff (a queued batch, or a :meth:`Storage.ping` when nothing is queued); one line is
+logged when the store answers again.
 """
 
 from __future__ import annotations
@@ -30,9 +43,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
-from jt808.storage.base import EventRow, LocationRow, Storage, StorageClosed, StorageOverloaded
+from jt808.storage.base import (
+    EventRow,
+    LocationRow,
+    QuarantineRow,
+    RowsRejected,
+    Storage,
+    StorageClosed,
+    StorageOverloaded,
+    StorageUnavailable,
+)
+from jt808.storage.sanitize import error_text, row_json
 
 __all__ = ["BatchWriter"]
 
@@ -45,7 +69,8 @@ class BatchWriter:
     """Collects location and event rows into batches and writes them with one task."""
 
     def __init__(self, storage: Storage, max_rows: int = 1000, max_delay: float = 0.05, *,
-                 max_pending: int | None = None) -> None:
+                 max_pending: int | None = None,
+                 frame_of: Callable[[Any, Any], bytes | None] | None = None) -> None:
         if max_rows < 1:
             raise ValueError("max_rows must be at least 1")
         if max_delay < 0:
@@ -54,8 +79,11 @@ class BatchWriter:
         self.max_rows = max_rows
         self.max_delay = max_delay
         self.max_pending = max_pending if max_pending is not None else max(100 * max_rows, 10_000)
-        # (kind, rows, future, enqueued_at)
-        self._queue: deque[tuple[int, list[Any], asyncio.Future[None], float]] = deque()
+        #: ``frame_of(context, row)``: the frame a rejected row came from (``context`` as submitted)
+        self.frame_of = frame_of
+        self.health = storage.health
+        # (kind, rows, future, enqueued_at, context)
+        self._queue: deque[tuple[int, list[Any], asyncio.Future[None], float, Any]] = deque()
         self._pending_rows = 0
         self._closed = False
         self._task: asyncio.Task[None] | None = None
@@ -65,8 +93,12 @@ class BatchWriter:
         # counters (exposed as metrics by the gateway)
         self.rows_written = 0
         self.batches_written = 0
-        self.rows_failed = 0
-        self.rows_refused = 0
+        self.rows_failed = 0  # rows whose write failed because the store was unavailable
+        self.rows_refused = 0  # rows refused because the queue was full
+        self.rows_unavailable = 0  # rows refused at once because the store is failing
+        self.rows_rejected = 0  # rows refused because of their content (quarantined, or not if that failed)
+        self.rows_quarantined = 0
+        self.isolations = 0  # batches split to find the rows that made them fail
 
     # -- submitting ------------------------------------------------------------------------------
     @property
@@ -78,14 +110,16 @@ class BatchWriter:
     def writable(self) -> bool:
         return not self._closed and self._pending_rows < self.max_pending
 
-    def submit_locations(self, rows: list[LocationRow]) -> asyncio.Future[None]:
-        """Queue ``rows`` (the list is the writer's from now on); the future resolves once they are durable."""
-        return self._submit(_LOC, rows)
+    def submit_locations(self, rows: list[LocationRow], context: Any = None) -> asyncio.Future[None]:
+        """Queue ``rows`` (the list is the writer's from now on); the future resolves once they are durable.
 
-    def submit_events(self, rows: list[EventRow]) -> asyncio.Future[None]:
-        return self._submit(_EVT, rows)
+        ``context`` is handed to ``frame_of`` only if a row is rejected (the gateway passes the read's events)."""
+        return self._submit(_LOC, rows, context)
 
-    def _submit(self, kind: int, rows: list[Any]) -> asyncio.Future[None]:
+    def submit_events(self, rows: list[EventRow], context: Any = None) -> asyncio.Future[None]:
+        return self._submit(_EVT, rows, context)
+
+    def _submit(self, kind: int, rows: list[Any], context: Any) -> asyncio.Future[None]:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         if self._closed:
@@ -99,9 +133,17 @@ class BatchWriter:
             fut.set_exception(StorageOverloaded(
                 f"{self._pending_rows} rows are waiting for the database (limit {self.max_pending})"))
             return fut
+        health = self.health
+        if health.state != "ok" and not health.retry_due():
+            n = len(rows)
+            self.rows_unavailable += n
+            health.refused(n)
+            fut.set_exception(StorageUnavailable(f"storage unavailable since {health.snapshot()['since']}: "
+                                                 f"{health.reason}"))
+            return fut
         self._start(loop)
         queue = self._queue
-        queue.append((kind, rows, fut, loop.time()))
+        queue.append((kind, rows, fut, loop.time(), context))
         self._pending_rows += len(rows)
         if self._drained is not None and self._pending_rows >= self.max_pending // 2:
             self._drained.clear()
@@ -163,7 +205,7 @@ class BatchWriter:
         finally:  # cancelled (loop shutting down without close()): nobody may wait forever
             err = StorageClosed("the batch writer stopped before these rows were written")
             while self._queue:
-                _, rows, fut, _ = self._queue.popleft()
+                _, rows, fut, _, _ = self._queue.popleft()
                 self._pending_rows -= len(rows)
                 if not fut.done():
                     fut.set_exception(err)
@@ -180,7 +222,14 @@ class BatchWriter:
                 if self._closed:
                     return
                 wakeup.clear()
-                await wakeup.wait()
+                if self.health.state == "ok":
+                    await wakeup.wait()
+                    continue
+                # failing and nothing to write: probe the store when the backoff allows
+                try:
+                    await asyncio.wait_for(wakeup.wait(), self.health.retry_in())
+                except TimeoutError:
+                    await self._probe()
                 continue
             # wait for a full batch or for the oldest row to reach max_delay; rows that queued up during
             # the previous commit have waited already: they go now (pipelining, group commit)
@@ -195,43 +244,160 @@ class BatchWriter:
                     except TimeoutError:
                         break
             self._flush_now = False
+            health = self.health
+            if health.state != "ok" and not health.retry_due():
+                self._refuse_queued()  # queued before the outage was known: not one attempt each
+                carried = False
+                continue
             started = loop.time()
             await self._write_one_batch()
             carried = bool(self._queue) and self._queue[0][3] >= started
 
+    def _refuse_queued(self) -> None:
+        health = self.health
+        err = StorageUnavailable(f"storage unavailable since {health.snapshot()['since']}: {health.reason}")
+        queue = self._queue
+        while queue:
+            _, rows, fut, _, _ = queue.popleft()
+            n = len(rows)
+            self._pending_rows -= n
+            self.rows_unavailable += n
+            health.refused(n)
+            if not fut.done():
+                fut.set_exception(err)
+        if self._drained is not None:
+            self._drained.set()
+
+    async def _probe(self) -> None:
+        try:
+            await self.storage.ping()
+        except StorageUnavailable as e:
+            self.health.failed(str(e))
+        except Exception as e:  # a store that cannot even answer a ping is not available
+            self.health.failed(f"{type(e).__name__}: {e}")
+        else:
+            self.health.recovered()
+
     async def _write_one_batch(self) -> None:
         locations: list[LocationRow] = []
         events: list[EventRow] = []
-        futures: list[asyncio.Future[None]] = []
+        subs: list[tuple[int, list[Any], asyncio.Future[None], float, Any]] = []
         count = 0
         queue = self._queue
         while queue and count < self.max_rows:
-            kind, rows, fut, _ = queue.popleft()
-            (locations if kind == _LOC else events).extend(rows)
-            futures.append(fut)
-            count += len(rows)
-        self._in_flight = futures
+            sub = queue.popleft()
+            (locations if sub[0] == _LOC else events).extend(sub[1])
+            subs.append(sub)
+            count += len(sub[1])
+        self._in_flight = [sub[2] for sub in subs]
+        outcome: dict[int, dict[int, tuple[str, bool]]] | None = None  # per submission: rows not stored
         error: BaseException | None = None
+        health = self.health
         try:
             await self.storage.add_batch(locations, events)
         except asyncio.CancelledError:
             error = StorageClosed("the batch writer was cancelled before the write committed")
             raise
-        except Exception as e:
+        except StorageUnavailable as e:
             error = e
             self.rows_failed += count
-            log.error("storage: batch of %d rows failed: %s", count, e)
+            health.failed(str(e))
+        except Exception as e:  # the content (or an error we cannot tell): find the rows
+            outcome = await self._isolate(subs, e)
         else:
             self.rows_written += count
             self.batches_written += 1
+            if health.state != "ok":
+                health.recovered()
         finally:
             self._in_flight = []
             self._pending_rows -= count
             if self._drained is not None and self._pending_rows < self.max_pending // 2:
                 self._drained.set()
-            for fut in futures:
-                if not fut.done():
-                    if error is None:
+            for i, sub in enumerate(subs):
+                fut = sub[2]
+                if fut.done():
+                    continue
+                if outcome is not None:
+                    failed = outcome.get(i)
+                    if not failed:
                         fut.set_result(None)
                     else:
-                        fut.set_exception(error)
+                        fut.set_exception(RowsRejected(failed, sub[1]))
+                elif error is None:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(error)
+
+    async def _isolate(self, subs: list[tuple[int, list[Any], asyncio.Future[None], float, Any]],
+                       first: Exception) -> dict[int, dict[int, tuple[str, bool]]]:
+        """Commit every row of a failed batch that can be stored: halves, then halves of the failing halves
+        (each a transaction of its own), down to single rows. Returns the failed rows per submission as
+        ``{index: (error, retry)}``: ``retry`` when the terminal should send the row again (the store became
+        unavailable before it was tried, or the quarantine could not keep it)."""
+        self.isolations += 1
+        items = [(k, i, row) for k, sub in enumerate(subs) if sub[0] == _LOC for i, row in enumerate(sub[1])]
+        items += [(k, i, row) for k, sub in enumerate(subs) if sub[0] == _EVT for i, row in enumerate(sub[1])]
+        kinds = [sub[0] for sub in subs]
+        failed: dict[int, dict[int, tuple[str, bool]]] = {}
+        rejected: list[tuple[int, int, Exception]] = []
+        stack = [items]
+        err: Exception | None = first
+        while stack:
+            seg = stack.pop()
+            if err is None:
+                try:
+                    await self.storage.add_batch([r for k, _, r in seg if kinds[k] == _LOC],
+                                                 [r for k, _, r in seg if kinds[k] == _EVT])
+                except StorageUnavailable as e:
+                    self.health.failed(str(e))
+                    untried = [*seg, *(item for s in stack for item in s)]
+                    self.rows_failed += len(untried)
+                    for k, i, _ in untried:
+                        failed.setdefault(k, {})[i] = (error_text(e), True)
+                    break
+                except Exception as e:
+                    err = e
+                else:
+                    self.rows_written += len(seg)
+                    self.batches_written += 1
+                    continue
+            if len(seg) == 1:
+                k, i, _ = seg[0]
+                rejected.append((k, i, err))
+            else:
+                half = len(seg) // 2
+                stack.append(seg[half:])
+                stack.append(seg[:half])
+            err = None
+        if rejected:
+            kept = await self._quarantine([(subs[k], i, e) for k, i, e in rejected])
+            for k, i, e in rejected:
+                failed.setdefault(k, {})[i] = (error_text(e), not kept)
+        return failed
+
+    async def _quarantine(self, rejected: list[tuple[Any, int, Exception]]) -> bool:
+        """Keep rejected rows in the quarantine; False if that failed too."""
+        self.rows_rejected += len(rejected)
+        qrows = []
+        for sub, i, e in rejected:
+            row = sub[1][i]
+            frame = None
+            if self.frame_of is not None and sub[4] is not None:
+                try:
+                    frame = self.frame_of(sub[4], row)
+                except Exception:  # the frame is a courtesy: the row and its error are kept regardless
+                    frame = None
+            qrows.append(QuarantineRow(row.phone, "location" if sub[0] == _LOC else "event", row.msg_id,
+                                       row.msg_sn, row.received_at, error_text(e), row_json(row), frame))
+        try:
+            await self.storage.add_quarantine(qrows)
+        except Exception as e:
+            log.error("storage: %d rejected row(s) could not be quarantined either (%s): answered result 1",
+                      len(qrows), error_text(e))
+            return False
+        self.rows_quarantined += len(qrows)
+        first = qrows[0]
+        log.warning("storage: %d row(s) rejected for their content and quarantined (first: phone=%s 0x%04X "
+                    "sn=%d: %s)", len(qrows), first.phone, first.msg_id, first.msg_sn, first.error)
+        return True

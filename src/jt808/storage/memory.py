@@ -3,7 +3,9 @@
 Nothing survives a restart. Location and event rows are kept as given (not copied: callers must
 not mutate a row after handing it over); everything read back is a copy. Each terminal keeps at
 most ``max_rows_per_phone`` locations and events (the oldest inserted are dropped first) so a
-long-running gateway does not grow without bound.
+long-running gateway does not grow without bound. Values are cleaned as the other stores clean them
+(:mod:`jt808.storage.sanitize`) when they are read (terminals: when saved), so that what the API returns
+does not depend on the backend.
 """
 
 from __future__ import annotations
@@ -16,7 +18,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jt808.storage._util import utc
-from jt808.storage.base import CommandRow, EventRow, LocationRow, MediaRow, Storage, StorageClosed, TerminalRecord
+from jt808.storage.base import (
+    CommandRow,
+    EventRow,
+    LocationRow,
+    MediaRow,
+    QuarantineRow,
+    Storage,
+    StorageClosed,
+    TerminalRecord,
+)
+from jt808.storage.sanitize import clean_obj, clean_terminal, clean_text
 
 __all__ = ["MemoryStorage"]
 
@@ -35,6 +47,7 @@ class MemoryStorage(Storage):
         self._events: dict[str, deque[EventRow]] = {}
         self._commands: dict[int, CommandRow] = {}
         self._media: dict[str, list[MediaRow]] = {}
+        self._quarantine: deque[QuarantineRow] = deque(maxlen=max_rows_per_phone)
         self._seq = itertools.count()
         self._command_ids = itertools.count(1)
         self._open = False
@@ -57,7 +70,7 @@ class MemoryStorage(Storage):
 
     async def save_terminal(self, rec: TerminalRecord) -> None:
         self._check()
-        rec = _copy_terminal(rec)
+        rec = _copy_terminal(clean_terminal(rec))
         rec.registered_at = utc(rec.registered_at)
         rec.last_seen = utc(rec.last_seen)
         self._terminals[rec.phone] = rec
@@ -105,7 +118,7 @@ class MemoryStorage(Storage):
             if (start is None or key >= start) and (end is None or key <= end):
                 picked.append((key, seq, row))
         picked.sort(key=lambda item: (item[0], item[1]))
-        return [replace(row, extras=copy.deepcopy(row.extras), extras_json=None) for _, _, row in picked[-limit:]]
+        return [replace(row, extras=clean_obj(row.extras), extras_json=None) for _, _, row in picked[-limit:]]
 
     async def add_events(self, rows: list[EventRow]) -> None:
         self._check()
@@ -122,7 +135,7 @@ class MemoryStorage(Storage):
         if limit <= 0:
             return []
         rows = [r for r in self._events.get(phone, ()) if msg_id is None or r.msg_id == msg_id]
-        return [replace(r, body=copy.deepcopy(r.body)) for r in rows[-limit:]]
+        return [replace(r, body=clean_obj(r.body)) for r in rows[-limit:]]
 
     # -- commands --------------------------------------------------------------------------------
     async def add_command(self, row: CommandRow) -> int:
@@ -162,6 +175,22 @@ class MemoryStorage(Storage):
         if limit <= 0:
             return []
         return [replace(r, location=copy.deepcopy(r.location)) for r in self._media.get(phone, [])[-limit:]]
+
+    # -- quarantine ------------------------------------------------------------------------------
+    async def add_quarantine(self, rows: list[QuarantineRow]) -> None:
+        self._check()
+        now = datetime.now(UTC)
+        for r in rows:
+            self._quarantine.append(replace(r, id=next(self._command_ids), quarantined_at=now,
+                                            received_at=utc(r.received_at), error=clean_text(r.error),
+                                            row=clean_obj(r.row)))
+
+    async def query_quarantine(self, phone: str | None = None, limit: int = 100) -> list[QuarantineRow]:
+        self._check()
+        if limit <= 0:
+            return []
+        rows = [r for r in self._quarantine if phone is None or r.phone == phone][-limit:]
+        return [replace(r, row=copy.deepcopy(r.row)) for r in rows]
 
 
 def _copy_terminal(rec: TerminalRecord) -> TerminalRecord:

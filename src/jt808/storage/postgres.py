@@ -24,11 +24,14 @@ from jt808.storage.base import (
     EventRow,
     LocationRow,
     MediaRow,
+    QuarantineRow,
     Storage,
     StorageClosed,
     StorageError,
+    StorageUnavailable,
     TerminalRecord,
 )
+from jt808.storage.sanitize import clean_terminal, clean_text
 
 __all__ = ["PostgresStorage"]
 
@@ -106,7 +109,33 @@ CREATE TABLE IF NOT EXISTS media (
     location jsonb
 );
 CREATE INDEX IF NOT EXISTS media_phone ON media (phone, id);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    phone text NOT NULL,
+    kind text NOT NULL,
+    msg_id integer NOT NULL,
+    msg_sn integer NOT NULL,
+    received_at timestamptz NOT NULL,
+    quarantined_at timestamptz NOT NULL DEFAULT now(),
+    error text NOT NULL,
+    row_data jsonb NOT NULL,
+    frame bytea
+);
+CREATE INDEX IF NOT EXISTS quarantine_phone ON quarantine (phone, id);
 """
+
+#: errors caused by the values of a row (SQLSTATE classes 22 data exception, 23 integrity, and what the
+#: client refuses to encode); anything else means the database cannot write now
+_CONTENT_ERRORS = (ValueError, TypeError, OverflowError, asyncpg.DataError,
+                   asyncpg.IntegrityConstraintViolationError)
+
+
+def _error(e: Exception, what: str) -> StorageError:
+    if isinstance(e, StorageError):
+        return e
+    if isinstance(e, _CONTENT_ERRORS):
+        return StorageError(f"postgresql: {what}: {type(e).__name__}: {e}")
+    return StorageUnavailable(f"postgresql: {what}: {type(e).__name__}: {e}")
 
 _TERMINAL_COLS = ("phone", "auth_code", "version", "province", "city", "manufacturer", "model", "dev_id", "color",
                   "license_number", "registered_at", "last_seen", "imei", "software_version", "extra")
@@ -197,7 +226,7 @@ class PostgresStorage(Storage):
                 self.dsn, min_size=self.pool_min, max_size=self.pool_max, init=_init_connection,
                 server_settings={"search_path": self.schema, "application_name": "jt808"})
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            raise StorageError(f"postgresql: cannot open {_redact(self.dsn)}: {e}") from e
+            raise StorageUnavailable(f"postgresql: cannot open {_redact(self.dsn)}: {e}") from e
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -212,14 +241,20 @@ class PostgresStorage(Storage):
     async def _execute(self, sql: str, *args: Any) -> str:
         try:
             return await self._p().execute(sql, *args)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            raise StorageError(f"postgresql: {e}") from e
+        except Exception as e:
+            raise _error(e, "write failed") from e
 
     async def _fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
         try:
             return await self._p().fetch(sql, *args)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            raise StorageError(f"postgresql: {e}") from e
+        except Exception as e:
+            raise _error(e, "query failed") from e
+
+    async def ping(self) -> None:
+        try:
+            await self._p().fetchval("SELECT 1", timeout=5)
+        except Exception as e:
+            raise StorageUnavailable(f"postgresql: {type(e).__name__}: {e}") from e
 
     # -- terminals -------------------------------------------------------------------------------
     async def get_terminal(self, phone: str) -> TerminalRecord | None:
@@ -227,6 +262,7 @@ class PostgresStorage(Storage):
         return _terminal(rows[0]) if rows else None
 
     async def save_terminal(self, rec: TerminalRecord) -> None:
+        rec = clean_terminal(rec)
         await self._execute(_UPSERT_TERMINAL, rec.phone, rec.auth_code, rec.version, rec.province, rec.city,
                             rec.manufacturer, rec.model, rec.dev_id, rec.color, rec.license_number,
                             utc(rec.registered_at), utc(rec.last_seen), rec.imei, rec.software_version,
@@ -263,8 +299,8 @@ class PostgresStorage(Storage):
                 if events:
                     await con.copy_records_to_table("events", columns=_EVENT_COLS,
                                                     records=[_event_record(r) for r in events])
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            raise StorageError(f"postgresql: batch write failed: {e}") from e
+        except Exception as e:
+            raise _error(e, "batch write failed") from e
 
     async def query_locations(self, phone: str, start: datetime | None = None, end: datetime | None = None,
                               limit: int = 1000) -> list[LocationRow]:
@@ -328,6 +364,30 @@ class PostgresStorage(Storage):
                                  "location FROM media WHERE phone = $1 ORDER BY id DESC LIMIT $2", phone, limit)
         return [MediaRow(phone=r[0], media_id=r[1], type=r[2], format=r[3], event=r[4], channel=r[5], path=r[6],
                          size=r[7], received_at=r[8], location=r[9]) for r in reversed(rows)]
+
+
+    # -- quarantine ------------------------------------------------------------------------------
+    async def add_quarantine(self, rows: list[QuarantineRow]) -> None:
+        if not rows:
+            return
+        try:
+            async with self._p().acquire() as con:
+                await con.executemany(
+                    "INSERT INTO quarantine (phone, kind, msg_id, msg_sn, received_at, error, row_data, frame) "
+                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    [(r.phone, r.kind, r.msg_id, r.msg_sn, utc(r.received_at), clean_text(r.error), r.row, r.frame)
+                     for r in rows])
+        except Exception as e:
+            raise _error(e, "quarantine write failed") from e
+
+    async def query_quarantine(self, phone: str | None = None, limit: int = 100) -> list[QuarantineRow]:
+        if limit <= 0:
+            return []
+        rows = await self._fetch(
+            "SELECT id, phone, kind, msg_id, msg_sn, received_at, quarantined_at, error, row_data, frame "
+            "FROM quarantine WHERE ($1::text IS NULL OR phone = $1) ORDER BY id DESC LIMIT $2", phone, limit)
+        return [QuarantineRow(id=r[0], phone=r[1], kind=r[2], msg_id=r[3], msg_sn=r[4], received_at=r[5],
+                              quarantined_at=r[6], error=r[7], row=r[8], frame=r[9]) for r in reversed(rows)]
 
 
 def _terminal(r: asyncpg.Record) -> TerminalRecord:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,14 @@ from jt808.storage.base import (
     EventRow,
     LocationRow,
     MediaRow,
+    QuarantineRow,
     Storage,
     StorageClosed,
     StorageError,
+    StorageUnavailable,
     TerminalRecord,
 )
+from jt808.storage.sanitize import clean_terminal, clean_text
 
 __all__ = ["SQLiteStorage"]
 
@@ -105,7 +108,33 @@ CREATE TABLE IF NOT EXISTS media (
     location TEXT
 );
 CREATE INDEX IF NOT EXISTS media_phone ON media (phone);
+CREATE TABLE IF NOT EXISTS quarantine (
+    id INTEGER PRIMARY KEY,
+    phone TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    msg_id INTEGER NOT NULL,
+    msg_sn INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    quarantined_at INTEGER NOT NULL,
+    error TEXT NOT NULL,
+    row_data TEXT NOT NULL,
+    frame BLOB
+);
+CREATE INDEX IF NOT EXISTS quarantine_phone ON quarantine (phone);
 """
+
+#: errors caused by the values of a row; anything else (locked, disk I/O, disk full, read-only, corrupt)
+#: means the database cannot write now
+_CONTENT_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError, sqlite3.InterfaceError,
+                   ValueError, TypeError, OverflowError)
+
+
+def _error(e: Exception, what: str) -> StorageError:
+    if isinstance(e, StorageError):
+        return e
+    if isinstance(e, _CONTENT_ERRORS):
+        return StorageError(f"sqlite: {what}: {type(e).__name__}: {e}")
+    return StorageUnavailable(f"sqlite: {what}: {type(e).__name__}: {e}")
 
 _TERMINAL_COLS = ("phone, auth_code, version, province, city, manufacturer, model, dev_id, color, license_number, "
                   "registered_at, last_seen, imei, software_version, extra")
@@ -275,10 +304,8 @@ class SQLiteStorage(Storage):
                     except Exception:
                         pass
                     raise
-            except StorageError:
-                raise
             except Exception as e:
-                raise StorageError(f"sqlite: write failed: {e}") from e
+                raise _error(e, "write failed") from e
 
     def _query(self, sql: str, params: Any) -> list[tuple[Any, ...]]:
         assert self._reader is not None
@@ -292,10 +319,11 @@ class SQLiteStorage(Storage):
                 async with self._lock:
                     return await self._call(self._rthread, self._query, sql, params)
             return await self._call(self._rthread, self._query, sql, params)
-        except StorageError:
-            raise
         except Exception as e:
-            raise StorageError(f"sqlite: query failed: {e}") from e
+            raise _error(e, "query failed") from e
+
+    async def ping(self) -> None:
+        await self._fetch("SELECT 1")
 
     # -- terminals -------------------------------------------------------------------------------
     async def get_terminal(self, phone: str) -> TerminalRecord | None:
@@ -303,6 +331,7 @@ class SQLiteStorage(Storage):
         return _terminal_row(rows[0]) if rows else None
 
     async def save_terminal(self, rec: TerminalRecord) -> None:
+        rec = clean_terminal(rec)
         params = (rec.phone, rec.auth_code, rec.version, rec.province, rec.city, rec.manufacturer, rec.model,
                   rec.dev_id, rec.color, rec.license_number, to_us(rec.registered_at), to_us(rec.last_seen),
                   rec.imei, rec.software_version, dumps_or_none(rec.extra))
@@ -412,6 +441,25 @@ class SQLiteStorage(Storage):
         return [MediaRow(phone=v[0], media_id=v[1], type=v[2], format=v[3], event=v[4], channel=v[5], path=v[6],
                          size=v[7], received_at=from_us(v[8]), location=None if v[9] is None else loads(v[9]))
                 for v in rows]
+
+    # -- quarantine ------------------------------------------------------------------------------
+    async def add_quarantine(self, rows: list[QuarantineRow]) -> None:
+        if rows:
+            now = to_us(datetime.now(UTC))
+            await self._write([("INSERT INTO quarantine (phone, kind, msg_id, msg_sn, received_at, quarantined_at, "
+                                "error, row_data, frame) VALUES (?,?,?,?,?,?,?,?,?)",
+                                [(r.phone, r.kind, r.msg_id, r.msg_sn, to_us(r.received_at), now, clean_text(r.error),
+                                  dumps(r.row), r.frame) for r in rows], True)])
+
+    async def query_quarantine(self, phone: str | None = None, limit: int = 100) -> list[QuarantineRow]:
+        if limit <= 0:
+            return []
+        rows = await self._fetch("SELECT id, phone, kind, msg_id, msg_sn, received_at, quarantined_at, error, "
+                                 "row_data, frame FROM quarantine WHERE (? IS NULL OR phone = ?) ORDER BY id DESC "
+                                 "LIMIT ?", (phone, phone, limit))
+        rows.reverse()
+        return [QuarantineRow(id=v[0], phone=v[1], kind=v[2], msg_id=v[3], msg_sn=v[4], received_at=from_us(v[5]),
+                              quarantined_at=from_us(v[6]), error=v[7], row=loads(v[8]), frame=v[9]) for v in rows]
 
 
 BUSY_MS = 5000  # how long a write waits for another process's write lock

@@ -54,6 +54,15 @@ class StorageUnavailable(StorageError):
     terminal sends again; see :class:`jt808.storage.health.StorageHealth` for the outage state."""
 
 
+def classify(e: Exception, what: str, content_errors: tuple[type[BaseException], ...]) -> StorageError:
+    """A backend's exception as ours: a :class:`StorageError` when ``e`` is one of ``content_errors``
+    (the values of a row: the batch writer isolates the row), else :class:`StorageUnavailable`."""
+    if isinstance(e, StorageError):
+        return e
+    cls = StorageError if isinstance(e, content_errors) else StorageUnavailable
+    return cls(f"{what}: {type(e).__name__}: {e}")
+
+
 class StorageClosed(StorageUnavailable):
     """A write was submitted after the storage (or its batch writer) was closed."""
 

@@ -30,6 +30,7 @@ from jt808.storage.base import (
     StorageError,
     StorageUnavailable,
     TerminalRecord,
+    classify,
 )
 from jt808.storage.sanitize import clean_terminal, clean_text
 
@@ -131,11 +132,7 @@ _CONTENT_ERRORS = (ValueError, TypeError, OverflowError, asyncpg.DataError,
 
 
 def _error(e: Exception, what: str) -> StorageError:
-    if isinstance(e, StorageError):
-        return e
-    if isinstance(e, _CONTENT_ERRORS):
-        return StorageError(f"postgresql: {what}: {type(e).__name__}: {e}")
-    return StorageUnavailable(f"postgresql: {what}: {type(e).__name__}: {e}")
+    return classify(e, f"postgresql: {what}", _CONTENT_ERRORS)
 
 _TERMINAL_COLS = ("phone", "auth_code", "version", "province", "city", "manufacturer", "model", "dev_id", "color",
                   "license_number", "registered_at", "last_seen", "imei", "software_version", "extra")

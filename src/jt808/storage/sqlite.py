@@ -29,8 +29,8 @@ from jt808.storage.base import (
     Storage,
     StorageClosed,
     StorageError,
-    StorageUnavailable,
     TerminalRecord,
+    classify,
 )
 from jt808.storage.sanitize import clean_terminal, clean_text
 
@@ -130,11 +130,7 @@ _CONTENT_ERRORS = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.Programmin
 
 
 def _error(e: Exception, what: str) -> StorageError:
-    if isinstance(e, StorageError):
-        return e
-    if isinstance(e, _CONTENT_ERRORS):
-        return StorageError(f"sqlite: {what}: {type(e).__name__}: {e}")
-    return StorageUnavailable(f"sqlite: {what}: {type(e).__name__}: {e}")
+    return classify(e, f"sqlite: {what}", _CONTENT_ERRORS)
 
 _TERMINAL_COLS = ("phone, auth_code, version, province, city, manufacturer, model, dev_id, color, license_number, "
                   "registered_at, last_seen, imei, software_version, extra")

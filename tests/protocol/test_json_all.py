@@ -215,6 +215,20 @@ for _mid, _key in ((0x9302, "direction"), (0x9303, "direction"), (0x9304, "comma
                    (0x9306, "command")):
     sample(_mid, {"channel": 1, _key: 1})
 
+# -- active safety (SuBiao layouts; YueBiao's are profile-only, tests/protocol/test_active_safety.py) ---------
+_SIGN = {"terminal_id": "T000001", "time": "250101120000", "seq": 0, "attachments": 3, "reserved": 0}
+sample(0x9208, {"ip": "10.0.0.9", "tcp_port": 6809, "udp_port": 0, "alarm_sign": _SIGN,
+                "alarm_no": "0f2c9a7e5d3b41c8a6e4f2d0b9c7a5e3", "reserved": b64(bytes(16))})
+sample(0x1210, {"terminal_id": "T000001", "alarm_sign": _SIGN, "alarm_no": "0f2c9a7e5d3b41c8a6e4f2d0b9c7a5e3",
+                "info_type": 0, "count": 2, "attachments": [{"name": "00_65_6501_0_x.jpg", "size": 2048},
+                                                            {"name": "02_65_6501_1_x.mp4", "size": 65536}]})
+sample(0x1211, {"name": "00_65_6501_0_x.jpg", "type": 0, "size": 2048})
+sample(0x1212, {"name": "02_65_6501_1_x.mp4", "type": 2, "size": 65536})
+sample(0x9212, {"name": "02_65_6501_1_x.mp4", "type": 2, "result": 1, "count": 2,
+                "retransmit": [{"offset": 0, "length": 1024}, {"offset": 8192, "length": 512}]},
+       {"name": "00_65_6501_0_x.jpg", "type": 0, "result": 0, "count": 0, "retransmit": []})
+sample(0x1FC4, {"seq": 5, "type": 0, "status": 3, "progress": 40, "error": 0})
+
 
 def sample_for(msg_id: int, version: jt808.Version) -> list[dict] | None:
     s = SAMPLES.get((msg_id, int(version)))

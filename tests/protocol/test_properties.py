@@ -34,6 +34,7 @@ from jt808.protocol.spec import (
     _Bytes,
     _BytesLen,
     _BytesRest,
+    _Embedded,
     _Int,
     _List,
     _Str,
@@ -89,6 +90,8 @@ def kind_strategy(kind: Kind, version: Version) -> st.SearchStrategy[Any]:
         item = kind.item
         inner = kind_strategy(item, version) if isinstance(item, Kind) else record_strategy(item, version)
         return st.lists(inner, max_size=3)
+    if isinstance(kind, _Embedded):
+        return record_strategy(kind.item, version)
     if kind.name == "LOCATION":
         return location(version)
     raise LookupError(f"no strategy for kind {kind!r}")

@@ -4,7 +4,8 @@
 Naming (as the family engineers wrote them): ``<msg_id>`` is four lowercase hex digits; ``<version>`` is
 2011, 2013 or 2019; ``<source>`` says where the frame comes from (``s002``/``s003`` seeds, ``sc-…``
 SmallChi demos and issues, ``gojt808`` frames of go-jt808's protocol/model/parse_test.go, ``sc1078``
-bodies of SmallChi/JT1078's JT808.Protocol.Extensions.JT1078.Test in a computed header, ``computed`` by
+bodies of SmallChi/JT1078's JT808.Protocol.Extensions.JT1078.Test in a computed header, ``scas`` / ``scyb``
+bodies of SmallChi's JTActiveSafety (SuBiao) / JT808.Protocol.Extensions.YueBiao tests likewise, ``computed`` by
 hand from the layout). A source containing ``utf8`` marks a device that sends UTF-8 strings; 2011 frames
 need a profile whose default version is 2011 (their header is the 2013 one). Device regressions live in
 ``tests/vectors/devices/`` and are tested in test_devices.py.

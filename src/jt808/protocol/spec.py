@@ -44,6 +44,7 @@ __all__ = [
     "INT32",
     "LIST",
     "QWORD",
+    "RECORD",
     "STR",
     "STR8",
     "STR16",
@@ -379,6 +380,33 @@ class _List(Kind):
         return [item.from_json(x, version) for x in v]
 
 
+class _Embedded(Kind):
+    """One declared structure (a :func:`record` class) embedded as a field; JSON is its object."""
+
+    def __init__(self, item: Any) -> None:
+        self.item, self.name = item, f"RECORD({item.__name__})"
+
+    def make_default(self) -> Any:
+        return self.item()
+
+    def read(self, r: Reader, field: str) -> Any:
+        return self.item.decode(r)
+
+    def write(self, w: Writer, v: Any, field: str) -> None:
+        if not isinstance(v, self.item):
+            raise EncodeError(f"needs a {self.item.__name__}", field=field, value=v, msg_id=w.msg_id)
+        v.encode(w)
+
+    def to_json(self, v: Any, version: Version | None = None) -> Any:
+        return v.to_json(version)
+
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> Any:
+        try:
+            return self.item.from_json(v, version)
+        except BodyError as e:
+            raise BodyError(e.reason, field=f"{field}.{e.field}" if e.field else field) from None
+
+
 def BCD(n: int, pad: bool = False) -> Kind:
     return _Bcd(n, pad)
 
@@ -398,6 +426,11 @@ def LIST(item: Any, count: Kind | None = BYTE, count_key: str | None = None) -> 
     it is written by ``to_json`` and checked against the list by ``from_json`` when present.
     """
     return _List(item, count, count_key)  # type: ignore[arg-type]
+
+
+def RECORD(item: Any) -> Kind:
+    """A :func:`record` structure embedded in place (e.g. an alarm identification block)."""
+    return _Embedded(item)
 
 
 STR_REST: Kind = _StrRest()
@@ -459,7 +492,7 @@ def wire(kind: Kind | by_version, *, json: str | None = None, since: Version | N
         return dataclasses.field(default=default, metadata={"wire": spec})
     base = kind.kinds[max(kind.kinds)] if isinstance(kind, by_version) else kind
     d = base.make_default()
-    if isinstance(d, list | dict | bytearray):
+    if isinstance(d, list | dict | bytearray | Record):
         return dataclasses.field(default_factory=base.make_default, metadata={"wire": spec})
     return dataclasses.field(default=d, metadata={"wire": spec})
 

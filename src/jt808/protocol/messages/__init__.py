@@ -1,4 +1,6 @@
-"""Message bodies of the standard and of JT/T 1078, by family. Importing this package registers them all.
+"""Message bodies of the standard and of the extensions (JT/T 1078, SuBiao, YueBiao), by family.
+
+Importing this package registers them all.
 
 Each family module declares its bodies with :func:`jt808.protocol.spec.message`; the list below is
 explicit so that registration never depends on which module someone happened to import first.
@@ -15,11 +17,14 @@ from jt808.protocol.messages import (
     params,
     records,
     register,
+    subiao,
     text,
     tracking,
     transport,
+    yuebiao,
 )
 
 __all__ = [
-    "area", "general", "jt1078", "location", "media", "params", "records", "register", "text", "tracking", "transport",
+    "area", "general", "jt1078", "location", "media", "params", "records", "register", "subiao", "text", "tracking",
+    "transport", "yuebiao",
 ]

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "decode": ("jt808.commands.decode", "decode_command", "Decode hex frames to seed-004 JSON, one per line."),
     "encode": ("jt808.commands.decode", "encode_command", "Encode seed-004 JSON to hex frames."),
     "simulate": ("jt808.commands.simulate", "command", "Run a fleet of virtual terminals against a server."),
+    "terminal": ("jt808.commands.terminal", "group", "Operator actions on one terminal (reset its registration)."),
 }
 
 

@@ -24,6 +24,28 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     hook_timeout = 5.0
     unauth_reply = "none"       # none | fail: what messages before authentication get
     max_auth_failures = 5       # close the connection after this many refused 0x0102
+    reregister_match = ""       # builtin: "" = a registered phone is refused (0x8100 result 3) until
+                                # released (0x0003, `jt808 terminal reset`); "dev_id,license_number" =
+                                # re-registration gets a NEW code when those stored fields match
+
+    [limits]                    # what an unauthenticated peer gets (docs/security.md)
+    auth_deadline = 20          # seconds from connect to a successful 0x0102, then closed
+    max_unauthenticated = 4096  # unauthenticated connections in all (the oldest makes room)
+    max_unauthenticated_per_address = 256   # per source address (the newcomer is refused)
+    frame_timeout = 15          # a started frame must be complete within this (slowloris)
+    attempts_per_connection = 10            # 0x0100 + 0x0102 on one connection, then closed
+    attempts_per_address_rate = 20          # per source address: per second, and burst
+    attempts_per_address_burst = 200
+    attempts_per_phone_rate = 0.2           # per phone: per second, and burst
+    attempts_per_phone_burst = 10
+    udp_sessions = 100000       # UDP sessions (made only by a registration or authentication)
+    udp_pending = 1024          # UDP decisions in flight for addresses without a session
+    fragment_sets_per_terminal = 8
+    fragment_bytes_per_terminal = 16777216
+    fragment_sets_total = 16384
+    fragment_bytes_total = 268435456
+    resend_frames = 4           # 0x8003 / 0x8800 frames per request at most (ids split across them)
+    log_lines_per_peer = 20     # per peer address and minute, then a count of the lines left out
 
     [session]
     heartbeat_interval = 60     # the terminals' heartbeat interval (parameter 0x0001), seconds
@@ -80,6 +102,7 @@ __all__ = [
     "ConfigError",
     "DownlinkConfig",
     "HttpConfig",
+    "LimitsConfig",
     "LogConfig",
     "MqttConfig",
     "ServerConfig",
@@ -113,6 +136,30 @@ class AuthConfig:
     hook_timeout: float = 5.0
     unauth_reply: str = "none"  # none | fail
     max_auth_failures: int = 5
+    reregister_match: str = ""  # comma-separated TerminalRecord fields; "" = refuse re-registration
+
+
+@dataclass
+class LimitsConfig:
+    """Bounds for unauthenticated peers and attempts (defaults and reasons: docs/security.md)."""
+
+    auth_deadline: float = 20.0
+    max_unauthenticated: int = 4096
+    max_unauthenticated_per_address: int = 256
+    frame_timeout: float = 15.0
+    attempts_per_connection: int = 10
+    attempts_per_address_rate: float = 20.0
+    attempts_per_address_burst: int = 200
+    attempts_per_phone_rate: float = 0.2
+    attempts_per_phone_burst: int = 10
+    udp_sessions: int = 100_000
+    udp_pending: int = 1024
+    fragment_sets_per_terminal: int = 8
+    fragment_bytes_per_terminal: int = 16 << 20
+    fragment_sets_total: int = 16384
+    fragment_bytes_total: int = 256 << 20
+    resend_frames: int = 4
+    log_lines_per_peer: int = 20
 
 
 @dataclass
@@ -181,6 +228,7 @@ class LogConfig:
 _SECTIONS: dict[str, type] = {
     "server": ServerConfig,
     "auth": AuthConfig,
+    "limits": LimitsConfig,
     "session": SessionConfig,
     "downlink": DownlinkConfig,
     "storage": StorageConfig,
@@ -195,6 +243,7 @@ class Config:
     data_dir: Path = Path("./jt808-data")
     server: ServerConfig = field(default_factory=ServerConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
     downlink: DownlinkConfig = field(default_factory=DownlinkConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -271,6 +320,7 @@ class Config:
             raise ConfigError("auth.mode = http needs auth.registry_url and/or auth.auth_url")
         if self.auth.unauth_reply not in ("none", "fail"):
             raise ConfigError("auth.unauth_reply must be none or fail")
+        _validate_limits(self)
         if self.session.default_version not in (2011, 2013):
             raise ConfigError("session.default_version must be 2011 or 2013")
         for what, v in (("server.port", self.server.port), ("http.port", self.http.port)):
@@ -292,6 +342,25 @@ class Config:
                     d[secret] = "***"
             out[section] = d
         return out
+
+
+#: fields of a stored terminal that ``auth.reregister_match`` may name (what a 0x0100 carries)
+REREGISTER_FIELDS = ("dev_id", "license_number", "model", "manufacturer", "province", "city", "color")
+
+
+def _validate_limits(cfg: Config) -> None:
+    fields = [f.strip() for f in cfg.auth.reregister_match.split(",") if f.strip()]
+    bad = [f for f in fields if f not in REREGISTER_FIELDS]
+    if bad:
+        raise ConfigError(f"auth.reregister_match: unknown field(s) {', '.join(bad)} "
+                          f"(choose among {', '.join(REREGISTER_FIELDS)})")
+    lim = cfg.limits
+    for f in dataclasses.fields(lim):
+        if getattr(lim, f.name) < 0:
+            raise ConfigError(f"limits.{f.name} must not be negative (0 disables the limit)")
+    if lim.fragment_sets_per_terminal < 1 or lim.fragment_bytes_per_terminal < 1 or lim.fragment_sets_total < 1 \
+            or lim.fragment_bytes_total < 1 or lim.resend_frames < 1:
+        raise ConfigError("limits: fragment_* and resend_frames must be at least 1")
 
 
 def _coerce(value: Any, kind: type, where: str) -> Any:

@@ -174,7 +174,7 @@ async def test_second_connection_replaces_the_first(gateway: Gateway) -> None:
     await b.close()
 
 
-async def test_logout_clears_the_registration(gateway: Gateway, terminal: Terminal) -> None:
+async def test_logout_releases_the_code(gateway: Gateway, terminal: Terminal) -> None:
     code = await terminal.register()
     await terminal.authenticate(code)
     reply = await terminal.request(TerminalLogout())
@@ -182,12 +182,15 @@ async def test_logout_clears_the_registration(gateway: Gateway, terminal: Termin
     with pytest.raises(ConnectionError):
         await terminal.recv(2)
     for _ in range(50):
-        if await gateway.storage.get_terminal(PHONE) is None:
+        if not (await gateway.storage.get_terminal(PHONE)).auth_code:
             break
         await asyncio.sleep(0.02)
-    assert await gateway.storage.get_terminal(PHONE) is None
+    rec = await gateway.storage.get_terminal(PHONE)
+    assert rec.auth_code == "" and rec.license_number == "京A12345"  # released; the record stays
     t2 = await Terminal().connect(gateway.tcp_port)
     assert (await t2.authenticate(code)).body.result == 1  # the old code is gone
+    new = await t2.register()  # released: the phone registers again, with a new code
+    assert new != code and (await t2.authenticate(new)).body.result == 0
     await t2.close()
 
 
@@ -213,9 +216,15 @@ async def test_no_auto_registration(tmp_path: Path) -> None:
         code = await t.register()
         assert code
         assert (await t.authenticate(code)).body.result == 0
-        # registering again keeps the code (the device may have lost the reply)
+        # the same connection asking again gets the same answer (its 0x8100 may have been lost) …
         assert await t.register() == code
         await t.close()
+        # … another connection is refused: "terminal already registered", the code is not revealed
+        t2 = await Terminal().connect(gw.tcp_port)
+        reply = await t2.request(jt808.protocol.messages.register.TerminalRegister(
+            province=1, city=2, manufacturer="M", model="X", dev_id="1", color=1, license_number="A1"))
+        assert (reply.header.msg_id, reply.body.result, reply.body.auth_code) == (0x8100, 3, "")
+        await t2.close()
 
 
 async def test_idle_timeout_from_heartbeat_interval(tmp_path: Path, caplog: Any) -> None:

@@ -137,13 +137,21 @@ async def test_udp_flow(gateway: Gateway) -> None:
     await t.close()
 
 
-async def test_udp_terminal_followed_across_addresses(gateway: Gateway) -> None:
+async def test_udp_new_address_must_authenticate_then_takes_over(gateway: Gateway) -> None:
     t = await UdpTerminal().connect(gateway.udp_port)
-    await t.login()
-    await t.close()
-    t2 = await UdpTerminal().connect(gateway.udp_port)  # new source port: NAT rebinding
+    code = await t.register()
+    assert (await t.authenticate(code)).body.result == 0
+    t2 = await UdpTerminal().connect(gateway.udp_port)  # new source port: NAT rebinding (or a spoofer)
     t2.sn = 100
-    assert (await t2.heartbeat()).body.result == 0  # still authenticated: same session, new address
+    await t2.send(jt808.protocol.messages.general.HeartBeat())
+    await t2.expect_nothing()  # not served: this address has not authenticated
+    assert (await t.heartbeat()).body.result == 0  # the session stays with the address that authenticated
+    assert (await t2.authenticate(code)).body.result == 0  # the device re-authenticates from its new address
+    assert (await t2.heartbeat()).body.result == 0
+    assert gateway.connection(PHONE).peer.endswith(str(t2.transport.get_extra_info("sockname")[1]))
+    await t.send(jt808.protocol.messages.general.HeartBeat())
+    await t.expect_nothing()  # the old address lost the session, like a replaced TCP connection
+    await t.close()
     await t2.close()
 
 

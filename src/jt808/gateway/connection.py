@@ -6,9 +6,14 @@ session queued is written once. No timer per connection: the gateway's sweeper c
 ``session.handle_timer`` when ``session.get_timer()`` is due.
 
 UDP: one :class:`UdpEndpoint` per listening socket; a terminal's "connection" is a
-:class:`UdpConnection` keyed by its phone (found in the first frame), following the terminal when its
-address changes. Replies go back at once; downlink commands are held and sent right after the
-terminal's next uplink datagram, when its NAT mapping is certainly open.
+:class:`UdpConnection` bound to the phone **and** the source address that registered or authenticated
+it. Only a successful 0x0100 or 0x0102 makes one (capped by ``limits.udp_sessions``): a datagram from
+an address without a session is served like an unauthenticated terminal — only 0x0100/0x0102, decided
+on a short-lived pending session (at most ``limits.udp_pending`` at once) — whatever phone it names.
+When another address authenticates for a phone, its session takes over (the old one is closed, as a
+TCP reconnect replaces the older connection); a refused attempt changes nothing of the existing session.
+Replies go back at once; downlink commands are held and sent right after the terminal's next uplink
+datagram, when its NAT mapping is certainly open.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ class Connection(abc.ABC):
     closed: bool
     auth_failures: int
     bad_frames: int
+    attempts: int  # 0x0100 + 0x0102 seen (limits.attempts_per_connection)
+    deciding: int  # registration/authentication decisions in flight
+    issued: tuple[str, str] | None  # (phone, code) a registration on this connection was given
 
     @property
     def phone(self) -> str:
@@ -62,6 +70,11 @@ class Connection(abc.ABC):
         if s._out:
             self.write(s.data_to_send())
 
+    def settle(self, accepted: bool) -> None:
+        """A registration or authentication was decided (``accepted``) or not taken up (UDP: a pending
+        session becomes a real one, or is forgotten). Nothing to do for a TCP connection."""
+        return None
+
     @abc.abstractmethod
     def close(self, reason: str) -> None:
         """Close the connection (the reason is logged)."""
@@ -76,8 +89,8 @@ class Connection(abc.ABC):
 
 
 class TcpConnection(asyncio.Protocol, Connection):
-    __slots__ = ("_time", "auth_failures", "bad_frames", "close_reason", "closed", "connected_at", "downlink",
-                 "gateway", "peer", "session", "transport")
+    __slots__ = ("_time", "attempts", "auth_failures", "bad_frames", "close_reason", "closed", "connected_at",
+                 "deciding", "downlink", "gateway", "issued", "partial_since", "peer", "session", "transport")
     kind = "tcp"
 
     def __init__(self, gateway: Gateway) -> None:
@@ -92,6 +105,9 @@ class TcpConnection(asyncio.Protocol, Connection):
         self.close_reason = ""
         self.auth_failures = 0
         self.bad_frames = 0
+        self.attempts = self.deciding = 0
+        self.issued = None
+        self.partial_since: float | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -101,8 +117,10 @@ class TcpConnection(asyncio.Protocol, Connection):
 
     def data_received(self, data: bytes) -> None:
         s = self.session
+        now = self._time()
+        frames = s.rx_frames
         try:
-            events = s.receive_data(data, self._time())
+            events = s.receive_data(data, now)
             if events:
                 self.gateway.handle_events(self, events)
         except Exception:  # a bug must not take the connection down with it: log it with the bytes
@@ -110,6 +128,16 @@ class TcpConnection(asyncio.Protocol, Connection):
                           len(data), data[:512].hex())
         if s._out and not self.closed:
             self.transport.write(s.data_to_send())  # type: ignore[union-attr]
+        # read progress (slowloris): a started frame must be finished within limits.frame_timeout
+        sp = s._splitter
+        if sp is not None and sp.buffered:
+            if self.partial_since is None or s.rx_frames != frames:
+                self.partial_since = now
+                self.gateway.guard.admission.partial(self, None)
+                self.gateway.guard.admission.partial(self, now)
+        elif self.partial_since is not None:
+            self.partial_since = None
+            self.gateway.guard.admission.partial(self, None)
 
     def write(self, data: bytes) -> None:
         if not self.closed and self.transport is not None:
@@ -142,13 +170,17 @@ class TcpConnection(asyncio.Protocol, Connection):
 
 
 class UdpConnection(Connection):
-    """A terminal that talks UDP; lives in the endpoint's tables until idle."""
+    """A terminal that talks UDP from one address; lives in the endpoint's tables until idle.
 
-    __slots__ = ("addr", "auth_failures", "bad_frames", "closed", "connected_at", "downlink", "endpoint", "gateway",
-                 "held", "peer", "session")
+    ``pending``: made for a datagram from an address without a session, to decide its 0x0100 / 0x0102;
+    it becomes a session (:meth:`settle` with ``accepted``) or is forgotten.
+    """
+
+    __slots__ = ("addr", "attempts", "auth_failures", "bad_frames", "closed", "connected_at", "deciding", "downlink",
+                 "endpoint", "gateway", "held", "issued", "peer", "pending", "session")
     kind = "udp"
 
-    def __init__(self, endpoint: UdpEndpoint, addr: Any) -> None:
+    def __init__(self, endpoint: UdpEndpoint, addr: Any, pending: bool = False) -> None:
         self.endpoint = endpoint
         self.gateway = endpoint.gateway
         self.session = self.gateway.new_session()
@@ -157,9 +189,12 @@ class UdpConnection(Connection):
         self.connected_at = time.time()
         self.downlink = None
         self.closed = False
+        self.pending = pending
         self.held: list[bytes] = []
         self.auth_failures = 0
         self.bad_frames = 0
+        self.attempts = self.deciding = 0
+        self.issued = None
 
     def write(self, data: bytes) -> None:
         t = self.endpoint.transport
@@ -170,10 +205,7 @@ class UdpConnection(Connection):
         if data not in self.held:  # a retry of a command still held is not queued twice
             self.held.append(data)
 
-    def datagram(self, data: bytes, addr: Any) -> None:
-        if addr != self.addr:
-            self.addr = addr
-            self.peer = f"{addr[0]}:{addr[1]}"
+    def datagram(self, data: bytes) -> None:
         s = self.session
         try:
             events = s.receive_datagram(data, self.gateway.loop.time())
@@ -189,10 +221,21 @@ class UdpConnection(Connection):
         if out and not self.closed:
             self.write(out)
 
+    def settle(self, accepted: bool) -> None:
+        if not self.pending or self.closed:
+            return
+        if accepted:
+            self.endpoint.promote(self)
+        elif not self.deciding:
+            self.endpoint.discard(self)
+
     def close(self, reason: str) -> None:
         if self.closed:
             return
         self.closed = True
+        if self.pending:
+            self.endpoint.discard(self)
+            return
         self.endpoint.forget(self)
         self.gateway.connection_lost(self, reason)
 
@@ -221,37 +264,66 @@ def peek_phone(data: bytes) -> str | None:
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):
-    """One UDP listening socket; terminals are told apart by phone (and followed across addresses)."""
+    """One UDP listening socket: sessions by source address (and by phone once authenticated), pending
+    decisions by source address."""
 
     def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
         self.transport: asyncio.DatagramTransport | None = None
         self.by_addr: dict[Any, UdpConnection] = {}
         self.by_phone: dict[str, UdpConnection] = {}
+        self.pending: dict[Any, UdpConnection] = {}
         self.junk = 0
+        limits = gateway.config.limits
+        self.max_sessions = limits.udp_sessions
+        self.max_pending = limits.udp_pending
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         conn = self.by_addr.get(addr)
-        if conn is None or conn.closed:
+        if conn is not None:
+            conn.datagram(data)
+            return
+        conn = self.pending.get(addr)
+        if conn is None:
             phone = peek_phone(data)
-            if phone is None:  # no frame header in it: no session is made for junk
+            if phone is None:  # no frame header in it: nothing is made for junk
                 self.junk += 1
                 return
-            conn = self.by_phone.get(phone)
-            if conn is None or conn.closed:
-                conn = UdpConnection(self, addr)
-                self.gateway.connection_made(conn)
-            else:
-                self.by_addr.pop(conn.addr, None)
-            self.by_addr[addr] = conn
-            self.by_phone[phone] = conn
-        conn.datagram(data, addr)
-        phone = conn.session.phone
-        if phone and self.by_phone.get(phone) is not conn:
-            self.by_phone[phone] = conn
+            counters = self.gateway.guard.counters
+            if self.max_sessions and len(self.by_addr) >= self.max_sessions and phone not in self.by_phone:
+                counters["udp_sessions_full"] += 1
+                return
+            if len(self.pending) >= self.max_pending:
+                counters["udp_pending_full"] += 1
+                return
+            counters["udp_unbound"] += 1
+            conn = UdpConnection(self, addr, pending=True)
+            conn.datagram(data)
+            if conn.deciding and not conn.closed:  # a registration/authentication is being decided
+                self.pending[addr] = conn
+            return
+        conn.datagram(data)
+
+    def promote(self, conn: UdpConnection) -> None:
+        """A pending session was registered or authenticated: it is the address's session from now on."""
+        if self.pending.get(conn.addr) is conn:
+            del self.pending[conn.addr]
+        conn.pending = False
+        old = self.by_addr.get(conn.addr)
+        if old is not None and old is not conn:
+            old.close("replaced by a new session from the same address")
+        self.by_addr[conn.addr] = conn
+        if conn.session.authenticated:
+            self.by_phone[conn.phone] = conn
+        self.gateway.connection_made(conn, authenticating=conn.session.authenticated)
+
+    def discard(self, conn: UdpConnection) -> None:
+        if self.pending.get(conn.addr) is conn:
+            del self.pending[conn.addr]
+        conn.closed = True
 
     def forget(self, conn: UdpConnection) -> None:
         if self.by_addr.get(conn.addr) is conn:
@@ -264,4 +336,4 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         log.warning("UDP socket error: %s", exc)
 
     def connections(self) -> list[UdpConnection]:
-        return list({id(c): c for c in self.by_addr.values()}.values())
+        return list(self.by_addr.values())

@@ -4,8 +4,15 @@
   ``auto_register`` any terminal that sends 0x0100 is registered and gets a fresh, unguessable code
   (16 hex digits from :mod:`secrets`); without it only phones already present in storage
   (provisioned by an operator) are accepted, others get 0x8100 result 4 "terminal not in database".
-  A terminal registering again keeps its code (the device may have lost the first 0x8100).
-  0x0102 is accepted only when the code equals the one stored for that phone (constant-time compare).
+  A phone that holds a code (registered, not released) is refused with result 3 "terminal already
+  registered" and its record is left alone: knowing a phone number must not be enough to take a terminal
+  over. The code is released by the terminal's own 0x0003 or by the operator (:meth:`AuthPolicy.release`,
+  ``POST /api/v1/terminals/{phone}/reset``, ``jt808 terminal reset``); the next 0x0100 then gets a new
+  code. Opt-in (``auth.reregister_match``): a re-registration whose stored fields (e.g. ``dev_id`` and
+  ``license_number``) all match gets a *new* code. An existing code is never sent again (the gateway
+  repeats a code only to the connection it was issued to, whose 0x8100 may have been lost).
+  0x0102 is accepted only when the code equals the one stored for that phone (constant-time compare);
+  an empty code, or a terminal that holds none, never authenticates.
 - :class:`AnonymousPolicy`: every terminal is served, authenticated or not (the session serves
   messages before 0x0102 as if authenticated); 0x0100 still gets a code, 0x0102 always succeeds.
 - :class:`HttpHooks`: an external registry/auth service, as EMQX's gateway has (``registry`` and
@@ -39,6 +46,7 @@ __all__ = ["AnonymousPolicy", "AuthPolicy", "BuiltinRegistry", "HttpHooks", "Reg
 
 log = logging.getLogger("jt808.gateway")
 
+RESULT_TERMINAL_REGISTERED = 3
 RESULT_TERMINAL_UNKNOWN = 4
 
 
@@ -104,8 +112,19 @@ class AuthPolicy(abc.ABC):
         """Whether ``code`` is the code issued to ``phone``."""
 
     async def logout(self, phone: str) -> None:
-        """0x0003: the registration is cleared."""
-        await self.storage.delete_terminal(phone)
+        """0x0003: the terminal's code is released (its record and history stay)."""
+        await self.release(phone)
+
+    async def release(self, phone: str) -> bool:
+        """Forget ``phone``'s auth code: the next 0x0100 gets a new one, the old one no longer
+        authenticates. False when no terminal is stored under ``phone``."""
+        rec = await self.storage.get_terminal(phone)
+        if rec is None:
+            return False
+        if rec.auth_code:
+            rec.auth_code = ""
+            await self.storage.save_terminal(rec)
+        return True
 
     async def close(self) -> None:
         return None
@@ -120,17 +139,26 @@ class AuthPolicy(abc.ABC):
 class BuiltinRegistry(AuthPolicy):
     name = "builtin"
 
-    def __init__(self, storage: Storage, auto_register: bool = True) -> None:
+    def __init__(self, storage: Storage, auto_register: bool = True, reregister_match: str = "") -> None:
         super().__init__(storage)
         self.auto_register = auto_register
+        self.reregister_match = tuple(f.strip() for f in reregister_match.split(",") if f.strip())
 
     async def register(self, reg: Registration) -> tuple[int, str]:
         rec = await self.storage.get_terminal(reg.phone)
         if rec is None and not self.auto_register:
             return RESULT_TERMINAL_UNKNOWN, ""
-        code = rec.auth_code if rec is not None and rec.auth_code else new_auth_code()
+        if rec is not None and rec.auth_code and not self._matches(rec, reg):
+            return RESULT_TERMINAL_REGISTERED, ""
+        code = new_auth_code()
         await self.storage.save_terminal(reg.record(code, rec))
         return 0, code
+
+    def _matches(self, rec: TerminalRecord, reg: Registration) -> bool:
+        """The opt-in re-registration rule: every configured field is set and equal (never by default)."""
+        fields = self.reregister_match
+        return bool(fields) and all(getattr(rec, f) not in ("", None) and getattr(rec, f) == getattr(reg, f)
+                                    for f in fields)
 
     async def authenticate(self, phone: str, code: str, version: int, imei: str = "",
                            software_version: str = "") -> bool:

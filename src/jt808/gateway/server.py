@@ -34,6 +34,7 @@ from jt808.gateway.connection import Connection, TcpConnection, UdpEndpoint
 from jt808.gateway.downlink import REPLY_MATCH, Downlink
 from jt808.gateway.errors import CommandFailed, TerminalOffline
 from jt808.gateway.hooks import AnonymousPolicy, AuthPolicy, BuiltinRegistry, HttpHooks, Registration
+from jt808.gateway.limits import Guard, peer_host
 from jt808.gateway.media import MediaStore
 from jt808.gateway.sessions import SessionRegistry
 from jt808.gateway.sink import StorageSink, frame_of
@@ -97,6 +98,7 @@ class Gateway:
         self.media: MediaStore | None = None
         self.remote_sender: Any = None
         self.remote_online: Any = None  # async () -> set of phones held by sibling workers (jt808.gateway.workers)
+        self.remote_disconnect: Any = None  # async (phone) -> whether a sibling worker closed its connection
         self.bridge: Any = None  # the MQTT bridge when one runs (its counters go to /metrics)
         self._listeners: list[Any] = []
         self._tcp: list[asyncio.base_events.Server] = []
@@ -111,6 +113,7 @@ class Gateway:
         self.started_at = 0.0
         self.stopping = False
         self.counters: Counter[str] = Counter()
+        self.guard = Guard(cfg.limits, log)
 
     # ------------------------------------------------------------------------------------------
     # lifecycle
@@ -145,9 +148,9 @@ class Gateway:
             self.policy = AnonymousPolicy(storage)
         elif a.mode == "http":
             self.policy = HttpHooks(storage, a.registry_url, a.auth_url, a.hook_timeout,
-                                    BuiltinRegistry(storage, a.auto_register))
+                                    BuiltinRegistry(storage, a.auto_register, a.reregister_match))
         else:
-            self.policy = BuiltinRegistry(storage, a.auto_register)
+            self.policy = BuiltinRegistry(storage, a.auto_register, a.reregister_match)
         self.media = MediaStore(data_dir / "media", storage)
         s = cfg.server
         if s.tcp:
@@ -251,15 +254,32 @@ class Gateway:
         for conn in self.connections:
             conn.session.quiet = dict(quiet)
 
-    def connection_made(self, conn: Connection) -> None:
+    def connection_made(self, conn: Connection, authenticating: bool = False) -> None:
+        """A connection arrives (TCP accept; a UDP session made by a registration, or by an authentication
+        being accepted: ``authenticating``, which skips the unauthenticated caps)."""
         if self.stopping:
             conn.close("gateway shutting down")
             return
+        host = peer_host(conn.peer)
+        if not authenticating:
+            refusal, evicted = self.guard.admission.admit(conn, host, self.loop.time())
+            for old in evicted:
+                old.close("unauthenticated, closed to make room (limits.max_unauthenticated "
+                          f"{self.guard.admission.max_total})")
+            if refusal is not None:
+                self.counters["connections_refused"] += 1
+                conn.close(f"refused: {refusal}")
+                return
         self.connections.add(conn)
         self.counters["connections"] += 1
-        log.info("connect %s %s", conn.kind, conn.peer)
+        self.guard.peer_log.log(logging.INFO, host, self.loop.time(), "connect %s %s", conn.kind, conn.peer)
 
     def connection_lost(self, conn: Connection, reason: str) -> None:
+        self.guard.admission.forget(conn)
+        if conn not in self.connections:  # refused at the door: nothing to account
+            self.guard.peer_log.log(logging.INFO, peer_host(conn.peer), self.loop.time(),
+                                    "disconnect %s %s (%s)", conn.kind, conn.peer, reason)
+            return
         self.connections.discard(conn)
         self.sessions.account(conn)
         phone = conn.phone or "?"
@@ -271,10 +291,12 @@ class Gateway:
                     listener.on_disconnected(phone, reason)
                 except Exception:
                     log.exception("listener %r failed in on_disconnected", listener)
-        log.info("disconnect %s %s phone=%s reason=%s rx=%d tx=%d", conn.kind, conn.peer, phone, reason,
-                 conn.session.rx_frames, conn.session.tx_frames)
+        self.guard.peer_log.log(logging.INFO, peer_host(conn.peer), self.loop.time(),
+                                "disconnect %s %s phone=%s reason=%s rx=%d tx=%d", conn.kind, conn.peer, phone,
+                                reason, conn.session.rx_frames, conn.session.tx_frames)
 
     def _online(self, conn: Connection, anonymous: bool = False) -> None:
+        self.guard.admission.authenticated(conn)
         old = self.sessions.bind(conn)
         if old is not None:
             log.info("phone=%s: new connection %s %s replaces %s %s", conn.phone, conn.kind, conn.peer, old.kind,
@@ -380,12 +402,15 @@ class Gateway:
                 log.info("refused 0x%04X from %s %s phone=%s: %s", h.msg_id, conn.kind, conn.peer, h.phone,
                          ev.reason)  # type: ignore[attr-defined]
         elif t is RegisterRequested:
-            self._spawn(self._register(conn, ev))  # type: ignore[arg-type]
+            if self._may_attempt(conn, "register", ev):
+                self._spawn(self._register(conn, ev))  # type: ignore[arg-type]
         elif t is AuthRequested:
-            self._spawn(self._authenticate(conn, ev))  # type: ignore[arg-type]
+            if self._may_attempt(conn, "auth", ev):
+                self._spawn(self._authenticate(conn, ev))  # type: ignore[arg-type]
         elif t is Authenticated:
             log.info("phone=%s %s %s served anonymously (v%d)", ev.phone, conn.kind, conn.peer,  # type: ignore
                      int(ev.version))  # type: ignore[attr-defined]
+            conn.settle(True)
             self._online(conn, anonymous=True)
         elif t is LoggedOut:
             self._spawn(self._logout(conn, ev))  # type: ignore[arg-type]
@@ -399,23 +424,54 @@ class Gateway:
                         ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
 
     # -- decisions -------------------------------------------------------------------------------
+    def _may_attempt(self, conn: Connection, kind: str, ev: RegisterRequested | AuthRequested) -> bool:
+        """The rate limits of 0x0100 / 0x0102 (per connection, source address, phone): an attempt
+        beyond them is not decided and not answered; beyond the connection's allowance it is closed."""
+        conn.attempts += 1
+        now = self.loop.time()
+        host = peer_host(conn.peer)
+        phone = ev.packet.header.phone
+        scope = self.guard.attempts.check(kind, conn.attempts, host, phone, now)
+        if scope is None:
+            conn.deciding += 1
+            return True
+        self.guard.peer_log.log(logging.WARNING, host, now, "%s phone=%s %s %s: not decided, too many attempts "
+                                "per %s", kind, phone, conn.kind, conn.peer, scope)
+        if scope == "connection":
+            conn.close(f"more than {self.guard.attempts.per_connection} registration/authentication attempts")
+        else:
+            conn.settle(False)
+        return False
+
     async def _register(self, conn: Connection, ev: RegisterRequested) -> None:
         p = ev.packet
         reg = Registration.from_body(p.header.phone, int(p.header.version), p.body)
-        try:
-            result, code = await self.policy.register(reg)  # type: ignore[union-attr]
-        except Exception as e:
-            log.error("register phone=%s failed in the registry: %s", reg.phone, e)
-            result, code = 4, ""
+        issued = conn.issued
+        if issued is not None and issued[0] == reg.phone:
+            # this very connection was given the code and asks again (its 0x8100 was lost): same answer
+            result, code = 0, issued[1]
+        else:
+            try:
+                result, code = await self.policy.register(reg)  # type: ignore[union-attr]
+            except Exception as e:
+                log.error("register phone=%s failed in the registry: %s", reg.phone, e)
+                result, code = 4, ""
+        conn.deciding -= 1
         if conn.closed:
             return
         if result == 0:
+            conn.issued = (reg.phone, code)
             conn.session.accept_register(ev, code)
+            conn.settle(True)
             log.info("register phone=%s %s %s: accepted (v%d, plate %r, model %r)", reg.phone, conn.kind, conn.peer,
                      reg.version, reg.license_number, reg.model)
         else:
             conn.session.reject_register(ev, result)
-            log.info("register phone=%s %s %s: refused, result %d", reg.phone, conn.kind, conn.peer, result)
+            self.guard.peer_log.log(logging.INFO, peer_host(conn.peer), self.loop.time(),
+                                    "register phone=%s %s %s: refused, result %d", reg.phone, conn.kind, conn.peer,
+                                    result)
+            conn.flush()
+            conn.settle(False)
         self.counters[f"register_{'ok' if result == 0 else 'refused'}"] += 1
         conn.flush()
 
@@ -427,10 +483,12 @@ class Gateway:
         except Exception as e:
             log.error("authenticate phone=%s failed in the auth service: %s", h.phone, e)
             ok = False
+        conn.deciding -= 1
         if conn.closed:
             return
         if ok:
             conn.session.accept_auth(ev, self.loop.time())
+            conn.settle(True)
             conn.flush()
             self.counters["auth_ok"] += 1
             log.info("auth phone=%s %s %s: accepted (v%d)", h.phone, conn.kind, conn.peer, int(h.version))
@@ -443,9 +501,12 @@ class Gateway:
         else:
             conn.session.reject_auth(ev)
             conn.flush()
+            conn.settle(False)
             conn.auth_failures += 1
             self.counters["auth_refused"] += 1
-            log.warning("auth phone=%s %s %s: refused (wrong or unknown auth code)", h.phone, conn.kind, conn.peer)
+            self.guard.peer_log.log(logging.WARNING, peer_host(conn.peer), self.loop.time(),
+                                    "auth phone=%s %s %s: refused (wrong or unknown auth code)", h.phone, conn.kind,
+                                    conn.peer)
             limit = self.config.auth.max_auth_failures
             if limit and conn.auth_failures >= limit:
                 conn.close(f"{conn.auth_failures} failed authentications")
@@ -480,6 +541,7 @@ class Gateway:
         while True:
             await asyncio.sleep(tick)
             now = self.loop.time()
+            self._sweep_limits(now)
             for conn in list(self.connections):
                 s = conn.session
                 t = s.get_timer()
@@ -491,6 +553,24 @@ class Gateway:
                     except Exception:
                         log.exception("phone=%s: timer handling failed", conn.phone or "?")
                     conn.flush()
+
+    def _sweep_limits(self, now: float) -> None:
+        adm = self.guard.admission
+        for conn in adm.overdue(now):
+            conn.close(f"not authenticated within {adm.deadline:g} s (limits.auth_deadline)")
+        for conn in adm.stalled(now):
+            conn.close(f"a frame left unfinished for {adm.frame_timeout:g} s (limits.frame_timeout)")
+
+    async def reset_terminal(self, phone: str) -> tuple[bool, bool]:
+        """The operator's reset: ``phone``'s auth code is released (its next 0x0100 gets a new code) and
+        its connection here, if any, is closed. ``(known, disconnected)``."""
+        known = await self.policy.release(phone)  # type: ignore[union-attr]
+        conn = self.sessions.get(phone)
+        if conn is not None:
+            conn.close("reset by the operator")
+        log.warning("phone=%s reset by the operator (%s)", phone,
+                    "disconnected" if conn is not None else "not connected here")
+        return known, conn is not None
 
     # ------------------------------------------------------------------------------------------
     # the API other parts use (HTTP, MQTT bridge)
@@ -701,6 +781,8 @@ class Gateway:
             metric("jt808_mqtt_downlinks_total", "counter", "Downlinks received from the broker.",
                    [('{result="ok"}', b["downlinks"]), ('{result="error"}', b["downlink_errors"])])
             metric("jt808_mqtt_reconnects_total", "counter", "Broker reconnections.", [("", b["reconnects"])])
+        for name, kind, help_, samples in self.guard.metrics():
+            metric(name, kind, help_, samples)
         metric("jt808_uptime_seconds", "gauge", "Seconds since start.", [("", round(st["uptime"], 3))])
         rss = _rss_bytes()
         if rss is not None:

@@ -8,15 +8,16 @@ non-zero when a worker cannot start.
 
 Worker 0 serves the public HTTP API. Every worker also serves its own API on the loopback port
 ``http.port + 1 + index`` (its ``/metrics`` are there) with two internal routes its siblings use:
-``GET /internal/v1/online`` (the phones it holds) and ``POST /internal/v1/terminals/{phone}/commands``
+``GET /internal/v1/online`` (the phones it holds), ``POST /internal/v1/terminals/{phone}/commands``
 (send to a terminal it holds: 404 not here, 504 no reply, 409 failure result, 400 bad command, 429 queue
-full). :func:`attach` makes the gateway's ``remote_sender`` try the siblings (unless the MQTT bridge set
-one) and its ``remote_online`` ask them, so the public API sees every worker's terminals.
+full) and ``POST /internal/v1/terminals/{phone}/disconnect`` (the operator's reset reaching the worker
+that holds the terminal). With ``http.token`` set, every internal route needs it as the public API does.
+:func:`attach` makes the gateway's ``remote_sender`` try the siblings (unless the MQTT bridge set one),
+its ``remote_online`` and ``remote_disconnect`` ask them, so the public API sees every worker's terminals.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import os
@@ -49,10 +50,12 @@ def internal_port(cfg: Config, index: int) -> int:
     return cfg.http.port + 1 + index
 
 
-def _ready(port: int, pid: int) -> bool:
+def _ready(port: int, pid: int, token: str = "") -> bool:
     """The worker ``pid`` answers on its internal port (not merely: something listens there)."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/internal/v1/online",
+                                 headers={"Authorization": f"Bearer {token}"} if token else {})
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/internal/v1/online", timeout=0.5) as r:
+        with urllib.request.urlopen(req, timeout=0.5) as r:
             return json.loads(r.read()).get("pid") == pid
     except (OSError, ValueError):
         return False
@@ -90,7 +93,7 @@ def supervise(argv: list[str], cfg: Config) -> int:
                 rc = p.poll()
                 if rc is None:
                     if not ready[i]:
-                        if _ready(internal_port(cfg, i), p.pid):
+                        if _ready(internal_port(cfg, i), p.pid, cfg.http.token):
                             ready[i] = True
                             quick_failures[i] = 0
                             log.info("worker %d ready (pid %d)", i, p.pid)
@@ -156,6 +159,7 @@ class Cluster:
         if self.gw.remote_sender is None:
             self.gw.remote_sender = self.remote_send
         self.gw.remote_online = self.remote_online
+        self.gw.remote_disconnect = self.remote_disconnect
         log.info("worker %d: internal API on http://127.0.0.1:%d (siblings on %s)", self.index, self.http.port,
                  ", ".join(map(str, self.ports)) or "-")
 
@@ -163,31 +167,42 @@ class Cluster:
         if self.gw.remote_sender == self.remote_send:
             self.gw.remote_sender = None
         self.gw.remote_online = None
+        self.gw.remote_disconnect = None
         if self.http is not None:
             await self.http.stop()
         if self.client is not None:
             await self.client.aclose()
 
     def _routes(self, app: Any) -> None:
-        from jt808.http.app import COMMAND_ERRORS, command_error
+        from fastapi import Depends, Header, HTTPException
+
+        from jt808.http.app import COMMAND_ERRORS, bearer_ok, command_error, read_command
         from jt808.protocol.exchange import to_json
 
         gw = self.gw
+        token = self.cfg.http.token
 
-        def error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-            return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
+        async def auth(authorization: str | None = Header(default=None)) -> None:
+            if not bearer_ok(authorization, token):
+                raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
-        @app.get("/internal/v1/online", include_in_schema=False)
+        @app.get("/internal/v1/online", include_in_schema=False, dependencies=[Depends(auth)])
         async def online() -> dict[str, Any]:
             phones = [c.phone for c in gw.sessions if gw.is_online(c.phone)]
             return {"worker": self.index, "pid": os.getpid(), "phones": phones}
 
-        @app.post("/internal/v1/terminals/{phone}/commands", include_in_schema=False)
+        @app.post("/internal/v1/terminals/{phone}/disconnect", include_in_schema=False, dependencies=[Depends(auth)])
+        async def disconnect(phone: str) -> dict[str, Any]:
+            conn = gw.connection(phone)
+            if conn is not None:
+                conn.close("reset by the operator")
+            return {"worker": self.index, "disconnected": conn is not None}
+
+        @app.post("/internal/v1/terminals/{phone}/commands", include_in_schema=False, dependencies=[Depends(auth)])
         async def command(phone: str, request: Request, timeout: float | None = None) -> Any:
-            if self.headers and not hmac.compare_digest(request.headers.get("authorization", "").encode(),
-                                                        self.headers["Authorization"].encode()):
-                return error(401, "unauthorized", "missing or wrong bearer token")
-            obj = await request.json()
+            obj = await read_command(request)
+            if isinstance(obj, JSONResponse):
+                return obj
             try:
                 reply = await gw.send(phone, obj, timeout=timeout)
             except COMMAND_ERRORS as e:
@@ -211,6 +226,22 @@ class Cluster:
         for phones in await asyncio.gather(*(ask(p) for p in self.ports)):
             out.update(phones)
         return out
+
+    async def remote_disconnect(self, phone: str) -> bool:
+        """Ask every sibling to close ``phone``'s connection; whether one did."""
+        import asyncio
+
+        async def ask(port: int) -> bool:
+            try:
+                r = await self.client.post(f"http://127.0.0.1:{port}/internal/v1/terminals/{phone}/disconnect",
+                                           timeout=2.0)
+                r.raise_for_status()
+                return bool(r.json().get("disconnected"))
+            except Exception as e:
+                log.warning("worker on port %d did not take the reset of %s: %s", port, phone, e)
+                return False
+
+        return any(await asyncio.gather(*(ask(p) for p in self.ports)))
 
     async def remote_send(self, phone: str, obj: dict[str, Any], timeout: float | None) -> Any:
         """Try each sibling in turn: the reply JSON of the one holding ``phone``; raises like ``Gateway.send``."""

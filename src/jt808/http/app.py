@@ -7,6 +7,8 @@
                                                        newest ``limit``, oldest first
 ``POST /api/v1/terminals/{phone}/commands``            send seed-004 JSON ``{"header": {"msg_id": …},
                                                        "body": {…}}`` and return the terminal's reply
+``POST /api/v1/terminals/{phone}/reset``               release the terminal's auth code (its next 0x0100
+                                                       gets a new one) and disconnect it
 ``GET  /metrics``                                      Prometheus text
 ``GET  /healthz``                                      liveness
 =====================================================  =============================================
@@ -95,17 +97,32 @@ def command_error(e: Exception) -> JSONResponse:
     return _error(400, "bad_command", str(e))  # DecodeError / EncodeError: refused as invalid
 
 
+async def read_command(request: Request) -> dict[str, Any] | JSONResponse:
+    """The JSON command of a request, or the 400 answer saying why it is not one."""
+    try:
+        obj = await request.json()
+    except ValueError:
+        return _error(400, "bad_command", "the body is not JSON")
+    if not isinstance(obj, dict) or not isinstance(obj.get("header"), dict):
+        return _error(400, "bad_command", 'expects {"header": {"msg_id": …}, "body": {…}}')
+    return obj
+
+
+def bearer_ok(authorization: str | None, token: str) -> bool:
+    """``Authorization: Bearer <token>`` matches (constant-time); always true without a token."""
+    if not token:
+        return True
+    if authorization and authorization.lower().startswith("bearer "):
+        return hmac.compare_digest(authorization[7:].strip().encode(), token.encode())
+    return False
+
+
 def create_app(gw: Gateway, token: str = "") -> FastAPI:
     app = FastAPI(title="jt808 gateway", version="1", summary="JT/T 808 platform gateway API",
                   description=__doc__)
 
     async def auth(authorization: str | None = Header(default=None)) -> None:
-        if not token:
-            return
-        ok = False
-        if authorization and authorization.lower().startswith("bearer "):
-            ok = hmac.compare_digest(authorization[7:].strip().encode(), token.encode())
-        if not ok:
+        if not bearer_ok(authorization, token):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     def storage() -> Any:
@@ -169,12 +186,9 @@ def create_app(gw: Gateway, token: str = "") -> FastAPI:
     @app.post("/api/v1/terminals/{phone}/commands", tags=["commands"], dependencies=[Depends(auth)])
     async def command(phone: str, request: Request, timeout: float | None = Query(None, gt=0, le=600),
                       wait: bool = True) -> Any:
-        try:
-            obj = await request.json()
-        except ValueError:
-            return _error(400, "bad_command", "the body is not JSON")
-        if not isinstance(obj, dict) or not isinstance(obj.get("header"), dict):
-            return _error(400, "bad_command", 'expects {"header": {"msg_id": …}, "body": {…}}')
+        obj = await read_command(request)
+        if isinstance(obj, JSONResponse):
+            return obj
         if not gw.is_online(phone) and gw.remote_sender is not None:
             try:
                 reply = await gw.remote_sender(phone, obj, timeout)
@@ -186,6 +200,17 @@ def create_app(gw: Gateway, token: str = "") -> FastAPI:
         except COMMAND_ERRORS as e:
             return command_error(e)
         return {"reply": _reply_json(reply)}
+
+    @app.post("/api/v1/terminals/{phone}/reset", tags=["terminals"], dependencies=[Depends(auth)])
+    async def reset(phone: str) -> Any:
+        """Release the terminal's auth code and disconnect it (every worker): how a device that lost its
+        code, or a phone taken over, gets a fresh registration. docs/security.md."""
+        known, disconnected = await gw.reset_terminal(phone)
+        if not disconnected and gw.remote_disconnect is not None:
+            disconnected = await gw.remote_disconnect(phone)
+        if not known and not disconnected:
+            return _error(404, "unknown_terminal", f"terminal {phone} is not registered")
+        return {"phone": phone, "reset": known, "disconnected": disconnected}
 
     return app
 

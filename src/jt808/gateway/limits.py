@@ -1,0 +1,277 @@
+"""What the gateway grants a peer that has not proven anything yet, and how often it may try.
+
+Everything here is bookkeeping in memory, driven by the gateway's monotonic clock (``now`` is always
+an argument), so it is tested without sockets and costs nothing per message of an authenticated
+terminal:
+
+- :class:`RateLimiter`: token buckets keyed by connection, source address or phone, bounded in keys.
+- :class:`AttemptLimits`: the three buckets every 0x0100 / 0x0102 passes through (per connection, per
+  source address, per phone), with counters of what they stopped (``/metrics``).
+- :class:`Admission`: unauthenticated connections, oldest first: the cap per source address (refuse the
+  newcomer), the global cap (the oldest unauthenticated one makes room), the deadline to authenticate,
+  and read progress (a frame that was started must be finished within ``frame_timeout``: slowloris).
+- :class:`PeerLog`: at most a few log lines per peer address per window, then one line saying how many
+  were left out.
+
+The defaults and what each limit protects are listed in ``docs/security.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+__all__ = ["Admission", "AttemptLimits", "PeerLog", "RateLimiter", "peer_host"]
+
+
+def peer_host(peer: str) -> str:
+    """The address part of ``"host:port"`` (``"[::1]:5"`` and ``"::1:5"`` give ``"::1"``)."""
+    host, sep, _ = peer.rpartition(":")
+    if not sep:
+        return peer
+    return host.strip("[]")
+
+
+class RateLimiter:
+    """Token buckets: each key may spend ``burst`` tokens at once and earns ``rate`` per second.
+
+    At most ``max_keys`` buckets are kept (the least recently used is forgotten: a forgotten bucket is
+    full again, which only ever favours the key). ``rate <= 0`` disables the limiter.
+    """
+
+    __slots__ = ("_buckets", "burst", "max_keys", "rate")
+
+    def __init__(self, rate: float, burst: float, max_keys: int = 100_000) -> None:
+        self.rate = rate
+        self.burst = max(1.0, float(burst))
+        self.max_keys = max_keys
+        self._buckets: OrderedDict[Hashable, list[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def allow(self, key: Hashable, now: float, cost: float = 1.0) -> bool:
+        if self.rate <= 0:
+            return True
+        b = self._buckets.get(key)
+        if b is None:
+            b = [self.burst, now]
+            self._buckets[key] = b
+            if len(self._buckets) > self.max_keys:
+                self._buckets.popitem(last=False)
+        else:
+            self._buckets.move_to_end(key)
+            b[0] = min(self.burst, b[0] + (now - b[1]) * self.rate)
+            b[1] = now
+        if b[0] >= cost:
+            b[0] -= cost
+            return True
+        return False
+
+
+class AttemptLimits:
+    """Registration and authentication attempts (0x0100 and 0x0102 alike).
+
+    ``per_connection``: attempts one connection may make in all (the gateway closes it beyond);
+    ``address_rate`` / ``address_burst``: per source address (terminals behind one carrier NAT share
+    it, hence generous); ``phone_rate`` / ``phone_burst``: per phone, whoever asks. An attempt refused
+    by a limit is not decided at all (no storage, no hook call, no answer: the device retries later).
+    """
+
+    def __init__(self, per_connection: int = 10, address_rate: float = 20.0, address_burst: int = 200,
+                 phone_rate: float = 0.2, phone_burst: int = 10) -> None:
+        self.per_connection = per_connection
+        self.by_address = RateLimiter(address_rate, address_burst)
+        self.by_phone = RateLimiter(phone_rate, phone_burst)
+        self.refused: Counter[tuple[str, str]] = Counter()  # (kind, scope) -> attempts stopped
+
+    def check(self, kind: str, attempts_on_connection: int, host: str, phone: str, now: float) -> str | None:
+        """``None`` when the attempt may be decided, else the scope that stopped it
+        (``"connection"``, ``"address"``, ``"phone"``). ``attempts_on_connection`` counts this one."""
+        scope = None
+        if self.per_connection and attempts_on_connection > self.per_connection:
+            scope = "connection"
+        elif not self.by_address.allow(host, now):
+            scope = "address"
+        elif not self.by_phone.allow(phone, now):
+            scope = "phone"
+        if scope is not None:
+            self.refused[(kind, scope)] += 1
+        return scope
+
+
+class Admission:
+    """Connections that have not authenticated yet (TCP sockets and UDP sessions made by a registration).
+
+    :meth:`admit` is asked when one arrives: it answers ``None`` (admitted; an older unauthenticated
+    connection may be returned in ``evicted`` to make room under the global cap) or why not (the cap
+    per source address). :meth:`authenticated` / :meth:`forget` take a connection out of the books;
+    :meth:`overdue` lists those past the deadline. Read progress: :meth:`partial` notes that a
+    connection holds a started frame (``since`` = when it started), :meth:`stalled` lists those whose
+    frame has been unfinished for more than ``frame_timeout`` seconds.
+    """
+
+    def __init__(self, deadline: float = 20.0, max_total: int = 4096, max_per_address: int = 256,
+                 frame_timeout: float = 15.0) -> None:
+        self.deadline = deadline
+        self.max_total = max_total
+        self.max_per_address = max_per_address
+        self.frame_timeout = frame_timeout
+        self._pending: OrderedDict[Any, tuple[float, str]] = OrderedDict()  # conn -> (arrived, host)
+        self._per_host: Counter[str] = Counter()
+        self._partial: dict[Any, float] = {}
+        self.refused = 0
+        self.evicted = 0
+        self.expired = 0
+        self.stalled_cut = 0
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def __contains__(self, conn: object) -> bool:
+        return conn in self._pending
+
+    def count(self, host: str) -> int:
+        return self._per_host.get(host, 0)
+
+    def admit(self, conn: Any, host: str, now: float) -> tuple[str | None, list[Any]]:
+        """``(refusal or None, connections to close to make room)``."""
+        if self.max_per_address and self._per_host.get(host, 0) >= self.max_per_address:
+            self.refused += 1
+            return f"{self.max_per_address} unauthenticated connections from {host} already", []
+        evicted: list[Any] = []
+        while self.max_total and len(self._pending) >= self.max_total:
+            old, (_, old_host) = self._pending.popitem(last=False)
+            self._drop_host(old_host)
+            self._partial.pop(old, None)
+            self.evicted += 1
+            evicted.append(old)
+        self._pending[conn] = (now, host)
+        self._per_host[host] += 1
+        return None, evicted
+
+    def authenticated(self, conn: Any) -> None:
+        self.forget(conn)
+
+    def forget(self, conn: Any) -> None:
+        entry = self._pending.pop(conn, None)
+        if entry is not None:
+            self._drop_host(entry[1])
+        self._partial.pop(conn, None)
+
+    def _drop_host(self, host: str) -> None:
+        n = self._per_host.get(host, 0) - 1
+        if n > 0:
+            self._per_host[host] = n
+        else:
+            self._per_host.pop(host, None)
+
+    def overdue(self, now: float) -> list[Any]:
+        """Unauthenticated connections older than the deadline (taken out of the books)."""
+        out: list[Any] = []
+        if not self.deadline:
+            return out
+        limit = now - self.deadline
+        pending = self._pending
+        while pending:
+            conn, (arrived, host) = next(iter(pending.items()))
+            if arrived > limit:
+                break
+            del pending[conn]
+            self._drop_host(host)
+            self._partial.pop(conn, None)
+            out.append(conn)
+        self.expired += len(out)
+        return out
+
+    def partial(self, conn: Any, since: float | None) -> None:
+        """``since``: when the frame now buffered started; ``None``: nothing buffered."""
+        if since is None:
+            self._partial.pop(conn, None)
+        elif conn not in self._partial:
+            self._partial[conn] = since
+
+    def stalled(self, now: float) -> list[Any]:
+        if not self.frame_timeout or not self._partial:
+            return []
+        limit = now - self.frame_timeout
+        out = [c for c, t in self._partial.items() if t <= limit]
+        for c in out:
+            del self._partial[c]
+        self.stalled_cut += len(out)
+        return out
+
+
+class PeerLog:
+    """Log lines about one peer address: at most ``burst`` per ``window`` seconds, then one line saying
+    how many were left out when the window ends (on the peer's next line)."""
+
+    def __init__(self, logger: logging.Logger, burst: int = 20, window: float = 60.0, max_peers: int = 10_000) -> None:
+        self.logger = logger
+        self.burst = burst
+        self.window = window
+        self.max_peers = max_peers
+        self._peers: OrderedDict[str, list[float]] = OrderedDict()  # host -> [window start, lines, suppressed]
+        self.suppressed = 0
+
+    def log(self, level: int, host: str, now: float, msg: str, *args: Any) -> None:
+        if not self.logger.isEnabledFor(level):
+            return
+        p = self._peers.get(host)
+        if p is None or now - p[0] >= self.window:
+            if p is not None and p[2]:
+                self.logger.log(level, "%d more lines about %s were left out in %g s", int(p[2]), host,
+                                self.window)
+            p = [now, 0, 0]
+            self._peers[host] = p
+            self._peers.move_to_end(host)
+            if len(self._peers) > self.max_peers:
+                self._peers.popitem(last=False)
+        if p[1] < self.burst:
+            p[1] += 1
+            self.logger.log(level, msg, *args)
+        else:
+            p[2] += 1
+            self.suppressed += 1
+
+
+class Guard:
+    """The limits of one gateway, built from ``[limits]`` (:class:`~jt808.config.LimitsConfig`), and the
+    ``/metrics`` samples of what they stopped."""
+
+    def __init__(self, cfg: Any, logger: logging.Logger) -> None:
+        self.cfg = cfg
+        self.attempts = AttemptLimits(cfg.attempts_per_connection, cfg.attempts_per_address_rate,
+                                      cfg.attempts_per_address_burst, cfg.attempts_per_phone_rate,
+                                      cfg.attempts_per_phone_burst)
+        self.admission = Admission(cfg.auth_deadline, cfg.max_unauthenticated, cfg.max_unauthenticated_per_address,
+                                   cfg.frame_timeout)
+        self.peer_log = PeerLog(logger, cfg.log_lines_per_peer)
+        self.counters: Counter[str] = Counter()  # udp_sessions_full, udp_pending_full, udp_unbound …
+
+    def metrics(self) -> list[tuple[str, str, str, list[tuple[str, float]]]]:
+        """``(name, type, help, [(labels, value)])`` for the Prometheus text."""
+        a = self.admission
+        refused = self.attempts.refused
+        c = self.counters
+        return [
+            ("jt808_attempts_rate_limited_total", "counter",
+             "0x0100/0x0102 attempts not decided because a rate limit stopped them.",
+             [(f'{{kind="{k}",scope="{s}"}}', refused.get((k, s), 0))
+              for k in ("register", "auth") for s in ("connection", "address", "phone")]),
+            ("jt808_unauthenticated_connections", "gauge", "Connections that have not authenticated yet.",
+             [("", len(a))]),
+            ("jt808_unauthenticated_closed_total", "counter",
+             "Unauthenticated connections closed or refused, by reason.",
+             [('{reason="per_address_cap"}', a.refused), ('{reason="evicted"}', a.evicted),
+              ('{reason="auth_deadline"}', a.expired)]),
+            ("jt808_stalled_frames_closed_total", "counter",
+             "Connections closed because a started frame was not finished in time (slowloris).",
+             [("", a.stalled_cut)]),
+            ("jt808_udp_refused_total", "counter", "UDP datagrams not served by a session, by reason.",
+             [(f'{{reason="{r}"}}', c.get(f"udp_{r}", 0)) for r in ("unbound", "sessions_full", "pending_full")]),
+            ("jt808_log_lines_suppressed_total", "counter", "Log lines about one peer left out (rate limit).",
+             [("", self.peer_log.suppressed)]),
+        ]

@@ -34,8 +34,8 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     max_unauthenticated_per_address = 256   # per source address (the newcomer is refused)
     frame_timeout = 15          # a started frame must be complete within this (slowloris)
     attempts_per_connection = 10            # 0x0100 + 0x0102 on one connection, then closed
-    attempts_per_address_rate = 20          # per source address: per second, and burst
-    attempts_per_address_burst = 200
+    attempts_per_address_rate = 50          # per source address: per second, and burst (carrier NAT!)
+    attempts_per_address_burst = 500
     attempts_per_phone_rate = 0.2           # per phone: per second, and burst
     attempts_per_phone_burst = 10
     udp_sessions = 100000       # UDP sessions (made only by a registration or authentication)
@@ -46,6 +46,7 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     fragment_bytes_total = 268435456
     resend_frames = 4           # 0x8003 / 0x8800 frames per request at most (ids split across them)
     log_lines_per_peer = 20     # per peer address and minute, then a count of the lines left out
+    trusted_addresses = "127.0.0.1,::1"    # exempt from the per-address limits (addresses/networks)
 
     [session]
     heartbeat_interval = 60     # the terminals' heartbeat interval (parameter 0x0001), seconds
@@ -148,8 +149,8 @@ class LimitsConfig:
     max_unauthenticated_per_address: int = 256
     frame_timeout: float = 15.0
     attempts_per_connection: int = 10
-    attempts_per_address_rate: float = 20.0
-    attempts_per_address_burst: int = 200
+    attempts_per_address_rate: float = 50.0
+    attempts_per_address_burst: int = 500
     attempts_per_phone_rate: float = 0.2
     attempts_per_phone_burst: int = 10
     udp_sessions: int = 100_000
@@ -160,6 +161,7 @@ class LimitsConfig:
     fragment_bytes_total: int = 256 << 20
     resend_frames: int = 4
     log_lines_per_peer: int = 20
+    trusted_addresses: str = "127.0.0.1,::1"
 
 
 @dataclass
@@ -355,8 +357,16 @@ def _validate_limits(cfg: Config) -> None:
         raise ConfigError(f"auth.reregister_match: unknown field(s) {', '.join(bad)} "
                           f"(choose among {', '.join(REREGISTER_FIELDS)})")
     lim = cfg.limits
+    import ipaddress
+
+    for part in lim.trusted_addresses.split(","):
+        if part.strip():
+            try:
+                ipaddress.ip_network(part.strip(), strict=False)
+            except ValueError:
+                raise ConfigError(f"limits.trusted_addresses: {part.strip()!r} is not an address or network") from None
     for f in dataclasses.fields(lim):
-        if getattr(lim, f.name) < 0:
+        if f.name != "trusted_addresses" and getattr(lim, f.name) < 0:
             raise ConfigError(f"limits.{f.name} must not be negative (0 disables the limit)")
     if lim.fragment_sets_per_terminal < 1 or lim.fragment_bytes_per_terminal < 1 or lim.fragment_sets_total < 1 \
             or lim.fragment_bytes_total < 1 or lim.resend_frames < 1:

@@ -55,8 +55,11 @@ class Terminal:
         self.splitter = FrameSplitter()
         self.frames: list[bytes] = []
 
-    async def connect(self, port: int) -> Terminal:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port)
+    async def connect(self, port: int, source: str | None = None) -> Terminal:
+        """``source``: the local address to connect from (127.0.0.0/8 offers many; 127.0.0.1 is exempt from
+        the per-address limits by default)."""
+        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", port,
+                                                                 local_addr=(source, 0) if source else None)
         return self
 
     def frame(self, body: Body, **header: Any) -> bytes:
@@ -130,7 +133,7 @@ class Terminal:
 class UdpTerminal(Terminal):
     """The same terminal over UDP: one datagram per frame."""
 
-    async def connect(self, port: int) -> UdpTerminal:  # type: ignore[override]
+    async def connect(self, port: int, source: str | None = None) -> UdpTerminal:  # type: ignore[override]
         loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         outer = self
@@ -139,7 +142,8 @@ class UdpTerminal(Terminal):
             def datagram_received(self, data: bytes, addr: Any) -> None:
                 outer.queue.put_nowait(data)
 
-        self.transport, _ = await loop.create_datagram_endpoint(_P, remote_addr=("127.0.0.1", port))
+        self.transport, _ = await loop.create_datagram_endpoint(_P, remote_addr=("127.0.0.1", port),
+                                                                local_addr=(source, 0) if source else None)
         return self
 
     async def send_raw(self, data: bytes) -> None:

@@ -23,6 +23,8 @@ from .helpers import PHONE, Terminal, location, make_config
 
 pytestmark = pytest.mark.timeout(60)
 
+SRC = "127.0.1.1"  # a source address that is not trusted (127.0.0.1 is, by default)
+
 
 def registration(plate: str = "京A12345", dev_id: str = "0000001") -> TerminalRegister:
     return TerminalRegister(province=11, city=100, manufacturer="ACME1", model="T808", dev_id=dev_id, color=1,
@@ -174,22 +176,22 @@ async def test_attempts_limited_per_phone_and_per_address(tmp_path: Path) -> Non
     cfg = make_config(tmp_path, limits={"attempts_per_phone_rate": 0.01, "attempts_per_phone_burst": 3,
                                         "attempts_per_address_rate": 0.01, "attempts_per_address_burst": 8})
     async with Gateway(cfg) as gw:
-        victim = await Terminal().connect(gw.tcp_port)
+        victim = await Terminal().connect(gw.tcp_port, SRC)
         code = await victim.register()
         for _ in range(2):  # a guesser uses up the phone's attempts …
-            g = await Terminal().connect(gw.tcp_port)
+            g = await Terminal().connect(gw.tcp_port, SRC)
             assert (await g.authenticate("guess")).body.result == 1
             await g.close()
-        g = await Terminal().connect(gw.tcp_port)
+        g = await Terminal().connect(gw.tcp_port, SRC)
         await g.send(TerminalAuth(code="guess"))
         await g.expect_nothing()  # … after which attempts for that phone are not decided at all
         assert gw.guard.attempts.refused[("auth", "phone")] == 1
         # another phone from the same address still has the address's budget (8: 1 + 2 + 1 + 4 below)
         for i in range(4):
-            o = await Terminal(f"01380000000{i}").connect(gw.tcp_port)
+            o = await Terminal(f"01380000000{i}").connect(gw.tcp_port, SRC)
             assert (await o.request(registration())).body.result == 0
             await o.close()
-        o = await Terminal("013800000009").connect(gw.tcp_port)
+        o = await Terminal("013800000009").connect(gw.tcp_port, SRC)
         await o.send(registration())
         await o.expect_nothing()
         assert gw.guard.attempts.refused[("register", "address")] == 1
@@ -198,6 +200,8 @@ async def test_attempts_limited_per_phone_and_per_address(tmp_path: Path) -> Non
         await o.close()
         await victim.close()
     assert code
+    # loopback (127.0.0.1) is trusted by default: no per-address limit for local simulators
+    assert "127.0.0.1" in gw.guard.trusted and SRC not in gw.guard.trusted
 
 
 # -- authentication edge cases -----------------------------------------------------------------

@@ -18,12 +18,13 @@ The defaults and what each limit protects are listed in ``docs/security.md``.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-__all__ = ["Admission", "AttemptLimits", "PeerLog", "RateLimiter", "peer_host"]
+__all__ = ["Admission", "AttemptLimits", "Guard", "PeerLog", "RateLimiter", "Trusted", "peer_host"]
 
 
 def peer_host(peer: str) -> str:
@@ -32,6 +33,34 @@ def peer_host(peer: str) -> str:
     if not sep:
         return peer
     return host.strip("[]")
+
+
+class Trusted:
+    """Addresses exempt from the per-address limits (``limits.trusted_addresses``: addresses or networks,
+    comma-separated; by default the loopback addresses 127.0.0.1 and ::1, where simulators and benchmarks
+    run). The global caps, the deadline and the per-connection and per-phone limits still apply."""
+
+    def __init__(self, spec: str = "") -> None:
+        self.networks = [ipaddress.ip_network(part.strip(), strict=False) for part in spec.split(",") if part.strip()]
+        self._cache: dict[str, bool] = {}
+
+    def __contains__(self, host: object) -> bool:
+        if not self.networks or not isinstance(host, str):
+            return False
+        hit = self._cache.get(host)
+        if hit is None:
+            try:
+                addr = ipaddress.ip_address(host)
+            except ValueError:
+                hit = False
+            else:
+                if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+                    addr = addr.ipv4_mapped
+                hit = any(addr in n for n in self.networks)
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[host] = hit
+        return hit
 
 
 class RateLimiter:
@@ -80,9 +109,10 @@ class AttemptLimits:
     by a limit is not decided at all (no storage, no hook call, no answer: the device retries later).
     """
 
-    def __init__(self, per_connection: int = 10, address_rate: float = 20.0, address_burst: int = 200,
-                 phone_rate: float = 0.2, phone_burst: int = 10) -> None:
+    def __init__(self, per_connection: int = 10, address_rate: float = 50.0, address_burst: int = 500,
+                 phone_rate: float = 0.2, phone_burst: int = 10, trusted: Trusted | None = None) -> None:
         self.per_connection = per_connection
+        self.trusted = trusted if trusted is not None else Trusted()
         self.by_address = RateLimiter(address_rate, address_burst)
         self.by_phone = RateLimiter(phone_rate, phone_burst)
         self.refused: Counter[tuple[str, str]] = Counter()  # (kind, scope) -> attempts stopped
@@ -93,7 +123,7 @@ class AttemptLimits:
         scope = None
         if self.per_connection and attempts_on_connection > self.per_connection:
             scope = "connection"
-        elif not self.by_address.allow(host, now):
+        elif host not in self.trusted and not self.by_address.allow(host, now):
             scope = "address"
         elif not self.by_phone.allow(phone, now):
             scope = "phone"
@@ -114,7 +144,8 @@ class Admission:
     """
 
     def __init__(self, deadline: float = 20.0, max_total: int = 4096, max_per_address: int = 256,
-                 frame_timeout: float = 15.0) -> None:
+                 frame_timeout: float = 15.0, trusted: Trusted | None = None) -> None:
+        self.trusted = trusted if trusted is not None else Trusted()
         self.deadline = deadline
         self.max_total = max_total
         self.max_per_address = max_per_address
@@ -138,7 +169,7 @@ class Admission:
 
     def admit(self, conn: Any, host: str, now: float) -> tuple[str | None, list[Any]]:
         """``(refusal or None, connections to close to make room)``."""
-        if self.max_per_address and self._per_host.get(host, 0) >= self.max_per_address:
+        if self.max_per_address and self._per_host.get(host, 0) >= self.max_per_address and host not in self.trusted:
             self.refused += 1
             return f"{self.max_per_address} unauthenticated connections from {host} already", []
         evicted: list[Any] = []
@@ -243,11 +274,12 @@ class Guard:
 
     def __init__(self, cfg: Any, logger: logging.Logger) -> None:
         self.cfg = cfg
+        self.trusted = Trusted(cfg.trusted_addresses)
         self.attempts = AttemptLimits(cfg.attempts_per_connection, cfg.attempts_per_address_rate,
                                       cfg.attempts_per_address_burst, cfg.attempts_per_phone_rate,
-                                      cfg.attempts_per_phone_burst)
+                                      cfg.attempts_per_phone_burst, self.trusted)
         self.admission = Admission(cfg.auth_deadline, cfg.max_unauthenticated, cfg.max_unauthenticated_per_address,
-                                   cfg.frame_timeout)
+                                   cfg.frame_timeout, self.trusted)
         self.peer_log = PeerLog(logger, cfg.log_lines_per_peer)
         self.counters: Counter[str] = Counter()  # udp_sessions_full, udp_pending_full, udp_unbound …
 

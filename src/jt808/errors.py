@@ -52,6 +52,9 @@ class JT808Error(Exception):
     """Base of every error raised by jt808."""
 
     reply_result: int = 2  # 0x8001 result: message error
+    #: The frame header when it could be read (a :class:`~jt808.protocol.header.Header`): a platform
+    #: answers such a frame with 0x8001 ``reply_result`` quoting its serial and id instead of silence.
+    header: Any = None
 
 
 class FrameError(JT808Error, ValueError):

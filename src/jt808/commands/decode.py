@@ -29,9 +29,10 @@ import click
 
 from jt808.errors import JT808Error
 from jt808.protocol.exchange import from_json, to_json
+from jt808.protocol.frame import decode
 from jt808.protocol.framing import FrameSplitter
 from jt808.protocol.header import Version
-from jt808.protocol.packet import Packet, decode, encode
+from jt808.protocol.packet import Packet, encode
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 
 __all__ = ["decode_command", "decode_lines", "encode_command", "parse_hex", "read_capture"]
@@ -95,13 +96,13 @@ def _error(reason: str) -> str:
     return _dumps({"error": reason})
 
 
-def _render_factory(profile: Profile, strict: bool, pretty: bool, explain: bool) -> Callable[[bytes, dict], str]:
+def _render_factory(profile: Profile, mode: str, pretty: bool, explain: bool) -> Callable[[bytes, dict], str]:
     """frame -> one output record (compact JSON line, or pretty/explain text)."""
     prof = profile
 
     def compact(frame: bytes, extra: dict) -> str:
         try:
-            p = decode(frame, prof, strict=strict)
+            p = decode(frame, prof, mode=mode)
             j = to_json(p, prof)
         except JT808Error as e:
             return _error(str(e))
@@ -126,7 +127,7 @@ def _render_factory(profile: Profile, strict: bool, pretty: bool, explain: bool)
         p: Packet | None = None
         err = None
         try:
-            p = decode(frame, prof, strict=strict)
+            p = decode(frame, prof, mode=mode)
             j = to_json(p, prof)
             if p.problems:
                 j["problems"] = p.problems
@@ -152,9 +153,10 @@ def _render_factory(profile: Profile, strict: bool, pretty: bool, explain: bool)
 
 
 def decode_lines(lines: Iterable[bytes | str], profile: Profile = DEFAULT_PROFILE, *, strict: bool = True,
-                 pretty: bool = False, explain: bool = False) -> Iterator[str]:
-    """One output record per non-blank input line (the engine of ``jt808 decode``)."""
-    render = _render_factory(profile, strict, pretty, explain)
+                 pretty: bool = False, explain: bool = False, mode: str | None = None) -> Iterator[str]:
+    """One output record per non-blank input line (the engine of ``jt808 decode``); ``mode`` as in
+    :func:`jt808.protocol.frame.decode` (default: ``strict`` or ``lenient`` after ``strict``)."""
+    render = _render_factory(profile, mode or ("strict" if strict else "lenient"), pretty, explain)
     for line in lines:
         if isinstance(line, str):
             line = line.encode("ascii", "replace")
@@ -235,15 +237,18 @@ def _guard_pipe(fn: Callable[[], None]) -> None:
 @click.option("--version", "version", type=_VERSIONS, default=None,
               help="Decode every frame as this version, whatever its header says.")
 @click.option("--encoding", default=None, help="String encoding of the device (default gbk; e.g. utf-8).")
+@click.option("--strict", is_flag=True,
+              help="Only frames as the standard lays them out (default: tolerant, as the gateway: wrong "
+                   "lengths, overflowing lengths and missing check codes are repaired and listed in problems).")
 @click.option("--lenient", is_flag=True,
-              help="Accept bad check codes and length fields, keep undecodable bodies raw, list the problems.")
+              help="Also accept wrong check codes and keep undecodable bodies raw, listing the problems.")
 @click.option("--pretty", is_flag=True,
               help="Indented output with each field's meaning and the names of set alarm/status bits.")
 @click.option("--explain", is_flag=True, help="Annotated hex dump of header and body before the JSON.")
 @click.option("--pcap", "pcap", type=click.Path(exists=True, dir_okay=False),
               help="Read frames from the TCP/UDP payloads of a pcap/pcapng capture.")
-def decode_command(frames: tuple[str, ...], version: str | None, encoding: str | None, lenient: bool,
-                   pretty: bool, explain: bool, pcap: str | None) -> None:
+def decode_command(frames: tuple[str, ...], version: str | None, encoding: str | None, strict: bool,
+                   lenient: bool, pretty: bool, explain: bool, pcap: str | None) -> None:
     """Decode hex frames (arguments, or stdin lines) to EMQX JSON, one line per frame.
 
     \b
@@ -253,13 +258,15 @@ def decode_command(frames: tuple[str, ...], version: str | None, encoding: str |
       jt808 decode --pretty --explain 7e0200...7e
       jt808 decode --pcap capture.pcap
     """
+    if strict and lenient:
+        raise click.UsageError("--strict and --lenient exclude each other")
     profile = _profile(version, encoding, lenient)
-    strict = not lenient
+    mode = "strict" if strict else "lenient" if lenient else "tolerant"
     out = _Out()
 
     def run() -> None:
         if pcap is not None:
-            render = _render_factory(profile, strict, pretty, explain)
+            render = _render_factory(profile, mode, pretty, explain)
             batch: list[str] = []
             for flow, frame in read_capture(pcap):
                 batch.append(render(frame, {"flow": flow}))
@@ -269,10 +276,10 @@ def decode_command(frames: tuple[str, ...], version: str | None, encoding: str |
             out.write(batch)
             return
         if frames:
-            out.write(list(decode_lines(frames, profile, strict=strict, pretty=pretty, explain=explain)))
+            out.write(list(decode_lines(frames, profile, pretty=pretty, explain=explain, mode=mode)))
             return
         stdin = click.get_binary_stream("stdin")
-        render = _render_factory(profile, strict, pretty, explain)
+        render = _render_factory(profile, mode, pretty, explain)
         for lines in _chunks_of_lines(stdin):
             records = []
             append = records.append

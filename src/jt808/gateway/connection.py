@@ -25,6 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from jt808.protocol.framing import unescape
+from jt808.protocol.header import phone_of
 from jt808.session.platform import PlatformSession
 
 if TYPE_CHECKING:
@@ -241,7 +242,8 @@ class UdpConnection(Connection):
 
 
 def peek_phone(data: bytes) -> str | None:
-    """The phone of the first frame of a datagram (without decoding it), or ``None``."""
+    """The phone of the first frame of a datagram (without decoding it), or ``None``: the header codec's
+    :func:`~jt808.protocol.header.phone_of` on the unescaped start of the frame."""
     start = data.find(b"\x7e")
     if start < 0:
         return None
@@ -254,13 +256,7 @@ def peek_phone(data: bytes) -> str | None:
             head = unescape(head.rstrip(b"\x7d"))
         except ValueError:
             return None
-    if len(head) < 4:
-        return None
-    if head[2] & 0x40 and len(head) >= 15:
-        return head[5:15].hex()
-    if len(head) >= 10:
-        return head[4:10].hex()
-    return None
+    return phone_of(head)
 
 
 class UdpEndpoint(asyncio.DatagramProtocol):

@@ -38,6 +38,7 @@ from jt808.gateway.limits import Guard, peer_host
 from jt808.gateway.media import MediaStore
 from jt808.gateway.sessions import SessionRegistry
 from jt808.gateway.sink import StorageSink, frame_of
+from jt808.protocol.frame import PROBLEM_KINDS
 from jt808.protocol.header import Version
 from jt808.protocol.packet import Packet
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
@@ -682,9 +683,12 @@ class Gateway:
     # ------------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         totals = dict(self.sessions.closed_totals)
+        frame_repairs = dict(self.sessions.closed_repairs)
         tcp = udp = authenticated = 0
         for conn in self.connections:
             s = conn.session
+            for kind, n in s.repairs.items():
+                frame_repairs[kind] = frame_repairs.get(kind, 0) + n
             totals["rx_frames"] += s.rx_frames
             totals["tx_frames"] += s.tx_frames
             totals["rx_bytes"] += s.rx_bytes
@@ -696,7 +700,8 @@ class Gateway:
             if s.authenticated:
                 authenticated += 1
         out: dict[str, Any] = {"connections_tcp": tcp, "connections_udp": udp, "authenticated": authenticated,
-                               "online_terminals": len(self.sessions), **totals, "counters": dict(self.counters),
+                               "online_terminals": len(self.sessions), **totals, "frame_repairs": frame_repairs,
+                               "counters": dict(self.counters),
                                "uptime": time.time() - self.started_at if self.started_at else 0.0}
         if self.writer is not None:
             w = self.writer
@@ -734,6 +739,9 @@ class Gateway:
         metric("jt808_bytes_received_total", "counter", "Bytes received.", [("", st["rx_bytes"])])
         metric("jt808_frames_rejected_total", "counter", "Frames rejected (bad escape, check code, length, body).",
                [("", st["rejected"])])
+        metric("jt808_frame_repairs_total", "counter",
+               "Problems repaired or flagged by the tolerant frame decoder, by kind (docs: Device dialects).",
+               [(f'{{kind="{k}"}}', st["frame_repairs"].get(k, 0)) for k in PROBLEM_KINDS])
         c = st["counters"]
         metric("jt808_connections_total", "counter", "Connections accepted.", [("", c.get("connections", 0))])
         metric("jt808_registrations_total", "counter", "0x0100 decisions.",

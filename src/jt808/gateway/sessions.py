@@ -19,6 +19,7 @@ class SessionRegistry:
     def __init__(self) -> None:
         self._by_phone: dict[str, Connection] = {}
         self.closed_totals = {"rx_frames": 0, "tx_frames": 0, "rx_bytes": 0, "rejected": 0}
+        self.closed_repairs: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._by_phone)
@@ -57,6 +58,9 @@ class SessionRegistry:
         t["tx_frames"] += s.tx_frames
         t["rx_bytes"] += s.rx_bytes
         t["rejected"] += s.rejected
+        r = self.closed_repairs
+        for kind, n in s.repairs.items():
+            r[kind] = r.get(kind, 0) + n
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [c.info() for c in self._by_phone.values()]

@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from jt808.protocol import messages as _messages  # noqa: F401  (registers the standard bodies)
+from jt808.protocol.frame import decode
 from jt808.protocol.framing import FrameSplitter, check_code, escape, unescape
 from jt808.protocol.header import V2011, V2013, V2019, Header, Version
-from jt808.protocol.packet import Packet, RawBody, build, decode, decode_body, encode, encode_body
+from jt808.protocol.packet import Packet, RawBody, build, decode_body, encode, encode_body
 from jt808.protocol.registry import DEFAULT_MESSAGES, DEFAULT_PROFILE, ExtraCodec, Profile
 from jt808.protocol.spec import Body
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jt808.errors import BadCheckCode, BadEscape, BadFlag, FrameError
+from jt808.protocol.header import frame_layout
 
 __all__ = [
     "DEFAULT_MAX_FRAME",
@@ -108,11 +109,10 @@ def unframe(raw: bytes, *, verify: bool = True) -> tuple[bytes, bool]:
 
 
 def _plausible(piece: bytes | bytearray) -> bool:
-    """Cheap length test of an escaped frame ``7E … 7E`` without decoding it.
-
-    True when the unescaped length equals header + body-length field + check code, for either the
-    2011/2013 or the 2019 header (a device may set bit 14 on a 2013 frame).
-    """
+    """Cheap length test of an escaped frame ``7E … 7E`` without decoding it: True when its unescaped
+    length is one the frame decoder reads as a whole frame (:func:`jt808.protocol.header.frame_layout`:
+    the standard layouts, bit 14 on a 2013 frame, a body length overflowing into the flag bits, a
+    missing check code)."""
     head = piece[1:8]
     if b"\x7d" in head:
         try:
@@ -121,13 +121,8 @@ def _plausible(piece: bytes | bytearray) -> bool:
             return False
     if len(head) < 4:
         return False
-    props = head[2] << 8 | head[3]
-    body = props & 0x3FF
-    frag = 4 if props & 0x2000 else 0
     ulen = len(piece) - 2 - piece.count(b"\x7d")
-    if ulen == 12 + frag + body + 1:
-        return True
-    return bool(props & 0x4000) and ulen == 17 + frag + body + 1
+    return frame_layout(ulen, head[2] << 8 | head[3]) is not None
 
 
 class FrameSplitter:

@@ -18,9 +18,12 @@ __all__ = [
     "Version",
     "bcd_decode",
     "bcd_encode",
+    "frame_layout",
     "header_length",
     "pack_header",
     "parse_header",
+    "phone_of",
+    "unpack_header",
 ]
 
 MAX_BODY = 0x3FF
@@ -132,7 +135,9 @@ class Header:
 
 def parse_header(data: bytes, default_version: Version = V2013,
                  force_version: Version | None = None) -> tuple[Header, int, str | None]:
-    """Parse the header at the start of an unescaped frame (check code excluded).
+    """Parse the header at the start of an unescaped frame (check code excluded), trusting the lengths
+    as the standard lays them out (the tolerant reading of a whole frame is
+    :func:`jt808.protocol.frame.read_frame`).
 
     Returns ``(header, body_offset, note)`` where ``note`` names a correction made on the way
     (bit 14 set on a frame whose lengths only add up as 2013). Bit 14 is trusted only when the
@@ -141,7 +146,7 @@ def parse_header(data: bytes, default_version: Version = V2013,
     n = len(data)
     if n < 12:
         raise HeaderError(f"header needs at least 12 bytes, frame has {n}", offset=0)
-    msg_id, props = data[0] << 8 | data[1], data[2] << 8 | data[3]
+    props = data[2] << 8 | data[3]
     length = props & _LEN_MASK
     frag = 4 if props & _FRAG_BIT else 0
     note = None
@@ -153,7 +158,20 @@ def parse_header(data: bytes, default_version: Version = V2013,
         # A forced version overrides the header's own claim (SmallChi README example 14).
         note = f"version forced to {force_version} by the device profile"
         is19 = force_version is V2019
-    if is19:
+    base = force_version if force_version is not None and force_version is not V2019 else default_version
+    header, off = unpack_header(data, props, is19, bool(frag), base)
+    return header, off, note
+
+
+def unpack_header(data: bytes, props: int, is2019: bool, fragmented: bool,
+                  version: Version = V2013) -> tuple[Header, int]:
+    """The header codec's reading: ``data`` laid out as the 2019 (``is2019``) or 2011/2013 header, with
+    the properties word ``props`` (as read, or as repaired by the frame decoder). ``version`` is what a
+    2011/2013 header is taken for. Returns ``(header, body offset)``."""
+    n = len(data)
+    frag = 4 if fragmented else 0
+    msg_id = data[0] << 8 | data[1] if n >= 2 else 0
+    if is2019:
         if n < 17 + frag:
             raise HeaderError(f"2019 header needs {17 + frag} bytes, frame has {n}", msg_id=msg_id, offset=0)
         _, _, proto_ver, phone, sn = _H19.unpack_from(data)
@@ -164,15 +182,70 @@ def parse_header(data: bytes, default_version: Version = V2013,
             raise HeaderError(f"header needs {12 + frag} bytes, frame has {n}", msg_id=msg_id, offset=0)
         _, _, phone, sn = _H13.unpack_from(data)
         proto_ver = 0
-        version = force_version if force_version is not None and force_version is not V2019 else default_version
+        if version is V2019:
+            version = V2013
         off = 12
     frag_total = frag_sn = 0
     if frag:
         frag_total, frag_sn = _FRAG.unpack_from(data, off)
         off += 4
-    header = Header(msg_id, phone.hex(), sn, version, (props >> 10) & 0b111, length, frag_total, frag_sn,
-                    proto_ver, props & (0x8000 if is19 else 0xC000))
-    return header, off, note
+    header = Header(msg_id, phone.hex(), sn, version, (props >> 10) & 0b111, props & _LEN_MASK, frag_total,
+                    frag_sn, proto_ver, props & (0x8000 if is2019 else 0xC000))
+    return header, off
+
+
+def frame_layout(n: int, props: int, xor: int | None = None) -> tuple[bool, int, int, bool, str | None] | None:
+    """How an unescaped frame of ``n`` bytes (check code included when present) with properties ``props``
+    is laid out, tolerating the dialects in the module docstring.
+
+    Returns ``(is2019, fragment header bytes, body length, has check code, repair kind or None)`` or
+    ``None`` when no reading adds up (the caller decides whether to decode what the frame holds).
+    ``xor`` is the XOR of all ``n`` bytes when known: a missing check code is recognised only when it is
+    1..0x0F (the lost one-hex-digit code); without it (``None``), only the length test is made.
+    """
+    length = props & 0x3FF
+    bit14 = bool(props & 0x4000)
+    frag = 4 if props & 0x2000 else 0
+    # 1. as the standard says (and bit 14 lying about 2019)
+    if n == (17 if bit14 else 12) + frag + length + 1:
+        return bit14, frag, length, True, None
+    if bit14 and n == 12 + frag + length + 1:
+        return False, frag, length, True, "version_bit"
+    # 2. a length >= 1024 OR-ed into the flag bits (read the flags that remain after taking the length)
+    for has_cc in (True, False):
+        for is19 in ((True, False) if bit14 else (False,)):
+            for fr in (0, 4):
+                size = n - (17 if is19 else 12) - fr - (1 if has_cc else 0)
+                high = size & ~0x3FF
+                if (size < 1024 or size & 0x3FF != length or props & high != high
+                        or bool((props & ~high) & 0x2000) != bool(fr)
+                        or (is19 and not (props & ~high) & 0x4000)):
+                    continue
+                if not has_cc and xor is not None and xor >= 0x10:
+                    continue  # (a zero XOR too: the overflow test is strong evidence by itself)
+                return is19, fr, size, has_cc, "length_overflow"
+    # 3. the check code is missing (one hex digit lost)
+    if _lost_digit(xor):
+        if n == (17 if bit14 else 12) + frag + length:
+            return bit14, frag, length, False, "check_code_missing"
+        if bit14 and n == 12 + frag + length:
+            return False, frag, length, False, "check_code_missing"
+    return None
+
+
+def _lost_digit(xor: int | None) -> bool:
+    """A check code written as one hex digit (1..F) and lost. A zero XOR means the last byte is a valid
+    check code of the rest: the frame is then read as carrying one (a length-field disagreement)."""
+    return xor is None or 0 < xor < 0x10
+
+
+def phone_of(head: bytes) -> str | None:
+    """The phone of an unescaped header start (at least 10 bytes; 15 when bit 14 says 2019), or ``None``."""
+    if len(head) < 10:
+        return None
+    if head[2] & 0x40 and len(head) >= 15:
+        return head[5:15].hex()
+    return head[4:10].hex()
 
 
 def pack_header(h: Header, body_length: int) -> bytes:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import struct
 from typing import Any, ClassVar
 
-from jt808.errors import BadCheckCode, BadLength, DecodeError, EncodeError
+from jt808.errors import DecodeError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
-from jt808.protocol.framing import check_code, escape, unframe
-from jt808.protocol.header import V2011, V2013, V2019, Header, Version, pack_header, parse_header
+from jt808.protocol.framing import check_code, escape
+from jt808.protocol.header import V2011, V2013, V2019, Header, Version, pack_header
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
 
-__all__ = ["Packet", "RawBody", "decode", "decode_body", "encode", "encode_body"]
+__all__ = ["Packet", "RawBody", "decode_body", "encode", "encode_body"]
 
 _H13 = struct.Struct(">HH6sH")
 _TAILS = [bytes((cc, 0x7E)) for cc in range(256)]  # check code + end flag
@@ -133,77 +133,6 @@ def decode_body(msg_id: int, version: Version, data: bytes, profile: Profile = D
         tail = data[r.pos:r.end]
         problems.append(f"0x{msg_id:04X}: {len(tail)} trailing byte(s) after the body kept raw: {tail.hex()}")
     return body, tail, version
-
-
-def decode(frame: bytes, profile: Profile = DEFAULT_PROFILE, *, strict: bool = True) -> Packet:
-    """Decode one complete frame (0x7E flags included) into a :class:`Packet`.
-
-    Sub-package fragments (``frag_total > 1``) keep their bytes in a :class:`RawBody` with reason
-    ``"fragment"``: feed them to a :class:`~jt808.protocol.subpackage.Reassembler`. Encrypted bodies
-    are decrypted when the profile holds a private key, else kept raw.
-    """
-    n = len(frame)
-    if n < 15 or frame[0] != 0x7E or frame[-1] != 0x7E or b"\x7d" in frame:
-        content, check_ok = unframe(frame, verify=False)
-    else:  # nothing to unescape
-        content = frame[1:-2]
-        check_ok = check_code(content) == frame[-2]
-        props = content[2] << 8 | content[3]
-        if (check_ok and not props & 0xFC00 and len(content) == 12 + (props & 0x3FF)
-                and profile.force_version is None):
-            # fast path: plain 2011/2013 frame, lengths agree, not split, not encrypted
-            msg_id, _, phone, sn = _H13.unpack_from(content)
-            version = profile.default_version
-            header = Header(msg_id, phone.hex(), sn, version, 0, props & 0x3FF, 0, 0, 0, 0)
-            body_bytes = content[12:]
-            cls = profile.messages.table.get((msg_id, version))
-            if cls is not None and not (msg_id == 0x0100 and profile.infer_2011):
-                fast = cls.fast_decode
-                if fast is not None:
-                    body = fast(body_bytes, profile, version)
-                    if body is not None:
-                        return Packet(header, body, body_bytes, [])
-                r = Reader(body_bytes, version, profile, msg_id)
-                try:
-                    body = cls.decode(r)
-                except (DecodeError, IndexError, ValueError, UnicodeError):
-                    pass  # the general path below reports it properly
-                else:
-                    if r.pos == r.end and not r.problems:
-                        return Packet(header, body, body_bytes, [])
-    return _decode_general(content, check_ok, frame, profile, strict)
-
-
-def _decode_general(content: bytes, check_ok: bool, frame: bytes, profile: Profile, strict: bool) -> Packet:
-    problems: list[str] = []
-    if not check_ok:
-        if strict and not profile.accept_bad_check:
-            raise BadCheckCode(check_code(content), frame_check(frame))
-        problems.append("bad check code (accepted and flagged)")
-    header, off, note = parse_header(content, profile.default_version, profile.force_version)
-    if note:
-        problems.append(note)
-    body_bytes = content[off:]
-    if len(body_bytes) != header.length:
-        msg = (f"0x{header.msg_id:04X}: body-length field says {header.length} bytes, "
-               f"frame holds {len(body_bytes)}")
-        if strict:
-            raise BadLength(msg)
-        problems.append(msg + " (decoded what the frame holds)")
-    if header.frag_total > 1:
-        return Packet(header, RawBody(body_bytes, "fragment"), body_bytes, problems)
-    if header.encrypt & 1:
-        if profile.rsa_private_key is None:
-            problems.append("RSA-encrypted body and no private key in the profile: kept raw")
-            return Packet(header, RawBody(body_bytes, "encrypted"), body_bytes, problems)
-        from jt808.protocol.crypto import rsa_decrypt
-
-        body_bytes = rsa_decrypt(profile.rsa_private_key, body_bytes)
-    body, tail, version = decode_body(header.msg_id, header.version, body_bytes, profile, strict=strict,
-                                      problems=problems)
-    if version is not header.version:
-        header.version = version
-    return Packet(header, body, body_bytes, problems, tail)
 
 
 def frame_check(frame: bytes) -> int:

@@ -28,8 +28,6 @@ from enum import IntEnum
 from typing import Any
 
 from jt808.errors import (
-    BadCheckCode,
-    BadLength,
     BodyError,
     DecodeError,
     EncodeError,
@@ -39,10 +37,11 @@ from jt808.errors import (
     ReassemblyError,
     SessionError,
 )
+from jt808.protocol.frame import decode_payload, problem_kind, read_frame
 from jt808.protocol.framing import DEFAULT_MAX_FRAME, FrameSplitter, check_code, escape, unescape
-from jt808.protocol.header import MAX_BODY, V2019, Header, Version, pack_header, parse_header
+from jt808.protocol.header import MAX_BODY, V2019, Header, Version, pack_header
 from jt808.protocol.messages.location import LocationReport
-from jt808.protocol.packet import Packet, RawBody, decode_body, encode_body
+from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
 from jt808.protocol.subpackage import Reassembler, split
@@ -146,6 +145,7 @@ class PlatformSession:
         "profile",
         "quiet",
         "rejected",
+        "repairs",
         "rx_bytes",
         "rx_frames",
         "state",
@@ -179,6 +179,9 @@ class PlatformSession:
         self.last_seen = now
         self.authenticated_at: float | None = None
         self.rx_bytes = self.rx_frames = self.tx_frames = self.rejected = 0
+        #: Problems of the frames served, by kind (:data:`jt808.protocol.frame.PROBLEM_KINDS`): what the
+        #: tolerant decoder repaired or flagged; the gateway exports them in /metrics.
+        self.repairs: dict[str, int] = {}
         self._out: list[bytes] = []
         self._sn = 0
         self._phone_raw = b""
@@ -246,7 +249,10 @@ class PlatformSession:
         events.append(FrameRejected(error, raw if raw[:1] == b"\x7e" else b"\x7e" + raw + b"\x7e", replied))
 
     def _frame(self, piece: bytes, now: float, events: list[Event]) -> None:
-        """One escaped frame without its flags."""
+        """One escaped frame without its flags: read by the one frame decoder
+        (:func:`~jt808.protocol.frame.read_frame`, tolerant: repairs are listed in ``Packet.problems``),
+        then served. A frame whose header could be read but not the rest is answered with 0x8001
+        result 2 quoting its serial and id, so that the device retransmits at once; noise gets silence."""
         self.rx_frames += 1
         if len(piece) > self.max_frame:
             self._reject(events, FrameTooLong(f"frame of {len(piece) + 2} bytes exceeds {self.max_frame}"), piece)
@@ -258,55 +264,26 @@ class PlatformSession:
             except FrameError as e:
                 self._reject(events, e, piece)
                 return
-        n = len(c)
-        if n < 13:
-            self._reject(events, FrameError(f"frame of {n} unescaped bytes is too short for a header"), piece)
-            return
-        if check_code(c):  # XOR over content and check code is 0 when they agree
-            if not self.profile.accept_bad_check:
-                self._reject(events, BadCheckCode(check_code(c[:-1]), c[-1]), piece)
-                return
-            problems = ["bad check code (accepted and flagged)"]
-        else:
-            problems = None
-        props = c[2] << 8 | c[3]
         profile = self.profile
-        if not props & 0x7C00 and n == 13 + (props & 0x3FF) and profile.force_version is None:
-            # plain 2011/2013 frame: not split, not encrypted, lengths agree
-            if c[4:10] != self._phone_raw and not self._bind_phone(c[4:10].hex(), c[4:10], events, piece):
+        try:
+            header, body, problems = read_frame(c, profile, version=self.version)
+        except JT808Error as e:
+            self._reject(events, e, piece, self._nack(e.header))
+            return
+        if header.phone != self.phone and not self._bind_phone(header.phone, None, events, piece):
+            return
+        msg_id = header.msg_id
+        quiet = self.quiet
+        if quiet and msg_id in quiet and self.state is _AUTH and not problems and not header.frag_total \
+                and not header.encrypt:
+            # nobody consumes it: answer from the header alone
+            if header.length >= quiet[msg_id]:
+                self._general(header, 0)
                 return
-            msg_id = c[0] << 8 | c[1]
-            quiet = self.quiet
-            if quiet and msg_id in quiet and self.state is _AUTH and problems is None:
-                # nobody consumes it: answer from the header alone
-                if n - 13 >= quiet[msg_id]:
-                    self._out.append(self._ack13(c[10] << 8 | c[11], msg_id, 0))
-                    self.tx_frames += 1
-                    return
-                self._out.append(self._ack13(c[10] << 8 | c[11], msg_id, 2))
-                self.tx_frames += 1
-                self._reject(events, BodyError(f"body of {n - 13} bytes is shorter than {quiet[msg_id]}",
-                                               msg_id=msg_id, offset=0), piece, True)
-                return
-            version = self.version if self.version is not V2019 else profile.default_version
-            header = Header(msg_id, self.phone, c[10] << 8 | c[11], version, length=props & 0x3FF)
-            body = c[12:-1]
-        else:
-            try:
-                header, off, note = parse_header(c[:-1], profile.default_version, profile.force_version)
-            except DecodeError as e:
-                self._reject(events, e, piece)
-                return
-            body = c[off:-1]
-            if len(body) != header.length:
-                self._reject(events, BadLength(f"0x{header.msg_id:04X}: body-length field says {header.length} "
-                                               f"bytes, frame holds {len(body)}"), piece)
-                return
-            if note:
-                problems = [*(problems or ()), note]
-            if header.phone != self.phone and not self._bind_phone(header.phone, None, events, piece):
-                return
-            msg_id = header.msg_id
+            self._general(header, 2)
+            self._reject(events, BodyError(f"body of {header.length} bytes is shorter than {quiet[msg_id]}",
+                                           msg_id=msg_id, offset=0), piece, True)
+            return
         # -- state table -------------------------------------------------------------------------
         if self.state is not State.AUTHENTICATED and msg_id not in ALLOWED[State.CONNECTED]:  # type: ignore[operator]
             if self.anonymous:
@@ -318,53 +295,43 @@ class PlatformSession:
                     self._general(header, 1)
                 return
         if header.frag_total:
-            self._fragment(header, body, problems or [], now, events, piece)
+            if problems:
+                self._count(problems)
+            self._fragment(header, body, problems, now, events, piece)
             return
-        if header.encrypt & 1:
-            key = profile.rsa_private_key
-            if key is None:
-                if problems is None:
-                    problems = []
-                problems.append("RSA-encrypted body and no private key in the profile: kept raw")
-                self._dispatch(Packet(header, RawBody(body, "encrypted"), body, problems), now, events, piece)
+        if not problems and msg_id == 0x0200 and 0x0002 in quiet and 0x0200 in self.deferred_acks \
+                and not header.encrypt and profile.messages.table.get((0x0200, header.version)) is LocationReport:
+            # a deferred location nobody but the storage consumes (heartbeats quiet: no listener):
+            # the values of a remembered layout, without building the report (see ``quiet``)
+            lv = _fast_values(body, profile, header.version)
+            if lv is not None:
+                events.append(MessageReceived(Packet(header, lv, body, []), True))  # type: ignore[arg-type]
                 return
-            from jt808.protocol.crypto import rsa_decrypt
-
-            try:
-                body = rsa_decrypt(key, body)
-            except JT808Error as e:
-                self._general(header, 2)
-                self._reject(events, e, piece, True)
-                return
-        if problems is None and msg_id != 0x0100:
-            # bodies with a whole-body fast decoder (0x0200 whose item layout is remembered, 0x0001 …)
-            cls = profile.messages.table.get((msg_id, header.version))
-            if cls is LocationReport and 0x0002 in self.quiet and 0x0200 in self.deferred_acks:
-                # a deferred location nobody but the storage consumes (heartbeats quiet: no listener):
-                # the values of a remembered layout, without building the report (see ``quiet``)
-                lv = _fast_values(body, profile, header.version)
-                if lv is not None:
-                    events.append(MessageReceived(Packet(header, lv, body, []), True))  # type: ignore[arg-type]
-                    return
-            fast = cls.fast_decode if cls is not None else None
-            if fast is not None:
-                b = fast(body, profile, header.version)
-                if b is not None:
-                    if msg_id in self.deferred_acks and msg_id not in NO_GENERAL_REPLY:  # what _dispatch does
-                        events.append(MessageReceived(Packet(header, b, body, []), True))
-                    else:
-                        self._dispatch(Packet(header, b, body, []), now, events, piece)
-                    return
         try:
-            if problems is None:
-                problems = []
-            b, tail, version = decode_body(msg_id, header.version, body, profile, strict=True, problems=problems)
-        except DecodeError as e:
+            packet = decode_payload(header, body, problems, profile)
+        except JT808Error as e:
             self._general(header, 2)
             self._reject(events, e, piece, True)
             return
-        header.version = version
-        self._dispatch(Packet(header, b, body, problems, tail), now, events, piece)
+        if problems:
+            self._count(problems)
+        self._dispatch(packet, now, events, piece)
+
+    def _count(self, problems: list[str]) -> None:
+        repairs = self.repairs
+        for p in problems:
+            k = problem_kind(p)
+            repairs[k] = repairs.get(k, 0) + 1
+
+    def _nack(self, header: Header | None) -> bool:
+        """0x8001 result 2 for a frame whose header was read but whose body or check code was not
+        (never to a phone other than the one this connection authenticated). True when answered."""
+        if header is None or (self.state is _AUTH and header.phone != self.phone):
+            return False
+        body = _GEN.pack(header.msg_sn, header.msg_id, 2)
+        self._out.append(self._encode(0x8001, body, header.version, self.next_serial(), phone=header.phone))
+        self.tx_frames += 1
+        return True
 
     def _bind_phone(self, phone: str, raw: bytes | None, events: list[Event], piece: bytes) -> bool:
         """A frame names a phone other than the session's: fine until authenticated (the terminal
@@ -557,8 +524,8 @@ class PlatformSession:
         self.tx_frames += 1
 
     def _encode(self, msg_id: int, body: bytes, version: Version, sn: int,
-                frag: tuple[int, int] | None = None) -> bytes:
-        h = Header(msg_id, self.phone, sn, version)
+                frag: tuple[int, int] | None = None, phone: str | None = None) -> bytes:
+        h = Header(msg_id, self.phone if phone is None else phone, sn, version)
         if frag:
             h.frag_total, h.frag_sn = frag
         content = pack_header(h, len(body)) + body
@@ -651,5 +618,5 @@ class PlatformSession:
 
     def stats(self) -> dict[str, Any]:
         return {"rx_bytes": self.rx_bytes, "rx_frames": self.rx_frames, "tx_frames": self.tx_frames,
-                "rejected": self.rejected}
+                "rejected": self.rejected, "repairs": dict(self.repairs)}
 

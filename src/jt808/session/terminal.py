@@ -34,10 +34,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from jt808.errors import DecodeError, FrameError, JT808Error, SessionError
+from jt808.protocol.frame import decode
 from jt808.protocol.framing import FrameSplitter
 from jt808.protocol.header import MAX_BODY, V2013, V2019, Header, Version
 from jt808.protocol.messages.general import TerminalGeneralReply
-from jt808.protocol.packet import Packet, RawBody, decode, encode, encode_body
+from jt808.protocol.packet import Packet, RawBody, encode, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
 from jt808.session.events import Event, FrameRejected

@@ -1,0 +1,42 @@
+"""What a tolerant decode repaired or flagged: :class:`Problem` (a ``str`` with a ``kind``).
+
+``Packet.problems`` holds plain texts; those made by the frame decoder and the string / layout
+readers are :class:`Problem` instances whose ``kind`` (one of :data:`PROBLEM_KINDS`) the gateway
+counts in ``/metrics`` (``jt808_frame_repairs_total{kind=…}``).
+"""
+
+from __future__ import annotations
+
+__all__ = ["PROBLEM_KINDS", "Problem", "problem_kind"]
+
+#: Every kind of repair the decoders name (``Problem.kind``); anything else is ``"other"``.
+PROBLEM_KINDS = (
+    "length_mismatch",
+    "length_overflow",
+    "check_code_missing",
+    "bad_check_code",
+    "version_bit",
+    "version_forced",
+    "version_inferred",
+    "string_padding",
+    "layout",
+    "encrypted",
+    "other",
+)
+
+
+class Problem(str):
+    """One repair or oddity of a decoded frame: the text, and its ``kind`` (one of :data:`PROBLEM_KINDS`)."""
+
+    __slots__ = ("kind",)
+    kind: str
+
+    def __new__(cls, kind: str, text: str) -> Problem:
+        self = super().__new__(cls, text)
+        self.kind = kind
+        return self
+
+
+def problem_kind(problem: str) -> str:
+    """The kind of a problem text (``"other"`` for texts that are not a :class:`Problem`)."""
+    return getattr(problem, "kind", "other")

@@ -16,6 +16,7 @@ that description, not copied:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from typing import Any
 
@@ -161,10 +162,8 @@ class QuecTerminal:
             self.sock.close()
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, OSError):
                 await self.writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
 
 
 def sent_serial(frame: bytes) -> int:

@@ -13,6 +13,7 @@ from jt808.storage import (
     RowsRejected,
     Storage,
     StorageClosed,
+    StorageInDoubt,
     StorageOverloaded,
     StorageUnavailable,
 )
@@ -152,9 +153,9 @@ async def test_outage_fails_the_batch_and_refuses_until_a_retry_succeeds(mem: Re
     with pytest.raises(StorageUnavailable):  # within the backoff: refused at once
         await w.submit_locations(rows("A", 8, 1))
     assert w.rows_failed == 4 and w.rows_unavailable == 5 and mem.batches == []
-    await asyncio.sleep(mem.health.retry_in())
-    await w.submit_locations(rows("A", 9, 1))  # the retry commits: ok again
-    assert mem.health.ok and mem.health.outages == 1
+    await asyncio.wait_for(mem.health.wait_state("ok"), 2)  # the writer pings after the backoff
+    assert mem.health.outages == 1 and mem.health.snapshot()["failed_attempts"] == 0
+    await w.submit_locations(rows("A", 9, 1))
     assert [r.msg_sn for r in await mem.query_locations("A")] == [9]
     await w.close()
 
@@ -173,11 +174,8 @@ async def test_idle_writer_probes_the_store_while_failing(mem: Recording) -> Non
     w = BatchWriter(mem, max_rows=4, max_delay=0)
     with pytest.raises(StorageUnavailable):
         await w.submit_locations(rows("A", 0, 1))
-    for _ in range(200):  # no rows arrive: the writer probes by itself (backoff 10, 20 ms …)
-        if mem.health.ok:
-            break
-        await asyncio.sleep(0.01)
-    assert mem.health.ok and len(pings) == 3
+    await asyncio.wait_for(mem.health.wait_state("ok"), 2)  # probes after 10, 20, 40 ms
+    assert len(pings) == 3
     await w.close()
 
 
@@ -269,3 +267,51 @@ async def test_cancelled_writer_fails_every_waiting_future(mem: Recording) -> No
         with pytest.raises(StorageClosed):
             await asyncio.wait_for(fut, 1)
     assert w.pending_rows == 0
+
+
+class InDoubt(Recording):
+    """Stores the first batch, then answers as if the connection had died during its COMMIT."""
+
+    def __init__(self, committed: bool) -> None:
+        super().__init__()
+        self.committed = committed
+        self.doubt_once = True
+        self.asked: list[str] = []
+
+    async def add_batch(self, locations: list[LocationRow], events: list[EventRow]) -> None:
+        if self.doubt_once:
+            self.doubt_once = False
+            if self.committed:
+                await super().add_batch(locations, events)
+            raise StorageInDoubt("connection lost during COMMIT", "tx-1")
+        await super().add_batch(locations, events)
+
+    async def commit_status(self, token: object) -> bool | None:
+        self.asked.append(str(token))
+        return self.committed
+
+
+@pytest.mark.parametrize("committed", [True, False])
+async def test_a_write_in_doubt_is_answered_once_the_store_tells(committed: bool) -> None:
+    st = InDoubt(committed)
+    await st.open()
+    st.health.retry_min = 0.01
+    w = BatchWriter(st, max_rows=10, max_delay=0)
+    first = w.submit_locations(rows("A", 0, 3))
+    await asyncio.wait_for(st.health.wait_state("failing"), 1)
+    assert not first.done()  # not answered while nobody knows
+    # the terminal had no answer: it sends the same reports again, refused while the store is failing
+    with pytest.raises(StorageUnavailable):
+        await w.submit_locations(rows("A", 0, 3))
+    await asyncio.wait_for(st.health.wait_state("ok"), 2)
+    assert st.asked == ["tx-1"]
+    if committed:
+        await first
+    else:
+        with pytest.raises(StorageUnavailable, match="not stored"):
+            await first
+    # and sends them again once more, with one new report: stored once in any case
+    await w.submit_locations(rows("A", 0, 4))
+    await w.close()
+    assert [r.msg_sn for r in await st.query_locations("A")] == [0, 1, 2, 3]
+    assert w.rows_deduplicated == (3 if committed else 0)

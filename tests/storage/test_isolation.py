@@ -103,3 +103,33 @@ async def test_poison_rows_are_split_out_and_quarantined(storage: Storage) -> No
     assert {q.row["alarm"] for q in quarantined if q.msg_sn == 1 and q.kind == "location"} == {2**64}
     assert w.rows_rejected == w.rows_quarantined == 3 and w.isolations >= 1 and storage.health.ok
     await w.close()
+
+
+async def test_postgres_tells_whether_a_transaction_committed() -> None:
+    """What settles a write whose COMMIT lost its connection: committed, rolled back, or lost in a crash before
+    the server wrote it (its id is then "in the future")."""
+    import asyncpg
+
+    from jt808.storage.postgres import PostgresStorage
+
+    from .conftest import PG_URL, drop_schema, pg_schema
+
+    schema = pg_schema()
+    st = PostgresStorage(PG_URL, schema=schema, pool_max=2)
+    await st.open()
+    con = await asyncpg.connect(PG_URL)
+    try:
+        async with con.transaction():
+            committed = await con.fetchval("SELECT pg_current_xact_id()::text")
+        tr = con.transaction()
+        await tr.start()
+        aborted = await con.fetchval("SELECT pg_current_xact_id()::text")
+        await tr.rollback()
+        assert await st.commit_status(committed) is True
+        assert await st.commit_status(aborted) is False
+        assert await st.commit_status(str(int(committed) + 10_000_000)) is False
+        await st.ping()
+    finally:
+        await con.close()
+        await st.close()
+        await drop_schema(schema)

@@ -32,6 +32,7 @@ __all__ = [
     "Storage",
     "StorageClosed",
     "StorageError",
+    "StorageInDoubt",
     "StorageOverloaded",
     "StorageUnavailable",
     "TerminalRecord",
@@ -52,6 +53,15 @@ class StorageUnavailable(StorageError):
     """The database cannot be reached or cannot write now (connection lost, server shutting down, disk
     I/O error): nothing about the rows themselves. The platform answers 0x8001 result 1 (failure) and the
     terminal sends again; see :class:`jt808.storage.health.StorageHealth` for the outage state."""
+
+
+class StorageInDoubt(StorageUnavailable):
+    """The connection was lost while the database was committing a write: it may or may not be stored.
+    ``token`` identifies the transaction for :meth:`Storage.commit_status` once the database answers again."""
+
+    def __init__(self, message: str, token: Any) -> None:
+        super().__init__(message)
+        self.token = token
 
 
 def classify(e: Exception, what: str, content_errors: tuple[type[BaseException], ...]) -> StorageError:
@@ -222,6 +232,12 @@ class Storage(abc.ABC):
 
         The default (a store inside this process) always answers."""
         return
+
+    async def commit_status(self, token: Any) -> bool | None:
+        """Whether the write of a :class:`StorageInDoubt` committed (``None``: not known yet, ask again).
+
+        Only stores that raise :class:`StorageInDoubt` implement it."""
+        raise NotImplementedError(f"{type(self).__name__} has no writes in doubt")
 
     @abc.abstractmethod
     async def open(self) -> None:

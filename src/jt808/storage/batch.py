@@ -32,10 +32,13 @@ submission's future fails with :class:`RowsRejected` naming them (the gateway an
 result 2 and the others result 0).
 
 Outages: a write that fails with :class:`StorageUnavailable` turns the store's
-:class:`~jt808.storage.health.StorageHealth` to failing (one log line); until a retry succeeds, new rows
-are refused at once with :class:`StorageUnavailable` (result 1: the terminal sends again) and the writer
-retries with a backoff (a queued batch, or a :meth:`Storage.ping` when nothing is queued); one line is
-logged when the store answers again.
+:class:`~jt808.storage.health.StorageHealth` to failing (one log line); until the store answers again,
+every row (queued or new) is refused at once with :class:`StorageUnavailable` (result 1: the terminal
+sends it again) and the writer probes with :meth:`Storage.ping` on a backoff; one line is logged when it
+answers. A write whose COMMIT lost its connection (:class:`StorageInDoubt`) is not answered until the
+store tells whether it committed (:meth:`Storage.commit_status`, before anything else is written); if it
+did, the same reports sent again by their terminals meanwhile are acknowledged without being stored a
+second time (recognised by phone, message id, serial number and device time for ``DEDUP_SECONDS``).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from jt808.storage.base import (
     RowsRejected,
     Storage,
     StorageClosed,
+    StorageInDoubt,
     StorageOverloaded,
     StorageUnavailable,
 )
@@ -63,6 +67,7 @@ __all__ = ["BatchWriter"]
 log = logging.getLogger("jt808.storage")
 
 _LOC, _EVT = 0, 1
+DEDUP_SECONDS = 600.0  # how long reports of a write settled as committed are recognised when sent again
 
 
 class BatchWriter:
@@ -99,6 +104,10 @@ class BatchWriter:
         self.rows_rejected = 0  # rows refused because of their content (quarantined, or not if that failed)
         self.rows_quarantined = 0
         self.isolations = 0  # batches split to find the rows that made them fail
+        self.rows_deduplicated = 0  # rows sent again after a write in doubt that had committed
+        # writes whose COMMIT got no answer (connection lost): (token, submissions, rows), settled by _probe
+        self._doubts: list[tuple[Any, list[Any], int]] = []
+        self._sent_again: dict[tuple[Any, ...], float] = {}  # location keys of settled writes -> expiry
 
     # -- submitting ------------------------------------------------------------------------------
     @property
@@ -134,7 +143,7 @@ class BatchWriter:
                 f"{self._pending_rows} rows are waiting for the database (limit {self.max_pending})"))
             return fut
         health = self.health
-        if health.state != "ok" and not health.retry_due():
+        if health.state != "ok":
             n = len(rows)
             self.rows_unavailable += n
             health.refused(n)
@@ -204,6 +213,11 @@ class BatchWriter:
             await self._loop()
         finally:  # cancelled (loop shutting down without close()): nobody may wait forever
             err = StorageClosed("the batch writer stopped before these rows were written")
+            for _, subs, _ in self._doubts:
+                for sub in subs:
+                    if not sub[2].done():
+                        sub[2].set_exception(StorageClosed("the writer stopped before a write in doubt was settled"))
+            self._doubts.clear()
             while self._queue:
                 _, rows, fut, _, _ = self._queue.popleft()
                 self._pending_rows -= len(rows)
@@ -216,20 +230,25 @@ class BatchWriter:
         assert self._wakeup is not None
         loop = asyncio.get_running_loop()
         wakeup = self._wakeup
+        health = self.health
         carried = False  # rows queued while the previous batch was committing
         while True:
+            if health.state != "ok":
+                # failing: nothing is written; the store is probed (ping, then the writes in doubt) with a backoff
+                self._refuse_queued()
+                if self._closed:
+                    return
+                wakeup.clear()
+                try:
+                    await asyncio.wait_for(wakeup.wait(), health.retry_in())
+                except TimeoutError:
+                    await self._probe()
+                continue
             if not self._queue:
                 if self._closed:
                     return
                 wakeup.clear()
-                if self.health.state == "ok":
-                    await wakeup.wait()
-                    continue
-                # failing and nothing to write: probe the store when the backoff allows
-                try:
-                    await asyncio.wait_for(wakeup.wait(), self.health.retry_in())
-                except TimeoutError:
-                    await self._probe()
+                await wakeup.wait()
                 continue
             # wait for a full batch or for the oldest row to reach max_delay; rows that queued up during
             # the previous commit have waited already: they go now (pipelining, group commit)
@@ -244,11 +263,6 @@ class BatchWriter:
                     except TimeoutError:
                         break
             self._flush_now = False
-            health = self.health
-            if health.state != "ok" and not health.retry_due():
-                self._refuse_queued()  # queued before the outage was known: not one attempt each
-                carried = False
-                continue
             started = loop.time()
             await self._write_one_batch()
             carried = bool(self._queue) and self._queue[0][3] >= started
@@ -269,14 +283,62 @@ class BatchWriter:
             self._drained.set()
 
     async def _probe(self) -> None:
+        """Ping the store; once it answers, settle the writes in doubt; only then is it ok again."""
         try:
             await self.storage.ping()
+            while self._doubts:
+                token, subs, count = self._doubts[0]
+                committed = await self.storage.commit_status(token)
+                if committed is None:  # the server still runs that transaction: ask again later
+                    raise StorageUnavailable("a write of the outage is still in progress on the server")
+                self._doubts.pop(0)
+                self._settle(subs, count, committed)
         except StorageUnavailable as e:
             self.health.failed(str(e))
         except Exception as e:  # a store that cannot even answer a ping is not available
             self.health.failed(f"{type(e).__name__}: {e}")
         else:
             self.health.recovered()
+
+    def _settle(self, subs: list[tuple[int, list[Any], asyncio.Future[None], float, Any]], count: int,
+                committed: bool) -> None:
+        """Answer a write whose commit was in doubt. Committed: its rows are durable, and the same reports sent
+        again meanwhile (the terminals had no answer) are not stored twice (:attr:`_sent_again`)."""
+        if committed:
+            self.rows_written += count
+            self.batches_written += 1
+            until = asyncio.get_running_loop().time() + DEDUP_SECONDS
+            for sub in subs:
+                if sub[0] == _LOC:
+                    for r in sub[1]:
+                        self._sent_again[(r.phone, r.msg_id, r.msg_sn, r.time)] = until
+        else:
+            self.rows_failed += count
+        err = StorageUnavailable("the database restarted before this write was confirmed; it was not stored")
+        for sub in subs:
+            fut = sub[2]
+            if not fut.done():
+                if committed:
+                    fut.set_result(None)
+                else:
+                    fut.set_exception(err)
+
+    def _drop_sent_again(self, subs: list[tuple[int, list[Any], asyncio.Future[None], float, Any]]) -> int:
+        """Remove location rows stored already by a write that was in doubt; returns how many."""
+        now = asyncio.get_running_loop().time()
+        seen = self._sent_again
+        for key in [k for k, until in seen.items() if until < now]:
+            del seen[key]
+        dropped = 0
+        for sub in subs:
+            if sub[0] == _LOC:
+                rows = sub[1]
+                keep = [r for r in rows if (r.phone, r.msg_id, r.msg_sn, r.time) not in seen]
+                if len(keep) != len(rows):
+                    dropped += len(rows) - len(keep)
+                    rows[:] = keep
+        self.rows_deduplicated += dropped
+        return dropped
 
     async def _write_one_batch(self) -> None:
         locations: list[LocationRow] = []
@@ -289,6 +351,8 @@ class BatchWriter:
             (locations if sub[0] == _LOC else events).extend(sub[1])
             subs.append(sub)
             count += len(sub[1])
+        if self._sent_again and self._drop_sent_again(subs):
+            locations = [r for sub in subs if sub[0] == _LOC for r in sub[1]]
         self._in_flight = [sub[2] for sub in subs]
         outcome: dict[int, dict[int, tuple[str, bool]]] | None = None  # per submission: rows not stored
         error: BaseException | None = None
@@ -298,6 +362,9 @@ class BatchWriter:
         except asyncio.CancelledError:
             error = StorageClosed("the batch writer was cancelled before the write committed")
             raise
+        except StorageInDoubt as e:  # the connection died during COMMIT: answered once the server tells
+            self._doubts.append((e.token, subs, count))
+            health.failed(str(e))
         except StorageUnavailable as e:
             error = e
             self.rows_failed += count
@@ -316,7 +383,7 @@ class BatchWriter:
                 self._drained.set()
             for i, sub in enumerate(subs):
                 fut = sub[2]
-                if fut.done():
+                if fut.done() or (self._doubts and self._doubts[-1][1] is subs):
                     continue
                 if outcome is not None:
                     failed = outcome.get(i)

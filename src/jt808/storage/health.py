@@ -2,10 +2,10 @@
 
 The batch writer keeps it (:mod:`jt808.storage.batch`): the first write that fails because the
 database is unavailable (not because of a row's content) turns the state to ``failing`` and logs ONE
-line; while failing, new rows are refused at once (the terminals send again: see docs/deployment.md,
+line; while failing, every row is refused at once (the terminals send again: see docs/deployment.md,
 "Database outages") and the writer probes the database with a backoff (``retry_min`` doubling up
-to ``retry_max``); the first write or probe that succeeds turns it back to ``ok`` and logs one line with
-the outage's duration and how many rows were refused meanwhile.
+to ``retry_max``); the first probe that succeeds (and settles the writes in doubt) turns it back to
+``ok`` and logs one line with the outage's duration and how many rows were refused meanwhile.
 
 Readers (``/healthz``, ``/metrics``) use :meth:`StorageHealth.snapshot` or the attributes::
 
@@ -33,7 +33,7 @@ FAILING = "failing"
 class StorageHealth:
     """State of one store, changed only by :meth:`failed` and :meth:`recovered`."""
 
-    def __init__(self, retry_min: float = 0.1, retry_max: float = 5.0) -> None:
+    def __init__(self, retry_min: float = 0.05, retry_max: float = 1.0) -> None:
         self.retry_min = retry_min
         self.retry_max = retry_max
         self.state = OK
@@ -45,6 +45,7 @@ class StorageHealth:
         self.refused_total = 0  #: rows refused during every outage
         self.failing_seconds = 0.0  #: time spent failing in finished outages
         self._retry_at = 0.0  # monotonic time of the next attempt while failing
+        self._waiters: list[Any] = []  # futures of wait_ok() / wait_failing()
 
     @property
     def ok(self) -> bool:
@@ -61,11 +62,12 @@ class StorageHealth:
             self.since = time.time()
             self.outages += 1
             self.refused_rows = 0
+            self._wake()
             log.error("storage unavailable: %s (new rows are refused with result 1 until it answers again; "
-                      "retrying every %.1f–%.0f s)", reason, self.retry_min, self.retry_max)
+                      "retrying every %g–%g s)", reason, self.retry_min, self.retry_max)
 
     def recovered(self) -> None:
-        """A write or probe succeeded."""
+        """A probe succeeded (and nothing is in doubt)."""
         if self.state == OK:
             return
         now = time.time()
@@ -78,15 +80,27 @@ class StorageHealth:
         self.reason = ""
         self.failed_attempts = 0
         self._retry_at = 0.0
+        self._wake()
+
+    async def wait_state(self, state: str) -> None:
+        """Return once the state is ``state`` (``"ok"`` or ``"failing"``)."""
+        import asyncio
+
+        while self.state != state:
+            fut = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            await fut
+
+    def _wake(self) -> None:
+        waiters, self._waiters = self._waiters, []
+        for fut in waiters:
+            if not fut.done():
+                fut.set_result(None)
 
     def refused(self, n: int) -> None:
         """``n`` rows were refused without trying because the store is failing."""
         self.refused_rows += n
         self.refused_total += n
-
-    def retry_due(self) -> bool:
-        """While failing: whether the backoff allows the next attempt now."""
-        return time.monotonic() >= self._retry_at
 
     def retry_in(self) -> float:
         """Seconds until the next attempt (0 when ok or due)."""

@@ -28,6 +28,7 @@ from jt808.storage.base import (
     Storage,
     StorageClosed,
     StorageError,
+    StorageInDoubt,
     StorageUnavailable,
     TerminalRecord,
     classify,
@@ -288,16 +289,53 @@ class PostgresStorage(Storage):
     async def add_batch(self, locations: list[LocationRow], events: list[EventRow]) -> None:
         if not locations and not events:
             return
+        committed = False
         try:
-            async with self._p().acquire() as con, con.transaction():
-                if locations:
-                    await con.copy_records_to_table("locations", columns=_LOCATION_COLS,
-                                                    records=[_location_record(r) for r in locations])
-                if events:
-                    await con.copy_records_to_table("events", columns=_EVENT_COLS,
-                                                    records=[_event_record(r) for r in events])
+            async with self._p().acquire() as con:
+                tr = con.transaction()
+                await tr.start()
+                try:
+                    # the transaction's id: if the connection dies during COMMIT, the server tells later
+                    # whether it committed (commit_status), so that no report is answered wrongly
+                    xid = await con.fetchval("SELECT pg_current_xact_id()::text")
+                    if locations:
+                        await con.copy_records_to_table("locations", columns=_LOCATION_COLS,
+                                                        records=[_location_record(r) for r in locations])
+                    if events:
+                        await con.copy_records_to_table("events", columns=_EVENT_COLS,
+                                                        records=[_event_record(r) for r in events])
+                except BaseException:
+                    try:
+                        await tr.rollback()
+                    except Exception:
+                        pass  # the connection is gone: so is the transaction
+                    raise
+                try:
+                    await tr.commit()
+                except (OSError, asyncpg.InterfaceError, asyncpg.PostgresConnectionError) as e:
+                    raise StorageInDoubt(f"postgresql: connection lost during COMMIT: {type(e).__name__}: {e}",
+                                         xid) from e
+                committed = True
+        except StorageError:
+            raise
         except Exception as e:
+            if committed:  # the connection failed after the commit (returning it to the pool): stored
+                return
             raise _error(e, "batch write failed") from e
+
+    async def commit_status(self, token: Any) -> bool | None:
+        try:
+            s = await self._p().fetchval("SELECT pg_xact_status($1::text::xid8)", token, timeout=5)
+        except asyncpg.InvalidParameterValueError:
+            # "transaction ID … is in the future": the server lost it in a crash before writing any of it
+            return False
+        except Exception as e:
+            raise _error(e, "commit status") from e
+        if s == "committed":
+            return True
+        if s == "in progress":
+            return None
+        return False  # aborted, or older than the commit log keeps (then it was settled long ago)
 
     async def query_locations(self, phone: str, start: datetime | None = None, end: datetime | None = None,
                               limit: int = 1000) -> list[LocationRow]:

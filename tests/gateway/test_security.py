@@ -15,7 +15,7 @@ import pytest
 
 import jt808
 from jt808.gateway import Gateway
-from jt808.protocol.messages.general import HeartBeat, TerminalLogout
+from jt808.protocol.messages.general import HeartBeat, QueryLocation, TerminalLogout
 from jt808.protocol.messages.register import TerminalAuth, TerminalRegister
 from jt808.storage.base import TerminalRecord
 
@@ -307,3 +307,317 @@ async def test_workers_with_a_token(tmp_path: Path) -> None:
         log.close()
         for t in terms:
             await t.close()
+
+
+# -- UDP: sessions bound to what authenticated them ----------------------------------------------
+async def test_udp_spoofer_gets_nothing(gateway: Gateway) -> None:
+    from .helpers import UdpTerminal
+
+    victim = await UdpTerminal().connect(gateway.udp_port)
+    code = await victim.register()
+    assert (await victim.authenticate(code)).body.result == 0
+    spoofer = await UdpTerminal().connect(gateway.udp_port, SRC)
+    spoofer.sn = 500
+    # a forged report: not acknowledged, not stored
+    await spoofer.send(location(9))
+    await spoofer.expect_nothing()
+    # a refused 0x0102 from the spoofer's address changes nothing, and a forged report after it neither
+    assert (await spoofer.authenticate("wrong")).body.result == 1
+    await spoofer.send(location(10))
+    await spoofer.expect_nothing()
+    assert await gateway.storage.query_locations(PHONE) == []
+    # a command for the victim goes to the victim's address only, even after the spoofer's datagrams
+    task = asyncio.create_task(gateway.send(PHONE, QueryLocation(), timeout=3))
+    await asyncio.sleep(0.05)
+    await spoofer.send(HeartBeat())
+    await spoofer.expect_nothing()
+    await victim.send(HeartBeat())
+    got = [await victim.recv(), await victim.recv()]
+    cmd = next(p for p in got if p.header.msg_id == 0x8201)
+    task.cancel()
+    # a spoofed logout is not honoured: the registration stays, the victim is still served
+    await spoofer.send(TerminalLogout())
+    await spoofer.expect_nothing()
+    assert (await gateway.storage.get_terminal(PHONE)).auth_code == code
+    assert gateway.is_online(PHONE) and gateway.connection(PHONE).addr == victim.transport.get_extra_info("sockname")
+    assert (await victim.heartbeat()).body.result == 0
+    assert cmd.header.phone == PHONE
+    # the victim's own logout is honoured
+    reply = await victim.request(TerminalLogout())
+    assert (reply.body.id, reply.body.result) == (0x0003, 0)
+    await wait_for(lambda: not gateway.is_online(PHONE))
+    assert (await gateway.storage.get_terminal(PHONE)).auth_code == ""
+    await victim.close()
+    await spoofer.close()
+
+
+async def test_udp_datagrams_make_no_session_until_authenticated(tmp_path: Path) -> None:
+    import socket
+
+    cfg = make_config(tmp_path, limits={"udp_sessions": 3})
+    async with Gateway(cfg) as gw:
+        endpoint = gw._udp[0][1]
+        socks = []
+        for i in range(2000):  # plausible heartbeats of random phones from distinct source ports
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((SRC, 0))
+            s.sendto(Terminal(f"0138{i:08d}").frame(HeartBeat()), ("127.0.0.1", gw.udp_port))
+            socks.append(s)
+            if len(socks) >= 50:
+                for x in socks:
+                    x.close()
+                socks.clear()
+                await asyncio.sleep(0.002)  # let the gateway read them (the socket buffer is finite)
+        for x in socks:
+            x.close()
+        await wait_for(lambda: gw.guard.counters["udp_unbound"] >= 1500)  # most arrive (UDP drops some)
+        assert len(endpoint.by_addr) == 0 and len(endpoint.pending) == 0 and len(gw.connections) == 0
+        # sessions come from registrations / authentications only, and are capped
+        from .helpers import UdpTerminal
+
+        terms, codes = [], []
+        for i in range(3):
+            t = await UdpTerminal(f"01370000000{i}").connect(gw.udp_port)
+            codes.append(await t.register())
+            assert (await t.authenticate(codes[-1])).body.result == 0
+            terms.append(t)
+        late = await UdpTerminal("013700000009").connect(gw.udp_port)
+        await late.send(registration())
+        await late.expect_nothing()
+        assert len(endpoint.by_addr) == 3 and gw.guard.counters["udp_sessions_full"] == 1
+        # an authenticated phone may still move to a new address (it replaces its own session)
+        moved = await UdpTerminal("013700000000").connect(gw.udp_port)
+        assert (await moved.authenticate(codes[0])).body.result == 0
+        assert len(endpoint.by_addr) == 3 and gw.connection("013700000000").addr == moved.transport.get_extra_info(
+            "sockname")
+        for t in [*terms, late, moved]:
+            await t.close()
+
+
+# -- bounded resources for the unauthenticated ---------------------------------------------------
+async def test_auth_deadline_closes_silent_connections(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, limits={"auth_deadline": 0.5})
+    async with Gateway(cfg) as gw:
+        idle = await Terminal().connect(gw.tcp_port, SRC)
+        talker = await Terminal("013800000001").connect(gw.tcp_port, SRC)
+        good = await Terminal("013800000002").connect(gw.tcp_port, SRC)
+        await good.login()
+        await talker.send(HeartBeat())  # talking without authenticating does not count
+        assert await closed_by_server(idle, 3) and await closed_by_server(talker, 3)
+        assert gw.guard.admission.expired == 2
+        await asyncio.sleep(0.6)
+        assert (await good.heartbeat()).body.result == 0  # an authenticated terminal has no deadline
+        for t in (idle, talker, good):
+            await t.close()
+
+
+async def test_unauthenticated_caps_per_address_and_in_all(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, limits={"max_unauthenticated_per_address": 3, "max_unauthenticated": 5})
+    async with Gateway(cfg) as gw:
+        good = await Terminal("013800000009").connect(gw.tcp_port, "127.0.2.1")
+        await good.login()  # authenticated: never counted, never evicted
+        flood = [await Terminal().connect(gw.tcp_port, SRC) for _ in range(3)]
+        await wait_for(lambda: gw.guard.admission.count(SRC) == 3)
+        fourth = await Terminal().connect(gw.tcp_port, SRC)
+        assert await closed_by_server(fourth, 2)  # the newcomer from a full address is refused
+        assert gw.guard.admission.refused == 1
+        # other addresses still get in; the global cap makes room by closing the oldest unauthenticated
+        others = [await Terminal(f"01380000001{i}").connect(gw.tcp_port, f"127.0.3.{i + 1}") for i in range(3)]
+        await wait_for(lambda: gw.guard.admission.evicted == 1)
+        assert await closed_by_server(flood[0], 2)
+        for i, t in enumerate(others):  # the newest are served
+            t.phone = f"01380000001{i}"
+            await t.login()
+        assert (await good.heartbeat()).body.result == 0
+        for t in [good, *flood, fourth, *others]:
+            await t.close()
+
+
+async def test_slowloris_is_cut(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, limits={"frame_timeout": 0.5})
+    async with Gateway(cfg) as gw:
+        t = await Terminal().connect(gw.tcp_port, SRC)
+        await t.login()
+        frame = t.frame(HeartBeat())
+        # a frame sent whole, in pieces close together, is fine
+        await t.send_raw(frame[:5])
+        await asyncio.sleep(0.1)
+        await t.send_raw(frame[5:])
+        assert (await t.recv()).body.result == 0
+        # one byte every 0.2 s: a frame never finished within frame_timeout
+        frame = t.frame(HeartBeat())
+        for b in frame[:-1]:
+            try:
+                await t.send_raw(bytes([b]))
+            except ConnectionError:
+                break
+            await asyncio.sleep(0.2)
+        assert await closed_by_server(t, 2)
+        assert gw.guard.admission.stalled_cut == 1
+        await t.close()
+
+
+async def test_log_lines_about_one_peer_are_rate_limited(tmp_path: Path, caplog: Any) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, "jt808.gateway")
+    cfg = make_config(tmp_path, limits={"log_lines_per_peer": 5})
+    async with Gateway(cfg) as gw:
+        for _ in range(10):
+            t = await Terminal().connect(gw.tcp_port, SRC)
+            await t.close()
+        await wait_for(lambda: gw.guard.peer_log.suppressed >= 15)  # 10 connects + 10 disconnects, 5 logged
+        assert sum(SRC in r.getMessage() for r in caplog.records) == 5
+
+
+# -- floods against `jt808 serve` ------------------------------------------------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Serve:
+    """``jt808 serve`` as a subprocess on free ports (SQLite in a temporary directory)."""
+
+    def __init__(self, tmp_path: Path, **env: str) -> None:
+        self.tcp, self.http = _free_port(), _free_port()
+        self.log = (tmp_path / "serve.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jt808.cli", "serve", "--data-dir", str(tmp_path / "d"), "--host", "127.0.0.1",
+             "--port", str(self.tcp), "--http-port", str(self.http), "--no-udp"],
+            env={**os.environ, **env}, stderr=self.log, text=True)
+        self.path = tmp_path / "serve.log"
+
+    async def up(self, client: httpx.AsyncClient) -> None:
+        for _ in range(300):
+            assert self.proc.poll() is None, self.path.read_text()[-3000:]
+            try:
+                if (await client.get(f"http://127.0.0.1:{self.http}/healthz", timeout=1)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+        raise AssertionError("jt808 serve did not come up")
+
+    def rss(self) -> int:
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmRSS")
+
+    def fds(self) -> int:
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    async def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            await asyncio.to_thread(self.proc.wait, 30)
+        self.log.close()
+
+
+def _fragment(t: Terminal, msg_id: int, total: int, index: int, sn: int) -> bytes:
+    """A sub-package frame of ``msg_id`` announcing ``total`` fragments (a few bytes of body)."""
+    from jt808.protocol.packet import RawBody
+
+    h = jt808.Header(msg_id, t.phone, sn, t.version, frag_total=total, frag_sn=index)
+    return jt808.encode(jt808.Packet(h, RawBody(b"\x00" * 8, "fragment")))
+
+
+@pytest.mark.timeout(120)
+async def test_fragment_flood_keeps_memory_bounded(tmp_path: Path) -> None:
+    """300 sub-package frames announcing 65,535 fragments each (the attack once grew the gateway by 730 MB):
+    RSS grows by less than 64 MB, the missing fragments are asked for in requests that fit, and the
+    gateway keeps answering."""
+    srv = Serve(tmp_path, JT808_SESSION_FRAGMENT_TIMEOUT="0.3", JT808_SESSION_FRAGMENT_ASKS="1")
+    try:
+        async with httpx.AsyncClient() as c:
+            await srv.up(c)
+            terms = []
+            for i in range(3):
+                t = await Terminal(f"01360000000{i}").connect(srv.tcp)
+                await t.login()
+                terms.append(t)
+            before = srv.rss()
+            for k in range(100):
+                for t in terms:  # each frame opens a set (new message id and total): sets are evicted
+                    await t.send_raw(_fragment(t, 0x0900 + k % 50, 65535 - k, 1 + k, 1000 + k))
+            resend = 0
+            for t in terms:  # answers, then the 0x8003 of the stalled sets (in requests that fit)
+                while True:
+                    try:
+                        p = await t.recv(1.5)
+                    except TimeoutError:
+                        break
+                    if p.header.msg_id == 0x8003:
+                        resend += 1
+                        assert 0 < len(p.body.ids) <= 255
+            assert resend >= 3
+            for t in terms:  # still served
+                sn = await t.send(HeartBeat())
+                while (p := await t.recv()).header.msg_id != 0x8001 or p.body.seq != sn:
+                    pass
+                assert p.body.result == 0
+            r = await c.get(f"http://127.0.0.1:{srv.http}/healthz", timeout=5)
+            assert r.status_code == 200
+            growth = srv.rss() - before
+            assert growth < 64 << 20, f"RSS grew by {growth >> 20} MB"
+            text = (await c.get(f"http://127.0.0.1:{srv.http}/metrics")).text
+            assert "jt808_fragment_sets " in text
+            for t in terms:
+                await t.close()
+    finally:
+        await srv.stop()
+
+
+@pytest.mark.timeout(180)
+async def test_connection_flood_leaves_room_for_terminals_and_healthz(tmp_path: Path) -> None:
+    """20,000 silent connections (the gateway's file limit on this machine is 20,000 too): half from one
+    address, half from 50 others. The caps close what is beyond them at once, the deadline the rest; a new
+    terminal registers, authenticates and reports, and /healthz answers, while the flood holds."""
+    import resource
+
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    per_process = min(10_000, hard - 200)  # each flood process holds its connections open
+    srv = Serve(tmp_path, JT808_LIMITS_AUTH_DEADLINE="60")
+    floods: list[subprocess.Popen[str]] = []
+    try:
+        async with httpx.AsyncClient() as c:
+            await srv.up(c)
+            script = str(Path(__file__).with_name("flood.py"))
+            sources = ["127.0.1.1", ",".join(f"127.0.2.{i}" for i in range(1, 51))]
+            for src in sources:
+                floods.append(subprocess.Popen([sys.executable, script, str(srv.tcp), str(per_process), src],
+                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+            ready = [await asyncio.to_thread(f.stdout.readline) for f in floods]  # type: ignore[union-attr]
+            established = sum(int(line.split()[1]) for line in ready)
+            assert established >= 2 * per_process * 0.95, ready
+            # during the flood: the gateway holds far fewer sockets than the flood opened …
+            assert srv.fds() < 4096 + 300
+            # … answers /healthz …
+            r = await c.get(f"http://127.0.0.1:{srv.http}/healthz", timeout=5)
+            assert r.status_code == 200
+            # … and serves a new terminal from end to end
+            t = await Terminal("013500000001").connect(srv.tcp, "127.0.3.1")
+            await t.login()
+            assert (await t.request(location(1))).body.result == 0
+            text = (await c.get(f"http://127.0.0.1:{srv.http}/metrics", timeout=5)).text
+            caps = {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+                    if line.startswith("jt808_unauthenticated_closed_total")}
+            assert caps['jt808_unauthenticated_closed_total{reason="per_address_cap"}'] > per_process / 2
+            assert caps['jt808_unauthenticated_closed_total{reason="evicted"}'] > 0
+            await t.close()
+        log = srv.path.read_text()
+        assert log.count("127.0.1.1:") < 100  # lines about one peer are rate-limited
+    finally:
+        for f in floods:
+            if f.poll() is None:
+                f.stdin.close()  # type: ignore[union-attr]
+                try:
+                    await asyncio.to_thread(f.wait, 30)
+                except subprocess.TimeoutExpired:
+                    f.kill()
+        await srv.stop()

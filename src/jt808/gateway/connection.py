@@ -223,7 +223,11 @@ class UdpConnection(Connection):
             self.write(out)
 
     def settle(self, accepted: bool) -> None:
-        if not self.pending or self.closed:
+        if self.closed:
+            return
+        if not self.pending:  # a session made by a registration has now authenticated
+            if accepted and self.session.authenticated:
+                self.endpoint.by_phone[self.phone] = self
             return
         if accepted:
             self.endpoint.promote(self)

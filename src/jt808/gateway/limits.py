@@ -24,6 +24,8 @@ from collections import Counter, OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
+from jt808.protocol.subpackage import ReassemblyBudget
+
 __all__ = ["Admission", "AttemptLimits", "Guard", "PeerLog", "RateLimiter", "Trusted", "peer_host"]
 
 
@@ -281,6 +283,11 @@ class Guard:
         self.admission = Admission(cfg.auth_deadline, cfg.max_unauthenticated, cfg.max_unauthenticated_per_address,
                                    cfg.frame_timeout, self.trusted)
         self.peer_log = PeerLog(logger, cfg.log_lines_per_peer)
+        self.fragments = ReassemblyBudget(cfg.fragment_sets_total, cfg.fragment_bytes_total)
+        #: the PlatformSession arguments these limits set
+        self.session_limits: dict[str, Any] = {
+            "max_partials": cfg.fragment_sets_per_terminal, "max_partial_bytes": cfg.fragment_bytes_per_terminal,
+            "fragment_budget": self.fragments, "resend_frames": cfg.resend_frames}
         self.counters: Counter[str] = Counter()  # udp_sessions_full, udp_pending_full, udp_unbound …
 
     def metrics(self) -> list[tuple[str, str, str, list[tuple[str, float]]]]:
@@ -304,6 +311,12 @@ class Guard:
              [("", a.stalled_cut)]),
             ("jt808_udp_refused_total", "counter", "UDP datagrams not served by a session, by reason.",
              [(f'{{reason="{r}"}}', c.get(f"udp_{r}", 0)) for r in ("unbound", "sessions_full", "pending_full")]),
+            ("jt808_fragment_sets", "gauge", "Sub-packaged messages being reassembled, all terminals.",
+             [("", self.fragments.sets)]),
+            ("jt808_fragment_bytes", "gauge", "Bytes of fragments buffered for reassembly, all terminals.",
+             [("", self.fragments.bytes)]),
+            ("jt808_fragments_refused_total", "counter", "Fragments refused because the global budget was full.",
+             [("", self.fragments.refused)]),
             ("jt808_log_lines_suppressed_total", "counter", "Log lines about one peer left out (rate limit).",
              [("", self.peer_log.suppressed)]),
         ]

@@ -23,6 +23,7 @@ import os
 import socket
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -241,7 +242,7 @@ class Gateway:
                                unauth_reply=cfg.auth.unauth_reply, deferred_acks=self._deferred,
                                idle_timeout=self._idle, fragment_timeout=cfg.session.fragment_timeout,
                                fragment_asks=cfg.session.fragment_asks, max_frame=cfg.server.max_frame, now=now,
-                               wall_offset=time.time() - now, quiet=self._quiet)
+                               wall_offset=time.time() - now, quiet=self._quiet, **self.guard.session_limits)
 
     def _update_quiet(self) -> None:
         """Ids nobody consumes are answered without decoding: heartbeats when there is no listener,
@@ -277,6 +278,7 @@ class Gateway:
 
     def connection_lost(self, conn: Connection, reason: str) -> None:
         self.guard.admission.forget(conn)
+        conn.session.release()
         if conn not in self.connections:  # refused at the door: nothing to account
             self.guard.peer_log.log(logging.INFO, peer_host(conn.peer), self.loop.time(),
                                     "disconnect %s %s (%s)", conn.kind, conn.peer, reason)
@@ -798,8 +800,9 @@ class Gateway:
         return "\n".join(lines) + "\n"
 
 
-def _short(ids: list[int]) -> str:
-    return str(ids) if len(ids) <= 16 else f"{ids[:16]}… ({len(ids)} in all)"
+def _short(ids: Sequence[int]) -> str:
+    n = len(ids)
+    return str(list(ids)) if n <= 16 else f"{ids[:16]}… ({n} in all)"
 
 
 def _rss_bytes() -> int | None:

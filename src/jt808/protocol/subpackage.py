@@ -21,14 +21,19 @@ a fragment of a message completed less than ``window`` seconds ago is ignored (c
 ``late_duplicates``) rather than opening a set that would ask for the rest.
 
 Memory is bounded: at most ``max_sets`` open sets (the least recently active one is evicted), at most
-``max_bytes`` per set and ``max_total_bytes`` over all sets; fragment indexes outside ``1..frag_total`` and
-one serial claimed for two different totals raise :class:`~jt808.errors.ReassemblyError`.
+``max_bytes`` per set and ``max_total_bytes`` over all sets; a :class:`ReassemblyBudget` shared by many
+reassemblers (one per connection) bounds sets and bytes over all of them. Missing-index lists are never
+built ahead: :class:`Missing` computes them when read, so a set announcing 65,535 fragments costs what its
+received fragments cost. Fragment indexes outside ``1..frag_total``, one serial claimed for two different
+totals and a full budget raise :class:`~jt808.errors.ReassemblyError`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
+from typing import overload
 
 from jt808.errors import EncodeError, ReassemblyError
 from jt808.protocol.header import MAX_BODY, V2019, Version
@@ -36,7 +41,7 @@ from jt808.protocol.packet import Packet, RawBody, decode_body, encode, encode_b
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
 
-__all__ = ["Incomplete", "Reassembler", "SetKey", "encode_many", "split"]
+__all__ = ["Incomplete", "Missing", "Reassembler", "ReassemblyBudget", "SetKey", "encode_many", "split"]
 
 #: ``(phone, msg_id, frag_total)``
 SetKey = tuple[str, int, int]
@@ -110,13 +115,95 @@ def encode_many(packet: Packet, profile: Profile = DEFAULT_PROFILE, max_body: in
 # ---------------------------------------------------------------------------------------------
 # Receiving
 # ---------------------------------------------------------------------------------------------
+class Missing(Sequence[int]):
+    """The indexes ``1..total`` not in ``present``, in order, computed when read (a list is never kept).
+
+    Compares equal to a list of the same numbers.
+    """
+
+    __slots__ = ("_present", "total")
+
+    def __init__(self, total: int, present: Iterable[int]) -> None:
+        self.total = total
+        self._present = frozenset(present)
+
+    def __len__(self) -> int:
+        return self.total - sum(1 for k in self._present if 1 <= k <= self.total)
+
+    def __iter__(self) -> Iterator[int]:
+        present = self._present
+        return (k for k in range(1, self.total + 1) if k not in present)
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[int]: ...
+
+    def __getitem__(self, i: int | slice) -> int | list[int]:
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            if step == 1:
+                return list(islice(iter(self), start, stop))
+            return list(self)[i]
+        n = len(self)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError("missing index out of range")
+        return next(islice(iter(self), i, None))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Missing | list | tuple):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        head = self[:8]
+        return f"Missing({head}{'…' if len(self) > 8 else ''}, {len(self)} of {self.total})"
+
+
+def _chunks(ids: Sequence[int], size: int, limit: int) -> list[list[int]]:
+    """The first ``size * limit`` of ``ids`` in lists of ``size``."""
+    it = iter(ids)
+    out = []
+    while len(out) < limit:
+        part = list(islice(it, size))
+        if not part:
+            break
+        out.append(part)
+    return out
+
+
+#: ids per resend request: 0x8003 counts with a BYTE in 2011/2013; in 2019 the body limit (1023 bytes:
+#: serial 2 + count 2 + 2 per id) is reached first; 0x8800 counts with a BYTE; 0x0005 like 2019 0x8003.
+RESEND_IDS_2013 = 0xFF
+RESEND_IDS_2019 = (MAX_BODY - 4) // 2
+MEDIA_RETX_IDS = 0xFF
+
+
+@dataclass(slots=True)
+class ReassemblyBudget:
+    """Sets and bytes that all the reassemblers sharing it may hold together (a gateway has one for all its
+    connections). :class:`Reassembler` takes from it and gives back; a full budget refuses new sets/bytes."""
+
+    max_sets: int = 16384
+    max_bytes: int = 256 << 20
+    sets: int = 0
+    bytes: int = 0
+    refused: int = 0
+
+
 @dataclass(slots=True)
 class Incomplete:
     """A fragment set that is still missing fragments after ``timeout`` (or was dropped).
 
     ``first_sn`` is fragment 1's serial (the one 0x8003 / 0x0005 / 0x8800 quote) — estimated from another
     fragment, assuming consecutive serials, when fragment 1 itself is missing (``first_sn_known`` False).
-    ``missing`` lists the absent ``frag_sn`` values (1-based). ``attempts`` counts the reports so far;
+    ``missing`` lists the absent ``frag_sn`` values (1-based; a lazy :class:`Missing` from a
+    reassembler). ``attempts`` counts the reports so far;
     ``dropped`` is True when the set was given up (``reason``: ``"timeout"``, ``"superseded"``,
     ``"evicted"``) — ask for nothing more then. ``media_id`` is the 0x0801 multimedia id when fragment 1
     is present.
@@ -125,7 +212,7 @@ class Incomplete:
     key: SetKey
     first_sn: int
     first_sn_known: bool
-    missing: list[int]
+    missing: Sequence[int]
     received: int
     version: Version
     attempts: int = 1
@@ -146,14 +233,24 @@ class Incomplete:
         return self.key[2]
 
     def resend_request(self, *, terminal: bool = False) -> Body:
-        """The body asking for the missing fragments: 0x8003 from a platform, 0x0005 from a terminal
-        (2019). 0x8003 counts with a BYTE in 2011/2013: at most 255 ids per request."""
+        """The body asking for the (first) missing fragments: 0x8003 from a platform, 0x0005 from a terminal
+        (2019). 0x8003 counts with a BYTE in 2011/2013: at most 255 ids per request; 509 in 2019."""
+
+        return self.resend_requests(terminal=terminal)[0]
+
+    def resend_requests(self, *, terminal: bool = False, max_requests: int = 1) -> list[Body]:
+        """Requests naming the missing ids, split so that each fits its message (at most 255 ids per 2011/2013
+        0x8003, 509 per 2019 0x8003 or 0x0005 to stay within the 1023-byte body); at most ``max_requests``
+        of them (the ids beyond are asked for on the next round)."""
         from jt808.protocol.messages.general import ResendRequest, TerminalResendRequest
 
         if terminal:
-            return TerminalResendRequest(seq=self.first_sn, ids=list(self.missing[:0xFFFF]))
-        limit = 0xFFFF if self.version is V2019 else 0xFF
-        return ResendRequest(seq=self.first_sn, ids=list(self.missing[:limit]))
+            return [TerminalResendRequest(seq=self.first_sn, ids=part)
+                    for part in _chunks(self.missing, RESEND_IDS_2019, max_requests)] or \
+                [TerminalResendRequest(seq=self.first_sn, ids=[])]
+        size = RESEND_IDS_2019 if self.version is V2019 else RESEND_IDS_2013
+        return [ResendRequest(seq=self.first_sn, ids=part) for part in _chunks(self.missing, size, max_requests)] \
+            or [ResendRequest(seq=self.first_sn, ids=[])]
 
     def media_reply(self) -> Body:
         """0x8800 naming the missing fragments of a 0x0801 (needs fragment 1 for the multimedia id)."""
@@ -162,13 +259,21 @@ class Incomplete:
         if self.media_id is None:
             raise ReassemblyError("fragment 1 of the 0x0801 is missing: its multimedia id is unknown; "
                                   "use resend_request()")
-        return MediaDataReply(mm_id=self.media_id, retx_ids=list(self.missing[:0xFF]))
+        return MediaDataReply(mm_id=self.media_id, retx_ids=self.missing[:MEDIA_RETX_IDS])
 
     def reply(self) -> Body:
         """What a platform sends: 0x8800 for 0x0801 media when the id is known, else 0x8003."""
+        return self.replies()[0]
+
+    def replies(self, max_requests: int = 1) -> list[Body]:
+        """:meth:`reply` split like :meth:`resend_requests` (255 ids per 0x8800), at most ``max_requests``."""
         if self.msg_id == 0x0801 and self.media_id is not None:
-            return self.media_reply()
-        return self.resend_request()
+            from jt808.protocol.messages.media import MediaDataReply
+
+            media_id = self.media_id
+            return [MediaDataReply(mm_id=media_id, retx_ids=part)
+                    for part in _chunks(self.missing, MEDIA_RETX_IDS, max_requests)] or [self.media_reply()]
+        return self.resend_requests(max_requests=max_requests)
 
 
 class _Set:
@@ -204,7 +309,8 @@ class Reassembler:
 
     def __init__(self, profile: Profile = DEFAULT_PROFILE, *, timeout: float = 30.0, retries: int = 2,
                  window: float = 300.0, max_sets: int = 256, max_bytes: int = 8 << 20,
-                 max_total_bytes: int = 64 << 20, strict: bool = True) -> None:
+                 max_total_bytes: int = 64 << 20, strict: bool = True,
+                 budget: ReassemblyBudget | None = None) -> None:
         if timeout <= 0 or window <= 0 or max_sets < 1 or max_bytes < 1 or max_total_bytes < 1 or retries < 0:
             raise ValueError("timeout/window > 0, max_sets/max_bytes/max_total_bytes >= 1, retries >= 0")
         self.profile = profile
@@ -215,6 +321,7 @@ class Reassembler:
         self.max_bytes = max_bytes
         self.max_total_bytes = max_total_bytes
         self.strict = strict
+        self.budget = budget
         self._sets: dict[SetKey, _Set] = {}  # insertion order = least recently active first
         self._by_pm: dict[tuple[str, int], set[int]] = {}
         self._dropped: list[Incomplete] = []
@@ -243,13 +350,19 @@ class Reassembler:
     def buffered_bytes(self) -> int:
         return self._total
 
-    def missing(self, key: SetKey) -> list[int] | None:
+    def missing(self, key: SetKey) -> Missing | None:
         """Missing fragment indexes (1-based) of the open set ``key``; ``None`` when no set is open
         (never started, completed, or dropped)."""
         s = self._sets.get(key)
         if s is None:
             return None
-        return [k for k in range(1, key[2] + 1) if k not in s.frags]
+        return Missing(key[2], s.frags)
+
+    def clear(self) -> None:
+        """Forget every open set (no reports), giving their share of the budget back."""
+        for key, s in list(self._sets.items()):
+            self._remove(key, s)
+        self._dropped.clear()
 
     def incomplete(self, key: SetKey) -> Incomplete | None:
         """The report :meth:`expire` would give for ``key`` now (e.g. to answer a 0x0801 whose last
@@ -306,6 +419,11 @@ class Reassembler:
                                               f"{h.msg_sn} arrived twice with different bytes")
                     self._supersede(key, s, f"fragment {idx} repeated with serial {h.msg_sn} and other bytes")
                     s = None
+        budget = self.budget
+        if budget is not None and budget.bytes + len(data) > budget.max_bytes:
+            budget.refused += 1
+            raise ReassemblyError(f"0x{h.msg_id:04X} from {h.phone}: fragments buffered in all reach "
+                                  f"{budget.max_bytes} bytes (fragment refused)")
         if s is None:
             s = self._open(key, now)
         if s.nbytes + len(data) > self.max_bytes:
@@ -316,6 +434,8 @@ class Reassembler:
         s.serials.add(h.msg_sn)
         s.nbytes += len(data)
         self._total += len(data)
+        if budget is not None:
+            budget.bytes += len(data)
         if packet.problems:
             s.problems.extend(f"fragment {idx}: {p}" for p in packet.problems)
         self._touch(key, s, now)
@@ -381,6 +501,13 @@ class Reassembler:
         while len(self._sets) >= self.max_sets:
             old_key = next(iter(self._sets))
             self._evict(old_key)
+        budget = self.budget
+        if budget is not None:
+            if budget.sets >= budget.max_sets:
+                budget.refused += 1
+                raise ReassemblyError(f"0x{key[1]:04X} from {key[0]}: {budget.max_sets} fragment sets open in all "
+                                      "(fragment refused)")
+            budget.sets += 1
         s = self._sets[key] = _Set(now)
         self._by_pm.setdefault((key[0], key[1]), set()).add(key[2])
         return s
@@ -414,7 +541,9 @@ class Reassembler:
         self._remove(key, s)
 
     def _remove(self, key: SetKey, s: _Set) -> None:
-        self._sets.pop(key, None)
+        if self._sets.pop(key, None) is not None and self.budget is not None:
+            self.budget.sets -= 1
+            self.budget.bytes -= s.nbytes
         self._total -= s.nbytes
         totals = self._by_pm.get((key[0], key[1]))
         if totals is not None:
@@ -429,8 +558,7 @@ class Reassembler:
                                       f"fragments and now claims {total}")
 
     def _report(self, key: SetKey, s: _Set) -> Incomplete:
-        total = key[2]
-        missing = [k for k in range(1, total + 1) if k not in s.frags]
+        missing = Missing(key[2], s.frags)
         first = s.frags.get(1)
         if first is not None:
             first_sn, known = first.header.msg_sn, True

@@ -44,7 +44,7 @@ from jt808.protocol.messages.location import LocationReport
 from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
-from jt808.protocol.subpackage import Reassembler, split
+from jt808.protocol.subpackage import Reassembler, ReassemblyBudget, split
 from jt808.session.events import (
     Authenticated,
     AuthRequested,
@@ -115,6 +115,10 @@ class PlatformSession:
     any uplink before :class:`IdleTimeout`); ``fragment_timeout`` / ``fragment_asks`` (how long a
     sub-packaged message may stall before the missing fragments are requested, and how often);
     ``max_frame`` (longest frame accepted); ``max_partials`` (sub-packaged messages collected at once);
+    ``max_partial_bytes`` (their bytes together); ``fragment_budget`` (a
+    :class:`~jt808.protocol.subpackage.ReassemblyBudget` shared with other sessions: sets and bytes over
+    all of them); ``resend_frames`` (0x8003 / 0x8800 frames per request round at most, the ids split
+    across them so that each fits its message);
     ``quiet`` (``{msg_id: minimum body length}``: ids that nobody consumes, e.g. 0x0002 and 0x0200 when
     the gateway keeps no data and has no listener — an authenticated, plain 2011/2013 frame of such an id
     is answered without decoding its body and without an event; a body shorter than the minimum is
@@ -136,16 +140,19 @@ class PlatformSession:
         "authenticated_at",
         "deferred_acks",
         "fragment_asks",
+        "fragment_budget",
         "fragment_timeout",
         "idle_timeout",
         "last_seen",
         "max_frame",
+        "max_partial_bytes",
         "max_partials",
         "phone",
         "profile",
         "quiet",
         "rejected",
         "repairs",
+        "resend_frames",
         "rx_bytes",
         "rx_frames",
         "state",
@@ -159,7 +166,8 @@ class PlatformSession:
                  deferred_acks: Iterable[int] = (), idle_timeout: float | None = None,
                  fragment_timeout: float = 15.0, fragment_asks: int = 3, max_frame: int = DEFAULT_MAX_FRAME,
                  max_partials: int = 8, now: float = 0.0, wall_offset: float | None = None,
-                 quiet: dict[int, int] | None = None) -> None:
+                 quiet: dict[int, int] | None = None, max_partial_bytes: int = 16 << 20,
+                 fragment_budget: ReassemblyBudget | None = None, resend_frames: int = 4) -> None:
         if unauth_reply not in ("none", "fail"):
             raise ValueError("unauth_reply is 'none' or 'fail'")
         self.profile = profile
@@ -171,6 +179,9 @@ class PlatformSession:
         self.fragment_asks = fragment_asks
         self.max_frame = max_frame
         self.max_partials = max_partials
+        self.max_partial_bytes = max_partial_bytes
+        self.fragment_budget = fragment_budget
+        self.resend_frames = resend_frames
         self.quiet: dict[int, int] = dict(quiet) if quiet else {}
         self.wall_offset = time.time() - now if wall_offset is None else wall_offset
         self.state = State.CONNECTED
@@ -425,7 +436,8 @@ class PlatformSession:
         r = self._reasm
         if r is None:
             r = self._reasm = Reassembler(self.profile, timeout=self.fragment_timeout, retries=self.fragment_asks,
-                                          max_sets=self.max_partials)
+                                          max_sets=self.max_partials, max_bytes=min(8 << 20, self.max_partial_bytes),
+                                          max_total_bytes=self.max_partial_bytes, budget=self.fragment_budget)
         try:
             merged = r.add(Packet(header, RawBody(body, "fragment"), body, problems), now)
         except (ReassemblyError, DecodeError) as e:
@@ -609,12 +621,17 @@ class PlatformSession:
                 if rep.dropped:
                     events.append(ReassemblyAbandoned(rep.msg_id, rep.first_sn, rep.missing))
                     continue
-                body = rep.reply()
-                self._queue(body.msg_id, encode_body(body, rep.version, self.profile), rep.version)
+                for body in rep.replies(self.resend_frames):
+                    self._queue(body.msg_id, encode_body(body, rep.version, self.profile), rep.version)
                 events.append(FragmentsMissing(rep.msg_id, rep.first_sn, rep.missing))
         if self.idle_timeout and now - self.last_seen >= self.idle_timeout:
             events.append(IdleTimeout(now - self.last_seen))
         return events
+
+    def release(self) -> None:
+        """The connection is gone: give buffered fragments (and their share of a shared budget) back."""
+        if self._reasm is not None:
+            self._reasm.clear()
 
     def stats(self) -> dict[str, Any]:
         return {"rx_bytes": self.rx_bytes, "rx_frames": self.rx_frames, "tx_frames": self.tx_frames,

@@ -621,3 +621,14 @@ async def test_connection_flood_leaves_room_for_terminals_and_healthz(tmp_path: 
                 except subprocess.TimeoutExpired:
                     f.kill()
         await srv.stop()
+
+
+async def test_anonymous_mode_over_udp_still_makes_sessions(tmp_path: Path) -> None:
+    from .helpers import UdpTerminal
+
+    async with Gateway(make_config(tmp_path, auth={"mode": "anonymous"})) as gw:
+        t = await UdpTerminal().connect(gw.udp_port)
+        assert (await t.request(location())).body.result == 0
+        assert gw.is_online(PHONE) and len(gw._udp[0][1].by_addr) == 1
+        assert len(await gw.storage.query_locations(PHONE)) == 1
+        await t.close()

@@ -77,7 +77,7 @@ def test_bit14_on_2013_frame_trusted_only_when_lengths_agree() -> None:
     assert any(f"body-length field says {len(c19) - 16}" in x for x in lenient.problems)
 
 
-# -- 2011 vs 2013 0x0100, told apart by length (opt-in) -------------------------------------------
+# -- 2011 vs 2013 0x0100, told apart by length (on by default) ----------------------------------------
 INFER = Profile("infer-2011", infer_2011=True)
 
 
@@ -91,11 +91,13 @@ def test_register_2011_inferred_from_length_36() -> None:
     assert p.body == TerminalRegister(44, 307, "70960", "T7-T808", "0329170", 1, "粤B12345678")
     assert jt808.to_json(p, INFER)["body"] == body_json
     assert jt808.encode(p, INFER) == f
+    assert jt808.decode(f).body == p.body  # the rule is on by default (issue 9: no configuration needed)
     # without the rule the same frame is a 2013 body one byte short: a located error, not a guess
+    no_rule = Profile("no-infer", infer_2011=False)
     with pytest.raises(jt808.TruncatedError) as e:
-        jt808.decode(f)
+        jt808.decode(f, no_rule)
     assert e.value.msg_id == 0x0100 and e.value.field == "color" and e.value.offset == 36
-    raw = jt808.decode(f, strict=False)
+    raw = jt808.decode(f, no_rule, strict=False)
     assert isinstance(raw.body, jt808.RawBody) and raw.version is V2013
 
 

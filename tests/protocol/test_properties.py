@@ -249,8 +249,16 @@ PAIR_IDS = [f"0x{mid:04X}-{int(v)}" for mid, v, _ in PAIRS]
 PROFILE_2011 = Profile("2011", default_version=V2011)
 
 
-def profile_of(version: Version) -> Profile:
-    return PROFILE_2011 if version is V2011 else jt808.DEFAULT_PROFILE
+#: Random 0x0100 / 0x0702 values include bodies that the 2011 version inference (on by default, issue 9)
+#: rightly reads as 2011 (a 0x0702 status 0, a 0x0100 with control characters in its strings); their
+#: exact round trip is checked with the inference off (the inference has its own tests in test_devices).
+NO_INFER = Profile("no-infer", infer_2011=False)
+
+
+def profile_of(version: Version, msg_id: int = 0) -> Profile:
+    if version is V2011:
+        return PROFILE_2011
+    return NO_INFER if msg_id in (0x0100, 0x0702) else jt808.DEFAULT_PROFILE
 
 
 # -- 1. random valid messages round-trip ---------------------------------------------------------------
@@ -260,7 +268,7 @@ def profile_of(version: Version) -> Profile:
 def test_random_message_round_trips(msg_id: int, version: Version, cls: type[Body], data: st.DataObject) -> None:
     body = data.draw(strategy_for(cls, version), label=cls.__name__)
     assert type(body) is cls
-    profile = profile_of(version)
+    profile = profile_of(version, msg_id)
     raw = encode_body(body, version, profile, msg_id)
     problems: list[str] = []
     back, tail, ver = decode_body(msg_id, version, raw, profile, problems=problems)

@@ -115,18 +115,24 @@ def test_register_reply_roundtrip(version: Version) -> None:
     assert data == b"\xff\xff\x00" + "认证码-1".encode("gbk")
     assert decode_body(0x8100, version, data)[0] == ok
     assert ok.to_json(version) == {"seq": 0xFFFF, "result": 0, "auth_code": "认证码-1"}
-    no = RegisterReply(3, RegisterResult.TERMINAL_REGISTERED, "ignored")
+    no = RegisterReply(3, RegisterResult.TERMINAL_REGISTERED)
     assert encode_body(no, version) == b"\x00\x03\x03"
     back, tail, _ = decode_body(0x8100, version, b"\x00\x03\x03")
     assert back.result == 3 and back.auth_code == "" and tail == b""
     assert no.to_json(version) == {"seq": 3, "result": 3}
     assert RegisterReply.from_json({"seq": 3, "result": 3}, version) == RegisterReply(3, 3, "")
+    # a code sent with a refusal is kept (issue 9 item 3; EMQX's JSON keeps it), and re-encoded as sent
+    kept = RegisterReply(3, RegisterResult.TERMINAL_REGISTERED, "old-code")
+    assert encode_body(kept, version) == b"\x00\x03\x03old-code"
+    assert decode_body(0x8100, version, b"\x00\x03\x03old-code")[0] == kept
+    assert kept.to_json(version) == {"seq": 3, "result": 3, "auth_code": "old-code"}
+    assert RegisterReply.from_json(kept.to_json(version), version) == kept
 
 
 def test_register_reply_failure_with_trailing_bytes_keeps_them() -> None:
     problems: list[str] = []
     body, tail, _ = decode_body(0x8100, V2013, b"\x00\x01\x01XY", problems=problems)
-    assert body.result == 1 and tail == b"XY" and "trailing" in problems[0]
+    assert body.result == 1 and body.auth_code == "XY" and tail == b"" and problems == []
 
 
 def test_register_reply_json_needs_code_on_success() -> None:

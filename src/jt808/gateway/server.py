@@ -40,7 +40,7 @@ from jt808.gateway.media import MediaStore
 from jt808.gateway.sessions import SessionRegistry
 from jt808.gateway.sink import StorageSink, frame_of
 from jt808.protocol.frame import PROBLEM_KINDS
-from jt808.protocol.header import Version
+from jt808.protocol.header import V2011, V2019, Version
 from jt808.protocol.packet import Packet
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
@@ -490,7 +490,7 @@ class Gateway:
         if conn.closed:
             return
         if ok:
-            conn.session.accept_auth(ev, self.loop.time())
+            conn.session.accept_auth(ev, self.loop.time(), await self._remembered_version(h))
             conn.settle(True)
             conn.flush()
             self.counters["auth_ok"] += 1
@@ -513,6 +513,17 @@ class Gateway:
             limit = self.config.auth.max_auth_failures
             if limit and conn.auth_failures >= limit:
                 conn.close(f"{conn.auth_failures} failed authentications")
+
+    async def _remembered_version(self, h: Any) -> Version | None:
+        """2011 for a terminal whose stored registration says so (a 2011 header cannot say it itself)."""
+        if h.version is V2019 or self.storage is None:
+            return None
+        try:
+            rec = await self.storage.get_terminal(h.phone)
+        except Exception as e:
+            log.warning("could not read the registration of %s: %s", h.phone, e)
+            return None
+        return V2011 if rec is not None and rec.version == 2011 else None
 
     async def _logout(self, conn: Connection, ev: LoggedOut) -> None:
         phone = ev.packet.header.phone

@@ -11,6 +11,7 @@ import struct
 from typing import TYPE_CHECKING, Any
 
 from jt808.errors import EncodeError, TruncatedError
+from jt808.protocol.problems import Problem
 
 if TYPE_CHECKING:
     from jt808.protocol.header import Version
@@ -103,11 +104,25 @@ class Reader:
         return raw.decode(self.encoding, "surrogateescape")
 
     def str_fixed(self, n: int, field: str = "") -> str:
-        """BYTE[n] text: NUL padding stripped at both ends."""
-        return self.text(self.bytes(n, field).strip(b"\x00"))
+        """BYTE[n] text: NUL padding stripped at both ends (padding on the left is noted)."""
+        raw = self.bytes(n, field)
+        if raw[:1] == b"\x00" and raw.strip(b"\x00"):
+            self.pad_note(field, "left")
+        return self.text(raw.strip(b"\x00"))
 
-    def str_rest(self) -> str:
-        return self.text(self.rest())
+    def str_rest(self, field: str = "") -> str:
+        """Text to the end of the body; NUL padding on either side is stripped and noted."""
+        raw = self.rest()
+        if raw[:1] == b"\x00" or raw[-1:] == b"\x00":
+            self.pad_note(field, "either")
+            raw = raw.strip(b"\x00")
+        return self.text(raw)
+
+    def pad_note(self, field: str, side: str) -> None:
+        """Note NUL padding that a re-encode would not reproduce (kind ``string_padding``)."""
+        where = f" field '{field}'" if field else ""
+        self.problems.append(Problem("string_padding", f"0x{self.msg_id:04X}{where}: NUL padding on the "
+                                     f"{'left' if side == 'left' else 'ends'} stripped"))
 
     def str_len8(self, field: str = "") -> str:
         return self.text(self.bytes(self.u8(field), field))

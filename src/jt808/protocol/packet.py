@@ -9,6 +9,7 @@ from jt808.errors import DecodeError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.framing import check_code, escape
 from jt808.protocol.header import V2011, V2013, V2019, Header, Version, pack_header
+from jt808.protocol.problems import Problem
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
 
@@ -93,24 +94,74 @@ class Packet:
         return self.header == other.header and self.body == other.body and self.tail == other.tail
 
 
+def _reads_cleanly(msg_id: int, data: bytes, version: Version, profile: Profile, unpadded: bool = False) -> bool:
+    """Whether a 0x0100 / 0x0102 body reads sensibly in ``version``'s layout: it decodes to its last byte
+    (0x0100: plate to the end) and its strings hold no control characters (a 2011 0x0100 read with the
+    2013 widths puts the 2011 model's NUL padding and the plate colour byte inside the 2013 model).
+    ``unpadded``: also without NUL padding to strip (nothing noted while reading)."""
+    cls = profile.lookup(msg_id, version)
+    if cls is None:
+        return False
+    r = Reader(data, version, profile, msg_id)
+    try:
+        b = cls.decode(r)
+    except (DecodeError, IndexError, ValueError, UnicodeError):
+        return False
+    texts = [getattr(b, k, "") for k in ("manufacturer", "model", "dev_id", "license_number", "code", "imei")]
+    return (r.pos == r.end and not (unpadded and r.problems)
+            and not any(ch < " " for t in texts if isinstance(t, str) for ch in t.strip("\x00")))
+
+
+def _register_version(data: bytes, profile: Profile, problems: list[str]) -> Version:
+    """2011 or 2013 for a 0x0100 without bit 14: the field widths (5/8/7 against 5/20/7) tell them apart
+    when the 2013 reading is impossible (shorter than its 37-byte fixed part) or implausible (strings
+    that only the 2011 reading gets right)."""
+    if len(data) < 37:
+        if len(data) >= 25:
+            problems.append(Problem("version_inferred", f"version inferred: 0x0100 body of {len(data)} bytes is "
+                                    "shorter than the 2013 fixed part (37): decoded as 2011"))
+            return V2011
+        return V2013
+    if not _reads_cleanly(0x0100, data, V2013, profile) and _reads_cleanly(0x0100, data, V2011, profile):
+        problems.append(Problem("version_inferred", f"version inferred: 0x0100 body of {len(data)} bytes reads "
+                                "sensibly only with the 2011 widths (5/8/7): decoded as 2011"))
+        return V2011
+    return V2013
+
+
+def _body_layout(msg_id: int, version: Version, data: bytes, profile: Profile, problems: list[str]) -> Version:
+    """The layout a registration / authentication body is read with: a 2019 header over a 2013 body (devices
+    that speak 2019 framing with their old bodies) is read with the 2013 layout when only that fits."""
+    if (version is V2019 and not _reads_cleanly(msg_id, data, V2019, profile)
+            and _reads_cleanly(msg_id, data, V2013, profile, unpadded=True)):
+        problems.append(Problem("layout", f"0x{msg_id:04X}: a 2019 header over a body that only the 2013 layout "
+                                "reads: decoded with the 2013 layout"))
+        return V2013
+    return version
+
+
 def decode_body(msg_id: int, version: Version, data: bytes, profile: Profile = DEFAULT_PROFILE,
                 *, strict: bool = True, problems: list[str] | None = None) -> tuple[Body, bytes, Version]:
     """Decode a complete (reassembled, decrypted) body. Returns ``(body, tail, version)``.
 
-    ``version`` may differ from the one given when the profile infers 2011 from a 0x0100 length.
+    ``version`` may differ from the one given when the profile infers 2011 from a 0x0100's field widths
+    (``infer_2011``, on by default); a 2019 0x0100 / 0x0102 whose body only the 2013 layout reads is read
+    with it (noted, the header stays 2019).
     Unknown ids give a :class:`RawBody`. Errors raise :class:`DecodeError` (located) when ``strict``;
     otherwise the body is kept raw and the error appended to ``problems``.
     """
     if problems is None:
         problems = []
-    if msg_id == 0x0100 and profile.infer_2011 and version is V2013 and len(data) < 37:
-        version = V2011
-        problems.append(f"version inferred: 0x0100 body of {len(data)} bytes is shorter than the "
-                        "2013 fixed part (37): decoded as 2011")
-    cls = profile.messages.table.get((msg_id, version)) or profile.lookup(msg_id, version)
+    layout = version
+    if msg_id == 0x0100 or msg_id == 0x0102:
+        if msg_id == 0x0100 and profile.infer_2011 and version is V2013:
+            version = layout = _register_version(data, profile, problems)
+        elif version is V2019 and profile.infer_2011:
+            layout = _body_layout(msg_id, version, data, profile, problems)
+    cls = profile.messages.table.get((msg_id, layout)) or profile.lookup(msg_id, layout)
     if cls is None:
         return RawBody(data, "unknown"), b"", version
-    r = Reader(data, version, profile, msg_id)
+    r = Reader(data, layout, profile, msg_id)
     try:
         body = cls.decode(r)
     except DecodeError as e:

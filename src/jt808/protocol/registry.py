@@ -93,8 +93,9 @@ class Profile:
 
     - ``default_version``: what a frame without bit 14 is (2011 or 2013; default 2013).
     - ``force_version``: decode every frame as this version whatever bit 14 says (mislabelling devices).
-    - ``infer_2011``: guess 2011 from a 0x0100 body shorter than the 2013 fixed part (recorded in
-      ``Packet.problems``).
+    - ``infer_2011`` (default on): read a 0x0100 without bit 14 as 2011 when only the 2011 widths fit it
+      (shorter than the 2013 fixed part, or a plate colour / strings that only the 2011 reading gets
+      right); recorded in ``Packet.problems`` (kind ``version_inferred``).
     - ``encoding``: string encoding (GBK by default; some devices send UTF-8).
     - ``accept_bad_check``: decode frames whose check code is wrong, flagging them, instead of rejecting.
     - ``tz_offset``: hours east of UTC of the device's BCD times (GMT+8 by default).
@@ -107,7 +108,7 @@ class Profile:
     """
 
     def __init__(self, name: str = "default", *, default_version: Version | int | str = V2013,
-                 force_version: Version | int | str | None = None, infer_2011: bool = False,
+                 force_version: Version | int | str | None = None, infer_2011: bool = True,
                  encoding: str = "gbk", accept_bad_check: bool = False, tz_offset: float = 8,
                  extra_id_size: int = 1, extra_len_size: int = 1,
                  carriage_temp_sign_magnitude: bool = False,

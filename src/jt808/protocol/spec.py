@@ -231,6 +231,8 @@ class _Str(Kind):
 
     @staticmethod
     def post(v: bytes, r: Reader) -> str:
+        if v[:1] == b"\x00" and v.strip(b"\x00"):
+            r.pad_note("", "left")
         return v.strip(b"\x00").decode(r.encoding, "surrogateescape")
 
     def read(self, r: Reader, field: str) -> str:
@@ -255,7 +257,7 @@ class _StrRest(Kind):
     name = "STRING"
 
     def read(self, r: Reader, field: str) -> str:
-        return r.str_rest()
+        return r.str_rest(field)
 
     def write(self, w: Writer, v: str, field: str) -> None:
         w.str_rest(v, field)

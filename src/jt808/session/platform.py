@@ -370,6 +370,8 @@ class PlatformSession:
         msg_id = header.msg_id
         body = packet.body
         if msg_id == 0x0100:
+            if header.version is not V2019:  # 2011 or 2013, as its field widths said: frames after it too
+                self.version = header.version
             events.append(RegisterRequested(packet))
             return
         if msg_id == 0x0102:
@@ -470,13 +472,20 @@ class PlatformSession:
         h = event.packet.header
         self._queue(0x8100, struct.pack(">HB", h.msg_sn, result), h.version)
 
-    def accept_auth(self, event: AuthRequested, now: float | None = None) -> None:
-        """Answer 0x0102 with 0x8001 result 0; the session is authenticated from now on."""
+    def accept_auth(self, event: AuthRequested, now: float | None = None, version: Version | None = None) -> None:
+        """Answer 0x0102 with 0x8001 result 0; the session is authenticated from now on. ``version``: the
+        terminal's remembered version (its 0x0100 said 2011) when the frame's header cannot tell 2011 from
+        2013; every reply and command is then encoded in it."""
         h = event.packet.header
         if h.phone != self.phone:  # another phone spoke on this connection meanwhile: bind the one authenticated
             self.phone = h.phone
             self._set_phone_raw(bytes.fromhex(h.phone) if len(h.phone) == 12 else b"")
-        self._authenticate(h.version, self.last_seen if now is None else now)
+        v = h.version
+        if version is not None and version is not V2019 and v is not V2019:
+            v = h.version = version
+        elif v is not V2019 and self.version is not V2019:
+            v = h.version = self.version  # a 0x0100 earlier on this connection said which
+        self._authenticate(v, self.last_seen if now is None else now)
         self._general(h, 0)
 
     def reject_auth(self, event: AuthRequested) -> None:

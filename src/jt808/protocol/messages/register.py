@@ -5,21 +5,27 @@ Layouts (PROTOCOL.md §3.2 "Registration and authentication"):
 - 0x0100: ``province WORD · city WORD · manufacturer · model · dev_id · color BYTE · license_number rest``;
   the three id strings are NUL-padded BYTE[n] whose widths grow with the version: 5/8/7 (2011),
   5/20/7 (2013), 11/30/30 (2019). JSON key ``manufacturer`` (EMQX), not seed 004's ``manufacture``.
-- 0x8100: ``seq WORD · result BYTE · auth_code rest`` — the code only when ``result == 0``.
+- 0x8100: ``seq WORD · result BYTE · auth_code rest`` — the code when ``result == 0``; a code sent with
+  another result is kept too (decoded and re-encoded; in the JSON as ``auth_code``, as EMQX does).
 - 0x0102: 2011/2013 ``code`` = the whole body; 2019 ``code_len BYTE · code · imei BYTE[15] ·
-  software_version BYTE[20]`` (fixed, NUL-padded: EMQX, SmallChi, yezhihao and go-jt808 agree;
-  seed 004's length-prefixed ``sw_version`` is not followed). JSON keys ``code, imei, software_version``.
+  software_version BYTE[20]`` (fixed, NUL-padded: EMQX, SmallChi, yezhihao and go-jt808 agree). Seed
+  004's length-prefixed form (``sw_version_len BYTE · sw_version``) is read too, noted in the packet's
+  problems (kind ``layout``); encoding writes the standard's fixed field. JSON keys ``code, imei,
+  software_version``.
 
-Fixed-width text is NUL-stripped at both ends on decode and NUL-padded at the end on encode.
+Fixed-width text is NUL-stripped at both ends on decode (padding on the left is noted) and NUL-padded
+at the end on encode; the plate and other text to the end of the body lose NULs on either side (noted).
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from jt808.protocol.header import V2019
-from jt808.protocol.spec import BYTE, STR, STR8, STR_REST, WORD, Body, by_version, message, wire
+from jt808.protocol.buffer import Reader
+from jt808.protocol.header import V2019, Version
+from jt808.protocol.problems import Problem
+from jt808.protocol.spec import BYTE, STR, STR8, STR_REST, WORD, Body, _Str, by_version, message, wire
 
 __all__ = [
     "PlateColor",
@@ -72,8 +78,8 @@ class TerminalRegister(Body):
     msg_id: ClassVar[int]
 
 
-def _success(v: object) -> bool:
-    return v["result"] == 0  # type: ignore[index]
+def _has_code(v: Any) -> bool:
+    return v["result"] == 0 or bool(v.get("auth_code"))
 
 
 @message(0x8100)
@@ -88,9 +94,41 @@ class RegisterReply(Body):
 
     seq: int = wire(WORD)
     result: int = wire(BYTE)
-    auth_code: str = wire(STR_REST, when=_success)
+    auth_code: str = wire(STR_REST, when=_has_code)
 
     msg_id: ClassVar[int]
+
+    @classmethod
+    def decode(cls, r: Reader) -> RegisterReply:
+        body = super(RegisterReply, cls).decode(r)  # noqa: UP008 (@message classes: see STYLE)
+        if body.result != 0 and r.pos < r.end:  # a code with a refusal: kept (EMQX's JSON keeps it too)
+            body.auth_code = r.str_rest("auth_code")
+        return body
+
+    @classmethod
+    def from_json(cls, obj: Any, version: Version | None = None) -> RegisterReply:
+        body = super(RegisterReply, cls).from_json(obj, version)  # noqa: UP008
+        if body.result != 0 and isinstance(obj, dict) and obj.get("auth_code"):
+            body.auth_code = STR_REST.from_json(obj["auth_code"], "auth_code", version)
+        return body
+
+
+class _SoftwareVersion(_Str):
+    """0x0102 2019 software version: the standard's BYTE[20], or seed 004's ``len BYTE · text`` (read when
+    the bytes left say so: a first byte that counts exactly the rest, which no text starts with)."""
+
+    def __init__(self) -> None:
+        super().__init__(20)
+        self.fmt = None  # read one by one: the layout is decided by the bytes left
+
+    def read(self, r: Reader, field: str) -> str:
+        left = r.end - r.pos
+        if left >= 1 and r.data[r.pos] == left - 1 and r.data[r.pos] < 0x20:
+            n = r.u8(field)
+            r.problems.append(Problem("layout", f"0x0102: software version sent length-prefixed ({n} bytes, "
+                                      "seed 004's layout) instead of BYTE[20]"))
+            return r.text(r.bytes(n, field).strip(b"\x00"))
+        return r.str_fixed(20, field)
 
 
 @message(0x0102)
@@ -98,11 +136,12 @@ class TerminalAuth(Body):
     """终端鉴权 — terminal authentication.
 
     2011/2013: the body is the auth code. 2019: ``code_len BYTE · code · imei BYTE[15] ·
-    software_version BYTE[20]`` (NUL-padded). Answered by 0x8001 (0 ok, 1 failure).
+    software_version BYTE[20]`` (NUL-padded; seed 004's length-prefixed version is read too).
+    Answered by 0x8001 (0 ok, 1 failure).
     """
 
     code: str = wire(by_version(V2011=STR_REST, V2013=STR_REST, V2019=STR8), doc="auth code from 0x8100")
     imei: str = wire(STR(15), since=V2019)
-    software_version: str = wire(STR(20), since=V2019)
+    software_version: str = wire(_SoftwareVersion(), since=V2019)
 
     msg_id: ClassVar[int]

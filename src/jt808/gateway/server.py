@@ -395,15 +395,19 @@ class Gateway:
                 raw = ev.raw  # type: ignore[attr-defined]
                 more = f"… ({len(raw)} bytes)" if len(raw) > _HEX_MAX else ""
                 nth = f" [{n} bad frames on this connection]" if n > 10 else ""
-                log.warning("bad frame from %s %s phone=%s: %s%s; hex=%s%s%s", conn.kind, conn.peer,
-                            conn.phone or "?", ev.error, " (answered)" if ev.replied else "",  # type: ignore
-                            raw[:_HEX_MAX].hex(), more, nth)
+                args = ("bad frame from %s %s phone=%s: %s%s; hex=%s%s%s", conn.kind, conn.peer, conn.phone or "?",
+                        ev.error, " (answered)" if ev.replied else "", raw[:_HEX_MAX].hex(), more, nth)  # type: ignore
+                if conn.session.authenticated:
+                    log.warning(*args)
+                else:  # nobody proven yet: many connections from one peer must not flood the log either
+                    self.guard.peer_log.log(logging.WARNING, peer_host(conn.peer), self.loop.time(), *args)
         elif t is MessageRefused:
             self.counters["refused_unauthenticated"] += 1
             if conn.session.rx_frames <= 3 or log.isEnabledFor(logging.DEBUG):
                 h = ev.header  # type: ignore[attr-defined]
-                log.info("refused 0x%04X from %s %s phone=%s: %s", h.msg_id, conn.kind, conn.peer, h.phone,
-                         ev.reason)  # type: ignore[attr-defined]
+                self.guard.peer_log.log(logging.INFO, peer_host(conn.peer), self.loop.time(),
+                                        "refused 0x%04X from %s %s phone=%s: %s", h.msg_id, conn.kind, conn.peer,
+                                        h.phone, ev.reason)  # type: ignore[attr-defined]
         elif t is RegisterRequested:
             if self._may_attempt(conn, "register", ev):
                 self._spawn(self._register(conn, ev))  # type: ignore[arg-type]

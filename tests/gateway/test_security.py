@@ -632,3 +632,32 @@ async def test_anonymous_mode_over_udp_still_makes_sessions(tmp_path: Path) -> N
         assert gw.is_online(PHONE) and len(gw._udp[0][1].by_addr) == 1
         assert len(await gw.storage.query_locations(PHONE)) == 1
         await t.close()
+
+
+async def test_hooks_cannot_grant_an_empty_code(tmp_path: Path) -> None:
+    """An auth hook that allows everything still never authenticates an empty code, and a registry hook that
+    accepts without a code is refused (result 4): an empty code would be everyone's."""
+    from .test_media_udp_hooks import HookService
+
+    class Lax(HookService):
+        def answer(self, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            if path == "/registry":
+                return 200, {"code": 0}
+            return 200, {}
+
+    svc = Lax()
+    server = await asyncio.start_server(svc.handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    cfg = make_config(tmp_path, auth={"mode": "http", "registry_url": f"http://127.0.0.1:{port}/registry",
+                                      "auth_url": f"http://127.0.0.1:{port}/auth"})
+    try:
+        async with Gateway(cfg) as gw:
+            t = await Terminal().connect(gw.tcp_port)
+            reply = await t.request(registration())
+            assert (reply.body.result, reply.body.auth_code) == (4, "")
+            assert (await t.authenticate("")).body.result == 1
+            assert [p for p, _ in svc.requests] == ["/registry"]  # the hook was not even asked
+            assert (await t.authenticate("anything")).body.result == 0  # the hook decides real codes
+            await t.close()
+    finally:
+        server.close()

@@ -484,9 +484,12 @@ class Gateway:
 
     async def _authenticate(self, conn: Connection, ev: AuthRequested) -> None:
         h = ev.packet.header
+        policy: AuthPolicy = self.policy  # type: ignore[assignment]
         try:
-            ok = await self.policy.authenticate(h.phone, ev.code, int(h.version), ev.imei,  # type: ignore[union-attr]
-                                                ev.software_version)
+            # an empty code is never one that was issued (0x8100 never carries one): refused whatever the
+            # policy or hook would say
+            ok = bool(ev.code or policy.anonymous) and await policy.authenticate(
+                h.phone, ev.code, int(h.version), ev.imei, ev.software_version)
         except Exception as e:
             log.error("authenticate phone=%s failed in the auth service: %s", h.phone, e)
             ok = False

@@ -152,7 +152,7 @@ class Server:
         cfg = workdir / "bench.toml"
         cfg.write_text("[http]\nenabled = false\n[server]\nudp = false\nbacklog = 16384\n"
                        "[session]\nheartbeat_interval = 3600\n"
-                       "[storage]\nbatch_max_rows = 5000\nbatch_max_delay = 0.01\n"
+                       "[storage]\nbatch_max_rows = 5000\nbatch_max_delay = 0\n"
                        "[log]\nlevel = \"WARNING\"\n")
         dbarg = {"none": "none", "sqlite": "", "memory": "memory"}.get(db, db)
         cmd = [sys.executable, "-m", "jt808.cli", "serve", "--config", str(cfg), "--data-dir", str(workdir / "data"),

@@ -67,7 +67,7 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     db = ""                     # "" = SQLite in data_dir; "memory"; "none" (no data kept); postgresql://…
     ack_after_durable = true    # 0x8001 for locations only once their batch committed
     batch_max_rows = 2000
-    batch_max_delay = 0.02
+    batch_max_delay = 0.0       # seconds a batch may wait for company; 0: commit as soon as the last one did
     save_events = true          # keep other uplinks (events, answers …) as JSON rows
 
     [http]
@@ -191,7 +191,7 @@ class StorageConfig:
     db: str = ""
     ack_after_durable: bool = True
     batch_max_rows: int = 2000
-    batch_max_delay: float = 0.02
+    batch_max_delay: float = 0.0
     save_events: bool = True
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from .helpers import Terminal, location, make_config
 
 TERMINALS = 8
 WINDOW = 16  # reports in flight per terminal
+# the outage's length: 2 s in the suite; docs/deployment.md quotes a run with JT808_OUTAGE_SECONDS=60 (-s)
+OUTAGE = float(os.environ.get("JT808_OUTAGE_SECONDS", "2"))
 
 
 @pytest.fixture
@@ -99,7 +102,7 @@ async def test_postgres_stopped_and_started_under_load(tmp_path: Path, private_p
         down_at = time.monotonic()
         await asyncio.wait_for(health.wait_state("failing"), 10)  # the next write finds out
         failing_from = sum(len(r.acked) for r in reporters)
-        await asyncio.sleep(2.0)  # the outage
+        await asyncio.sleep(OUTAGE)
         during = sum(len(r.acked) for r in reporters)
         assert "jt808_storage_up 0" in gw.metrics_text()
         assert health.snapshot()["state"] == "failing" and health.refused_rows > 0
@@ -119,7 +122,7 @@ async def test_postgres_stopped_and_started_under_load(tmp_path: Path, private_p
         await gw.stop()
 
     assert recovered_in < 2.0, recovered_in  # probes every ≤ 0.5 s here
-    assert time.monotonic() - down_at > 2.0
+    assert time.monotonic() - down_at > OUTAGE
     con = await asyncpg.connect(private_pg.url)
     try:
         rows = await con.fetch("SELECT phone, msg_sn, count(*) AS n FROM locations GROUP BY phone, msg_sn")
@@ -138,3 +141,6 @@ async def test_postgres_stopped_and_started_under_load(tmp_path: Path, private_p
     assert sum("storage unavailable" in m for m in lines) == 1, lines
     assert sum("storage available again" in m for m in lines) == 1, lines
     assert health.outages == 1
+    print(f"outage {OUTAGE:.0f} s: {before} acked before, {sum(len(r.acked) for r in reporters)} acked and stored "
+          f"in all, {sum(r.refusals for r in reporters)} answers of result 1, {health.refused_total} rows refused, "
+          f"writing again {recovered_in:.2f} s after the restart, 0 stored twice")

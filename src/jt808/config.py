@@ -108,12 +108,24 @@ __all__ = [
     "MqttConfig",
     "ServerConfig",
     "SessionConfig",
+    "StartupError",
     "StorageConfig",
 ]
 
 
 class ConfigError(JT808Error):
-    """A configuration file, variable or flag holds something unusable."""
+    """A configuration file, variable or flag holds something unusable (``jt808 serve`` exits 2).
+    The message names the setting first."""
+
+    exit_code = 2
+
+
+class StartupError(JT808Error):
+    """Something outside the configuration refused: the database or broker is unreachable or refuses
+    the credentials, a port is in use, the data dir cannot be written (``jt808 serve`` exits 1). The
+    message names the setting first."""
+
+    exit_code = 1
 
 
 @dataclass
@@ -218,6 +230,7 @@ class MqttConfig:
     dn_topic: str = "jt808/${clientid}/${phone}/dn"
     status_topic: str = "jt808/${clientid}/${phone}/status"  # connected/disconnected events (retained)
     qos: int = 1
+    required: bool = True  # jt808 serve: refuse to start without the broker; /healthz degraded while it is down
     buffer_size: int = 10000
     publish_media_max: int = 65536
 
@@ -334,6 +347,25 @@ class Config:
             raise ConfigError("downlink: max_inflight >= 1, queue_len >= 0, max_retry_times >= 0")
         if self.downlink.retry_interval <= 0 or self.session.heartbeat_interval <= 0:
             raise ConfigError("downlink.retry_interval and session.heartbeat_interval must be positive")
+        if self.log.level.upper() not in LOG_LEVELS:
+            raise ConfigError(f"log.level: {self.log.level!r} is not a level ({', '.join(LOG_LEVELS)})")
+        for name in ("registry_url", "auth_url"):
+            url = getattr(self.auth, name)
+            if url:
+                _check_http_url(f"auth.{name}", url)
+        if self.auth.hook_timeout <= 0:
+            raise ConfigError(f"auth.hook_timeout must be positive, not {self.auth.hook_timeout:g}")
+        if self.mqtt.url:
+            scheme = self.mqtt.url.split("://", 1)[0].lower() if "://" in self.mqtt.url else "mqtt"
+            if scheme not in ("mqtt", "tcp", "mqtts", "ssl", "tls"):
+                raise ConfigError(f"mqtt.url: unsupported scheme {scheme!r} in {self.mqtt.url!r} "
+                                  "(mqtt://host:1883 or mqtts://host:8883)")
+        if self.mqtt.qos not in (0, 1, 2):
+            raise ConfigError(f"mqtt.qos must be 0, 1 or 2, not {self.mqtt.qos}")
+        if self.storage.batch_max_rows < 1 or self.storage.batch_max_delay < 0:
+            raise ConfigError("storage: batch_max_rows >= 1 and batch_max_delay >= 0")
+        if self.server.max_frame < 64:
+            raise ConfigError(f"server.max_frame must be at least 64, not {self.server.max_frame}")
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"data_dir": str(self.data_dir)}
@@ -371,6 +403,22 @@ def _validate_limits(cfg: Config) -> None:
     if lim.fragment_sets_per_terminal < 1 or lim.fragment_bytes_per_terminal < 1 or lim.fragment_sets_total < 1 \
             or lim.fragment_bytes_total < 1 or lim.resend_frames < 1:
         raise ConfigError("limits: fragment_* and resend_frames must be at least 1")
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _check_http_url(setting: str, url: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise ConfigError(f"{setting}: {url!r} is not a URL ({e})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{setting}: {url!r} is not an http:// or https:// URL")
+    del port
 
 
 def _coerce(value: Any, kind: type, where: str) -> Any:

@@ -11,6 +11,7 @@ import pytest
 
 from jt808.bridges.mqtt import MqttBridge
 from jt808.gateway import Gateway
+from jt808.node import Node
 
 from .helpers import BROKER, clear_retained, make_config
 
@@ -22,12 +23,11 @@ def _broker_up() -> None:
         pytest.fail(f"Mosquitto is not running on {BROKER[0]}:{BROKER[1]} ({e}); start it (.ci/run does)")
 
 
-class Node:
-    """A gateway and its MQTT bridge."""
+class TestNode(Node):
+    """A node (gateway, MQTT bridge, HTTP API when enabled) as ``jt808 serve`` composes it."""
 
-    def __init__(self, gateway: Gateway, bridge: MqttBridge) -> None:
-        self.gateway = gateway
-        self.bridge = bridge
+    gateway: Gateway
+    bridge: MqttBridge
 
     @property
     def port(self) -> int:
@@ -51,16 +51,13 @@ async def make_node(tmp_path: Path, retained: set[str]) -> AsyncIterator:
     async def make(name: str = "a", *, mqtt_url: str = "mqtt://127.0.0.1:1883", connect_timeout: float = 5.0,
                    **sections: dict) -> Node:
         cfg = make_config(tmp_path / name, mqtt_url, **sections)
-        gw = Gateway(cfg)
-        await gw.start()
-        bridge = MqttBridge(gw, cfg.mqtt)
-        await bridge.start(connect_timeout)
-        retained.add(bridge.state_topic)
-        node = Node(gw, bridge)
+        cfg.mqtt.required = False  # outage tests start without a broker
+        node = TestNode(cfg, connect_timeout=connect_timeout)
+        await node.start()
+        retained.add(node.bridge.state_topic)
         nodes.append(node)
         return node
 
     yield make
     for node in reversed(nodes):
-        await node.bridge.stop()
-        await node.gateway.stop()
+        await node.stop()

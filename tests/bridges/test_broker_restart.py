@@ -44,6 +44,7 @@ import jt808
 from jt808 import Header, Packet
 from jt808.bridges.mqtt import MqttBridge
 from jt808.gateway import Gateway
+from jt808.node import Node
 from jt808.protocol.messages.tracking import LocationQueryReply
 
 from .helpers import Terminal, location, make_config, random_phone, until
@@ -264,13 +265,11 @@ async def setup(tmp_path: Path, broker: PrivateBroker):
 
     async def make(buffer_size: int, n: int) -> tuple[Gateway, MqttBridge, Recorder, list[Driver]]:
         cfg = make_config(tmp_path / "node", f"mqtt://127.0.0.1:{broker.port}", mqtt={"buffer_size": buffer_size})
-        gw = Gateway(cfg)
-        await gw.start()
-        made.append(gw)
-        bridge = MqttBridge(gw, cfg.mqtt)
-        await bridge.start(5)
-        made.append(bridge)
-        assert bridge.connected
+        node = Node(cfg)
+        await node.start()
+        made.append(node)
+        gw, bridge = node.gateway, node.bridge
+        assert bridge is not None and bridge.connected
         rec = Recorder()
         gw.add_listener(rec)  # after the bridge: sees uplinks in the order the bridge buffered them
         drivers = []
@@ -290,7 +289,7 @@ async def setup(tmp_path: Path, broker: PrivateBroker):
     finally:
         for obj in reversed(made):
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(obj.close() if isinstance(obj, Driver) else obj.stop(2), 10)
+                await asyncio.wait_for(obj.close() if isinstance(obj, Driver) else obj.stop(), 10)
 
 
 def _ident(item: tuple[str, Any, bool, Any]) -> Ident | None:

@@ -94,7 +94,7 @@ async def test_downlink_reaches_the_terminal_on_the_other_node(cluster, retained
 async def test_http_command_on_a_reaches_terminal_on_b(cluster, retained) -> None:
     a, b = cluster
     t = await on_b_registered_through_a(a, b, retained)
-    url = f"http://127.0.0.1:{a.gateway.http_port}/api/v1/terminals/{t.phone}/commands"
+    url = f"http://127.0.0.1:{a.http_port}/api/v1/terminals/{t.phone}/commands"
 
     async def terminal() -> None:
         cmd = await t.recv_id(0x8201)
@@ -112,13 +112,13 @@ async def test_http_command_on_a_reaches_terminal_on_b(cluster, retained) -> Non
         r = await http.post(url, json={"header": {"msg_id": 0x8103},
                                        "body": {"length": 1, "params": [{"id": 1, "value": 30}]}})
         assert r.status_code == 409, r.text
-        assert r.json()["result"] == 1
+        assert r.json()["detail"]["result"] == 1
         await answering
 
         r = await http.post(url + "?timeout=1", json={"header": {"msg_id": 0x8201}})  # nobody answers
         assert r.status_code == 504, r.text
 
-        r = await http.post(f"http://127.0.0.1:{a.gateway.http_port}/api/v1/terminals/{random_phone()}/commands",
+        r = await http.post(f"http://127.0.0.1:{a.http_port}/api/v1/terminals/{random_phone()}/commands",
                             json={"header": {"msg_id": 0x8201}})
         assert r.status_code == 404, r.text
 

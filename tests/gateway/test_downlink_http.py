@@ -13,6 +13,7 @@ import pytest
 
 from jt808.errors import ReplyTimeout
 from jt808.gateway import CommandFailed, DownlinkQueueFull, Gateway, TerminalOffline
+from jt808.node import Node
 from jt808.protocol.messages.general import QueryParameters
 from jt808.protocol.messages.params import Param, ParametersReply
 from jt808.protocol.messages.text import TextMessage
@@ -21,16 +22,21 @@ from .helpers import PHONE, Terminal, location, make_config
 
 
 @pytest.fixture
-async def api_gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+async def api_node(tmp_path: Path) -> AsyncIterator[Node]:
     cfg = make_config(tmp_path, http={"enabled": True, "host": "127.0.0.1", "port": 0},
                       downlink={"retry_interval": 0.3, "max_retry_times": 1})
-    async with Gateway(cfg) as gw:
-        yield gw
+    async with Node(cfg) as node:
+        yield node
 
 
 @pytest.fixture
-async def client(api_gateway: Gateway) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_gateway.http_port}", timeout=10) as c:
+async def api_gateway(api_node: Node) -> Gateway:
+    return api_node.gateway
+
+
+@pytest.fixture
+async def client(api_node: Node) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_node.http_port}", timeout=10) as c:
         yield c
 
 
@@ -86,7 +92,7 @@ async def test_general_reply_and_failure_and_timeout_and_offline(api_gateway: Ga
     task = asyncio.create_task(answer(1))
     r = await client.post(url, json=text)
     await task
-    assert r.status_code == 409 and r.json()["error"] == "command_failed" and r.json()["result"] == 1
+    assert r.status_code == 409 and r.json()["error"] == "command_failed" and r.json()["detail"]["result"] == 1
     # no answer: sent, retried once 0.3 s later, then 504
     r = await client.post(url, json=text)
     assert r.status_code == 504 and r.json()["error"] == "reply_timeout"
@@ -189,12 +195,13 @@ async def test_terminal_routes(api_gateway: Gateway, client: httpx.AsyncClient) 
                          params={"start": "2024-03-11T00:00:00+08:00", "end": "2024-03-11T23:59:59+08:00"})
     assert [x["latitude"] for x in r.json()["locations"]] == [pytest.approx(31.230001)]
     r = await client.get(f"/api/v1/terminals/{PHONE}/locations?start=&end=&limit=")
-    assert r.status_code == 422  # limit must be a number
+    assert r.status_code == 400 and r.json()["error"] == "bad_request"  # limit must be a number
+    assert r.json()["detail"][0]["field"] == "limit"
     r = await client.get(f"/api/v1/terminals/{PHONE}/locations?start=&end=")
     assert r.json()["count"] == 3
     r = await client.get(f"/api/v1/terminals/{PHONE}/locations", params={"start": "1710086400", "end": "1710172799"})
     assert r.json()["count"] == 1  # 2024-03-10T16:00Z .. 2024-03-11T15:59:59Z = March 11 in GMT+8
-    assert (await client.get(f"/api/v1/terminals/{PHONE}/locations", params={"start": "soon"})).status_code == 422
+    assert (await client.get(f"/api/v1/terminals/{PHONE}/locations", params={"start": "soon"})).status_code == 400
     await t.close()
     for _ in range(50):
         if not api_gateway.is_online(PHONE):
@@ -219,22 +226,26 @@ async def test_metrics_healthz_openapi(api_gateway: Gateway, client: httpx.Async
 
 async def test_token_protects_the_api(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, http={"enabled": True, "port": 0, "token": "s3cret"})
-    async with Gateway(cfg) as gw, httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.http_port}") as c:
+    async with Node(cfg) as node, httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
         assert (await c.get("/api/v1/terminals")).status_code == 401
         assert (await c.get("/api/v1/terminals", headers={"Authorization": "Bearer nope"})).status_code == 401
         assert (await c.get("/api/v1/terminals", headers={"Authorization": "Bearer s3cret"})).status_code == 200
         assert (await c.get("/healthz")).status_code == 200
 
 
-async def test_remote_sender_used_for_terminals_of_other_nodes(api_gateway: Gateway,
-                                                               client: httpx.AsyncClient) -> None:
+async def test_command_routes_used_for_terminals_of_other_nodes(api_gateway: Gateway,
+                                                                client: httpx.AsyncClient) -> None:
     seen: list[Any] = []
 
-    async def remote(phone: str, obj: Any, timeout: Any) -> Any:
-        seen.append((phone, obj["header"]["msg_id"]))
-        return {"header": {"msg_id": 1}, "body": {"seq": 0, "id": 0x8300, "result": 0}}
+    class Route:
+        async def remote_send(self, phone: str, obj: Any, timeout: Any) -> Any:
+            seen.append((phone, obj["header"]["msg_id"]))
+            return {"header": {"msg_id": 1}, "body": {"seq": 0, "id": 0x8300, "result": 0}}
 
-    api_gateway.remote_sender = remote
+        async def remote_online(self) -> set[str]:
+            return {"013900000009"}
+
+    api_gateway.commands.add_route(Route())
     r = await client.post("/api/v1/terminals/013900000009/commands",
                           json={"header": {"msg_id": 0x8300}, "body": {"flag": 0, "text": "x"}})
     assert r.status_code == 200 and r.json()["reply"]["body"]["id"] == 0x8300

@@ -15,6 +15,7 @@ import pytest
 
 import jt808
 from jt808.gateway import Gateway
+from jt808.node import Node
 from jt808.protocol.messages.general import HeartBeat, QueryLocation, TerminalLogout
 from jt808.protocol.messages.register import TerminalAuth, TerminalRegister
 from jt808.storage.base import TerminalRecord
@@ -81,7 +82,8 @@ async def test_reregistration_does_not_hijack(gateway: Gateway) -> None:
 
 async def test_operator_reset_over_http(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, http={"enabled": True, "port": 0, "token": "s3cret"})
-    async with Gateway(cfg) as gw, httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.http_port}") as c:
+    async with Node(cfg) as node, httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
+        gw = node.gateway
         t = await Terminal().connect(gw.tcp_port)
         old = await t.register()
         assert (await t.authenticate(old)).body.result == 0
@@ -128,11 +130,12 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 async def test_cli_terminal_reset_against_storage_and_api(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, storage={"db": ""}, http={"enabled": True, "port": 0, "token": "tok"})
-    async with Gateway(cfg) as gw:
+    async with Node(cfg) as node:
+        gw = node.gateway
         t = await Terminal().connect(gw.tcp_port)
         code = await t.register()
         assert (await t.authenticate(code)).body.result == 0
-        api = f"http://127.0.0.1:{gw.http_port}"
+        api = f"http://127.0.0.1:{node.http_port}"
         r = await asyncio.to_thread(_cli, "terminal", "reset", PHONE, "--api", api)
         assert r.returncode != 0 and "401" in r.stderr  # no token
         r = await asyncio.to_thread(_cli, "terminal", "reset", PHONE, "--api", api, env={"JT808_HTTP_TOKEN": "tok"})
@@ -156,7 +159,8 @@ async def test_cli_terminal_reset_against_storage_and_api(tmp_path: Path) -> Non
 # -- rate limits -------------------------------------------------------------------------------
 async def test_registrations_beyond_the_limit_are_refused(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, http={"enabled": True, "port": 0}, limits={"attempts_per_connection": 5})
-    async with Gateway(cfg) as gw:
+    async with Node(cfg) as node:
+        gw = node.gateway
         t = await Terminal().connect(gw.tcp_port)
         for i in range(5):
             t.phone = f"0139{i:08d}"
@@ -167,7 +171,7 @@ async def test_registrations_beyond_the_limit_are_refused(tmp_path: Path) -> Non
         assert len(await gw.storage.list_terminals()) == 5
         assert await gw.storage.get_terminal("013999999999") is None
         async with httpx.AsyncClient() as c:
-            text = (await c.get(f"http://127.0.0.1:{gw.http_port}/metrics")).text
+            text = (await c.get(f"http://127.0.0.1:{node.http_port}/metrics")).text
         assert 'jt808_attempts_rate_limited_total{kind="register",scope="connection"} 1' in text
         await t.close()
 
@@ -244,10 +248,11 @@ def _routes(app: Any) -> list[tuple[str, str]]:
 
 async def test_token_on_every_api_route(tmp_path: Path) -> None:
     cfg = make_config(tmp_path, http={"enabled": True, "port": 0, "token": "s3cret"})
-    async with Gateway(cfg) as gw, httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.http_port}") as c:
+    async with Node(cfg) as node, httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
+        gw = node.gateway
         t = await Terminal().connect(gw.tcp_port)
         await t.login()  # online: a command that got through would be sent
-        routes = _routes(gw.http.server.config.app)
+        routes = _routes(node.http.app)
         assert ("POST", f"/api/v1/terminals/{PHONE}/commands") in routes
         assert ("POST", f"/api/v1/terminals/{PHONE}/reset") in routes
         body = {"header": {"msg_id": 0x8104}, "body": {}}

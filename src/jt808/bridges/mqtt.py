@@ -3,7 +3,8 @@
 ::
 
     bridge = MqttBridge(gateway, config.mqtt)
-    await bridge.start()        # listener of the gateway; connects in the background
+    node.attach_bridge(bridge)  # jt808.node: listener, media observer, command route, health, metrics
+    await bridge.start()        # connects in the background
     ...
     await bridge.stop()         # publishes what it can within a few seconds, says goodbye
 
@@ -35,7 +36,7 @@ as QoS 1 promises).
 Several nodes: each node tracks which node holds which terminal from the retained status topics and
 the nodes' liveness. A terminal that authenticates on node B while node A still holds a connection
 for it (a NAT timeout A has not noticed yet) is closed on A. The HTTP command endpoint of node A
-reaches a terminal held by node B through :meth:`MqttBridge.remote_send` (``gateway.remote_sender``):
+reaches a terminal held by node B through :meth:`MqttBridge.remote_send` (a command route):
 the command goes to the terminal's ``dn`` topic with an MQTT 5 response topic and correlation id; B
 executes it with the usual retry policy and answers on A's ``rpc`` topic.
 
@@ -68,9 +69,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from jt808.config import ConfigError, MqttConfig
+from jt808.config import ConfigError, MqttConfig, StartupError
 from jt808.errors import DecodeError, EncodeError, JT808Error, ReplyTimeout
 from jt808.gateway.errors import CommandFailed, DownlinkQueueFull, TerminalOffline
+from jt808.gateway.metrics import Metric, Sample
 from jt808.protocol.exchange import from_json, to_json
 from jt808.protocol.packet import Packet
 
@@ -84,6 +86,13 @@ _BURST = 256  # messages handed to paho before yielding to the loop
 _BACKOFF_MIN, _BACKOFF_MAX = 0.5, 30.0
 _SUB_CHUNK = 200  # topics per SUBSCRIBE / UNSUBSCRIBE packet
 _DROP_LOG_EVERY = 10.0
+
+MQTT_CONNECTED = Metric("jt808_mqtt_connected", "gauge", "1 while the MQTT broker connection is up.")
+MQTT_PUBLISHED = Metric("jt808_mqtt_published", "counter", "Uplinks acknowledged by the broker.")
+MQTT_DROPPED = Metric("jt808_mqtt_dropped", "counter", "Uplinks dropped because the buffer was full.")
+MQTT_BUFFERED = Metric("jt808_mqtt_buffered", "gauge", "Uplinks waiting for the broker.")
+MQTT_DOWNLINKS = Metric("jt808_mqtt_downlinks", "counter", "Downlinks received from the broker.", ("result",))
+MQTT_RECONNECTS = Metric("jt808_mqtt_reconnects", "counter", "Broker reconnections.")
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -189,7 +198,8 @@ class MqttBridge:
         self._presence: dict[str, str] = {}  # phone -> node holding it
         self._nodes_down: set[str] = set()
         self._rpc: dict[bytes, asyncio.Future[dict[str, Any]]] = {}
-        self._media_save: Any = None
+        self._last_error = ""
+        self._down_since = time.time()
         # numbers
         self.published = 0
         self.dropped = 0
@@ -202,28 +212,13 @@ class MqttBridge:
     # ------------------------------------------------------------------------------------------
     # lifecycle
     # ------------------------------------------------------------------------------------------
-    async def start(self, connect_timeout: float = 5.0) -> None:
-        """Become a listener of the gateway and connect in the background. Waits up to
-        ``connect_timeout`` for the first connection; an unreachable broker is logged, not raised
-        (uplinks are buffered until it comes)."""
+    async def start(self, connect_timeout: float = 5.0, *, required: bool = False) -> None:
+        """Connect in the background, waiting up to ``connect_timeout`` for the first connection. An
+        unreachable broker is logged and uplinks are buffered until it comes; with ``required`` it raises
+        :class:`~jt808.config.StartupError` (``jt808 serve`` then exits without serving). The bridge is
+        wired to the gateway by its composer (:mod:`jt808.node`): as a listener, media observer, command
+        route, health check and metrics source."""
         gw = self.gateway
-        gw.add_listener(self)
-        if getattr(gw, "remote_sender", None) is None:
-            gw.remote_sender = self.remote_send
-        media = getattr(gw, "media", None)
-        if media is not None:  # publish 0x0801 once its file is saved, with the file's reference
-            self._media_save = media.save
-
-            async def save_and_publish(packet: Packet) -> Any:
-                try:
-                    row = await self._media_save(packet)
-                except Exception as e:
-                    self._publish_media(packet, None, e)
-                    raise
-                self._publish_media(packet, row, None)
-                return row
-
-            media.save = save_and_publish
         for conn in list(getattr(gw, "sessions", ())):
             if conn.session.authenticated and not conn.closed:
                 self.on_connected(conn.phone, conn.info())
@@ -231,21 +226,42 @@ class MqttBridge:
         try:
             await asyncio.wait_for(self._connected.wait(), connect_timeout)
         except TimeoutError:
+            if required:
+                await self._cancel_run()
+                raise StartupError(f"mqtt.url: cannot connect to the broker {self.host}:{self.port} within "
+                                   f"{connect_timeout:g} s ({self._last_error or 'no answer'})") from None
             log.warning("MQTT broker %s:%d not reachable yet; buffering up to %d messages and retrying",
                         self.host, self.port, self.buffer_size)
+
+    async def _cancel_run(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._task), 15)
+
+    # -- health and metrics (see jt808.gateway.listeners / jt808.gateway.metrics) ------------------
+    name = "mqtt"
+
+    def problem(self) -> str | None:
+        if self._connected.is_set():
+            return None
+        since = f" since {datetime.fromtimestamp(self._down_since, UTC).isoformat(timespec='seconds')}" \
+            if self._down_since else ""
+        return f"broker {self.host}:{self.port} unreachable{since}: {self._last_error or 'connecting'}"
+
+    def metric_samples(self) -> list[Sample]:
+        buffered = len(self._queue) + len(self._inflight)
+        return [Sample(MQTT_CONNECTED, (), 1 if self._connected.is_set() else 0),
+                Sample(MQTT_PUBLISHED, (), self.published), Sample(MQTT_DROPPED, (), self.dropped),
+                Sample(MQTT_BUFFERED, (), buffered), Sample(MQTT_DOWNLINKS, ("ok",), self.downlinks),
+                Sample(MQTT_DOWNLINKS, ("error",), self.downlink_errors),
+                Sample(MQTT_RECONNECTS, (), self.reconnects)]
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Publish the held terminals as disconnected and this node as offline, give the buffer up to
         ``timeout`` seconds to reach the broker, disconnect."""
         if self._stopping:
             return
-        gw = self.gateway
-        gw.remove_listener(self)
-        if getattr(gw, "remote_sender", None) == self.remote_send:
-            gw.remote_sender = None
-        media = getattr(gw, "media", None)
-        if media is not None and self._media_save is not None:
-            media.save = self._media_save
         for phone in list(self._held):
             self.on_disconnected(phone, "gateway shutting down")
         self._enqueue(self.state_topic, self._state_payload("offline"), True)
@@ -259,11 +275,7 @@ class MqttBridge:
             log.warning("MQTT bridge stopping with %d messages not published", len(self._queue) + len(self._inflight))
         for task in list(self._tasks):
             task.cancel()
-        if self._task is not None:
-            self._task.cancel()
-            # the client's DISCONNECT waits for the broker at most its own timeout (10 s)
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(asyncio.shield(self._task), 15)
+        await self._cancel_run()  # the client's DISCONNECT waits for the broker at most its own timeout (10 s)
         for fut in self._rpc.values():
             if not fut.done():
                 fut.set_exception(TerminalOffline("?", "could not be reached: the MQTT bridge stopped"))
@@ -341,8 +353,8 @@ class MqttBridge:
         self._enqueue(_render(self.status_template, phone), _dumps(event).encode(), mine)
 
     def on_uplink(self, phone: str, packet: Packet) -> None:
-        if packet.header.msg_id == 0x0801 and self._media_save is not None:
-            return  # published by the media hook, with the saved file's reference
+        if packet.header.msg_id == 0x0801:
+            return  # published by on_media_saved, with the saved file's reference
         self._enqueue(self._up.get(phone) or _render(self.up_template, phone), packet, False)
 
     # ------------------------------------------------------------------------------------------
@@ -375,8 +387,8 @@ class MqttBridge:
             return obj
         return _dumps(to_json(obj, self.gateway.profile)).encode()
 
-    def _publish_media(self, packet: Packet, row: Any, error: BaseException | None) -> None:
-        """0x0801 after its file was saved (or failed to be)."""
+    def on_media_saved(self, packet: Packet, row: Any, error: BaseException | None) -> None:
+        """0x0801 after its file was saved (or failed to be), with the file's reference."""
         phone = packet.header.phone
         if self._stopping:
             return
@@ -441,6 +453,7 @@ class MqttBridge:
                 self._disconnected()
                 raise
             except (aiomqtt.MqttError, OSError, ConnectionError) as e:
+                self._last_error = str(e) or type(e).__name__
                 if self._connected.is_set():
                     log.warning("MQTT connection to %s:%d lost: %s", self.host, self.port, e)
                 else:
@@ -473,6 +486,7 @@ class MqttBridge:
 
     async def _on_connect(self, client: aiomqtt.Client, first: bool) -> None:
         self._connected.set()
+        self._last_error = ""
         if first:
             log.info("MQTT connected to %s:%d as %s", self.host, self.port, self.node_id)
         else:
@@ -497,6 +511,8 @@ class MqttBridge:
 
     def _disconnected(self) -> None:
         self._generation += 1
+        if self._connected.is_set():
+            self._down_since = time.time()
         self._connected.clear()
         self._subscribed.clear()
         self._client = None
@@ -717,6 +733,14 @@ class MqttBridge:
         self._enqueue(_render(self.up_template, phone), _dumps(obj).encode(), False)
 
     # -- remote commands (HTTP API of this node, terminal on another) --------------------------------
+    async def remote_disconnect(self, phone: str) -> bool:
+        """Resets do not travel over MQTT: the node holding the terminal is reset through its own API."""
+        return False
+
+    async def remote_online(self) -> set[str]:
+        """Phones held by other nodes (as their retained statuses say)."""
+        return {phone for phone in list(self._presence) if self.holder(phone) not in (None, self.node_id)}
+
     async def remote_send(self, phone: str, obj: dict[str, Any], timeout: float | None = None) -> Any:
         """Send a command to a terminal held by another node; returns its reply as JSON.
 

@@ -19,11 +19,11 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from jt808.config import Config, ConfigError
+from jt808.config import Config, ConfigError, StartupError
 
 __all__ = ["command", "run"]
 
@@ -37,11 +37,10 @@ def _setup_logging(level: str) -> None:
 
 async def run(cfg: Config, stop: asyncio.Event | None = None,
               on_started: Callable[[Any], None] | None = None, worker_index: int | None = None) -> None:
-    """Start the gateway (and the MQTT bridge when ``mqtt.url`` is set), wait for ``stop`` or a
-    signal, shut down gracefully. ``on_started(gateway)`` is called once the listeners are up.
-    ``worker_index``: this is one of ``server.workers`` processes (the port is shared, worker 0 serves
-    the public HTTP API, every worker its internal one)."""
-    from jt808.gateway import Gateway
+    """Start a node (:class:`jt808.node.Node`: storage, gateway, MQTT bridge, HTTP API), wait for ``stop``
+    or a signal, shut down gracefully. ``on_started(gateway)`` is called once it serves.
+    ``worker_index``: this is one of ``server.workers`` processes."""
+    from jt808.node import Node
 
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
@@ -50,46 +49,26 @@ async def run(cfg: Config, stop: asyncio.Event | None = None,
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread / platform without signals
             pass
-    if worker_index is not None:
-        cfg.server.reuse_port = True
-        cfg.http.enabled = cfg.http.enabled and worker_index == 0
-    gw = Gateway(cfg)
-    await gw.start()
+    node = Node(cfg, worker_index=worker_index)
+    await node.start()
     # Everything loaded so far (modules, the web app …) lives as long as the process: keep it out of
     # the collector's way, and collect young objects less often (each message makes a few).
     gc.collect()
     gc.freeze()
     gc.set_threshold(20_000, 10, 10)
-    bridge: Any = None
-    cluster: Any = None
     try:
-        if cfg.mqtt.url:
-            try:
-                from jt808.bridges.mqtt import MqttBridge  # type: ignore[import-not-found]
-            except ImportError as e:
-                raise ConfigError(f"mqtt.url is set but the MQTT bridge is not available ({e})") from None
-            bridge = MqttBridge(gw, cfg.mqtt)
-            await bridge.start()
-            gw.bridge = bridge
-            log.info("MQTT bridge started for %s (%s)", cfg.mqtt.url,
-                     "connected" if bridge.connected else "broker not reachable yet, retrying")
-        if worker_index is not None:
-            from jt808.gateway.workers import attach
-
-            cluster = await attach(gw, cfg, worker_index)
         if on_started is not None:
-            on_started(gw)
+            on_started(node.gateway)
         await stop.wait()
         log.info("shutting down")
     finally:
-        if cluster is not None:
-            await cluster.stop()
-        if bridge is not None:
-            try:
-                await bridge.stop()
-            except Exception as e:
-                log.error("MQTT bridge stop: %s", e)
-        await gw.stop()
+        await node.stop()
+
+
+def fail(e: ConfigError | StartupError) -> NoReturn:
+    """One line on stderr and the exit status of the mistake (2 usage / configuration, 1 dependency)."""
+    click.echo(f"Error: {e}", err=True)
+    sys.exit(e.exit_code)
 
 
 @click.command(name="serve", context_settings={"help_option_names": ["-h", "--help"]})
@@ -127,22 +106,26 @@ def command(config_file: str | None, data_dir: str | None, host: str | None, por
             "auth.mode": auth_mode, "auth.auto_register": auto_register, "server.udp": False if no_udp else None,
             "server.workers": workers, "log.level": log_level})
     except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+        fail(e)
     _setup_logging(cfg.log.level)
     if cfg.server.workers > 1 and worker_index is None:
         if not cfg.server.port or not cfg.http.port:
-            raise click.ClickException("--workers needs fixed ports (server.port and http.port, not 0)")
+            fail(ConfigError("server.workers: needs fixed ports (server.port and http.port, not 0)"))
         if cfg.http.port <= cfg.server.port <= cfg.http.port + cfg.server.workers:
-            raise click.ClickException(f"the workers' internal HTTP ports {cfg.http.port + 1}.."
-                                       f"{cfg.http.port + cfg.server.workers} must not include server.port")
+            fail(ConfigError(f"server.workers: the workers' internal HTTP ports {cfg.http.port + 1}.."
+                             f"{cfg.http.port + cfg.server.workers} must not include server.port"))
         from jt808.gateway.workers import supervise
 
         if "serve" not in sys.argv[1:]:
-            raise click.ClickException("--workers re-runs the command line: use it from `jt808 serve`")
+            fail(ConfigError("server.workers: --workers re-runs the command line: use it from `jt808 serve`"))
+        try:  # what every worker would find wrong, said once; the schema is created once, here
+            asyncio.run(_prepare(cfg))
+        except (ConfigError, StartupError) as e:
+            fail(e)
         argv = [sys.executable, "-m", "jt808.cli", *sys.argv[1:]]
         status = supervise(argv, cfg)
         if status:
-            raise click.ClickException("a worker could not start or stop cleanly (see the log)")
+            fail(StartupError("server.workers: a worker could not start or stop cleanly (see the log above)"))
         return
     try:
         import uvloop
@@ -152,9 +135,21 @@ def command(config_file: str | None, data_dir: str | None, host: str | None, por
         runner = uvloop.run
     try:
         runner(run(cfg, worker_index=worker_index))
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
-    except OSError as e:
-        raise click.ClickException(f"cannot start: {e}") from None
+    except (ConfigError, StartupError) as e:
+        fail(e)
     except KeyboardInterrupt:
         pass
+
+
+async def _prepare(cfg: Config) -> None:
+    """Check the settings and dependencies the workers share, and create the storage schema once."""
+    from jt808.node import check_data_dir, make_storage, open_storage
+
+    if cfg.mqtt.url:
+        from jt808.bridges.mqtt import parse_url
+
+        parse_url(cfg.mqtt.url)
+    make_storage(cfg)
+    check_data_dir(cfg)
+    storage = await open_storage(cfg)
+    await storage.close()

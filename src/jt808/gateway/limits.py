@@ -24,9 +24,24 @@ from collections import Counter, OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
+from jt808.gateway.metrics import Metric, Sample
 from jt808.protocol.subpackage import ReassemblyBudget
 
 __all__ = ["Admission", "AttemptLimits", "Guard", "PeerLog", "RateLimiter", "Trusted", "peer_host"]
+
+RATE_LIMITED = Metric("jt808_attempts_rate_limited", "counter",
+                      "0x0100/0x0102 attempts not decided because a rate limit stopped them.", ("kind", "scope"))
+UNAUTHENTICATED = Metric("jt808_unauthenticated_connections", "gauge", "Connections that have not authenticated yet.")
+UNAUTH_CLOSED = Metric("jt808_unauthenticated_closed", "counter",
+                       "Unauthenticated connections closed or refused, by reason.", ("reason",))
+STALLED = Metric("jt808_stalled_frames_closed", "counter",
+                 "Connections closed because a started frame was not finished in time (slowloris).")
+UDP_REFUSED = Metric("jt808_udp_refused", "counter", "UDP datagrams not served by a session, by reason.", ("reason",))
+FRAGMENT_SETS = Metric("jt808_fragment_sets", "gauge", "Sub-packaged messages being reassembled, all terminals.")
+FRAGMENT_BYTES = Metric("jt808_fragment_bytes", "gauge", "Bytes of fragments buffered for reassembly, all terminals.")
+FRAGMENTS_REFUSED = Metric("jt808_fragments_refused", "counter",
+                           "Fragments refused because the global budget was full.")
+SUPPRESSED = Metric("jt808_log_lines_suppressed", "counter", "Log lines about one peer left out (rate limit).")
 
 
 def peer_host(peer: str) -> str:
@@ -290,33 +305,18 @@ class Guard:
             "fragment_budget": self.fragments, "resend_frames": cfg.resend_frames}
         self.counters: Counter[str] = Counter()  # udp_sessions_full, udp_pending_full, udp_unbound …
 
-    def metrics(self) -> list[tuple[str, str, str, list[tuple[str, float]]]]:
-        """``(name, type, help, [(labels, value)])`` for the Prometheus text."""
+    def metric_samples(self) -> list[Sample]:
+        """The samples of :mod:`jt808.gateway.metrics` (a source of ``gateway.metrics``)."""
         a = self.admission
         refused = self.attempts.refused
         c = self.counters
-        return [
-            ("jt808_attempts_rate_limited_total", "counter",
-             "0x0100/0x0102 attempts not decided because a rate limit stopped them.",
-             [(f'{{kind="{k}",scope="{s}"}}', refused.get((k, s), 0))
-              for k in ("register", "auth") for s in ("connection", "address", "phone")]),
-            ("jt808_unauthenticated_connections", "gauge", "Connections that have not authenticated yet.",
-             [("", len(a))]),
-            ("jt808_unauthenticated_closed_total", "counter",
-             "Unauthenticated connections closed or refused, by reason.",
-             [('{reason="per_address_cap"}', a.refused), ('{reason="evicted"}', a.evicted),
-              ('{reason="auth_deadline"}', a.expired)]),
-            ("jt808_stalled_frames_closed_total", "counter",
-             "Connections closed because a started frame was not finished in time (slowloris).",
-             [("", a.stalled_cut)]),
-            ("jt808_udp_refused_total", "counter", "UDP datagrams not served by a session, by reason.",
-             [(f'{{reason="{r}"}}', c.get(f"udp_{r}", 0)) for r in ("unbound", "sessions_full", "pending_full")]),
-            ("jt808_fragment_sets", "gauge", "Sub-packaged messages being reassembled, all terminals.",
-             [("", self.fragments.sets)]),
-            ("jt808_fragment_bytes", "gauge", "Bytes of fragments buffered for reassembly, all terminals.",
-             [("", self.fragments.bytes)]),
-            ("jt808_fragments_refused_total", "counter", "Fragments refused because the global budget was full.",
-             [("", self.fragments.refused)]),
-            ("jt808_log_lines_suppressed_total", "counter", "Log lines about one peer left out (rate limit).",
-             [("", self.peer_log.suppressed)]),
-        ]
+        return [*(Sample(RATE_LIMITED, (k, sc), refused.get((k, sc), 0))
+                  for k in ("register", "auth") for sc in ("connection", "address", "phone")),
+                Sample(UNAUTHENTICATED, (), len(a)),
+                Sample(UNAUTH_CLOSED, ("per_address_cap",), a.refused), Sample(UNAUTH_CLOSED, ("evicted",), a.evicted),
+                Sample(UNAUTH_CLOSED, ("auth_deadline",), a.expired), Sample(STALLED, (), a.stalled_cut),
+                *(Sample(UDP_REFUSED, (r,), c.get(f"udp_{r}", 0))
+                  for r in ("unbound", "sessions_full", "pending_full")),
+                Sample(FRAGMENT_SETS, (), self.fragments.sets), Sample(FRAGMENT_BYTES, (), self.fragments.bytes),
+                Sample(FRAGMENTS_REFUSED, (), self.fragments.refused),
+                Sample(SUPPRESSED, (), self.peer_log.suppressed)]

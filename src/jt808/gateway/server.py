@@ -1,10 +1,13 @@
 """The platform gateway: TCP and UDP listeners, the session registry, auth policy, storage sink,
-media files, downlink commands, listeners (MQTT bridge), metrics, graceful shutdown.
+media files, graceful shutdown. Downlink commands live in :mod:`jt808.gateway.commands`, metrics in
+:mod:`jt808.gateway.metrics`; listeners, media/command observers, command routes and health checks are
+attached through the protocols of :mod:`jt808.gateway.listeners` (``jt808 serve`` composes them in
+:mod:`jt808.node`). The gateway knows nothing of HTTP.
 
 ::
 
     gw = Gateway(Config.load("jt808.toml"))
-    await gw.start()                       # listeners bound, storage open
+    await gw.start()                       # storage open, ports bound, serving
     reply = await gw.send("013912345678", {"header": {"msg_id": 0x8104}, "body": {}})
     await gw.stop()                        # stop listening, close terminals, flush every write
 
@@ -18,8 +21,8 @@ are.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
-import os
 import socket
 import time
 from collections import Counter
@@ -27,23 +30,22 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from jt808.config import Config
-from jt808.errors import JT808Error, ReplyTimeout
+from jt808.config import Config, StartupError
+from jt808.gateway.commands import Commands
 from jt808.gateway.connection import Connection, TcpConnection, UdpEndpoint
-from jt808.gateway.downlink import REPLY_MATCH, Downlink
-from jt808.gateway.errors import CommandFailed, TerminalOffline
+from jt808.gateway.downlink import REPLY_MATCH
 from jt808.gateway.hooks import AnonymousPolicy, AuthPolicy, BuiltinRegistry, HttpHooks, Registration
 from jt808.gateway.limits import Guard, peer_host
+from jt808.gateway.listeners import GatewayListener, HealthCheck, MediaObserver
 from jt808.gateway.media import MediaStore
+from jt808.gateway.metrics import Metrics, gateway_samples
 from jt808.gateway.sessions import SessionRegistry
 from jt808.gateway.sink import StorageSink, frame_of
-from jt808.protocol.frame import PROBLEM_KINDS
 from jt808.protocol.header import V2011, V2019, Version
 from jt808.protocol.packet import Packet
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
-from jt808.protocol.spec import Body
 from jt808.session.events import (
     Authenticated,
     AuthRequested,
@@ -58,29 +60,29 @@ from jt808.session.events import (
     RegisterRequested,
 )
 from jt808.session.platform import PlatformSession
-from jt808.storage.base import CommandRow, RowsRejected, Storage
+from jt808.storage.base import RowsRejected, Storage
 from jt808.storage.sanitize import repairs
 
+if TYPE_CHECKING:
+    from jt808.storage.batch import BatchWriter
+
 __all__ = ["Gateway", "GatewayListener"]
+
+#: seconds between flushes of the terminals' last_seen times to storage
+LAST_SEEN_FLUSH = 10.0
 
 log = logging.getLogger("jt808.gateway")
 
 _HEX_MAX = 512  # bytes of a bad frame shown in the log
 
 
-class GatewayListener(Protocol):
-    """What the gateway calls on its listeners (the MQTT bridge is one). Plain, quick, non-async."""
-
-    def on_connected(self, phone: str, info: dict[str, Any]) -> None: ...
-
-    def on_disconnected(self, phone: str, reason: str) -> None: ...
-
-    def on_uplink(self, phone: str, packet: Packet) -> None: ...
-
-
 class Gateway:
     """See the module docstring. ``storage`` may be given already opened (tests); otherwise it is
-    created from ``config.storage.db`` and opened by :meth:`start`."""
+    created from ``config.storage.db`` and opened by :meth:`open`.
+
+    :meth:`start` is :meth:`open` (data dir, storage, policy), :meth:`bind` (the terminal ports, not
+    accepting yet: a port in use fails here, named) and :meth:`serve` (accept): ``jt808 serve`` attaches
+    the listeners between the steps, so nothing is accepted before every part is ready."""
 
     def __init__(self, config: Config | None = None, *, storage: Storage | None = None,
                  profile: Profile = DEFAULT_PROFILE) -> None:
@@ -88,39 +90,54 @@ class Gateway:
         self.profile = profile if cfg.session.default_version == int(profile.default_version) else \
             profile.derive(f"{profile.name}-{cfg.session.default_version}",
                            default_version=cfg.session.default_version)
-        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by start()
+        self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by open()
         self.storage: Storage | None = storage
         self._own_storage = storage is None
         self.data_off = cfg.storage.db.strip().lower() == "none"
-        self.writer: Any = None
+        self.writer: BatchWriter | None = None
         self.sink: StorageSink | None = None
         self.policy: AuthPolicy | None = None
         self.sessions = SessionRegistry()
         self.connections: set[Connection] = set()
         self.media: MediaStore | None = None
-        self.remote_sender: Any = None
-        self.remote_online: Any = None  # async () -> set of phones held by sibling workers (jt808.gateway.workers)
-        self.remote_disconnect: Any = None  # async (phone) -> whether a sibling worker closed its connection
-        self.bridge: Any = None  # the MQTT bridge when one runs (its counters go to /metrics)
-        self._listeners: list[Any] = []
+        self.commands = Commands(self)
+        self.metrics = Metrics()
+        self.metrics.add_source(lambda: gateway_samples(self.stats()))
+        self.health: list[HealthCheck] = []
+        self._listeners: list[GatewayListener] = []
+        self._media_observers: list[MediaObserver] = []
         self._tcp: list[asyncio.base_events.Server] = []
+        self._udp_socks: list[socket.socket] = []
         self._udp: list[tuple[asyncio.DatagramTransport, UdpEndpoint]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sweeper: asyncio.Task[None] | None = None
         self._deferred: frozenset[int] = frozenset()
         self._quiet: dict[int, int] = {}
         self._idle = cfg.session.idle_timeout
-        self.tcp_port = self.udp_port = self.http_port = 0
-        self.http: Any = None
+        self._seen: dict[str, float] = {}  # phone -> wall time of its last frame, not yet in storage
+        self._seen_written: dict[str, float] = {}  # phone -> last_seen already written (held terminals)
+        self._seen_flushed = 0.0
+        self.tcp_port = self.udp_port = 0
         self.started_at = 0.0
+        self.opened = False
         self.stopping = False
         self.counters: Counter[str] = Counter()
         self.guard = Guard(cfg.limits, log)
+        self.metrics.add_source(self.guard.metric_samples)
 
     # ------------------------------------------------------------------------------------------
     # lifecycle
     # ------------------------------------------------------------------------------------------
     async def start(self) -> None:
+        """:meth:`open`, :meth:`bind`, :meth:`serve`."""
+        await self.open()
+        await self.bind()
+        await self.serve()
+
+    async def open(self) -> None:
+        """Data dir, storage (opened: an unreachable database fails here), writer, auth policy, media."""
+        if self.opened:
+            return
         cfg = self.config
         self.loop = asyncio.get_running_loop()
         data_dir = Path(cfg.data_dir)
@@ -132,6 +149,7 @@ class Gateway:
             url = "memory" if self.data_off else (db or None)
             self.storage = create_storage(url, data_dir)
             await self.storage.open()
+        self.opened = True
         storage = self.storage
         if not self.data_off:
             from jt808.storage.batch import BatchWriter
@@ -154,41 +172,71 @@ class Gateway:
         else:
             self.policy = BuiltinRegistry(storage, a.auto_register, a.reregister_match)
         self.media = MediaStore(data_dir / "media", storage)
-        s = cfg.server
-        if s.tcp:
-            server = await self.loop.create_server(lambda: TcpConnection(self), s.host, s.port, backlog=s.backlog,
-                                                   reuse_address=True, reuse_port=s.reuse_port or None)
+
+    async def bind(self) -> None:
+        """Bind the terminal ports (TCP listening but not accepting yet, UDP not read yet).
+        :class:`~jt808.config.StartupError` naming the setting when a port cannot be bound."""
+        s = self.config.server
+        loop = self.loop or asyncio.get_running_loop()
+        if s.tcp and not self._tcp:
+            try:
+                server = await loop.create_server(lambda: TcpConnection(self), s.host, s.port, backlog=s.backlog,
+                                                  reuse_address=True, reuse_port=s.reuse_port or None,
+                                                  start_serving=False)
+            except OSError as e:
+                raise port_error("server.port", "TCP", s.host, s.port, e) from None
             self._tcp.append(server)
             self.tcp_port = server.sockets[0].getsockname()[1]
-        if s.udp:
+        if s.udp and not self._udp_socks:
             udp_port = s.port if s.port or not self.tcp_port else self.tcp_port
-            transport, endpoint = await self.loop.create_datagram_endpoint(
-                lambda: UdpEndpoint(self), local_addr=(s.host, udp_port), reuse_port=s.reuse_port or None,
-                family=socket.AF_INET6 if ":" in s.host else socket.AF_INET)
-            self._udp.append((transport, endpoint))
-            self.udp_port = transport.get_extra_info("sockname")[1]
-        if cfg.http.enabled:
-            from jt808.http import HttpServer
+            sock = socket.socket(socket.AF_INET6 if ":" in s.host else socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                if s.reuse_port:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+                sock.bind((s.host, udp_port))
+            except OSError as e:
+                sock.close()
+                self.close_ports()
+                raise port_error("server.port", "UDP", s.host, udp_port, e) from None
+            sock.setblocking(False)
+            self._udp_socks.append(sock)
+            self.udp_port = sock.getsockname()[1]
 
-            self.http = HttpServer(self, cfg.http.host, cfg.http.port, cfg.http.token)
-            await self.http.start()
-            self.http_port = self.http.port
+    def close_ports(self) -> None:
+        """Release bound ports that never served (startup failed after :meth:`bind`)."""
+        for server in self._tcp:
+            server.close()
+        for sock in self._udp_socks:
+            sock.close()
+        self._tcp.clear()
+        self._udp_socks.clear()
+
+    async def serve(self) -> None:
+        """Start accepting terminals on the bound ports."""
+        cfg = self.config
+        s = cfg.server
+        for server in self._tcp:
+            await server.start_serving()
+        for sock in self._udp_socks:
+            transport, endpoint = await self.loop.create_datagram_endpoint(lambda: UdpEndpoint(self), sock=sock)
+            self._udp.append((transport, endpoint))
+        self._udp_socks.clear()
         self.started_at = time.time()
         self._sweeper = self.loop.create_task(self._sweep(), name="jt808-sweeper")
+        a = cfg.auth
         log.info("gateway listening: tcp %s:%s udp %s:%s, auth %s%s, storage %s, acks %s",
-                 s.host, self.tcp_port or "-", s.host, self.udp_port or "-", self.policy.name,
+                 s.host, self.tcp_port or "-", s.host, self.udp_port or "-", self.policy.name,  # type: ignore
                  " (auto-register)" if a.mode == "builtin" and a.auto_register else "",
-                 "off" if self.data_off else type(storage).__name__,
+                 "off" if self.data_off else type(self.storage).__name__,
                  "after durable write" if 0x0200 in self._deferred else "immediate")
-        if self.http is not None:
-            log.info("HTTP API on http://%s:%d/api/v1 (docs /docs, metrics /metrics)%s", cfg.http.host,
-                     self.http_port, ", token required" if cfg.http.token else "")
 
     async def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, close every terminal, wait for pending decisions, flush every write."""
         if self.stopping:
             return
         self.stopping = True
+        if not self.started_at:
+            self.close_ports()
         for server in self._tcp:
             server.close()
         for transport, _ in self._udp:
@@ -204,8 +252,9 @@ class Gateway:
                 pass
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
-        if self.http is not None:
-            await self.http.stop()
+        seen = self._flush_seen() if self.opened else None
+        if seen:
+            await self._write_seen(seen)
         if self.writer is not None:
             await self.writer.close()
             log.info("storage flushed: %d rows written", self.writer.rows_written)
@@ -222,7 +271,8 @@ class Gateway:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` as a task the gateway waits for when it stops."""
         task = self.loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -285,6 +335,10 @@ class Gateway:
             return
         self.connections.discard(conn)
         self.sessions.account(conn)
+        if conn.session.authenticated and conn.phone:
+            s = conn.session
+            self._seen[conn.phone] = max(self._seen.get(conn.phone, 0.0), s.last_seen + s.wall_offset)
+            self._seen_written.pop(conn.phone, None)
         phone = conn.phone or "?"
         if conn.downlink is not None:
             conn.downlink.close(reason)
@@ -333,7 +387,7 @@ class Gateway:
                 if listeners:
                     self._notify(conn.session.phone, p)
                 if mid == 0x0801:
-                    self._spawn(self._save_media(conn, p, ev.deferred))
+                    self.spawn(self._save_media(conn, p, ev.deferred))
                     continue
                 if sink is not None:
                     if received_at is None:
@@ -410,17 +464,17 @@ class Gateway:
                                         h.phone, ev.reason)  # type: ignore[attr-defined]
         elif t is RegisterRequested:
             if self._may_attempt(conn, "register", ev):
-                self._spawn(self._register(conn, ev))  # type: ignore[arg-type]
+                self.spawn(self._register(conn, ev))  # type: ignore[arg-type]
         elif t is AuthRequested:
             if self._may_attempt(conn, "auth", ev):
-                self._spawn(self._authenticate(conn, ev))  # type: ignore[arg-type]
+                self.spawn(self._authenticate(conn, ev))  # type: ignore[arg-type]
         elif t is Authenticated:
             log.info("phone=%s %s %s served anonymously (v%d)", ev.phone, conn.kind, conn.peer,  # type: ignore
                      int(ev.version))  # type: ignore[attr-defined]
             conn.settle(True)
             self._online(conn, anonymous=True)
         elif t is LoggedOut:
-            self._spawn(self._logout(conn, ev))  # type: ignore[arg-type]
+            self.spawn(self._logout(conn, ev))  # type: ignore[arg-type]
         elif t is IdleTimeout:
             conn.close(f"idle for {ev.idle:.0f} s (heartbeat interval {self.config.session.heartbeat_interval:g} s)")  # type: ignore
         elif t is FragmentsMissing:
@@ -544,13 +598,19 @@ class Gateway:
 
     async def _save_media(self, conn: Connection, packet: Packet, deferred: bool) -> None:
         result = 0
+        row = error = None
         try:
             row = await self.media.save(packet)  # type: ignore[union-attr]
             log.info("media phone=%s id=%d saved: %s (%d bytes)", packet.header.phone, row.media_id, row.path,
                      row.size)
         except Exception as e:
-            result = 1
+            result, error = 1, e
             log.error("media phone=%s: could not save: %s", packet.header.phone, e)
+        for observer in self._media_observers:
+            try:
+                observer.on_media_saved(packet, row, error)
+            except Exception:
+                log.exception("media observer %r failed", observer)
         if deferred and not conn.closed:
             conn.session.ack(packet, result)
             conn.flush()
@@ -563,6 +623,11 @@ class Gateway:
             await asyncio.sleep(tick)
             now = self.loop.time()
             self._sweep_limits(now)
+            if now - self._seen_flushed >= LAST_SEEN_FLUSH:
+                self._seen_flushed = now
+                seen = self._flush_seen()
+                if seen:
+                    self.spawn(self._write_seen(seen))
             for conn in list(self.connections):
                 s = conn.session
                 t = s.get_timer()
@@ -596,16 +661,73 @@ class Gateway:
     # ------------------------------------------------------------------------------------------
     # the API other parts use (HTTP, MQTT bridge)
     # ------------------------------------------------------------------------------------------
-    def add_listener(self, listener: Any) -> None:
-        """``listener`` has ``on_connected(phone, info)``, ``on_disconnected(phone, reason)`` and
-        ``on_uplink(phone, packet)``: plain, quick, non-async methods."""
+    def add_listener(self, listener: GatewayListener) -> None:
+        """``listener`` gets every terminal that comes online or goes away, and every uplink."""
         self._listeners.append(listener)
         self._update_quiet()
 
-    def remove_listener(self, listener: Any) -> None:
+    def remove_listener(self, listener: GatewayListener) -> None:
         if listener in self._listeners:
             self._listeners.remove(listener)
             self._update_quiet()
+
+    def add_media_observer(self, observer: MediaObserver) -> None:
+        """``observer`` hears of each 0x0801 upload once its file is saved (or could not be)."""
+        self._media_observers.append(observer)
+
+    def remove_media_observer(self, observer: MediaObserver) -> None:
+        if observer in self._media_observers:
+            self._media_observers.remove(observer)
+
+    def add_health_check(self, check: HealthCheck) -> None:
+        """A dependency whose problem makes ``/healthz`` degraded."""
+        self.health.append(check)
+
+    def problems(self) -> dict[str, str]:
+        """``{dependency: reason}`` of every health check that is not healthy now."""
+        out: dict[str, str] = {}
+        for check in self.health:
+            try:
+                reason = check.problem()
+            except Exception as e:
+                reason = f"health check failed: {e}"
+            if reason:
+                out[check.name] = reason
+        return out
+
+    def last_seen(self, phone: str) -> datetime | None:
+        """When the last frame of ``phone`` arrived, if it is connected here (storage has it within
+        :data:`LAST_SEEN_FLUSH` seconds otherwise)."""
+        conn = self.sessions.get(phone)
+        if conn is None:
+            return None
+        s = conn.session
+        return datetime.fromtimestamp(s.last_seen + s.wall_offset, UTC)
+
+    def _flush_seen(self) -> dict[str, datetime] | None:
+        """Write the last_seen of the terminals heard from since the last flush (one batch, no write per
+        frame): held terminals from their sessions, gone ones as they were when they left."""
+        pending = self._seen
+        written = self._seen_written
+        for conn in self.connections:
+            s = conn.session
+            phone = s.phone
+            if s.authenticated and phone:
+                t = s.last_seen + s.wall_offset
+                if t > written.get(phone, 0.0) + 0.5:
+                    pending[phone] = t
+                    written[phone] = t
+        if not pending or self.storage is None or self.data_off:
+            pending.clear()
+            return None
+        self._seen = {}
+        return {p: datetime.fromtimestamp(t, UTC) for p, t in pending.items()}
+
+    async def _write_seen(self, seen: dict[str, datetime]) -> None:
+        try:
+            await self.storage.touch_terminals(seen)  # type: ignore[union-attr]
+        except Exception as e:
+            log.warning("could not record last_seen of %d terminals: %s", len(seen), e)
 
     def is_online(self, phone: str) -> bool:
         conn = self.sessions.get(phone)
@@ -614,89 +736,17 @@ class Gateway:
     def connection(self, phone: str) -> Connection | None:
         return self.sessions.get(phone)
 
-    def _body_of(self, conn: Connection, what: Any) -> tuple[Body, int]:
-        if isinstance(what, Packet):
-            return what.body, what.header.msg_id
-        if isinstance(what, Body):
-            return what, what.msg_id
-        if isinstance(what, dict):
-            from jt808.protocol.exchange import from_json
-
-            version: Version = conn.session.version
-            header = dict(what.get("header") or {})
-            header.setdefault("phone", conn.phone)
-            header.setdefault("msg_sn", 0)
-            packet = from_json({**what, "header": header}, self.profile, version=version)
-            return packet.body, packet.header.msg_id
-        raise TypeError(f"send() takes a Packet, a Body or seed-004 JSON, not {type(what).__name__}")
-
     async def send(self, phone: str, packet_or_json: Any, *, wait: bool = True,
                    timeout: float | None = None) -> Packet | None:
-        """Send a platform message to ``phone`` and (``wait``) return the terminal's reply.
+        """Send a platform message to ``phone`` (held by this process) and (``wait``) return the reply.
 
         Raises :class:`TerminalOffline` (not connected here), :class:`~jt808.errors.ReplyTimeout`
         (sent, retried ``max_retry_times`` times ``retry_interval`` apart, no answer; or ``timeout``
         passed), :class:`CommandFailed` (answered with a failure result; ``.reply`` holds the answer),
         :class:`~jt808.gateway.errors.DownlinkQueueFull`, :class:`~jt808.errors.DecodeError` for bad JSON.
+        See :mod:`jt808.gateway.commands` (``gateway.commands.route`` also reaches other processes).
         """
-        conn = self.sessions.get(phone)
-        if conn is None or not conn.session.authenticated:
-            self.counters["commands_offline"] += 1
-            raise TerminalOffline(phone)
-        body, msg_id = self._body_of(conn, packet_or_json)
-        dl = conn.downlink
-        if dl is None:
-            dl = conn.downlink = Downlink(conn, self.config.downlink, self.loop)
-        cmd = dl.submit(body, msg_id)
-        self.counters["commands_sent"] += 1
-        cmd_id = await self._log_command(phone, msg_id, cmd.serials[0] if cmd.serials else 0, body, conn)
-        if not wait or not cmd.expects_reply:
-            return None
-        limit = timeout if timeout is not None else dl.retry_interval * (dl.max_retry_times + 1) + 1
-        status, reply, result = "timeout", None, 0
-        try:
-            reply, result = await asyncio.wait_for(asyncio.shield(cmd.future), limit)
-        except ReplyTimeout:
-            raise
-        except TimeoutError:
-            dl.cancel(cmd)
-            raise ReplyTimeout(f"terminal {phone} did not answer 0x{msg_id:04X} within {limit:g} s") from None
-        except TerminalOffline:
-            status = "offline"
-            raise
-        finally:
-            if reply is not None:
-                status = "replied" if result == 0 else "failed"
-            self.counters[f"commands_{status}"] += 1
-            if cmd_id is not None:
-                self._spawn(self._update_command(cmd_id, status, reply))
-        if result != 0:
-            raise CommandFailed(reply, result)
-        return reply
-
-    async def _log_command(self, phone: str, msg_id: int, sn: int, body: Body, conn: Connection) -> int | None:
-        if self.storage is None or self.data_off:
-            return None
-        try:
-            request = body.to_json(conn.session.version)
-        except Exception:
-            request = {}
-        try:
-            return await self.storage.add_command(CommandRow(phone, msg_id, sn, datetime.now(UTC), request))
-        except Exception as e:
-            log.warning("command log: %s", e)
-            return None
-
-    async def _update_command(self, cmd_id: int, status: str, reply: Packet | None) -> None:
-        rj = None
-        if reply is not None:
-            from jt808.protocol.exchange import to_json
-
-            try:
-                rj = to_json(reply)
-            except JT808Error:
-                rj = None
-        await self.storage.update_command(cmd_id, status, rj, datetime.now(UTC) if reply else None)  # type: ignore
+        return await self.commands.send(phone, packet_or_json, wait=wait, timeout=timeout)
 
     # ------------------------------------------------------------------------------------------
     # numbers
@@ -740,92 +790,17 @@ class Gateway:
         return out
 
     def metrics_text(self) -> str:
-        """Prometheus text exposition."""
-        st = self.stats()
-        lines: list[str] = []
+        """Prometheus text exposition (see :mod:`jt808.gateway.metrics`)."""
+        return self.metrics.render().decode()
 
-        def metric(name: str, kind: str, help_: str, samples: list[tuple[str, float]]) -> None:
-            lines.append(f"# HELP {name} {help_}")
-            lines.append(f"# TYPE {name} {kind}")
-            for labels, value in samples:
-                lines.append(f"{name}{labels} {value}")
 
-        metric("jt808_connections", "gauge", "Open terminal connections.",
-               [('{transport="tcp"}', st["connections_tcp"]), ('{transport="udp"}', st["connections_udp"])])
-        metric("jt808_online_terminals", "gauge", "Authenticated terminals held by this node.",
-               [("", st["online_terminals"])])
-        metric("jt808_frames_received_total", "counter", "Frames received.", [("", st["rx_frames"])])
-        metric("jt808_frames_sent_total", "counter", "Frames sent.", [("", st["tx_frames"])])
-        metric("jt808_bytes_received_total", "counter", "Bytes received.", [("", st["rx_bytes"])])
-        metric("jt808_frames_rejected_total", "counter", "Frames rejected (bad escape, check code, length, body).",
-               [("", st["rejected"])])
-        metric("jt808_frame_repairs_total", "counter",
-               "Problems repaired or flagged by the tolerant frame decoder, by kind (docs: Device dialects).",
-               [(f'{{kind="{k}"}}', st["frame_repairs"].get(k, 0)) for k in PROBLEM_KINDS])
-        c = st["counters"]
-        metric("jt808_connections_total", "counter", "Connections accepted.", [("", c.get("connections", 0))])
-        metric("jt808_registrations_total", "counter", "0x0100 decisions.",
-               [('{result="ok"}', c.get("register_ok", 0)), ('{result="refused"}', c.get("register_refused", 0))])
-        metric("jt808_authentications_total", "counter", "0x0102 decisions.",
-               [('{result="ok"}', c.get("auth_ok", 0)), ('{result="refused"}', c.get("auth_refused", 0))])
-        metric("jt808_refused_unauthenticated_total", "counter", "Messages refused before authentication.",
-               [("", c.get("refused_unauthenticated", 0))])
-        metric("jt808_commands_total", "counter", "Downlink commands by outcome.",
-               [(f'{{status="{k}"}}', c.get(f"commands_{k}", 0))
-                for k in ("sent", "replied", "failed", "timeout", "offline")])
-        if "storage" in st:
-            s = st["storage"]
-            metric("jt808_storage_rows_written_total", "counter", "Rows committed.", [("", s["rows_written"])])
-            metric("jt808_storage_batches_total", "counter", "Batches committed.", [("", s["batches_written"])])
-            metric("jt808_storage_rows_failed_total", "counter", "Rows whose write failed: store unavailable.",
-                   [("", s["rows_failed"])])
-            metric("jt808_storage_rows_refused_total", "counter", "Rows refused without a write, by reason.",
-                   [('{reason="unavailable"}', s["rows_unavailable"]), ('{reason="overloaded"}', s["rows_refused"])])
-            metric("jt808_storage_rows_rejected_total", "counter", "Rows the store refused for their content.",
-                   [("", s["rows_rejected"])])
-            metric("jt808_storage_rows_quarantined_total", "counter", "Rejected rows kept in the quarantine.",
-                   [("", s["rows_quarantined"])])
-            metric("jt808_storage_values_repaired_total", "counter", "Values cleaned to be storable, by kind.",
-                   [(f'{{kind="{k}"}}', s["values_repaired"].get(k, 0)) for k in ("text", "number")])
-            h = s["health"]
-            metric("jt808_storage_up", "gauge", "1 while the store accepts writes, 0 during an outage.",
-                   [("", 1 if h["state"] == "ok" else 0)])
-            metric("jt808_storage_outages_total", "counter", "Times the store became unavailable.",
-                   [("", h["outages"])])
-            metric("jt808_storage_pending_rows", "gauge", "Rows waiting for the database.", [("", s["pending_rows"])])
-            metric("jt808_locations_total", "counter", "Location rows submitted.", [("", st["locations_submitted"])])
-        if "media_saved" in st:
-            metric("jt808_media_saved_total", "counter", "Multimedia files saved.", [("", st["media_saved"])])
-        if self.bridge is not None:
-            b = self.bridge.stats()
-            metric("jt808_mqtt_connected", "gauge", "1 while the MQTT broker connection is up.",
-                   [("", 1 if b["connected"] else 0)])
-            metric("jt808_mqtt_published_total", "counter", "Uplinks acknowledged by the broker.",
-                   [("", b["published"])])
-            metric("jt808_mqtt_dropped_total", "counter", "Uplinks dropped because the buffer was full.",
-                   [("", b["dropped"])])
-            metric("jt808_mqtt_buffered", "gauge", "Uplinks waiting for the broker.",
-                   [("", b["buffered"] + b["inflight"])])
-            metric("jt808_mqtt_downlinks_total", "counter", "Downlinks received from the broker.",
-                   [('{result="ok"}', b["downlinks"]), ('{result="error"}', b["downlink_errors"])])
-            metric("jt808_mqtt_reconnects_total", "counter", "Broker reconnections.", [("", b["reconnects"])])
-        for name, kind, help_, samples in self.guard.metrics():
-            metric(name, kind, help_, samples)
-        metric("jt808_uptime_seconds", "gauge", "Seconds since start.", [("", round(st["uptime"], 3))])
-        rss = _rss_bytes()
-        if rss is not None:
-            metric("process_resident_memory_bytes", "gauge", "Resident memory.", [("", rss)])
-        return "\n".join(lines) + "\n"
+def port_error(setting: str, proto: str, host: str, port: int, e: OSError) -> StartupError:
+    """A bind failure as one line naming the setting (``server.port 6808 (TCP 0.0.0.0): address already
+    in use``)."""
+    reason = "address already in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e)).lower()
+    return StartupError(f"{setting} {port} ({proto} {host}): {reason}")
 
 
 def _short(ids: Sequence[int]) -> str:
     n = len(ids)
     return str(list(ids)) if n <= 16 else f"{ids[:16]}… ({n} in all)"
-
-
-def _rss_bytes() -> int | None:
-    try:
-        with open(f"/proc/{os.getpid()}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None

@@ -12,8 +12,10 @@ Worker 0 serves the public HTTP API. Every worker also serves its own API on the
 (send to a terminal it holds: 404 not here, 504 no reply, 409 failure result, 400 bad command, 429 queue
 full) and ``POST /internal/v1/terminals/{phone}/disconnect`` (the operator's reset reaching the worker
 that holds the terminal). With ``http.token`` set, every internal route needs it as the public API does.
-:func:`attach` makes the gateway's ``remote_sender`` try the siblings (unless the MQTT bridge set one),
-its ``remote_online`` and ``remote_disconnect`` ask them, so the public API sees every worker's terminals.
+:class:`Cluster` is the gateway's command route to the siblings (after the MQTT bridge's, when there is
+one), so the public API sees, reaches and resets every worker's terminals. The supervisor points
+``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory, so ``/metrics`` and ``/healthz`` of any worker count
+the whole cluster (:mod:`jt808.gateway.metrics`).
 """
 
 from __future__ import annotations
@@ -21,23 +23,22 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from fastapi import Request
-from fastapi.responses import JSONResponse
 
 from jt808.errors import DecodeError, JT808Error, ReplyTimeout
 from jt808.gateway.errors import CommandFailed, DownlinkQueueFull, TerminalOffline
+from jt808.gateway.metrics import ENV, mark_process_dead
 
 if TYPE_CHECKING:
     from jt808.config import Config
-    from jt808.gateway.server import Gateway
 
-__all__ = ["Cluster", "attach", "internal_port", "supervise"]
+__all__ = ["Cluster", "internal_port", "supervise"]
 
 log = logging.getLogger("jt808.workers")
 
@@ -64,6 +65,10 @@ def _ready(port: int, pid: int, token: str = "") -> bool:
 def supervise(argv: list[str], cfg: Config) -> int:
     """Run ``argv + ["--worker-index", i]`` for every worker until SIGINT/SIGTERM; the exit status."""
     n = cfg.server.workers
+    metrics_dir = Path(cfg.data_dir) / ".metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ[ENV] = str(metrics_dir)  # inherited by the workers (read when prometheus_client loads)
     procs: dict[int, subprocess.Popen[bytes]] = {}
     ready: dict[int, bool] = {}
     started: dict[int, float] = {}
@@ -112,6 +117,7 @@ def supervise(argv: list[str], cfg: Config) -> int:
                         status = 1
                         stopping = True
                         break
+                mark_process_dead(p.pid)
                 log.warning("worker %d (pid %d) exited with status %d: restarting", i, p.pid, rc)
                 time.sleep(min(0.2 * (1 + quick_failures[i]), 2.0))
                 start(i)
@@ -136,78 +142,26 @@ def supervise(argv: list[str], cfg: Config) -> int:
 
 
 class Cluster:
-    """A worker's view of its siblings: the internal HTTP server and the clients to the others."""
+    """A worker's route to its siblings (a :class:`~jt808.gateway.listeners.CommandRoute`): asks their
+    internal HTTP endpoints which terminals they hold and sends commands through them. The internal
+    endpoints themselves are served by :mod:`jt808.http` (``create_app(..., worker=index)``)."""
 
-    def __init__(self, gw: Gateway, cfg: Config, index: int) -> None:
-        self.gw = gw
+    def __init__(self, cfg: Config, index: int) -> None:
         self.cfg = cfg
         self.index = index
         self.ports = [internal_port(cfg, i) for i in range(cfg.server.workers) if i != index]
         self.headers = {"Authorization": f"Bearer {cfg.http.token}"} if cfg.http.token else {}
-        self.http: Any = None
         self.client: Any = None
+        self.profile: Any = None
 
     async def start(self) -> None:
         import httpx
 
-        from jt808.http import HttpServer
-
-        self.http = HttpServer(self.gw, "127.0.0.1", internal_port(self.cfg, self.index), self.cfg.http.token)
-        self._routes(self.http.server.config.app)
-        await self.http.start()
         self.client = httpx.AsyncClient(headers=self.headers, timeout=5.0)
-        if self.gw.remote_sender is None:
-            self.gw.remote_sender = self.remote_send
-        self.gw.remote_online = self.remote_online
-        self.gw.remote_disconnect = self.remote_disconnect
-        log.info("worker %d: internal API on http://127.0.0.1:%d (siblings on %s)", self.index, self.http.port,
-                 ", ".join(map(str, self.ports)) or "-")
 
     async def stop(self) -> None:
-        if self.gw.remote_sender == self.remote_send:
-            self.gw.remote_sender = None
-        self.gw.remote_online = None
-        self.gw.remote_disconnect = None
-        if self.http is not None:
-            await self.http.stop()
         if self.client is not None:
             await self.client.aclose()
-
-    def _routes(self, app: Any) -> None:
-        from fastapi import Depends, Header, HTTPException
-
-        from jt808.http.app import COMMAND_ERRORS, bearer_ok, command_error, read_command
-        from jt808.protocol.exchange import to_json
-
-        gw = self.gw
-        token = self.cfg.http.token
-
-        async def auth(authorization: str | None = Header(default=None)) -> None:
-            if not bearer_ok(authorization, token):
-                raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
-
-        @app.get("/internal/v1/online", include_in_schema=False, dependencies=[Depends(auth)])
-        async def online() -> dict[str, Any]:
-            phones = [c.phone for c in gw.sessions if gw.is_online(c.phone)]
-            return {"worker": self.index, "pid": os.getpid(), "phones": phones}
-
-        @app.post("/internal/v1/terminals/{phone}/disconnect", include_in_schema=False, dependencies=[Depends(auth)])
-        async def disconnect(phone: str) -> dict[str, Any]:
-            conn = gw.connection(phone)
-            if conn is not None:
-                conn.close("reset by the operator")
-            return {"worker": self.index, "disconnected": conn is not None}
-
-        @app.post("/internal/v1/terminals/{phone}/commands", include_in_schema=False, dependencies=[Depends(auth)])
-        async def command(phone: str, request: Request, timeout: float | None = None) -> Any:
-            obj = await read_command(request)
-            if isinstance(obj, JSONResponse):
-                return obj
-            try:
-                reply = await gw.send(phone, obj, timeout=timeout)
-            except COMMAND_ERRORS as e:
-                return command_error(e)
-            return {"reply": to_json(reply) if reply is not None else None}
 
     async def remote_online(self) -> set[str]:
         """Phones held by the siblings that answer (one that does not answer holds none, as far as we know)."""
@@ -269,12 +223,13 @@ class Cluster:
                 return body.get("reply")
             if r.status_code == 504:
                 raise ReplyTimeout(text)
-            if r.status_code == 409 and isinstance(body.get("reply"), dict):
+            detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
+            if r.status_code == 409 and isinstance(detail.get("reply"), dict):
                 try:
-                    reply = from_json(body["reply"], self.gw.profile)
+                    reply = from_json(detail["reply"], self.profile)
                 except JT808Error:
                     raise DecodeError(text) from None
-                raise CommandFailed(reply, int(body.get("result", 1)))
+                raise CommandFailed(reply, int(detail.get("result", 1)))
             if r.status_code == 429:
                 raise DownlinkQueueFull(text)
             raise DecodeError(text)
@@ -282,9 +237,3 @@ class Cluster:
         if unreachable:
             detail += f" ({unreachable} worker(s) unreachable)"
         raise TerminalOffline(phone, detail)
-
-
-async def attach(gw: Gateway, cfg: Config, index: int) -> Cluster:
-    cluster = Cluster(gw, cfg, index)
-    await cluster.start()
-    return cluster

@@ -266,6 +266,19 @@ class Storage(abc.ABC):
     async def touch_terminal(self, phone: str, when: datetime) -> None:
         """Record ``last_seen``."""
 
+    async def touch_terminals(self, seen: dict[str, datetime]) -> None:
+        """Record ``last_seen`` of several terminals (the gateway flushes them every few seconds)."""
+        for phone, when in seen.items():
+            await self.touch_terminal(phone, when)
+
+    async def count_terminals(self) -> int:
+        """Registered terminals in all (the ``total`` of the terminal list)."""
+        n, offset = 0, 0
+        while page := await self.list_terminals(10000, offset):
+            n += len(page)
+            offset += len(page)
+        return n
+
     # -- data -----------------------------------------------------------------------------------
     @abc.abstractmethod
     async def add_locations(self, rows: list[LocationRow]) -> None:
@@ -279,6 +292,10 @@ class Storage(abc.ABC):
         Rows without a device time (``time is None``) are placed by ``received_at``. Ties keep the
         insertion order. ``limit <= 0`` returns nothing.
         """
+
+    async def count_locations(self, phone: str, start: datetime | None = None, end: datetime | None = None) -> int:
+        """How many positions :meth:`query_locations` would find without a limit."""
+        return len(await self.query_locations(phone, start, end, 2**31 - 1))
 
     @abc.abstractmethod
     async def add_events(self, rows: list[EventRow]) -> None: ...

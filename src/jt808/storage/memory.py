@@ -86,6 +86,10 @@ class MemoryStorage(Storage):
         phones = sorted(self._terminals)[max(offset, 0): max(offset, 0) + limit]
         return [_copy_terminal(self._terminals[p]) for p in phones]
 
+    async def count_terminals(self) -> int:
+        self._check()
+        return len(self._terminals)
+
     async def touch_terminal(self, phone: str, when: datetime) -> None:
         self._check()
         rec = self._terminals.get(phone)

@@ -279,6 +279,21 @@ class PostgresStorage(Storage):
     async def touch_terminal(self, phone: str, when: datetime) -> None:
         await self._execute("UPDATE terminals SET last_seen = $1 WHERE phone = $2", utc(when), phone)
 
+    async def touch_terminals(self, seen: dict[str, datetime]) -> None:
+        if seen:
+            async with self._p().acquire() as con:
+                await con.executemany("UPDATE terminals SET last_seen = $1 WHERE phone = $2",
+                                      [(utc(w), p) for p, w in seen.items()])
+
+    async def count_terminals(self) -> int:
+        rows = await self._fetch("SELECT count(*) FROM terminals")
+        return int(rows[0][0])
+
+    async def count_locations(self, phone: str, start: datetime | None = None, end: datetime | None = None) -> int:
+        where, args = _range_where(phone, start, end)
+        rows = await self._fetch(f"SELECT count(*) FROM locations WHERE {where}", *args)
+        return int(rows[0][0])
+
     # -- locations and events --------------------------------------------------------------------
     async def add_locations(self, rows: list[LocationRow]) -> None:
         await self.add_batch(rows, [])
@@ -341,15 +356,9 @@ class PostgresStorage(Storage):
                               limit: int = 1000) -> list[LocationRow]:
         if limit <= 0:
             return []
-        where, args = ["phone = $1"], [phone]
-        if start is not None:
-            args.append(utc(start))
-            where.append(f"t >= ${len(args)}")
-        if end is not None:
-            args.append(utc(end))
-            where.append(f"t <= ${len(args)}")
+        where, args = _range_where(phone, start, end)
         args.append(limit)
-        rows = await self._fetch(f"SELECT {', '.join(_LOCATION_COLS)} FROM locations WHERE {' AND '.join(where)} "
+        rows = await self._fetch(f"SELECT {', '.join(_LOCATION_COLS)} FROM locations WHERE {where} "
                                  f"ORDER BY t DESC, id DESC LIMIT ${len(args)}", *args)
         return [LocationRow(phone=r[0], time=r[2], received_at=r[3], alarm=r[4], status=r[5], latitude=r[6],
                             longitude=r[7], altitude=r[8], speed=r[9], direction=r[10], msg_id=r[11],
@@ -437,3 +446,15 @@ def _redact(dsn: str) -> str:
         netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     return dsn
+
+
+def _range_where(phone: str, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its arguments) of a phone's locations within [start, end]."""
+    where, args = ["phone = $1"], [phone]
+    if start is not None:
+        args.append(utc(start))
+        where.append(f"t >= ${len(args)}")
+    if end is not None:
+        args.append(utc(end))
+        where.append(f"t <= ${len(args)}")
+    return " AND ".join(where), args

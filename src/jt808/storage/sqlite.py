@@ -347,6 +347,15 @@ class SQLiteStorage(Storage):
     async def touch_terminal(self, phone: str, when: datetime) -> None:
         await self._write([("UPDATE terminals SET last_seen = ? WHERE phone = ?", (to_us(when), phone), False)])
 
+    async def touch_terminals(self, seen: dict[str, datetime]) -> None:
+        if seen:
+            await self._write([("UPDATE terminals SET last_seen = ? WHERE phone = ?",
+                                [(to_us(w), p) for p, w in seen.items()], True)])
+
+    async def count_terminals(self) -> int:
+        rows = await self._fetch("SELECT count(*) FROM terminals", ())
+        return int(rows[0][0])
+
     # -- locations and events --------------------------------------------------------------------
     async def add_locations(self, rows: list[LocationRow]) -> None:
         if rows:
@@ -369,18 +378,17 @@ class SQLiteStorage(Storage):
                               limit: int = 1000) -> list[LocationRow]:
         if limit <= 0:
             return []
-        where, params = ["phone = ?"], [phone]
-        if start is not None:
-            where.append("t >= ?")
-            params.append(to_us(start))
-        if end is not None:
-            where.append("t <= ?")
-            params.append(to_us(end))
+        where, params = _range_where(phone, start, end)
         params.append(limit)
-        rows = await self._fetch(f"SELECT {_LOCATION_COLS} FROM locations WHERE {' AND '.join(where)} "
+        rows = await self._fetch(f"SELECT {_LOCATION_COLS} FROM locations WHERE {where} "
                                  "ORDER BY t DESC, id DESC LIMIT ?", params)
         rows.reverse()
         return [_location_row(v) for v in rows]
+
+    async def count_locations(self, phone: str, start: datetime | None = None, end: datetime | None = None) -> int:
+        where, params = _range_where(phone, start, end)
+        rows = await self._fetch(f"SELECT count(*) FROM locations WHERE {where}", params)
+        return int(rows[0][0])
 
     async def query_events(self, phone: str, msg_id: int | None = None, limit: int = 1000) -> list[EventRow]:
         if limit <= 0:
@@ -476,3 +484,15 @@ def _rollback_if_open(db: sqlite3.Connection) -> None:
 
 def _event_params(r: EventRow) -> tuple[Any, ...]:
     return (r.phone, r.msg_id, r.msg_sn, to_us(r.received_at), dumps(r.body))
+
+
+def _range_where(phone: str, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
+    """The WHERE clause (and its parameters) of a phone's locations within [start, end]."""
+    where, params = ["phone = ?"], [phone]
+    if start is not None:
+        where.append("t >= ?")
+        params.append(to_us(start))
+    if end is not None:
+        where.append("t <= ?")
+        params.append(to_us(end))
+    return " AND ".join(where), params

@@ -1,0 +1,81 @@
+"""The typed seams through which a gateway is composed with the parts around it.
+
+``jt808 serve`` (:mod:`jt808.node`) builds the gateway and the parts that observe or extend it (the MQTT
+bridge, the worker cluster, the web console's event stream …) and wires them through these protocols;
+nothing replaces an attribute of the gateway at run time.
+
+=========================  ======================================================================
+:class:`GatewayListener`   terminal connected / disconnected, every decoded uplink (plain, quick,
+                           non-async methods called on the event loop)
+:class:`MediaObserver`     a 0x0801 upload saved as a file (or failed to save)
+:class:`CommandObserver`   a downlink command ended (replied, failed, timed out, offline)
+:class:`CommandRoute`      reaches terminals held by another process or node (worker siblings, other
+                           MQTT nodes): tried in order when the terminal is not held here
+:class:`HealthCheck`       a dependency the node needs (storage, a required broker): ``None`` while
+                           healthy, else the reason it is not; ``/healthz`` is degraded while any
+                           check has a reason
+=========================  ======================================================================
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from jt808.protocol.packet import Packet
+    from jt808.storage.base import MediaRow
+
+__all__ = ["CommandObserver", "CommandRoute", "GatewayListener", "HealthCheck", "MediaObserver"]
+
+
+@runtime_checkable
+class GatewayListener(Protocol):
+    """Called by the gateway for each terminal that comes online or goes away, and each uplink."""
+
+    def on_connected(self, phone: str, info: dict[str, Any]) -> None: ...
+
+    def on_disconnected(self, phone: str, reason: str) -> None: ...
+
+    def on_uplink(self, phone: str, packet: Packet) -> None: ...
+
+
+@runtime_checkable
+class MediaObserver(Protocol):
+    """Called once a 0x0801 upload is saved (``row``) or could not be (``error``)."""
+
+    def on_media_saved(self, packet: Packet, row: MediaRow | None, error: BaseException | None) -> None: ...
+
+
+@runtime_checkable
+class CommandObserver(Protocol):
+    """Called once a downlink command ends: ``status`` is replied, failed, timeout or offline;
+    ``reply`` the terminal's answer when there is one."""
+
+    def on_command_result(self, phone: str, msg_id: int, status: str, reply: Packet | None) -> None: ...
+
+
+@runtime_checkable
+class CommandRoute(Protocol):
+    """Reaches terminals this process does not hold.
+
+    ``remote_send`` returns the reply as seed-004 JSON (or None) and raises like
+    :meth:`jt808.gateway.Gateway.send`: :class:`~jt808.gateway.errors.TerminalOffline` when the route
+    does not reach the terminal (the next route is tried), :class:`~jt808.errors.ReplyTimeout`,
+    :class:`~jt808.gateway.errors.CommandFailed`, :class:`~jt808.errors.DecodeError` (refused as invalid
+    by the holder). ``remote_online`` lists the phones the route reaches; ``remote_disconnect`` closes
+    the terminal's connection where it is held (the operator's reset) and says whether it did."""
+
+    async def remote_send(self, phone: str, obj: dict[str, Any], timeout: float | None) -> Any: ...
+
+    async def remote_online(self) -> set[str]: ...
+
+    async def remote_disconnect(self, phone: str) -> bool: ...
+
+
+@runtime_checkable
+class HealthCheck(Protocol):
+    """A dependency: ``name`` (``storage``, ``mqtt`` …) and its current problem (None when healthy)."""
+
+    name: str
+
+    def problem(self) -> str | None: ...

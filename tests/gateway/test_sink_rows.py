@@ -11,7 +11,6 @@ import pytest
 
 import jt808
 from jt808 import V2013, V2019, Header, Packet
-from jt808.gateway import sink as sink_mod
 from jt808.gateway.sink import location_row
 from jt808.protocol.exchange import location_to_json
 from jt808.protocol.messages.location import LocationReport
@@ -65,10 +64,11 @@ def test_row_extras_equal_the_general_rendering(extras: list[tuple[int, Any]], v
 def test_plain_layout_renders_by_format_and_values_change() -> None:
     ex = [(0x01, 12345), (0x02, 500), (0x30, 25)]
     location_row(PHONE, decoded(ex), 0x0200, 1, NOW)
-    row = location_row(PHONE, decoded([(0x01, 99), (0x02, 1), (0x30, 0)]), 0x0200, 2, NOW)
+    loc = decoded([(0x01, 99), (0x02, 1), (0x30, 0)])
+    assert loc.layout is not None and loc.layout.json_format is not None  # read through the remembered layout
+    row = location_row(PHONE, loc, 0x0200, 2, NOW)
     assert row.extras_json == '{"mileage":99,"fuel_meter":1,"rssi":0}'
     assert row.extras == {"mileage": 99, "fuel_meter": 1, "rssi": 0}
-    assert any(plan[1] is not None for plan in sink_mod._LAYOUT_PLANS.values())
 
 
 def test_item_with_unexpected_length_falls_back_to_the_general_rendering() -> None:

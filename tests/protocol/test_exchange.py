@@ -446,7 +446,7 @@ def test_fast_bit_renderers_equal_the_shared_bit_maps() -> None:
     import random
 
     from jt808.protocol import bits
-    from jt808.protocol.exchange import _analog_json, _io_json, _signal_json
+    from jt808.protocol.messages.location import _analog_json, _io_json, _signal_json
 
     rng = random.Random(25)
     for v in [0, 1, 0x7FFF, 0x8000, 0xFFFFFFFF, *(rng.getrandbits(32) for _ in range(3000))]:

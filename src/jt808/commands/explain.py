@@ -18,6 +18,7 @@ from jt808.protocol import bits
 from jt808.protocol.buffer import Reader
 from jt808.protocol.framing import check_code, unescape
 from jt808.protocol.header import V2019, Version
+from jt808.protocol.messages.location import LocationBasic, extras_table
 from jt808.protocol.packet import Packet, RawBody
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body, Record, by_version
@@ -69,27 +70,7 @@ KEY_MEANINGS: dict[str, str] = {
     "version": "version (版本号)",
     "fw_len": "upgrade package length (升级数据包长度)",
     "firmware": "upgrade package, base64 (升级数据包)",
-    "alarm": "alarm flags (报警标志)",
-    "status": "status flags (状态)",
-    "latitude": "latitude, 1e-6 degrees, south when status bit 2 (纬度)",
-    "longitude": "longitude, 1e-6 degrees, west when status bit 3 (经度)",
-    "altitude": "altitude, m (高程)",
-    "speed": "speed, 0.1 km/h (速度)",
-    "direction": "heading, degrees from north (方向)",
     "extra": "additional information items (位置附加信息)",
-    "mileage": "odometer, 0.1 km (里程)",
-    "fuel_meter": "fuel gauge, 0.1 L (油量)",
-    "alarm_id": "id of the alarm event to confirm manually (需要人工确认报警事件的 ID)",
-    "tire_pressure": "tyre pressures, one byte per wheel, base64 (胎压)",
-    "carriage_temp": "carriage temperature, °C (车厢温度)",
-    "overspeed_alarm": "overspeed alarm: type 0 none, 1 circle, 2 rectangle, 3 polygon, 4 segment; id",
-    "in_out_alarm": "area/route alarm: type, id, direction 0 in / 1 out (进出区域/路线报警)",
-    "path_time_alarm": "segment driving time: id, time s, result 0 too short / 1 too long",
-    "signal": "extended vehicle signals (扩展车辆信号状态位)",
-    "io_status": "IO status (IO 状态位)",
-    "analog": "analog inputs AD0 (low word), AD1 (high word) (模拟量)",
-    "rssi": "network signal strength (无线通信网络信号强度)",
-    "gnss_sat_num": "GNSS satellites in use (GNSS 定位卫星数)",
     "custome": "custom items 0xE1-0xFF, base64 by decimal id (自定义信息)",
     "extra_dups": "repeated additional-info ids after the first (jt808: kept for exact re-encoding)",
     "extra_order": "additional-info ids in wire order (jt808: kept for exact re-encoding)",
@@ -198,10 +179,8 @@ _MSG_KEY: dict[tuple[int, str], str] = {
     (0x0303, "flag"): "1 subscribe, 0 cancel",
 }
 
-_EXTRA_IDS: dict[str, int] = {"mileage": 0x01, "fuel_meter": 0x02, "speed": 0x03, "alarm_id": 0x04,
-                              "tire_pressure": 0x05, "carriage_temp": 0x06, "overspeed_alarm": 0x11,
-                              "in_out_alarm": 0x12, "path_time_alarm": 0x13, "signal": 0x25, "io_status": 0x2A,
-                              "analog": 0x2B, "rssi": 0x30, "gnss_sat_num": 0x31}
+# the basic location keys, from the block's declaration (items are described by their rows)
+KEY_MEANINGS.update({f.name: f.doc for f in LocationBasic.__wire__})
 
 
 def message_title(msg_id: int, version: Version, profile: Profile = DEFAULT_PROFILE) -> str:
@@ -263,11 +242,10 @@ class _Pretty:
 
     def meaning(self, key: str, docs: dict[str, str], in_extra: bool) -> str | None:
         if in_extra:
-            m = KEY_MEANINGS.get(key)
-            eid = _EXTRA_IDS.get(key)
-            if eid is None and key.isdigit():
+            row = extras_table(DEFAULT_PROFILE, self.version).by_key.get(key)
+            if row is None and key.isdigit():
                 return f"additional-info id 0x{int(key):02X} kept as bytes (base64)"
-            return f"0x{eid:02X} {m}" if eid is not None and m else m
+            return f"0x{row.id:02X} {row.description}" if row is not None else KEY_MEANINGS.get(key)
         return docs.get(key) or _MSG_KEY.get((self.msg_id, key)) or KEY_MEANINGS.get(key)
 
     def emit(self, indent: int, text: str, comment: str | None) -> None:
@@ -399,11 +377,10 @@ def _walk_declared(body_obj: Body, body: bytes, base: int, version: Version, pro
     return True
 
 
-def _walk_location(body: bytes, base: int, version: Version, d: _Dump) -> None:
-    names = ("alarm", "status", "latitude", "longitude", "altitude", "speed", "direction", "time")
-    sizes = (4, 4, 4, 4, 2, 2, 2, 6)
+def _walk_location(body: bytes, base: int, version: Version, d: _Dump, profile: Profile) -> None:
     p = 0
-    for name, size in zip(names, sizes, strict=True):
+    for f in LocationBasic.__wire__:
+        name, size = f.name, f.kind_for(version).size or 0
         chunk = body[p:p + size]
         if len(chunk) < size:
             d.row(base + p, chunk, name, "!! truncated")
@@ -420,9 +397,8 @@ def _walk_location(body: bytes, base: int, version: Version, d: _Dump) -> None:
             d.row(base + p, body[p:], "(bad tail)", "not a whole item")
             return
         eid, n = body[p], body[p + 1]
-        key = next((k for k, i in _EXTRA_IDS.items() if i == eid), None)
-        if 0xE1 <= eid <= 0xFF:
-            key = "custome"
+        row = extras_table(profile, version).get(eid)
+        key = row.key if row is not None else "custome" if 0xE1 <= eid <= 0xFF else None
         d.row(base + p, body[p:p + 2 + n], f"extra 0x{eid:02x}", f"len {n}" + (f" {key}" if key else ""))
         p += 2 + n
 
@@ -471,7 +447,7 @@ def explain(frame: bytes, packet: Packet | None, profile: Profile = DEFAULT_PROF
     if not body:
         d.lines.append("  (empty)")
     elif isinstance(b, LocationReport):
-        _walk_location(body, off, h.version, d)
+        _walk_location(body, off, h.version, d, profile)
     elif isinstance(b, RawBody) or not isinstance(b, Body) or not _walk_declared(
             b, packet.raw_body if packet.raw_body is not None else body, off, h.version, profile, d, h.msg_id):
         for i in range(0, len(body), 16):

@@ -157,7 +157,7 @@ class Gateway:
             self.writer = BatchWriter(storage, max_rows=cfg.storage.batch_max_rows,
                                       max_delay=cfg.storage.batch_max_delay, frame_of=frame_of)
             self.sink = StorageSink(self.writer, save_events=cfg.storage.save_events,
-                                    tz_offset=self.profile.tz_offset)
+                                    tz_offset=self.profile.tz_offset, profile=self.profile)
         deferred = {0x0801}
         if self.sink is not None and cfg.storage.ack_after_durable:
             deferred |= {0x0200, 0x0704}

@@ -3,8 +3,8 @@
 :func:`to_json` / :func:`from_json` convert a :class:`~jt808.protocol.packet.Packet` to and from the
 JSON that EMQX's JT/T 808 gateway exchanges over MQTT. The body JSON comes from each body class
 (``to_json(version)`` / ``from_json(obj, version)``); this module adds the header, the unknown-id
-form, validation with located errors, and the location report (0x0200) with its ``extra`` map,
-which several other bodies embed (0x0201, 0x0500, 0x0704).
+form and validation with located errors. The location report's JSON (0x0200, with its ``extra`` map)
+lives next to its message in :mod:`jt808.protocol.messages.location`.
 
 Header keys are exactly EMQX's: ``msg_id``, ``encrypt``, ``len``, ``phone`` (every BCD digit, as a
 string), ``msg_sn``, ``proto_ver`` (2019 only), ``frag_total``/``frag_sn`` (sub-packaged only).
@@ -24,16 +24,15 @@ consumers ignore them (see ``docs/json.md``):
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from jt808.errors import BodyError, DecodeError, EncodeError, HeaderError
 from jt808.protocol import bits
 from jt808.protocol.header import V2013, V2019, Header, Version
-from jt808.protocol.messages.location import STANDARD_EXTRAS, LocationReport, RawExtra, extras_table
+from jt808.protocol.jsonutil import b64, unb64
+from jt808.protocol.messages.location import LocationReport, location_from_json, location_to_json
 from jt808.protocol.packet import Packet, RawBody, encode_body
-from jt808.protocol.registry import DEFAULT_PROFILE, ExtraCodec, Profile
+from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 
 __all__ = [
     "ANALOG_KEYS",
@@ -47,389 +46,12 @@ __all__ = [
     "to_json",
 ]
 
-_b64encode = base64.b64encode
-
 # The bit maps of the additional-info items 0x25 / 0x2A / 0x2B (bit 0 = least significant bit) live in
 # jt808.protocol.bits; "cluth" is EMQX's spelling (sic), kept for its consumers.
 SIGNAL_BITS: tuple[str, ...] = bits.SIGNAL_KEYS
 IO_STATUS_BITS: tuple[str, ...] = bits.IO_STATUS_KEYS
 #: 0x2B analog: ``ad0`` is bits 0-15 (the last two bytes on the wire), ``ad1`` bits 16-31.
 ANALOG_KEYS = ("ad0", "ad1")
-
-
-def _b64(data: bytes) -> str:
-    return _b64encode(data).decode("ascii")
-
-
-def _unb64(v: Any, field: str) -> bytes:
-    if not isinstance(v, str):
-        raise BodyError(f"expects base64 text, got {type(v).__name__}", field=field)
-    try:
-        return base64.b64decode(v, validate=True)
-    except (binascii.Error, ValueError):
-        raise BodyError("is not valid base64", field=field) from None
-
-
-def _int(v: Any, field: str, lo: int, hi: int) -> int:
-    if type(v) is not int and (isinstance(v, bool) or not isinstance(v, int)):
-        raise BodyError(f"expects an integer, got {type(v).__name__}", field=field)
-    if v < lo or v > hi:
-        raise BodyError(f"{v} is out of range {lo}..{hi}", field=field)
-    return v
-
-
-def _obj(v: Any, field: str) -> dict[str, Any]:
-    if not isinstance(v, dict):
-        raise BodyError(f"expects a JSON object, got {type(v).__name__}", field=field)
-    return v
-
-
-# =============================================================================================
-# Location report (0x0200 body, also embedded in 0x0201 / 0x0500 / 0x0704)
-# =============================================================================================
-_BASIC_INT = (("alarm", 0xFFFFFFFF), ("status", 0xFFFFFFFF), ("latitude", 0xFFFFFFFF),
-              ("longitude", 0xFFFFFFFF), ("altitude", 0xFFFF), ("speed", 0xFFFF), ("direction", 0xFFFF))
-
-_CUSTOM_LO, _CUSTOM_HI = 0xE1, 0xFF
-_BYTES_IDS = frozenset({0x05})  # standard items whose JSON value is base64 (tire_pressure)
-
-
-def _std_table(profile: Profile, version: Version) -> dict[int, ExtraCodec]:
-    return profile.extra_tables.get(version) or extras_table(profile, version)
-
-
-def _bits_call(fn: Any, v: Any, field: str) -> int:
-    try:
-        return fn(v)
-    except BodyError as e:  # name the key as it sits in the body
-        raise BodyError(e.reason, field=f"extra.{e.field}" if e.field else field) from None
-
-
-def _require(v: Any, field: str, keys: tuple[str, ...], aliases: dict[str, str]) -> dict[str, Any]:
-    obj = _obj(v, field)
-    present = {aliases.get(k, k) for k in obj}
-    for k in keys:
-        if k not in present:
-            raise BodyError("is missing", field=f"{field}.{k}")
-    return obj
-
-
-def _signal_from_json(v: Any, field: str) -> int:
-    return _bits_call(bits.signal_value, _require(v, field, SIGNAL_BITS, bits.SIGNAL_ALIASES), field)
-
-
-def _io_from_json(v: Any, field: str) -> int:
-    return _bits_call(bits.io_status_value, _require(v, field, IO_STATUS_BITS, {}), field)
-
-
-def _analog_from_json(v: Any, field: str) -> int:
-    return _bits_call(bits.analog_value, _require(v, field, ANALOG_KEYS, {}), field)
-
-
-def _map_from_json(v: Any, field: str, spec: tuple[tuple[str, int, bool], ...]) -> dict[str, int]:
-    obj = _obj(v, field)
-    out = {}
-    for k, hi, required in spec:
-        if k in obj:
-            out[k] = _int(obj[k], f"{field}.{k}", 0, hi)
-        elif required:
-            raise BodyError("is missing", field=f"{field}.{k}")
-    return out
-
-
-def _uint_from(hi: int) -> Any:
-    return lambda v, field: _int(v, field, 0, hi)
-
-
-#: standard key -> (id, JSON value -> value for the item codec)
-_KEY_PARSERS: dict[str, tuple[int, Any]] = {
-    "mileage": (0x01, _uint_from(0xFFFFFFFF)),
-    "fuel_meter": (0x02, _uint_from(0xFFFF)),
-    "speed": (0x03, _uint_from(0xFFFF)),
-    "alarm_id": (0x04, _uint_from(0xFFFF)),
-    "tire_pressure": (0x05, _unb64),
-    "carriage_temp": (0x06, lambda v, field: _int(v, field, -0x8000, 0x7FFF)),
-    "overspeed_alarm": (0x11, lambda v, field: _map_from_json(v, field, (("type", 0xFF, True),
-                                                                         ("id", 0xFFFFFFFF, False)))),
-    "in_out_alarm": (0x12, lambda v, field: _map_from_json(v, field, (("type", 0xFF, True),
-                                                                      ("id", 0xFFFFFFFF, True),
-                                                                      ("direction", 0xFF, True)))),
-    "path_time_alarm": (0x13, lambda v, field: _map_from_json(v, field, (("id", 0xFFFFFFFF, True),
-                                                                         ("time", 0xFFFF, True),
-                                                                         ("result", 0xFF, True)))),
-    "signal": (0x25, _signal_from_json),
-    "io_status": (0x2A, _io_from_json),
-    "analog": (0x2B, _analog_from_json),
-    "rssi": (0x30, _uint_from(0xFF)),
-    "gnss_sat_num": (0x31, _uint_from(0xFF)),
-}
-# Fast renderers with the output of bits.signal_map / io_status_map / analog_map (tested equal): the
-# 15 signal flags as two precomputed halves merged, IO status from a 4-entry table.
-_SIG_LO = [{k: (n >> i) & 1 for i, k in enumerate(SIGNAL_BITS[:8])} for n in range(256)]
-_SIG_HI = [{k: (n >> i) & 1 for i, k in enumerate(SIGNAL_BITS[8:])} for n in range(1 << (len(SIGNAL_BITS) - 8))]
-_IO_T = [{k: (n >> i) & 1 for i, k in enumerate(IO_STATUS_BITS)} for n in range(1 << len(IO_STATUS_BITS))]
-_NSIG, _NIO = len(SIGNAL_BITS), len(IO_STATUS_BITS)
-
-
-def _signal_json(v: int) -> dict[str, int]:
-    if type(v) is not int or not 0 <= v <= 0xFFFFFFFF:
-        return bits.signal_map(v)  # raises the located error
-    out = {**_SIG_LO[v & 0xFF], **_SIG_HI[(v >> 8) & ((1 << (_NSIG - 8)) - 1)]}
-    if v >> _NSIG:
-        out["reserved"] = v >> _NSIG
-    return out
-
-
-def _io_json(v: int) -> dict[str, int]:
-    if type(v) is not int or not 0 <= v <= 0xFFFF:
-        return bits.io_status_map(v)
-    out = dict(_IO_T[v & ((1 << _NIO) - 1)])
-    if v >> _NIO:
-        out["reserved"] = v >> _NIO
-    return out
-
-
-def _analog_json(v: int) -> dict[str, int]:
-    if type(v) is not int or not 0 <= v <= 0xFFFFFFFF:
-        return bits.analog_map(v)
-    return {"ad0": v & 0xFFFF, "ad1": v >> 16}
-
-
-_ID_RENDER = {0x25: _signal_json, 0x2A: _io_json, 0x2B: _analog_json}
-_LOC_KEYS = frozenset(("alarm", "status", "latitude", "longitude", "altitude", "speed", "direction", "time",
-                       "extra", "extra_dups", "extra_order", "bad_tail"))
-
-
-_std_codec = STANDARD_EXTRAS.get
-
-
-def _item_bytes(eid: int, v: Any, tbl: dict[int, ExtraCodec]) -> bytes:
-    if isinstance(v, bytes | bytearray):
-        return bytes(v)
-    c = tbl.get(eid) or _std_codec(eid)
-    if c is None:
-        raise EncodeError(f"additional-info 0x{eid:02X} has no codec", field="extra")
-    return c.encode(v)
-
-
-def _render_item(eid: int, v: Any, tbl: dict[int, ExtraCodec], version: Version) -> tuple[str | None, Any]:
-    """(key, JSON value) of one item; key ``None`` means the ``custome`` map.
-
-    Bytes values (unknown ids, known ids with a bad length, a profile codec's raw bytes) go under
-    ``"<decimal id>"`` or ``custome``, except tire pressure, whose JSON value is base64 anyway (EMQX
-    accepts it at any length in 2019). Everything else goes under its codec's key.
-    """
-    c = tbl.get(eid)
-    if isinstance(v, bytes | bytearray):
-        if eid in _BYTES_IDS and c is not None:
-            return c.key, _b64(v)
-        if _CUSTOM_LO <= eid <= _CUSTOM_HI:
-            return None, _b64(v)
-        return str(eid), _b64(v)
-    std = _std_codec(eid)
-    if c is None:
-        c = std
-        if c is None:
-            return str(eid), v  # a value some codec produced, JSON-native (checked by json.dumps)
-    render = _ID_RENDER.get(eid)
-    if render is not None and c is std:
-        return c.key, render(v)
-    if isinstance(v, dict):
-        return c.key, dict(v)
-    return c.key, v
-
-
-def _plan(tbl: dict[int, ExtraCodec]) -> dict[int, tuple[str, Any]]:
-    """id -> (key, render or None) for the items whose (non-bytes) value renders under a key."""
-    plan = _PLANS.get(id(tbl))
-    if plan is None or plan[0] is not tbl:
-        p: dict[int, tuple[str, Any]] = {}
-        for eid, c in tbl.items():
-            render = _ID_RENDER.get(eid) if c is _std_codec(eid) else None
-            if render is None and eid in _DICT_IDS and c is _std_codec(eid):
-                render = dict
-            p[eid] = (c.key, render)
-        plan = _PLANS[id(tbl)] = (tbl, p)
-    return plan[1]
-
-
-_PLANS: dict[int, tuple[dict[int, ExtraCodec], dict[int, tuple[str, Any]]]] = {}
-_DICT_IDS = frozenset({0x11, 0x12, 0x13})  # standard items whose value is a dict (copied into the JSON)
-
-
-def _raw_json(eid: int, tbl: dict[int, ExtraCodec]) -> Any:
-    return lambda v: _b64(_item_bytes(eid, v, tbl))
-
-
-def location_to_json(report: Any, version: Version | None = None,
-                     profile: Profile | None = None) -> dict[str, Any]:
-    """The seed-004/EMQX JSON of a location report (``LocationReport``).
-
-    Basic fields, then ``extra`` (only when items exist). Items: standard keys, bit maps for
-    ``signal``/``io_status``/``analog``, ``custome`` for ids 0xE1-0xFF, ``"<decimal id>": base64``
-    for anything else (unknown ids, known ids with a bad length, 0x05/0x06 in 2013).
-    """
-    if version is None:
-        version = V2013
-    out: dict[str, Any] = {
-        "alarm": report.alarm, "status": report.status, "latitude": report.latitude,
-        "longitude": report.longitude, "altitude": report.altitude, "speed": report.speed,
-        "direction": report.direction, "time": report.time,
-    }
-    extras = report.extras
-    if extras:
-        tbl = _std_table(profile or DEFAULT_PROFILE, version)
-        plan = _plan(tbl)
-        extra: dict[str, Any] = {}
-        seen: set[int] = set()
-        dups: list[dict[str, Any]] = []
-        canonical: list[Any] = []  # ids in key insertion order (None = the custome map)
-        custom_ids: list[int] = []
-        get = plan.get
-        for eid, v in extras:
-            # Only the first occurrence of an id goes into the map; every later one, in order, into
-            # extra_dups. from_json takes an id's occurrences in that order, so comparing id sequences
-            # below is enough to know whether extra_order is needed.
-            if eid in seen:
-                dups.append({"id": eid, "data": _b64(_item_bytes(eid, v, tbl))})
-                continue
-            seen.add(eid)
-            hit = get(eid)
-            if hit is not None and type(v) is not bytes and type(v) is not RawExtra:
-                key, render = hit
-                if key in extra:  # two ids of a profile sharing one key: the later one by its number
-                    key, render = str(eid), _raw_json(eid, tbl)
-                extra[key] = render(v) if render is not None else v
-                canonical.append(eid)
-                continue
-            key, jv = _render_item(eid, v, tbl, version)
-            if key is None:
-                cm = extra.get("custome")
-                if cm is None:
-                    cm = extra["custome"] = {}
-                    canonical.append(None)
-                cm[str(eid)] = jv
-                custom_ids.append(eid)
-            else:
-                extra[key] = jv
-                canonical.append(eid)
-        out["extra"] = extra
-        if dups or len(custom_ids) > 1:
-            if dups:
-                out["extra_dups"] = dups
-            # The order from_json will rebuild: map order (custome expanded in place), then the dups.
-            rebuilt: list[int] = []
-            for k in canonical:
-                if k is None:
-                    rebuilt.extend(custom_ids)
-                else:
-                    rebuilt.append(k)
-            rebuilt.extend(d["id"] for d in dups)
-            wire = [eid for eid, _ in extras]
-            if rebuilt != wire:
-                out["extra_order"] = wire
-    if report.bad_tail:
-        out["bad_tail"] = _b64(report.bad_tail)
-    return out
-
-
-def _key_table(profile: Profile, version: Version) -> dict[str, tuple[int, Any]]:
-    """JSON key -> (id, parser) for this profile: standard keys plus the profile's own codecs."""
-    cache = profile.__dict__.setdefault("_json_extra_keys", {})
-    gen = len(profile.extras)
-    hit = cache.get(version)
-    if hit is not None and hit[0] == gen:
-        return hit[1]
-    table = dict(_KEY_PARSERS)
-    for eid, c in profile.extras.items():
-        if c.key and c.key not in table and c is not _std_codec(eid):
-            table[c.key] = (eid, None)
-    cache[version] = (gen, table)
-    return table
-
-
-def _id_key(k: str, field: str) -> int:
-    try:
-        eid = int(k, 10)
-    except ValueError:
-        raise BodyError("is not an additional-info key (nor a decimal id)", field=field) from None
-    if not 0 <= eid <= 0xFFFF or k != str(eid):
-        raise BodyError("is not a valid decimal additional-info id", field=field)
-    return eid
-
-
-def location_from_json(obj: Any, version: Version | None = None, profile: Profile | None = None) -> Any:
-    """Build a ``LocationReport`` from its JSON; a missing or ill-typed field raises :class:`BodyError`."""
-    if version is None:
-        version = V2013
-    if not isinstance(obj, dict):
-        raise BodyError(f"location expects a JSON object, got {type(obj).__name__}")
-    vals: list[Any] = []
-    for name, hi in _BASIC_INT:
-        if name not in obj:
-            raise BodyError("is missing", field=name)
-        vals.append(_int(obj[name], name, 0, hi))
-    if "time" not in obj:
-        raise BodyError("is missing", field="time")
-    t = obj["time"]
-    if type(t) is int and 0 <= t < 10 ** 12:
-        t = str(t).rjust(12, "0")
-    if not isinstance(t, str) or len(t) != 12:
-        raise BodyError("expects 12 BCD digits YYMMDDhhmmss", field="time")
-    try:
-        bytes.fromhex(t)
-    except ValueError:
-        raise BodyError("expects 12 BCD digits YYMMDDhhmmss", field="time") from None
-    extras: list[tuple[int, Any]] = []
-    extra = obj.get("extra")
-    if extra is not None:
-        keys = _key_table(profile or DEFAULT_PROFILE, version)
-        for k, v in _obj(extra, "extra").items():
-            field = f"extra.{k}"
-            hit = keys.get(k)
-            if hit is not None:
-                eid, parse = hit
-                extras.append((eid, parse(v, field) if parse is not None else v))
-            elif k == "custome":
-                for ck, cv in _obj(v, field).items():
-                    extras.append((_id_key(ck, f"{field}.{ck}"), _unb64(cv, f"{field}.{ck}")))
-            else:
-                eid = _id_key(k, field)
-                extras.append((eid, _unb64(v, field) if isinstance(v, str) else v))
-    dups = obj.get("extra_dups")
-    if dups is not None:
-        if not isinstance(dups, list):
-            raise BodyError(f"expects a list, got {type(dups).__name__}", field="extra_dups")
-        for i, d in enumerate(dups):
-            f = f"extra_dups[{i}]"
-            d = _obj(d, f)
-            if "id" not in d:
-                raise BodyError("is missing", field=f"{f}.id")
-            if "data" not in d:
-                raise BodyError("is missing", field=f"{f}.data")
-            extras.append((_int(d["id"], f"{f}.id", 0, 0xFFFF), _unb64(d["data"], f"{f}.data")))
-    order = obj.get("extra_order")
-    if order is not None:
-        if not isinstance(order, list):
-            raise BodyError(f"expects a list, got {type(order).__name__}", field="extra_order")
-        queues: dict[int, list[Any]] = {}
-        for eid, v in extras:
-            queues.setdefault(eid, []).append(v)
-        ordered: list[tuple[int, Any]] = []
-        for i, eid in enumerate(order):
-            _int(eid, f"extra_order[{i}]", 0, 0xFFFF)
-            q = queues.get(eid)
-            if not q:
-                raise BodyError(f"names 0x{eid:02X} more often than 'extra'/'extra_dups' hold it",
-                                field="extra_order")
-            ordered.append((eid, q.pop(0)))
-        left = [eid for eid, q in queues.items() if q]
-        if left:
-            raise BodyError(f"does not list item(s) {left}", field="extra_order")
-        extras = ordered
-    bad = obj.get("bad_tail")
-    bad_tail = _unb64(bad, "bad_tail") if bad is not None else b""
-    return LocationReport(*vals, t, extras, bad_tail)
 
 
 # =============================================================================================
@@ -469,7 +91,7 @@ def to_json(packet: Packet, profile: Profile | None = None) -> dict[str, Any]:
             body_len = h.length  # an invalid hand-built body: say what the header holds
     out: dict[str, Any] = {"header": header_to_json(h, body_len), "body": bj}
     if packet.tail:
-        out["tail"] = _b64(packet.tail)
+        out["tail"] = b64(packet.tail)
     return out
 
 
@@ -565,7 +187,7 @@ def from_json(obj: Any, profile: Profile | None = None, *, version: Version | in
     tail = b""
     if "tail" in obj:
         try:
-            tail = _unb64(obj["tail"], "tail")
+            tail = unb64(obj["tail"], "tail")
         except DecodeError as e:
             raise e.locate(msg_id=mid, version=ver) from None
     try:
@@ -576,7 +198,7 @@ def from_json(obj: Any, profile: Profile | None = None, *, version: Version | in
             if "data" not in bj:
                 raise BodyError("is missing", field="data")
             reason = "fragment" if h.frag_total > 1 else ("encrypted" if h.encrypt & 1 else "unknown")
-            body = RawBody(_unb64(bj["data"], "data"), reason)
+            body = RawBody(unb64(bj["data"], "data"), reason)
             data_len = len(body.data)
         else:
             cls = prof.lookup(mid, ver)

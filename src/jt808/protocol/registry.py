@@ -72,20 +72,36 @@ DEFAULT_MESSAGES = MessageRegistry()
 
 
 class ExtraCodec:
-    """How one location additional-info id is read and written.
+    """One row of a location additional-information table: everything known about one item id.
 
     ``decode(value_bytes) -> value`` raises ValueError (or returns ``None``) when the bytes do not fit
     the id's layout; the item is then kept raw. ``encode(value) -> bytes``. ``key`` is the seed-004
-    JSON key under ``extra``; ``versions`` limits the id to versions where it exists.
+    JSON key under ``extra``; ``versions`` limits the id to versions where it exists; ``sizes`` the
+    value lengths it accepts (``None``: any); ``uint`` > 0 marks a plain big-endian unsigned integer of
+    that many bytes (decoded inline, eligible for remembered layouts).
+
+    The JSON form: ``to_json(value) -> JSON value`` (``None``: the value as is) and
+    ``from_json(json_value, field) -> value`` (``None``: the JSON value as is; raise
+    :class:`~jt808.errors.BodyError` naming ``field``). ``bytes_value`` says the decoded value is bytes
+    (base64 in JSON, also when kept raw). ``id``, ``wire`` and ``description`` document the row (CLI
+    ``--explain``, docs); ``id`` is filled in when the row is registered.
     """
 
-    __slots__ = ("decode", "encode", "key", "sizes", "uint", "versions")
+    __slots__ = ("bytes_value", "decode", "description", "encode", "from_json", "id", "key", "sizes", "to_json",
+                 "uint", "versions", "wire")
 
     def __init__(self, key: str, decode: Callable[[bytes], Any], encode: Callable[[Any], bytes],
                  sizes: tuple[int, ...] | None = None, versions: tuple[Version, ...] | None = None,
-                 uint: int = 0) -> None:
+                 uint: int = 0, *, id: int = -1, wire: str = "", description: str = "",
+                 to_json: Callable[[Any], Any] | None = None,
+                 from_json: Callable[[Any, str], Any] | None = None, bytes_value: bool = False) -> None:
         self.key, self.decode, self.encode, self.sizes, self.versions = key, decode, encode, sizes, versions
-        self.uint = uint  # > 0: a plain big-endian unsigned integer of this many bytes (decoded inline)
+        self.uint = uint
+        self.id, self.wire, self.description = id, wire, description
+        self.to_json, self.from_json, self.bytes_value = to_json, from_json, bytes_value
+
+    def __repr__(self) -> str:
+        return f"<ExtraCodec 0x{self.id:02X} {self.key!r}>" if self.id >= 0 else f"<ExtraCodec {self.key!r}>"
 
 
 class Profile:
@@ -133,7 +149,9 @@ class Profile:
         self._children: list[Profile] = []
         self._own_extras: dict[int, ExtraCodec] = {}
         self._extras: dict[int, ExtraCodec] = dict(parent._extras) if parent is not None else {}
-        self.extra_tables: dict[Version, dict[int, ExtraCodec]] = {}  # merged per version (location.py)
+        self.extra_tables: dict[Version, Any] = {}  # merged per version (location.ItemTable)
+        self._own_params: dict[int, Any] = {}
+        self._params: dict[int, Any] = dict(parent._params) if parent is not None else {}
         if parent is not None:
             parent._children.append(self)
         self.rsa_private_key: Any = None
@@ -171,13 +189,40 @@ class Profile:
     def register_extra(self, extra_id: int, codec: ExtraCodec) -> None:
         """Decode location additional-info ``extra_id`` with ``codec`` for devices of this profile
         (and of the profiles derived from it, unless they register their own)."""
+        if codec.id < 0:
+            codec.id = extra_id
         self._own_extras[extra_id] = codec
         self._refresh_extras()
+
+    def register_extras(self, rows: Iterable[ExtraCodec]) -> None:
+        """Add a family of additional-info rows (each with its ``id``), e.g. an extension standard's
+        table declared in its own module."""
+        for row in rows:
+            if row.id < 0:
+                raise ValueError(f"row {row.key!r} has no id")
+            self._own_extras[row.id] = row
+        self._refresh_extras()
+
+    def register_params(self, rows: Iterable[Any]) -> None:
+        """Add terminal-parameter rows (:class:`~jt808.protocol.messages.params.ParamDef`) for devices of
+        this profile and the profiles derived from it; they take precedence over the standard table."""
+        for row in rows:
+            self._own_params[row.id] = row
+        self._refresh_params()
+
+    def _refresh_params(self) -> None:
+        self._params = {**(self.parent._params if self.parent is not None else {}), **self._own_params}
+        for child in self._children:
+            child._refresh_params()
+
+    @property
+    def params(self) -> dict[int, Any]:
+        """Terminal-parameter rows registered on this profile (and its parents), by id."""
+        return self._params
 
     def _refresh_extras(self) -> None:
         self._extras = {**(self.parent._extras if self.parent is not None else {}), **self._own_extras}
         self.extra_tables.clear()
-        self.__dict__.pop("_json_extra_keys", None)  # exchange.py's JSON key table, cached on the profile
         for child in self._children:
             child._refresh_extras()
 

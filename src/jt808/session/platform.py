@@ -40,7 +40,6 @@ from jt808.errors import (
 from jt808.protocol.frame import decode_payload, problem_kind, read_frame
 from jt808.protocol.framing import DEFAULT_MAX_FRAME, FrameSplitter, check_code, escape, unescape
 from jt808.protocol.header import MAX_BODY, V2019, Header, Version, pack_header
-from jt808.protocol.messages.location import LocationReport
 from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
@@ -101,7 +100,6 @@ _GEN = struct.Struct(">HHB")
 _FRAG = struct.Struct(">HH")
 _UTC = UTC
 _MEDIA = 0x0801
-_fast_values = LocationReport.fast_values
 _SPLIT_KEEP = 16  # split downlinks kept for 0x0005 re-send requests
 
 
@@ -122,10 +120,7 @@ class PlatformSession:
     ``quiet`` (``{msg_id: minimum body length}``: ids that nobody consumes, e.g. 0x0002 and 0x0200 when
     the gateway keeps no data and has no listener — an authenticated, plain 2011/2013 frame of such an id
     is answered without decoding its body and without an event; a body shorter than the minimum is
-    answered "message error" and rejected). Quiet heartbeats also mean that no listener reads the
-    packets: a deferred 0x0200 of a remembered item layout then carries a
-    :class:`~jt808.protocol.messages.location.LocationValues` body (the unpacked values, for the
-    storage rows) instead of a :class:`~jt808.protocol.messages.location.LocationReport`.
+    answered "message error" and rejected).
     """
 
     __slots__ = (
@@ -310,14 +305,6 @@ class PlatformSession:
                 self._count(problems)
             self._fragment(header, body, problems, now, events, piece)
             return
-        if not problems and msg_id == 0x0200 and 0x0002 in quiet and 0x0200 in self.deferred_acks \
-                and not header.encrypt and profile.messages.table.get((0x0200, header.version)) is LocationReport:
-            # a deferred location nobody but the storage consumes (heartbeats quiet: no listener):
-            # the values of a remembered layout, without building the report (see ``quiet``)
-            lv = _fast_values(body, profile, header.version)
-            if lv is not None:
-                events.append(MessageReceived(Packet(header, lv, body, []), True))  # type: ignore[arg-type]
-                return
         try:
             packet = decode_payload(header, body, problems, profile)
         except JT808Error as e:

@@ -26,12 +26,12 @@ from typing import Any
 from jt808.errors import FrameError
 from jt808.protocol.framing import FrameSplitter, check_code, escape, unescape
 from jt808.protocol.header import V2019, Version, bcd_encode
+from jt808.protocol.messages.location import BASIC
 from jt808.protocol.packet import encode_body
 from jt808.simulator.route import Route
 
 __all__ = ["Fleet", "FleetConfig", "Stats", "VirtualTerminal", "percentile"]
 
-_BASIC = struct.Struct(">IIIIHHH6s")
 _GMT8 = timezone(timedelta(hours=8))
 _STATUS = 0b11 | 1 << 18 | 1 << 19  # ACC on, fixed, GPS + BeiDou
 
@@ -271,7 +271,7 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
             status |= 0b100
         if r.lng < 0:
             status |= 0b1000
-        body = _BASIC.pack(0, status, round(abs(r.lat) * 1e6), round(abs(r.lng) * 1e6), r.altitude,
+        body = BASIC.pack(0, status, round(abs(r.lat) * 1e6), round(abs(r.lng) * 1e6), r.altitude,
                            round(r.speed * 10), int(r.heading) % 360, self.fleet.now_bcd())
         body += b"\x01\x04" + round(self.mileage * 10).to_bytes(4, "big") + b"\x30\x01\x1f\x31\x01\x0c"
         self.send(0x0200, body)

@@ -9,34 +9,48 @@ Everything re-encodes byte for byte.
 
 This body is embedded in 0x0201, 0x0500, 0x0704, 0x0801 (basic block only) and 0x0802 (basic block
 only): use :func:`read_location` / :meth:`LocationReport.encode` there.
+
+Each item id is declared once, as a row of :data:`ITEMS` (:class:`~jt808.protocol.registry.ExtraCodec`:
+id, JSON key, wire type, versions, value codec, JSON rendering and parsing, description). The codec,
+the EMQX JSON (:func:`location_to_json` / :func:`location_from_json`, here next to the message), the
+CLI's ``--explain`` and the storage rows all read these rows. A device profile or an extension family
+adds rows of its own (``profile.register_extras(rows)``): :func:`extras_table` merges them per profile
+and version into an :class:`ItemTable`, which also holds the remembered item layouts
+(:mod:`jt808.protocol.layouts`, the one fast path).
 """
 
 from __future__ import annotations
 
 import operator
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar
 
-from jt808.errors import EncodeError, TruncatedError
+from jt808.errors import BodyError, EncodeError, TruncatedError
+from jt808.protocol import bits
 from jt808.protocol.buffer import Reader, Writer
-from jt808.protocol.header import V2019, Version
-from jt808.protocol.registry import ExtraCodec, Profile
-from jt808.protocol.spec import BCD, DWORD, WORD, Body, message, wire
+from jt808.protocol.header import V2013, V2019, Version
+from jt808.protocol.jsonutil import b64, json_int, json_obj, unb64
+from jt808.protocol.layouts import Layout, Layouts, plan_layout
+from jt808.protocol.registry import DEFAULT_PROFILE, ExtraCodec, Profile
+from jt808.protocol.spec import BCD, DWORD, WORD, Body, Record, message, record, wire
 
 __all__ = [
     "BASIC",
+    "BASIC_NAMES",
+    "ITEMS",
     "STANDARD_EXTRAS",
+    "ItemTable",
     "LocationBasic",
     "LocationReport",
-    "LocationValues",
     "RawExtra",
     "extras_table",
+    "location_from_json",
+    "location_to_json",
     "read_location",
 ]
 
-BASIC = struct.Struct(">IIIIHHH6s")  # 28 bytes
 _from_bytes = int.from_bytes
 
 
@@ -50,227 +64,333 @@ class RawExtra(bytes):
         return f"RawExtra({bytes(self).hex()})"
 
 
-# -- standard additional-info codecs -----------------------------------------------------------
-def _uint(size: int, key: str, versions: tuple[Version, ...] | None = None) -> ExtraCodec:
-    return ExtraCodec(key, lambda b: int.from_bytes(b, "big"), lambda v: int(v).to_bytes(size, "big"),
-                      (size,), versions, uint=size)
+# =============================================================================================
+# The basic block, declared once
+# =============================================================================================
+@record
+class _BasicBlock(Record):
+    """The eight fields every location starts with (28 bytes)."""
+
+    alarm: int = wire(DWORD, doc="alarm flags (报警标志)")
+    status: int = wire(DWORD, doc="status flags (状态)")
+    latitude: int = wire(DWORD, doc="latitude, 1e-6 degrees, south when status bit 2 (纬度)")
+    longitude: int = wire(DWORD, doc="longitude, 1e-6 degrees, west when status bit 3 (经度)")
+    altitude: int = wire(WORD, doc="altitude, m (高程)")
+    speed: int = wire(WORD, doc="speed, 0.1 km/h (速度)")
+    direction: int = wire(WORD, doc="heading, degrees from north (方向)")
+    time: str = wire(BCD(6), doc="time, BCD YYMMDDhhmmss, GMT+8 (时间)")
 
 
-def _dec_overspeed(b: bytes) -> dict[str, int]:
-    if len(b) == 1:
-        return {"type": b[0]}
-    return {"type": b[0], "id": int.from_bytes(b[1:5], "big")}
+#: names of the basic fields, in wire order
+BASIC_NAMES: tuple[str, ...] = tuple(s.name for s in _BasicBlock.__wire__)
+#: the 28-byte basic block as one Struct (the BCD time as 6 raw bytes)
+BASIC = struct.Struct(">" + "".join(str(s.kind_for(V2013).fmt) for s in _BasicBlock.__wire__))
+_basic_values = operator.attrgetter(*BASIC_NAMES)
+_BASIC_INTS = tuple((s.name, s.kind_for(V2013)) for s in _BasicBlock.__wire__[:-1])
 
 
-def _enc_overspeed(v: dict[str, int]) -> bytes:
-    out = bytes((v["type"],))
-    if "id" in v:
-        out += int(v["id"]).to_bytes(4, "big")
-    return out
+def _pack_basic(loc: Any, w: Writer) -> bytes:
+    try:
+        *ints, t = _basic_values(loc)
+        return BASIC.pack(*ints, bytes.fromhex(t) if len(t) == 12 else b"?")
+    except (struct.error, ValueError, TypeError):
+        # find the culprit for a precise message
+        for name, kind in _BASIC_INTS:
+            w.uint(getattr(loc, name), kind.size, name)
+        w.bcd(loc.time, 6, "time")
+        raise EncodeError("invalid location block", msg_id=w.msg_id) from None
 
 
-def _dec_in_out(b: bytes) -> dict[str, int]:
-    return {"type": b[0], "id": int.from_bytes(b[1:5], "big"), "direction": b[5]}
+def _unpack_basic(r: Reader) -> tuple[Any, ...]:
+    p = r.pos
+    if p + 28 > r.end:
+        raise TruncatedError(f"location block needs 28 bytes, {r.end - p} left", offset=p, field="location")
+    r.pos = p + 28
+    v = BASIC.unpack_from(r.data, p)
+    return (*v[:7], v[7].hex())
 
 
-def _enc_in_out(v: dict[str, int]) -> bytes:
-    return bytes((v["type"],)) + int(v["id"]).to_bytes(4, "big") + bytes((v["direction"],))
+def basic_to_json(loc: Any) -> dict[str, Any]:
+    """The eight basic keys of a location (0x0200 body or the 28-byte block)."""
+    return dict(zip(BASIC_NAMES, _basic_values(loc), strict=True))
 
 
-def _dec_path_time(b: bytes) -> dict[str, int]:
-    return {"id": int.from_bytes(b[0:4], "big"), "time": int.from_bytes(b[4:6], "big"), "result": b[6]}
+def basic_from_json(obj: Any, prefix: str = "") -> list[Any]:
+    """The eight basic values from their JSON keys, checked (fields named ``prefix + key``)."""
+    if not isinstance(obj, dict):
+        raise BodyError(f"location expects a JSON object, got {type(obj).__name__}", field=prefix.rstrip(".") or None)
+    vals: list[Any] = []
+    for name, kind in _BASIC_INTS:
+        if name not in obj:
+            raise BodyError("is missing", field=prefix + name)
+        vals.append(json_int(obj[name], prefix + name, 0, kind.hi))
+    if "time" not in obj:
+        raise BodyError("is missing", field=prefix + "time")
+    t = obj["time"]
+    if type(t) is int and 0 <= t < 10 ** 12:
+        t = str(t).rjust(12, "0")
+    if not isinstance(t, str) or len(t) != 12:
+        raise BodyError("expects 12 BCD digits YYMMDDhhmmss", field=prefix + "time")
+    try:
+        bytes.fromhex(t)
+    except ValueError:
+        raise BodyError("expects 12 BCD digits YYMMDDhhmmss", field=prefix + "time") from None
+    vals.append(t)
+    return vals
 
 
-def _enc_path_time(v: dict[str, int]) -> bytes:
-    return int(v["id"]).to_bytes(4, "big") + int(v["time"]).to_bytes(2, "big") + bytes((v["result"],))
-
-
-def _dec_temp(b: bytes) -> int:
-    return int.from_bytes(b, "big", signed=True)
-
-
-def _enc_temp(v: int) -> bytes:
-    return int(v).to_bytes(2, "big", signed=True)
-
-
-def _dec_temp_sm(b: bytes) -> int:
-    raw = int.from_bytes(b, "big")
-    return -(raw & 0x7FFF) if raw & 0x8000 else raw
-
-
-def _enc_temp_sm(v: int) -> bytes:
-    return ((0x8000 | -v) if v < 0 else v).to_bytes(2, "big")
-
-
-def _raw(key: str, sizes: tuple[int, ...] | None = None,
-         versions: tuple[Version, ...] | None = None) -> ExtraCodec:
-    return ExtraCodec(key, bytes, bytes, sizes, versions)
-
-
-#: id -> codec for the standard items. 0x25 signal, 0x2A io_status and 0x2B analog stay integers here
-#: (bit maps are expanded by the JSON layer and by :mod:`jt808.protocol.bits`).
-STANDARD_EXTRAS: dict[int, ExtraCodec] = {
-    0x01: _uint(4, "mileage"),
-    0x02: _uint(2, "fuel_meter"),
-    0x03: _uint(2, "speed"),
-    0x04: _uint(2, "alarm_id"),
-    0x05: _raw("tire_pressure", (30,), (V2019,)),
-    0x06: ExtraCodec("carriage_temp", _dec_temp, _enc_temp, (2,), (V2019,)),
-    0x11: ExtraCodec("overspeed_alarm", _dec_overspeed, _enc_overspeed, (1, 5)),
-    0x12: ExtraCodec("in_out_alarm", _dec_in_out, _enc_in_out, (6,)),
-    0x13: ExtraCodec("path_time_alarm", _dec_path_time, _enc_path_time, (7,)),
-    0x25: _uint(4, "signal"),
-    0x2A: _uint(2, "io_status"),
-    0x2B: _uint(4, "analog"),
-    0x30: _uint(1, "rssi"),
-    0x31: _uint(1, "gnss_sat_num"),
-}
-
-_CARRIAGE_SM = ExtraCodec("carriage_temp", _dec_temp_sm, _enc_temp_sm, (2,), (V2019,))
-
-
-class _ExtraTable(dict):  # type: ignore[type-arg]
-    """id -> codec, plus the item layouts remembered for this table (see :func:`_remember_layout`):
-    ``layouts[(start, end)]`` for items anywhere, ``bodies[len]`` for whole 0x0200 bodies."""
-
-    __slots__ = ("bodies", "layouts")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.layouts: dict[tuple[int, int], tuple[Any, ...]] = {}
-        self.bodies: dict[int, tuple[Any, ...]] = {}
-
-
-def extras_table(profile: Profile, version: Version) -> dict[int, ExtraCodec]:
-    """The merged id -> codec table for a profile and version (cached on the profile)."""
-    tbl = profile.extra_tables.get(version)
-    if tbl is None:
-        tbl = _ExtraTable()
-        for eid, c in STANDARD_EXTRAS.items():
-            if c.versions is None or version in c.versions:
-                tbl[eid] = c
-        if profile.carriage_temp_sign_magnitude and version is V2019:
-            tbl[0x06] = _CARRIAGE_SM
-        tbl.update(profile.extras)
-        profile.extra_tables[version] = tbl
-    return tbl
-
-
-@dataclass(slots=True)
-class LocationBasic:
-    """The 28-byte basic block alone (0x0801 and 0x0802 carry it without additional items)."""
-
-    alarm: int = 0
-    status: int = 0
-    latitude: int = 0
-    longitude: int = 0
-    altitude: int = 0
-    speed: int = 0
-    direction: int = 0
-    time: str = "000000000000"
+@record
+class LocationBasic(_BasicBlock):
+    """The 28-byte basic block alone (0x0801, 0x0802 and 0x0805 carry it without additional items)."""
 
     @classmethod
     def decode(cls, r: Reader) -> LocationBasic:
-        p = r.pos
-        if p + 28 > r.end:
-            raise TruncatedError(f"location block needs 28 bytes, {r.end - p} left", offset=p, field="location")
-        r.pos = p + 28
-        a, s, la, lo, al, sp, d, t = BASIC.unpack_from(r.data, p)
-        return cls(a, s, la, lo, al, sp, d, t.hex())
+        return cls(*_unpack_basic(r))
 
     def encode(self, w: Writer) -> None:
         w.out += _pack_basic(self, w)
 
     def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return {"alarm": self.alarm, "status": self.status, "latitude": self.latitude,
-                "longitude": self.longitude, "altitude": self.altitude, "speed": self.speed,
-                "direction": self.direction, "time": self.time}
+        return basic_to_json(self)
+
+    @classmethod
+    def from_json(cls, obj: Any, version: Version | None = None, key: str = "location") -> LocationBasic:
+        if isinstance(obj, dict) and "extra" in obj:
+            raise BodyError("a 28-byte basic location block carries no additional items", field=f"{key}.extra")
+        return cls(*basic_from_json(obj, f"{key}."))
 
 
-def _pack_basic(loc: Any, w: Writer) -> bytes:
-    try:
-        return BASIC.pack(loc.alarm, loc.status, loc.latitude, loc.longitude, loc.altitude, loc.speed,
-                          loc.direction, bytes.fromhex(loc.time) if len(loc.time) == 12 else b"?")
-    except (struct.error, ValueError, TypeError):
-        # find the culprit for a precise message
-        for name, size in (("alarm", 4), ("status", 4), ("latitude", 4), ("longitude", 4), ("altitude", 2),
-                           ("speed", 2), ("direction", 2)):
-            w.uint(getattr(loc, name), size, name)
-        w.bcd(loc.time, 6, "time")
-        raise EncodeError("invalid location block", msg_id=w.msg_id) from None
+# =============================================================================================
+# The additional-information items (PROTOCOL.md §4.4): one row per id
+# =============================================================================================
+_WIRE = {1: "BYTE", 2: "WORD", 4: "DWORD"}
 
 
+def _uint_row(eid: int, key: str, size: int, description: str) -> ExtraCodec:
+    hi = (1 << (8 * size)) - 1
+    return ExtraCodec(key, lambda b: _from_bytes(b, "big"), lambda v: int(v).to_bytes(size, "big"), (size,),
+                      uint=size, id=eid, wire=_WIRE[size], description=description,
+                      from_json=lambda v, f: json_int(v, f, 0, hi))
+
+
+def _bits_row(eid: int, key: str, size: int, description: str, to_json: Any, from_map: Any,
+              keys: tuple[str, ...], aliases: dict[str, str]) -> ExtraCodec:
+    def parse(v: Any, field: str) -> int:
+        obj = json_obj(v, field)
+        present = {aliases.get(k, k) for k in obj}
+        for k in keys:
+            if k not in present:
+                raise BodyError("is missing", field=f"{field}.{k}")
+        try:
+            return int(from_map(obj))
+        except BodyError as e:  # name the key as it sits in the body
+            raise BodyError(e.reason, field=f"extra.{e.field}" if e.field else field) from None
+
+    row = _uint_row(eid, key, size, description)
+    row.to_json, row.from_json = to_json, parse
+    return row
+
+
+def _map_row(eid: int, key: str, sizes: tuple[int, ...], description: str, wire: str,
+             spec: tuple[tuple[str, int, bool], ...]) -> ExtraCodec:
+    """An item whose value is a small map of unsigned integers (``spec``: key, size, required), packed
+    in that order; an optional key may be left out at the end."""
+
+    def decode(b: bytes) -> dict[str, int]:
+        out: dict[str, int] = {}
+        p = 0
+        for k, size, _req in spec:
+            if p + size > len(b):
+                break
+            out[k] = _from_bytes(b[p:p + size], "big")
+            p += size
+        return out
+
+    def encode(v: dict[str, int]) -> bytes:
+        return b"".join(int(v[k]).to_bytes(size, "big") for k, size, req in spec if req or k in v)
+
+    def parse(v: Any, field: str) -> dict[str, int]:
+        obj = json_obj(v, field)
+        out = {}
+        for k, size, required in spec:
+            if k in obj:
+                out[k] = json_int(obj[k], f"{field}.{k}", 0, (1 << (8 * size)) - 1)
+            elif required:
+                raise BodyError("is missing", field=f"{field}.{k}")
+        return out
+
+    return ExtraCodec(key, decode, encode, sizes, id=eid, wire=wire, description=description, to_json=dict,
+                      from_json=parse)
+
+
+def _signed16(b: bytes) -> int:
+    return _from_bytes(b, "big", signed=True)
+
+
+def _sign_magnitude16(b: bytes) -> int:
+    raw = _from_bytes(b, "big")
+    return -(raw & 0x7FFF) if raw & 0x8000 else raw
+
+
+def _enc_sign_magnitude16(v: int) -> bytes:
+    return ((0x8000 | -v) if v < 0 else v).to_bytes(2, "big")
+
+
+def _temp_row(decode: Any, encode: Any) -> ExtraCodec:
+    return ExtraCodec("carriage_temp", decode, encode, (2,), (V2019,), id=0x06, wire="WORD (signed)",
+                      description="carriage temperature, °C (车厢温度)",
+                      from_json=lambda v, f: json_int(v, f, -0x8000, 0x7FFF))
+
+
+# Fast renderers of the bit maps, with the output of bits.signal_map / io_status_map / analog_map
+# (tested equal): the 15 signal flags as two precomputed halves merged, IO status from a 4-entry table.
+_SIG = bits.SIGNAL_KEYS
+_SIG_LO = [{k: (n >> i) & 1 for i, k in enumerate(_SIG[:8])} for n in range(256)]
+_SIG_HI = [{k: (n >> i) & 1 for i, k in enumerate(_SIG[8:])} for n in range(1 << (len(_SIG) - 8))]
+_IO_T = [{k: (n >> i) & 1 for i, k in enumerate(bits.IO_STATUS_KEYS)} for n in range(1 << len(bits.IO_STATUS_KEYS))]
+_NSIG, _NIO = len(_SIG), len(bits.IO_STATUS_KEYS)
+
+
+def _signal_json(v: int) -> dict[str, int]:
+    if type(v) is not int or not 0 <= v <= 0xFFFFFFFF:
+        return bits.signal_map(v)  # raises the located error
+    out = {**_SIG_LO[v & 0xFF], **_SIG_HI[(v >> 8) & ((1 << (_NSIG - 8)) - 1)]}
+    if v >> _NSIG:
+        out["reserved"] = v >> _NSIG
+    return out
+
+
+def _io_json(v: int) -> dict[str, int]:
+    if type(v) is not int or not 0 <= v <= 0xFFFF:
+        return bits.io_status_map(v)
+    out = dict(_IO_T[v & ((1 << _NIO) - 1)])
+    if v >> _NIO:
+        out["reserved"] = v >> _NIO
+    return out
+
+
+def _analog_json(v: int) -> dict[str, int]:
+    if type(v) is not int or not 0 <= v <= 0xFFFFFFFF:
+        return bits.analog_map(v)
+    return {"ad0": v & 0xFFFF, "ad1": v >> 16}
+
+
+#: The standard items, one row each. 0x25 signal, 0x2A io_status and 0x2B analog are integers in
+#: ``extras`` and bit maps in JSON (:mod:`jt808.protocol.bits`).
+ITEMS: tuple[ExtraCodec, ...] = (
+    _uint_row(0x01, "mileage", 4, "odometer, 0.1 km (里程)"),
+    _uint_row(0x02, "fuel_meter", 2, "fuel gauge, 0.1 L (油量)"),
+    _uint_row(0x03, "speed", 2, "speed from the tachograph, 0.1 km/h (行驶记录功能获取的速度)"),
+    _uint_row(0x04, "alarm_id", 2, "id of the alarm event to confirm manually (需要人工确认报警事件的 ID)"),
+    ExtraCodec("tire_pressure", bytes, bytes, (30,), (V2019,), id=0x05, wire="BYTE[30]",
+               description="tyre pressures, one byte per wheel, base64 (胎压)", to_json=b64, from_json=unb64,
+               bytes_value=True),
+    _temp_row(_signed16, lambda v: int(v).to_bytes(2, "big", signed=True)),
+    _map_row(0x11, "overspeed_alarm", (1, 5), "overspeed alarm: type 0 none, 1 circle, 2 rectangle, "
+             "3 polygon, 4 segment; id (超速报警附加信息)", "BYTE + DWORD?", (("type", 1, True), ("id", 4, False))),
+    _map_row(0x12, "in_out_alarm", (6,), "area/route alarm: type, id, direction 0 in / 1 out (进出区域/路线报警)",
+             "BYTE + DWORD + BYTE", (("type", 1, True), ("id", 4, True), ("direction", 1, True))),
+    _map_row(0x13, "path_time_alarm", (7,), "segment driving time: id, time s, result 0 too short / 1 too long "
+             "(路段行驶时间不足/过长报警)", "DWORD + WORD + BYTE",
+             (("id", 4, True), ("time", 2, True), ("result", 1, True))),
+    _bits_row(0x25, "signal", 4, "extended vehicle signals (扩展车辆信号状态位)", _signal_json, bits.signal_value,
+              bits.SIGNAL_KEYS, bits.SIGNAL_ALIASES),
+    _bits_row(0x2A, "io_status", 2, "IO status (IO 状态位)", _io_json, bits.io_status_value,
+              bits.IO_STATUS_KEYS, {}),
+    _bits_row(0x2B, "analog", 4, "analog inputs AD0 (low word), AD1 (high word) (模拟量)", _analog_json,
+              bits.analog_value, ("ad0", "ad1"), {}),
+    _uint_row(0x30, "rssi", 1, "network signal strength (无线通信网络信号强度)"),
+    _uint_row(0x31, "gnss_sat_num", 1, "GNSS satellites in use (GNSS 定位卫星数)"),
+)
+#: id -> row of the standard items (all versions)
+STANDARD_EXTRAS: dict[int, ExtraCodec] = {row.id: row for row in ITEMS}
+#: 0x06 for devices that send sign-magnitude (``Profile.carriage_temp_sign_magnitude``)
+_CARRIAGE_SM = _temp_row(_sign_magnitude16, _enc_sign_magnitude16)
+#: the custom range: bytes values of these ids go under ``extra.custome`` in JSON
+_CUSTOM_LO, _CUSTOM_HI = 0xE1, 0xFF
+
+
+class ItemTable(dict[int, ExtraCodec]):
+    """The rows of one profile and version, by id, and what derives from them: ``by_key`` (JSON key ->
+    row), ``layouts`` (remembered item layouts, :mod:`jt808.protocol.layouts`)."""
+
+    __slots__ = ("by_key", "layouts")
+
+    def __init__(self, rows: dict[int, ExtraCodec], profile_rows: dict[int, ExtraCodec]) -> None:
+        super().__init__(rows)
+        # standard keys name the standard ids in every version; a profile's own keys are added after
+        by_key = {row.key: self.get(row.id, row) for row in ITEMS}
+        for row in profile_rows.values():
+            by_key.setdefault(row.key, row)
+        self.by_key = by_key
+        self.layouts = Layouts()
+
+
+def extras_table(profile: Profile, version: Version) -> ItemTable:
+    """The merged id -> row table for a profile and version (cached on the profile)."""
+    tbl = profile.extra_tables.get(version)
+    if tbl is None:
+        rows = {row.id: row for row in ITEMS if row.versions is None or version in row.versions}
+        if profile.carriage_temp_sign_magnitude and version is V2019:
+            rows[0x06] = _CARRIAGE_SM
+        rows.update(profile.extras)
+        tbl = profile.extra_tables[version] = ItemTable(rows, profile.extras)
+    return tbl  # type: ignore[no-any-return]
+
+
+# =============================================================================================
+# 0x0200
+# =============================================================================================
 @message(0x0200)
-class LocationReport(Body):
+class LocationReport(_BasicBlock, Body):
     """位置信息汇报 — location report: basic block plus additional-information items.
 
     ``extras`` is the ordered list of ``(id, value)`` items (see the module docstring).
     Latitude/longitude are unsigned 1e-6 degrees as on the wire; :attr:`lat` / :attr:`lng` give signed
-    degrees using status bits 2/3.
+    degrees using status bits 2/3. ``layout``: the remembered item layout the items were read with (set by
+    decoding, ``None`` for a report built by hand; not part of equality).
     """
 
-    alarm: int = wire(DWORD)
-    status: int = wire(DWORD)
-    latitude: int = wire(DWORD)
-    longitude: int = wire(DWORD)
-    altitude: int = wire(WORD)
-    speed: int = wire(WORD)
-    direction: int = wire(WORD)
-    time: str = wire(BCD(6))
     extras: list[tuple[int, Any]] = field(default_factory=list)
     bad_tail: bytes = b""
+    layout: Layout | None = field(default=None, compare=False, repr=False)
 
     msg_id: ClassVar[int]
 
     @classmethod
     def decode(cls, r: Reader) -> LocationReport:
-        data = r.data
-        p = r.pos
-        end = r.end
-        if p + 28 > end:
-            raise TruncatedError(f"location block needs 28 bytes, {end - p} left", offset=p, field="location")
-        a, s, la, lo, al, sp, d, t = BASIC.unpack_from(data, p)
-        p += 28
+        basic = _unpack_basic(r)
+        data, p, end = r.data, r.pos, r.end
         extras: list[tuple[int, Any]] = []
         bad = b""
+        lay = None
         if p < end:
             profile = r.profile
             if profile.extra_id_size != 1 or profile.extra_len_size != 1:
                 p, bad = _read_extras_vendor(r, p, end, extras)
             else:
                 tbl = profile.extra_tables.get(r.version) or extras_table(profile, r.version)
-                lay = tbl.layouts.get((p, end)) if type(tbl) is _ExtraTable else None
-                if lay is not None and lay[0](data) == lay[1]:
-                    extras = [*zip(lay[2], lay[3].unpack_from(data, p))]  # noqa: B905 - same length by construction
+                lay = tbl.layouts.spans.get((p, end))
+                if lay is not None and lay.matches(data):
+                    extras = [*zip(lay.ids, lay.items.unpack_from(data, p))]  # noqa: B905 - same length by construction
                     p = end
                 else:
-                    p, bad = _read_items(r, data, p, end, tbl, extras)
+                    p, bad, lay = _read_items(r, data, p, end, tbl, extras)
         r.pos = p
-        return cls(a, s, la, lo, al, sp, d, t.hex(), extras, bad)
+        return cls(*basic, extras, bad, lay)
 
     @staticmethod
     def fast_decode(data: bytes, profile: Profile, version: Version) -> LocationReport | None:
-        """Whole-body decode when the items repeat a remembered layout (see :func:`_remember_layout`)."""
+        """Whole-body decode when the items repeat a remembered layout (see :mod:`jt808.protocol.layouts`)."""
         tbl = profile.extra_tables.get(version)
-        if tbl is None or len(data) <= 28:
+        if tbl is None:
             return None
-        lay = tbl.bodies.get(len(data))  # type: ignore[attr-defined]
-        if lay is None or lay[0](data) != lay[1]:
+        lay = tbl.layouts.bodies.get(len(data))
+        if lay is None or not lay.matches(data):
             return None
-        v = lay[4].unpack_from(data)  # basic block and every item value in one unpack
+        v = lay.body.unpack_from(data)  # basic block and every item value in one unpack
         return LocationReport(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7].hex(),
-                              [*zip(lay[2], v[8:])], b"")  # noqa: B905 - same length by construction
-
-    @staticmethod
-    def fast_values(data: bytes, profile: Profile, version: Version) -> LocationValues | None:
-        """Like :meth:`fast_decode`, without building the report: the layout and its unpacked values."""
-        tbl = profile.extra_tables.get(version)
-        if tbl is None or len(data) <= 28:
-            return None
-        lay = tbl.bodies.get(len(data))  # type: ignore[attr-defined]
-        if lay is None or lay[0](data) != lay[1]:
-            return None
-        return LocationValues(lay, lay[4].unpack_from(data))
+                              [*zip(lay.ids, v[8:])], b"", lay)  # noqa: B905 - same length by construction
 
     def encode(self, w: Writer) -> None:
         out = w.out
@@ -305,23 +425,19 @@ class LocationReport(Body):
         return default
 
     def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        from jt808.protocol.exchange import location_to_json
-
         return location_to_json(self, version)
 
     @classmethod
     def from_json(cls, obj: Any, version: Version | None = None) -> LocationReport:
-        from jt808.protocol.exchange import location_from_json
-
         return location_from_json(obj, version)
 
 
-def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: dict[int, ExtraCodec],
-                extras: list[tuple[int, Any]]) -> tuple[int, bytes]:
+def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: ItemTable,
+                extras: list[tuple[int, Any]]) -> tuple[int, bytes, Layout | None]:
     """The standard item loop (1-byte ids and lengths). Remembers the layout of clean reports."""
     start = p
     bad = b""
-    plain = True  # every item a plain uint of its codec's size, or an unknown id kept as bytes
+    plain = True  # every item a plain uint of its row's size, or an unknown id kept as bytes
     get = tbl.get
     append = extras.append
     while p < end:
@@ -343,7 +459,7 @@ def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: dict[int, ExtraCo
         c = get(eid)
         if c is None:
             append((eid, data[p + 2:q]))
-        elif n and c.uint == n:  # (n == 0 would match every non-integer codec, uint 0)
+        elif n and c.uint == n:  # (n == 0 would match every non-integer row, uint 0)
             append((eid, _from_bytes(data[p + 2:q], "big")))
         elif c.sizes is not None and n not in c.sizes:
             plain = False
@@ -359,70 +475,12 @@ def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: dict[int, ExtraCo
                 r.problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) not decodable "
                                   f"({e}); kept raw")
         p = q
+    lay = None
     if plain and not bad and extras:
-        _remember_layout(tbl, data, start, end, extras)
-    return p, bad
-
-
-_MAX_LAYOUTS = 256
-_UINT_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
-
-
-def _remember_layout(tbl: dict[int, ExtraCodec], data: bytes, start: int, end: int,
-                     extras: list[tuple[int, Any]]) -> None:
-    """Devices repeat the same item layout in every report: remember it (the positions of the id and
-    length bytes and their values, to check; one Struct for the item values) so that the next report
-    with that layout decodes in one unpack — for a whole 0x0200 body, one unpack with the basic block."""
-    if type(tbl) is not _ExtraTable:
-        return
-    positions: list[int] = []
-    fmt = ""
-    p = start
-    for eid, v in extras:
-        n = data[p + 1]
-        c = tbl.get(eid)
-        if c is not None:
-            if c.uint != n or n not in _UINT_FMT:
-                return
-            fmt += "2x" + _UINT_FMT[n]
-        elif isinstance(v, bytes):
-            fmt += f"2x{n}s"
-        else:
-            return
-        positions += (p, p + 1)
-        p += 2 + n
-    if p != end:
-        return
-    if len(tbl.layouts) + len(tbl.bodies) >= _MAX_LAYOUTS:
-        tbl.layouts.clear()  # many layouts in flight: start over rather than freeze the first ones
-        tbl.bodies.clear()
-    getter = operator.itemgetter(*positions)
-    lay = (getter, getter(data), tuple(e for e, _ in extras), struct.Struct(">" + fmt), None)
-    tbl.layouts[(start, end)] = lay
-    if start == 28:
-        tbl.bodies[end] = (*lay[:4], struct.Struct(BASIC.format + fmt))
-
-
-class LocationValues:
-    """A whole 0x0200 body of a remembered item layout, unpacked but not yet a :class:`LocationReport`
-    (for consumers that read the values straight from the unpack, e.g. the gateway's storage rows).
-    ``values`` are alarm, status, latitude, longitude, altitude, speed, direction, the 6 BCD time bytes,
-    then one value per item of ``layout[2]`` (the item ids)."""
-
-    __slots__ = ("layout", "values")
-
-    def __init__(self, layout: tuple[Any, ...], values: tuple[Any, ...]) -> None:
-        self.layout = layout
-        self.values = values
-
-    def report(self) -> LocationReport:
-        """The :class:`LocationReport` :meth:`LocationReport.fast_decode` gives for the same body."""
-        v = self.values
-        return LocationReport(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7].hex(),
-                              [*zip(self.layout[2], v[8:])], b"")  # noqa: B905 - same length by construction
-
-    def __repr__(self) -> str:
-        return f"<LocationValues {self.report()!r}>"
+        lay = plan_layout(tbl, data, start, end, extras, BASIC.format if start == 28 else None)
+        if lay is not None:
+            tbl.layouts.add(start, end, lay)
+    return p, bad, lay
 
 
 def bcd_time(text: str, tz_offset: float = 8) -> datetime | None:
@@ -447,8 +505,8 @@ def read_location(r: Reader) -> LocationReport:
 
 
 def write_extras(extras: list[tuple[int, Any]], w: Writer) -> None:
-    """Append additional-info items (strict: each value must fit its id's codec)."""
-    tbl: dict[int, ExtraCodec] | None = None
+    """Append additional-info items (strict: each value must fit its id's row)."""
+    tbl: ItemTable | None = None
     out = w.out
     prof = w.profile
     ids = prof.extra_id_size if prof is not None else 1
@@ -458,8 +516,6 @@ def write_extras(extras: list[tuple[int, Any]], w: Writer) -> None:
             val = bytes(v)
         else:
             if tbl is None:
-                from jt808.protocol.registry import DEFAULT_PROFILE
-
                 tbl = extras_table(prof or DEFAULT_PROFILE, w.version)
             c = tbl.get(eid) or STANDARD_EXTRAS.get(eid)
             if c is None:
@@ -518,3 +574,179 @@ def _read_extras_vendor(r: Reader, p: int, end: int, extras: list[tuple[int, Any
                 r.problems.append(f"0x0200: additional-info 0x{eid:X} ({c.key}) not decodable ({e}); kept raw")
         p = q
     return p, b""
+
+
+# =============================================================================================
+# JSON (seed 004 / EMQX): the location map with its ``extra`` items
+# =============================================================================================
+def _row(eid: int, tbl: dict[int, ExtraCodec]) -> ExtraCodec | None:
+    return tbl.get(eid) or STANDARD_EXTRAS.get(eid)
+
+
+def _item_bytes(eid: int, v: Any, tbl: dict[int, ExtraCodec]) -> bytes:
+    if isinstance(v, bytes | bytearray):
+        return bytes(v)
+    c = _row(eid, tbl)
+    if c is None:
+        raise EncodeError(f"additional-info 0x{eid:02X} has no codec", field="extra")
+    return c.encode(v)
+
+
+def _render_item(eid: int, v: Any, tbl: dict[int, ExtraCodec]) -> tuple[str | None, Any]:
+    """(key, JSON value) of one item; key ``None`` means the ``custome`` map.
+
+    Bytes values (unknown ids, known ids with a bad length, a profile row's raw bytes) go under
+    ``"<decimal id>"`` or ``custome``, except for rows whose value is bytes anyway (tire pressure: EMQX
+    accepts it at any length in 2019). Everything else goes under its row's key.
+    """
+    if isinstance(v, bytes | bytearray):
+        c = tbl.get(eid)  # a row of this version only: 0x05 of a 2013 frame is an unknown id there
+        if c is not None and c.bytes_value:
+            return c.key, b64(v)
+        if _CUSTOM_LO <= eid <= _CUSTOM_HI:
+            return None, b64(v)
+        return str(eid), b64(v)
+    c = _row(eid, tbl)
+    if c is None:
+        return str(eid), v  # a value some codec produced, JSON-native (checked by json.dumps)
+    if c.to_json is not None:
+        return c.key, c.to_json(v)
+    return c.key, v
+
+
+def location_to_json(report: Any, version: Version | None = None,
+                     profile: Profile | None = None) -> dict[str, Any]:
+    """The seed-004/EMQX JSON of a location report (``LocationReport``).
+
+    Basic fields, then ``extra`` (only when items exist). Items: standard keys, bit maps for
+    ``signal``/``io_status``/``analog``, ``custome`` for ids 0xE1-0xFF, ``"<decimal id>": base64``
+    for anything else (unknown ids, known ids with a bad length, 0x05/0x06 in 2013). Beyond EMQX, to
+    re-encode byte for byte: ``extra_dups`` (later occurrences of an id, ``[{"id", "data": base64}]``),
+    ``extra_order`` (the ids in wire order, when the map cannot tell it), ``bad_tail`` (base64).
+    """
+    if version is None:
+        version = V2013
+    out = basic_to_json(report)
+    extras = report.extras
+    if extras:
+        tbl = extras_table(profile or DEFAULT_PROFILE, version)
+        extra: dict[str, Any] = {}
+        seen: set[int] = set()
+        dups: list[dict[str, Any]] = []
+        canonical: list[Any] = []  # ids in key insertion order (None = the custome map)
+        custom_ids: list[int] = []
+        get = tbl.get
+        for eid, v in extras:
+            # Only the first occurrence of an id goes into the map; every later one, in order, into
+            # extra_dups. from_json takes an id's occurrences in that order, so comparing id sequences
+            # below is enough to know whether extra_order is needed.
+            if eid in seen:
+                dups.append({"id": eid, "data": b64(_item_bytes(eid, v, tbl))})
+                continue
+            seen.add(eid)
+            row = get(eid)
+            if row is not None and type(v) is not bytes and type(v) is not RawExtra:
+                key = row.key
+                if key in extra:  # two ids of a profile sharing one key: the later one by its number
+                    extra[str(eid)] = b64(_item_bytes(eid, v, tbl))
+                else:
+                    extra[key] = row.to_json(v) if row.to_json is not None else v
+                canonical.append(eid)
+                continue
+            k, jv = _render_item(eid, v, tbl)
+            if k is None:
+                cm = extra.get("custome")
+                if cm is None:
+                    cm = extra["custome"] = {}
+                    canonical.append(None)
+                cm[str(eid)] = jv
+                custom_ids.append(eid)
+            else:
+                extra[k] = jv
+                canonical.append(eid)
+        out["extra"] = extra
+        if dups or len(custom_ids) > 1:
+            if dups:
+                out["extra_dups"] = dups
+            # The order from_json will rebuild: map order (custome expanded in place), then the dups.
+            rebuilt: list[int] = []
+            for k in canonical:
+                if k is None:
+                    rebuilt.extend(custom_ids)
+                else:
+                    rebuilt.append(k)
+            rebuilt.extend(d["id"] for d in dups)
+            wire_ids = [eid for eid, _ in extras]
+            if rebuilt != wire_ids:
+                out["extra_order"] = wire_ids
+    if report.bad_tail:
+        out["bad_tail"] = b64(report.bad_tail)
+    return out
+
+
+def _id_key(k: str, field: str) -> int:
+    try:
+        eid = int(k, 10)
+    except ValueError:
+        raise BodyError("is not an additional-info key (nor a decimal id)", field=field) from None
+    if not 0 <= eid <= 0xFFFF or k != str(eid):
+        raise BodyError("is not a valid decimal additional-info id", field=field)
+    return eid
+
+
+def location_from_json(obj: Any, version: Version | None = None, profile: Profile | None = None) -> LocationReport:
+    """Build a ``LocationReport`` from its JSON; a missing or ill-typed field raises :class:`BodyError`."""
+    if version is None:
+        version = V2013
+    vals = basic_from_json(obj)
+    extras: list[tuple[int, Any]] = []
+    extra = obj.get("extra")
+    if extra is not None:
+        keys = extras_table(profile or DEFAULT_PROFILE, version).by_key
+        for k, v in json_obj(extra, "extra").items():
+            field_name = f"extra.{k}"
+            row = keys.get(k)
+            if row is not None:
+                extras.append((row.id, row.from_json(v, field_name) if row.from_json is not None else v))
+            elif k == "custome":
+                for ck, cv in json_obj(v, field_name).items():
+                    extras.append((_id_key(ck, f"{field_name}.{ck}"), unb64(cv, f"{field_name}.{ck}")))
+            else:
+                extras.append((_id_key(k, field_name), unb64(v, field_name) if isinstance(v, str) else v))
+    dups = obj.get("extra_dups")
+    if dups is not None:
+        if not isinstance(dups, list):
+            raise BodyError(f"expects a list, got {type(dups).__name__}", field="extra_dups")
+        for i, d in enumerate(dups):
+            f = f"extra_dups[{i}]"
+            d = json_obj(d, f)
+            if "id" not in d:
+                raise BodyError("is missing", field=f"{f}.id")
+            if "data" not in d:
+                raise BodyError("is missing", field=f"{f}.data")
+            extras.append((json_int(d["id"], f"{f}.id", 0, 0xFFFF), unb64(d["data"], f"{f}.data")))
+    order = obj.get("extra_order")
+    if order is not None:
+        extras = _in_order(extras, order)
+    bad = obj.get("bad_tail")
+    bad_tail = unb64(bad, "bad_tail") if bad is not None else b""
+    return LocationReport(*vals, extras, bad_tail)
+
+
+def _in_order(extras: list[tuple[int, Any]], order: Any) -> list[tuple[int, Any]]:
+    if not isinstance(order, list):
+        raise BodyError(f"expects a list, got {type(order).__name__}", field="extra_order")
+    queues: dict[int, list[Any]] = {}
+    for eid, v in extras:
+        queues.setdefault(eid, []).append(v)
+    ordered: list[tuple[int, Any]] = []
+    for i, eid in enumerate(order):
+        json_int(eid, f"extra_order[{i}]", 0, 0xFFFF)
+        q = queues.get(eid)
+        if not q:
+            raise BodyError(f"names 0x{eid:02X} more often than 'extra'/'extra_dups' hold it", field="extra_order")
+        ordered.append((eid, q.pop(0)))
+    left = [eid for eid, q in queues.items() if q]
+    if left:
+        raise BodyError(f"does not list item(s) {left}", field="extra_order")
+    return ordered

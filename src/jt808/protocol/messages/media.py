@@ -50,28 +50,9 @@ _PREFIX = struct.Struct(">IBBBB")  # id, type, format, event, channel
 #: Bytes of the 0x0801 prefix held by fragment 1: id/type/format/event/channel (8) + location (28).
 MEDIA_PREFIX = 36
 
-_BASIC_INT_KEYS = (("alarm", 0xFFFFFFFF), ("status", 0xFFFFFFFF), ("latitude", 0xFFFFFFFF),
-                   ("longitude", 0xFFFFFFFF), ("altitude", 0xFFFF), ("speed", 0xFFFF), ("direction", 0xFFFF))
-
-
 def location_from_json(obj: Any, key: str = "location") -> LocationBasic:
     """A :class:`LocationBasic` from its JSON map (the eight basic keys; ``extra`` is not allowed here)."""
-    if not isinstance(obj, dict):
-        raise BodyError(f"expects a JSON object, got {type(obj).__name__}", field=key)
-    vals: dict[str, Any] = {}
-    for name, hi in _BASIC_INT_KEYS:
-        v = obj.get(name)
-        if v is None:
-            raise BodyError("is missing", field=f"{key}.{name}")
-        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
-            raise BodyError(f"expects an integer 0..{hi}, got {v!r}", field=f"{key}.{name}")
-        vals[name] = v
-    t = obj.get("time")
-    if not isinstance(t, str) or len(t) != 12:
-        raise BodyError(f"expects a 12-digit YYMMDDhhmmss string, got {t!r}", field=f"{key}.time")
-    if "extra" in obj:
-        raise BodyError("a 28-byte basic location block carries no additional items", field=f"{key}.extra")
-    return LocationBasic(time=t, **vals)
+    return LocationBasic.from_json(obj, key=key)
 
 
 def _int_json(obj: dict[str, Any], key: str, hi: int) -> int:

@@ -141,6 +141,20 @@ def test_pretty_and_explain() -> None:
     assert "seq" in text and "WORD = 1" in text and "// 0x8001" in text
 
 
+def test_parameters_are_explained_from_the_parameter_table() -> None:
+    """0x0104 with a DWORD, a STRING and a compound WORD (0x005D): names, types and meanings come from
+    the parameter rows, the compound value is spelt out."""
+    frame = "7e0104001b013912345678000800090300000001040000003c0000001303612e620000005d020a0a777e"
+    _code, lines = run("decode", "--pretty", frame)
+    text = "\n".join(lines)
+    assert "// 0x0001 heartbeat_interval (DWORD)" in text and "// heartbeat interval, s" in text
+    assert "// 0x005D collision_setting (WORD)" in text and "collision time 40 ms, acceleration 1 g" in text
+    _code, lines = run("decode", "--explain", frame)
+    text = "\n".join(lines)
+    assert "count              BYTE = 3" in text
+    assert "param 0x0013       len 3 main_server_address (STRING)" in text
+
+
 # -- encode ------------------------------------------------------------------------------------
 def test_encode_roundtrip_and_errors() -> None:
     code, lines = run("encode", json.dumps(REPLY_JSON))

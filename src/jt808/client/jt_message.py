@@ -24,10 +24,11 @@ from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+from jt808.protocol.messages.params import ParamType, param_def
+
 __all__ = [
     "ALARM_NAMES",
     "GENERAL_ANSWER_MSG_ID",
-    "PARAM_TYPES",
     "STATUS_FIELDS",
     "LicensePlateColor",
     "LocAdditionalInfoConfig",
@@ -71,90 +72,44 @@ class ResultCode:
 # ---------------------------------------------------------------------------------------------
 # Terminal parameters (PROTOCOL.md §5)
 # ---------------------------------------------------------------------------------------------
-_STRING = (0x0010, 0x0011, 0x0012, 0x0013, 0x0014, 0x0015, 0x0016, 0x0017, 0x001A, 0x001D, 0x0023,
-           0x0024, 0x0025, 0x0026, 0x0040, 0x0041, 0x0042, 0x0043, 0x0044, 0x0048, 0x0049, 0x0083)
-_WORD = (0x0031, 0x005B, 0x005C, 0x005E, 0x0081, 0x0082, 0x0101, 0x0103)
-_BYTE = (0x0084, 0x0091, 0x0092, 0x0094)
-_DWORD = (0x0001, 0x0002, 0x0003, 0x0004, 0x0005, 0x0006, 0x0007, 0x0018, 0x0019, 0x001B, 0x001C, 0x0020,
-          0x0021, 0x0022, 0x0027, 0x0028, 0x0029, 0x002C, 0x002D, 0x002E, 0x002F, 0x0030, 0x0045, 0x0046,
-          0x0047, 0x0050, 0x0051, 0x0052, 0x0053, 0x0054, 0x0055, 0x0056, 0x0057, 0x0058, 0x0059, 0x005A,
-          0x0070, 0x0071, 0x0072, 0x0073, 0x0074, 0x0080, 0x0093, 0x0095, 0x0100, 0x0102)
-
-#: parameter id -> type name: STRING, BYTE, WORD, DWORD, or a compound (``0x0032`` …, ``CAN``).
-PARAM_TYPES: dict[int, str] = {}
-PARAM_TYPES.update(dict.fromkeys(_STRING, "STRING"))
-PARAM_TYPES.update(dict.fromkeys(_WORD, "WORD"))
-PARAM_TYPES.update(dict.fromkeys(_BYTE, "BYTE"))
-PARAM_TYPES.update(dict.fromkeys(_DWORD, "DWORD"))
-PARAM_TYPES.update({0x0032: "0x0032", 0x005D: "0x005D", 0x0064: "0x0064", 0x0065: "0x0065", 0x0090: "0x0090"})
-PARAM_TYPES.update(dict.fromkeys(range(0x0110, 0x0200), "CAN"))
-
-_INT_SIZE = {"BYTE": 1, "WORD": 2, "DWORD": 4}
-_ARITY = {"0x0032": 4, "0x005D": 2, "0x0064": 12, "0x0065": 12, "0x0090": 4, "CAN": 5}
-
-
 def _uint(v: Any, size: int) -> bytes | None:
     if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << (8 * size):
         return None
     return v.to_bytes(size, "big")
 
 
-def _bits(flags: Sequence[Any]) -> bool:
-    return all(f in (0, 1) for f in flags)
-
-
 def encode_param(param_id: int, values: Sequence[Any], encoding: str = "gbk") -> bytes | None:
     """The wire value of one parameter from the seed's argument tuple; ``None`` if it does not fit.
 
-    Vendor ids (0xF000-0xFFFF) and other ids without a known type take one ``bytes`` value.
+    Types come from the protocol's parameter table (:func:`~jt808.protocol.messages.params.param_def`);
+    compound values (0x0032, 0x005D, 0x0064/0x0065, 0x0090, 0x0110+) take their parts in the order of
+    the row's ``fields``. Vendor ids (0xF000-0xFFFF) and other ids without a type take one ``bytes`` value.
     """
-    kind = PARAM_TYPES.get(param_id)
-    if kind is None:
+    d = param_def(param_id)
+    if d is None or d.type is ParamType.RAW:
         if len(values) == 1 and isinstance(values[0], bytes | bytearray):
             return bytes(values[0])
         return None
-    if kind in _ARITY:
-        if len(values) != _ARITY[kind] or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+    if d.fields:
+        try:
+            v = d.pack(values)
+        except ValueError:
             return None
-    elif len(values) != 1:
+        return v if isinstance(v, bytes) else v.to_bytes(d.size or 4, "big")
+    if len(values) != 1:
         return None
-    if kind == "STRING":
+    if d.type is ParamType.STRING:
         if not isinstance(values[0], str):
             return None
         try:
             return values[0].encode(encoding)
         except UnicodeEncodeError:
             return None
-    if kind in _INT_SIZE:
-        return _uint(values[0], _INT_SIZE[kind])
-    if kind == "0x0032":  # start hour, start minute, end hour, end minute: four binary bytes
-        h1, m1, h2, m2 = values
-        if not (0 <= h1 < 24 and 0 <= h2 < 24 and 0 <= m1 < 60 and 0 <= m2 < 60):
-            return None
-        return bytes((h1, m1, h2, m2))
-    if kind == "0x005D":  # (millisecond, acceleration): bits 0-7 time in 4 ms units, bits 8-15 0.1 g
-        ms, acc = values
-        units = (ms + 2) // 4
-        if not (0 <= units <= 0xFF and 0 <= acc <= 79):
-            return None
-        return bytes((acc, units))
-    if kind in ("0x0064", "0x0065"):
-        flags, unit, interval = values[:10], values[10], values[11]
-        if not _bits(flags) or unit not in (0, 1) or not 0 <= interval < 1 << 15:
-            return None
-        v = sum(int(f) << i for i, f in enumerate(flags[:5])) | sum(int(f) << (8 + i) for i, f in enumerate(flags[5:]))
-        return (v | unit << 16 | interval << 17).to_bytes(4, "big")
-    if kind == "0x0090":
-        if not _bits(values):
-            return None
-        return bytes((sum(int(f) << i for i, f in enumerate(values)),))
-    if kind == "CAN":  # can_bus_id, collection_method, frame_type, can_channel_no, collection_time_interval
-        can_id, method, frame, channel, interval = values
-        if not (0 <= can_id < 1 << 29 and method in (0, 1) and frame in (0, 1) and channel in (0, 1)
-                and 0 <= interval < 1 << 32):
-            return None
-        return (interval << 32 | channel << 31 | frame << 30 | method << 29 | can_id).to_bytes(8, "big")
-    return None  # pragma: no cover - every kind is handled above
+    if d.type.is_int:
+        return _uint(values[0], d.size or 4)
+    if isinstance(values[0], bytes | bytearray) and len(values[0]) == d.size:
+        return bytes(values[0])
+    return None
 
 
 def decode_param(param_id: int, raw: bytes, encoding: str = "gbk") -> Any:
@@ -162,25 +117,16 @@ def decode_param(param_id: int, raw: bytes, encoding: str = "gbk") -> Any:
 
     A known id whose length does not match its type (vendor reuse) and unknown ids give the bytes.
     """
-    kind = PARAM_TYPES.get(param_id)
-    n = len(raw)
-    if kind == "STRING":
+    d = param_def(param_id)
+    if d is None or d.type is ParamType.RAW:
+        return bytes(raw)
+    if d.type is ParamType.STRING:
         return raw.rstrip(b"\x00").decode(encoding, "replace")
-    if kind in _INT_SIZE:
-        return int.from_bytes(raw, "big") if n == _INT_SIZE[kind] else bytes(raw)
-    if kind == "0x0032" and n == 4:
-        return tuple(raw)
-    if kind == "0x005D" and n == 2:
-        return (raw[1] * 4, raw[0])
-    if kind in ("0x0064", "0x0065") and n == 4:
-        v = int.from_bytes(raw, "big")
-        return (*(v >> i & 1 for i in range(5)), *(v >> (8 + i) & 1 for i in range(5)), v >> 16 & 1, v >> 17)
-    if kind == "0x0090" and n == 1:
-        return tuple(raw[0] >> i & 1 for i in range(4))
-    if kind == "CAN" and n == 8:
-        v = int.from_bytes(raw, "big")
-        return (v & 0x1FFFFFFF, v >> 29 & 1, v >> 30 & 1, v >> 31 & 1, v >> 32)
-    return bytes(raw)
+    if len(raw) != d.size:
+        return bytes(raw)
+    if d.fields:
+        return d.unpack(bytes(raw))
+    return int.from_bytes(raw, "big") if d.type.is_int else bytes(raw)
 
 
 class TerminalParams:

@@ -19,6 +19,7 @@ from jt808.protocol.buffer import Reader
 from jt808.protocol.framing import check_code, unescape
 from jt808.protocol.header import V2019, Version
 from jt808.protocol.messages.location import LocationBasic, extras_table
+from jt808.protocol.messages.params import ParamType, describe_param, param_def
 from jt808.protocol.packet import Packet, RawBody
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body, Record, by_version
@@ -271,10 +272,11 @@ class _Pretty:
     def obj(self, d: dict[str, Any], indent: int, cls: Any, in_extra: bool = False) -> None:
         docs, items = _docs(cls, self.version)
         keys = list(d)
+        param = _param_comments(d, self.version) if self.msg_id in _PARAM_MSGS else {}
         for i, k in enumerate(keys):
             v = d[k]
             comma = "," if i < len(keys) - 1 else ""
-            comment = self.meaning(k, docs, in_extra)
+            comment = param.get(k) or self.meaning(k, docs, in_extra)
             bitc = _bit_comment(k, v, self.version)
             if bitc:
                 comment = f"{comment}: {bitc}" if comment else bitc
@@ -283,6 +285,42 @@ class _Pretty:
                 sub_extra = False  # flags inside: no per-flag id comments
             self.value(v, indent, json.dumps(k, ensure_ascii=False) + ": ", comma, comment, items.get(k),
                        sub_extra and k != "custome")
+
+
+_PARAM_MSGS = frozenset({0x8103, 0x0104})
+
+
+def _param_comments(d: dict[str, Any], version: Version) -> dict[str, str]:
+    """Comments of one parameter item ``{"id", "value"}`` from the parameter table."""
+    pid = d.get("id")
+    if not isinstance(pid, int) or "value" not in d:
+        return {}
+    row = param_def(pid, version)
+    if row is None:
+        return {"id": f"0x{pid:04X} reserved / unknown parameter (value kept as bytes, base64)"}
+    value = d["value"]
+    if isinstance(value, str) and row.type is not ParamType.STRING:
+        return {"id": f"0x{pid:04X} {row.name} ({row.kind})", "value": "raw bytes, base64"}
+    shown = describe_param(pid, value, version).split(" = ", 1)[1] if row.fields else row.description
+    return {"id": f"0x{pid:04X} {row.name} ({row.kind})", "value": shown}
+
+
+def _walk_params(body: bytes, base: int, version: Version, d: _Dump, count_at: int) -> None:
+    """Parameter items ``id DWORD · len BYTE · value`` after the count BYTE at ``count_at``."""
+    if count_at:
+        d.row(base, body[:count_at], "seq", f"WORD = {int.from_bytes(body[:count_at], 'big')}")
+    d.row(base + count_at, body[count_at:count_at + 1], "count", f"BYTE = {body[count_at]}")
+    p = count_at + 1
+    while p < len(body):
+        if p + 5 > len(body) or p + 5 + body[p + 4] > len(body):
+            d.row(base + p, body[p:], "(bad tail)", "not a whole item")
+            return
+        pid, n = int.from_bytes(body[p:p + 4], "big"), body[p + 4]
+        row = param_def(pid, version)
+        d.row(base + p, body[p:p + 5], f"param 0x{pid:04x}", f"len {n} " + (
+            f"{row.name} ({row.kind}): {row.description}" if row is not None else "reserved / unknown"))
+        d.row(base + p + 5, body[p + 5:p + 5 + n], "  value")
+        p += 5 + n
 
 
 def pretty(packet: Packet, doc: dict[str, Any], profile: Profile = DEFAULT_PROFILE) -> str:
@@ -448,6 +486,8 @@ def explain(frame: bytes, packet: Packet | None, profile: Profile = DEFAULT_PROF
         d.lines.append("  (empty)")
     elif isinstance(b, LocationReport):
         _walk_location(body, off, h.version, d, profile)
+    elif h.msg_id in _PARAM_MSGS and not isinstance(b, RawBody) and len(body) >= (3 if h.msg_id == 0x0104 else 1):
+        _walk_params(body, off, h.version, d, 2 if h.msg_id == 0x0104 else 0)
     elif isinstance(b, RawBody) or not isinstance(b, Body) or not _walk_declared(
             b, packet.raw_body if packet.raw_body is not None else body, off, h.version, profile, d, h.msg_id):
         for i in range(0, len(body), 16):

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum, IntFlag
 from functools import lru_cache
@@ -43,6 +43,7 @@ from typing import Any, ClassVar, NamedTuple
 from jt808.errors import BodyError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2013, V2019, Version
+from jt808.protocol.registry import Profile
 from jt808.protocol.spec import (
     BCD,
     BYTE,
@@ -65,6 +66,7 @@ __all__ = [
     "PARAM_RANGES",
     "UPGRADE_FIELDS",
     "AttributesReply",
+    "BitField",
     "CanSampling",
     "CollisionSetting",
     "CommModule",
@@ -125,6 +127,30 @@ _INT_TYPES = frozenset((ParamType.DWORD, ParamType.WORD, ParamType.BYTE))
 _SIZES = {ParamType.DWORD: 4, ParamType.WORD: 2, ParamType.BYTE: 1}
 
 
+class BitField(NamedTuple):
+    """One part of a compound parameter value: ``width`` bits from bit ``shift`` (bit 0 = least
+    significant of the big-endian value), at most ``limit`` (default: what the bits hold), in units of
+    ``scale`` (e.g. 4 for a field of 4 ms steps given in ms)."""
+
+    name: str
+    shift: int
+    width: int
+    limit: int | None = None
+    scale: int = 1
+
+    @property
+    def max(self) -> int:
+        return self.limit if self.limit is not None else (1 << self.width) - 1
+
+
+def _flags(names: str, shift: int = 0) -> tuple[BitField, ...]:
+    return tuple(BitField(n, shift + i, 1) for i, n in enumerate(names.split()))
+
+
+_PHOTO = (*_flags("ch1 ch2 ch3 ch4 ch5"), *_flags("up1 up2 up3 up4 up5", 8), BitField("large_unit", 16, 1),
+          BitField("interval", 17, 15))
+
+
 @dataclass(frozen=True, slots=True)
 class ParamDef:
     """One terminal parameter: id, snake_case name, wire type, meaning, version limits.
@@ -141,6 +167,28 @@ class ParamDef:
     size: int | None = None
     since: Version | None = None
     until: Version | None = None
+    #: the parts of a compound value (bit fields of the big-endian value), in the order of
+    #: :meth:`pack` / :meth:`unpack` (the QuecPython SDK's argument order)
+    fields: tuple[BitField, ...] = ()
+
+    def pack(self, values: Sequence[Any]) -> int | bytes:
+        """A compound value from its parts (:attr:`fields` order); ValueError when a part does not fit."""
+        if len(values) != len(self.fields):
+            raise ValueError(f"0x{self.id:04X} ({self.name}) takes {len(self.fields)} values, got {len(values)}")
+        v = 0
+        for f, x in zip(self.fields, values, strict=True):
+            if isinstance(x, bool) or not isinstance(x, int):
+                raise ValueError(f"{f.name} expects an integer, got {x!r}")
+            units = (x + f.scale // 2) // f.scale
+            if not 0 <= units <= f.max:
+                raise ValueError(f"{f.name} is out of range")
+            v |= units << f.shift
+        return v.to_bytes(self.size or 0, "big") if self.type is ParamType.BYTES else v
+
+    def unpack(self, value: int | bytes) -> tuple[int, ...]:
+        """The parts of a compound value (inverse of :meth:`pack`)."""
+        v = value if isinstance(value, int) else int.from_bytes(value, "big")
+        return tuple((v >> f.shift & ((1 << f.width) - 1)) * f.scale for f in self.fields)
 
     @property
     def kind(self) -> str:
@@ -155,10 +203,12 @@ class ParamDef:
         return self.since is None or version >= self.since
 
 
-def _p(pid: int, name: str, ptype: ParamType, description: str, ver: str = "", size: int | None = None) -> ParamDef:
+def _p(pid: int, name: str, ptype: ParamType, description: str, ver: str = "", size: int | None = None,
+       fields: tuple[BitField, ...] = ()) -> ParamDef:
     since = V2019 if ver == "19" else None
     until = V2013 if ver == "13" else None
-    return ParamDef(pid, name, ptype, description, size if size is not None else _SIZES.get(ptype), since, until)
+    return ParamDef(pid, name, ptype, description, size if size is not None else _SIZES.get(ptype), since, until,
+                    fields)
 
 
 _D, _W, _B, _S, _N, _R = (ParamType.DWORD, ParamType.WORD, ParamType.BYTE, ParamType.STRING, ParamType.BYTES,
@@ -204,7 +254,8 @@ PARAMS: dict[int, ParamDef] = {d.id: d for d in (
     _p(0x0030, "corner_angle", _D, "corner re-report angle, degrees < 180"),
     _p(0x0031, "geofence_radius", _W, "geofence radius (illegal-displacement threshold), m"),
     _p(0x0032, "illegal_driving_window", _N, "illegal-driving time window: start h, start min, end h, end min",
-       "19", 4),
+       "19", 4, (BitField("start_hour", 24, 8, 23), BitField("start_minute", 16, 8, 59),
+                 BitField("end_hour", 8, 8, 23), BitField("end_minute", 0, 8, 59))),
     _p(0x0040, "platform_phone", _S, "monitoring platform phone"),
     _p(0x0041, "reset_phone", _S, "reset phone (calling it resets the terminal)"),
     _p(0x0042, "factory_reset_phone", _S, "factory-reset phone"),
@@ -228,10 +279,12 @@ PARAMS: dict[int, ParamDef] = {d.id: d for d in (
     _p(0x005A, "max_parking", _D, "maximum parking time, s"),
     _p(0x005B, "overspeed_warning_margin", _W, "overspeed warning margin, 1/10 km/h"),
     _p(0x005C, "fatigue_warning_margin", _W, "fatigue warning margin, s"),
-    _p(0x005D, "collision_setting", _W, "collision alarm: bits 0-7 time (4 ms), bits 8-15 acceleration (0.1 g)"),
+    _p(0x005D, "collision_setting", _W, "collision alarm: bits 0-7 time (4 ms), bits 8-15 acceleration (0.1 g)",
+       fields=(BitField("time_ms", 0, 8, scale=4), BitField("acceleration", 8, 8, 79))),
     _p(0x005E, "rollover_angle", _W, "rollover alarm angle, degrees (default 30)"),
-    _p(0x0064, "timed_photo", _D, "timed photo control (channels, upload flags, unit, interval)"),
-    _p(0x0065, "distance_photo", _D, "distance photo control (channels, upload flags, unit, interval)"),
+    _p(0x0064, "timed_photo", _D, "timed photo control (channels, upload flags, unit, interval)", fields=_PHOTO),
+    _p(0x0065, "distance_photo", _D, "distance photo control (channels, upload flags, unit, interval)",
+       fields=_PHOTO),
     _p(0x0070, "image_quality", _D, "image/video quality 1-10, 1 best"),
     _p(0x0071, "brightness", _D, "brightness 0-255"),
     _p(0x0072, "contrast", _D, "contrast 0-127"),
@@ -249,7 +302,8 @@ PARAMS: dict[int, ParamDef] = {d.id: d for d in (
     _p(0x0082, "city", _W, "city id, GB/T 2260"),
     _p(0x0083, "plate_number", _S, "plate number"),
     _p(0x0084, "plate_color", _B, "plate colour (0 unplated)"),
-    _p(0x0090, "gnss_mode", _B, "GNSS mode bits: 0 GPS, 1 BeiDou, 2 GLONASS, 3 Galileo"),
+    _p(0x0090, "gnss_mode", _B, "GNSS mode bits: 0 GPS, 1 BeiDou, 2 GLONASS, 3 Galileo",
+       fields=_flags("gps beidou glonass galileo")),
     _p(0x0091, "gnss_baud_rate", _B, "GNSS baud rate: 0 4800 … 5 115200"),
     _p(0x0092, "gnss_output_rate", _B, "GNSS detail output rate: 0 500 ms, 1 1000 ms, 2 2000, 3 3000, 4 4000 ms"),
     _p(0x0093, "gnss_sampling_rate", _D, "GNSS detail sampling rate, s"),
@@ -261,11 +315,13 @@ PARAMS: dict[int, ParamDef] = {d.id: d for d in (
     _p(0x0103, "can2_upload_interval", _W, "CAN2 upload interval, s; 0 off"),
 )}
 
-#: Ranges of ids sharing one definition: ``(first, last, type, size, name prefix, description)``.
-PARAM_RANGES: tuple[tuple[int, int, ParamType, int | None, str, str], ...] = (
+#: Ranges of ids sharing one definition: ``(first, last, type, size, name prefix, description, fields)``.
+PARAM_RANGES: tuple[tuple[int, int, ParamType, int | None, str, str, tuple[BitField, ...]], ...] = (
     (0x0110, 0x01FF, ParamType.BYTES, 8, "can_id_sampling",
-     "per-CAN-id sampling: bits 63-32 interval ms, 31 channel, 30 frame type, 29 method, 28-0 CAN id"),
-    (0xF000, 0xFFFF, ParamType.RAW, None, "vendor", "vendor-defined parameter (raw unless profiled)"),
+     "per-CAN-id sampling: bits 63-32 interval ms, 31 channel, 30 frame type, 29 method, 28-0 CAN id",
+     (BitField("can_id", 0, 29), BitField("method", 29, 1), BitField("frame_type", 30, 1),
+      BitField("channel", 31, 1), BitField("interval_ms", 32, 32))),
+    (0xF000, 0xFFFF, ParamType.RAW, None, "vendor", "vendor-defined parameter (raw unless profiled)", ()),
 )
 
 _BY_NAME: dict[str, int] = {d.name: d.id for d in PARAMS.values()}
@@ -273,20 +329,20 @@ _BY_NAME: dict[str, int] = {d.name: d.id for d in PARAMS.values()}
 
 @lru_cache(maxsize=1024)
 def _range_def(pid: int) -> ParamDef | None:
-    for lo, hi, ptype, size, prefix, desc in PARAM_RANGES:
+    for lo, hi, ptype, size, prefix, desc, fields in PARAM_RANGES:
         if lo <= pid <= hi:
-            return ParamDef(pid, f"{prefix}_{pid:04x}", ptype, desc, size)
+            return ParamDef(pid, f"{prefix}_{pid:04x}", ptype, desc, size, fields=fields)
     return None
 
 
-def param_def(pid: int, version: Version | None = None) -> ParamDef | None:
-    """The definition of parameter ``pid`` (``None`` when reserved / unknown).
+def param_def(pid: int, version: Version | None = None, profile: Profile | None = None) -> ParamDef | None:
+    """The definition of parameter ``pid`` (``None`` when reserved / unknown): the profile's own rows
+    (``Profile.register_params``) first, then the standard table.
 
     With ``version``, ids that version does not define (the 2019 additions in 2011/2013) give ``None``.
     """
-    d = PARAMS.get(pid)
-    if d is None:
-        d = _range_def(pid)
+    own = profile.params if profile is not None else None
+    d = (own.get(pid) if own else None) or PARAMS.get(pid) or _range_def(pid)
     if d is not None and version is not None and not d.defined_in(version):
         return None
     return d
@@ -300,7 +356,7 @@ def param_id(key: int | str) -> int:
         if key in _BY_NAME:
             return _BY_NAME[key]
         prefix, _, tail = key.rpartition("_")
-        for lo, hi, _t, _s, name, _d in PARAM_RANGES:
+        for lo, hi, _t, _s, name, _d, _f in PARAM_RANGES:
             if prefix == name:
                 try:
                     pid = int(tail, 16)
@@ -404,6 +460,7 @@ def read_params(r: Reader, count: int) -> list[Param]:
     version = r.version
     data, p, end = r.data, r.pos, r.end
     get = PARAMS.get
+    own = r.profile.params
     for i in range(count):
         if p + 5 > end:
             r.pos = p
@@ -417,7 +474,7 @@ def read_params(r: Reader, count: int) -> list[Param]:
             r.need(n, f"params[{i}].value")
         raw = data[p + 5:q]
         p = q
-        d = get(pid) or _range_def(pid)
+        d = (own.get(pid) if own else None) or get(pid) or _range_def(pid)
         if d is None or (d.since is not None and version < d.since):
             why = "is reserved / unknown" if d is None else f"is not defined before {d.since}"
             r.note(f"{_where(r)}parameter 0x{pid:04X} {why} in {version}; {n} byte(s) kept raw")
@@ -448,9 +505,7 @@ def _value_bytes(p: Param, w: Writer, index: int) -> bytes:
     pid, v = p.id, p.value
     if isinstance(v, RawValue):
         return bytes(v)
-    d = PARAMS.get(pid) or _range_def(pid)
-    if d is not None and d.since is not None and w.version < d.since:
-        d = None
+    d = param_def(pid, w.version, w.profile)
     if d is None or d.type is ParamType.RAW:
         if not isinstance(v, bytes | bytearray):
             what = "is reserved" if d is None else "is raw"

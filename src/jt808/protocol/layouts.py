@@ -55,9 +55,6 @@ class Layout:
     keys: tuple[str, ...] | None
     json_format: str | None
 
-    def matches(self, data: bytes) -> bool:
-        return bool(self.marks(data) == self.expected)
-
 
 @dataclass(slots=True, weakref_slot=True, eq=False)
 class Layouts:

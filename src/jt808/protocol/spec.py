@@ -24,7 +24,7 @@ import base64
 import dataclasses
 import struct
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from jt808.errors import BodyError, DecodeError, EncodeError, TruncatedError
 from jt808.protocol.buffer import Reader, Writer
@@ -705,6 +705,7 @@ def _finish(cls: type, slots: bool = True) -> type:
     return cls
 
 
+@dataclass_transform(field_specifiers=(dataclasses.field, wire))
 def record(cls: type[T]) -> type[T]:
     """Declare a list item structure (a slotted dataclass of ``wire`` fields)."""
     return _finish(cls)  # type: ignore[return-value]
@@ -729,9 +730,7 @@ class Body(Record):
         return type(self).__name__
 
 
-_pending_registrations: list[tuple[type, tuple[Version, ...]]] = []
-
-
+@dataclass_transform(field_specifiers=(dataclasses.field, wire))
 def message(msg_id: int, *, versions: tuple[Version, ...] = ALL_VERSIONS) -> Callable[[type[T]], type[T]]:
     """Class decorator: make a message body dataclass and register it for ``versions``."""
 

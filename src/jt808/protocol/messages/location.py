@@ -371,7 +371,7 @@ class LocationReport(_BasicBlock, Body):
             else:
                 tbl = profile.extra_tables.get(r.version) or extras_table(profile, r.version)
                 lay = tbl.layouts.spans.get((p, end))
-                if lay is not None and lay.matches(data):
+                if lay is not None and lay.marks(data) == lay.expected:
                     extras = [*zip(lay.ids, lay.items.unpack_from(data, p))]  # noqa: B905 - same length by construction
                     p = end
                 else:
@@ -386,7 +386,7 @@ class LocationReport(_BasicBlock, Body):
         if tbl is None:
             return None
         lay = tbl.layouts.bodies.get(len(data))
-        if lay is None or not lay.matches(data):
+        if lay is None or lay.marks(data) != lay.expected:
             return None
         v = lay.body.unpack_from(data)  # basic block and every item value in one unpack
         return LocationReport(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7].hex(),

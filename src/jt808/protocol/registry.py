@@ -10,65 +10,12 @@ device types can therefore use the same id differently: give each its own profil
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from jt808.protocol.header import V2011, V2013, V2019, Version
-
-if TYPE_CHECKING:
-    from jt808.protocol.spec import Body
+from jt808.protocol.spec import ALL_VERSIONS, DEFAULT_MESSAGES, Body, MessageRegistry, record
 
 __all__ = ["DEFAULT_MESSAGES", "DEFAULT_PROFILE", "ExtraCodec", "MessageRegistry", "Profile"]
-
-
-class MessageRegistry:
-    """``(msg_id, version) -> body class``, optionally layered over a parent registry."""
-
-    def __init__(self, parent: MessageRegistry | None = None) -> None:
-        self.parent = parent
-        self._own: dict[tuple[int, Version], type[Body]] = {}
-        self._flat: dict[tuple[int, Version], type[Body]] | None = None
-        self._children: list[MessageRegistry] = []
-        if parent is not None:
-            parent._children.append(self)
-
-    def register(self, cls: type[Body], versions: Iterable[Version] | None = None,
-                 msg_id: int | None = None) -> type[Body]:
-        mid = cls.msg_id if msg_id is None else msg_id
-        for v in versions if versions is not None else cls.versions:
-            self._own[(mid, Version.parse(v))] = cls
-        self._invalidate()
-        return cls
-
-    def _invalidate(self) -> None:
-        self._flat = None
-        for c in self._children:
-            c._invalidate()
-
-    @property
-    def table(self) -> dict[tuple[int, Version], type[Body]]:
-        if self._flat is None:
-            flat = dict(self.parent.table) if self.parent is not None else {}
-            flat.update(self._own)
-            self._flat = flat
-        return self._flat
-
-    def get(self, msg_id: int, version: Version) -> type[Body] | None:
-        return self.table.get((msg_id, version))
-
-    def ids(self) -> list[int]:
-        return sorted({k[0] for k in self.table})
-
-    def versions_of(self, msg_id: int) -> list[Version]:
-        return sorted(v for (m, v) in self.table if m == msg_id)
-
-    def __contains__(self, key: tuple[int, Version]) -> bool:
-        return key in self.table
-
-    def __iter__(self):  # type: ignore[no-untyped-def]
-        return iter(sorted(self.table.items()))
-
-
-DEFAULT_MESSAGES = MessageRegistry()
 
 
 class ExtraCodec:
@@ -176,8 +123,6 @@ class Profile:
         for devices of this profile only; the standard registry is left alone."""
 
         def deco(cls: type) -> type:
-            from jt808.protocol.spec import ALL_VERSIONS, record
-
             cls.msg_id = msg_id  # type: ignore[attr-defined]
             cls.versions = tuple(Version.parse(v) for v in versions) if versions is not None else ALL_VERSIONS  # type: ignore[attr-defined]
             cls = record(cls)

@@ -23,7 +23,7 @@ import abc
 import base64
 import dataclasses
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 from jt808.errors import BodyError, DecodeError, EncodeError, TruncatedError
@@ -738,12 +738,61 @@ def message(msg_id: int, *, versions: tuple[Version, ...] = ALL_VERSIONS) -> Cal
         cls.msg_id = msg_id  # type: ignore[attr-defined]
         cls.versions = tuple(versions)  # type: ignore[attr-defined]
         cls = _finish(cls)  # type: ignore[assignment]
-        from jt808.protocol.registry import DEFAULT_MESSAGES
-
         DEFAULT_MESSAGES.register(cls, versions)  # type: ignore[arg-type]
         return cls
 
     return deco
+
+
+class MessageRegistry:
+    """``(msg_id, version) -> body class``, optionally layered over a parent registry."""
+
+    def __init__(self, parent: MessageRegistry | None = None) -> None:
+        self.parent = parent
+        self._own: dict[tuple[int, Version], type[Body]] = {}
+        self._flat: dict[tuple[int, Version], type[Body]] | None = None
+        self._children: list[MessageRegistry] = []
+        if parent is not None:
+            parent._children.append(self)
+
+    def register(self, cls: type[Body], versions: Iterable[Version] | None = None,
+                 msg_id: int | None = None) -> type[Body]:
+        mid = cls.msg_id if msg_id is None else msg_id
+        for v in versions if versions is not None else cls.versions:
+            self._own[(mid, Version.parse(v))] = cls
+        self._invalidate()
+        return cls
+
+    def _invalidate(self) -> None:
+        self._flat = None
+        for c in self._children:
+            c._invalidate()
+
+    @property
+    def table(self) -> dict[tuple[int, Version], type[Body]]:
+        if self._flat is None:
+            flat = dict(self.parent.table) if self.parent is not None else {}
+            flat.update(self._own)
+            self._flat = flat
+        return self._flat
+
+    def get(self, msg_id: int, version: Version) -> type[Body] | None:
+        return self.table.get((msg_id, version))
+
+    def ids(self) -> list[int]:
+        return sorted({k[0] for k in self.table})
+
+    def versions_of(self, msg_id: int) -> list[Version]:
+        return sorted(v for (m, v) in self.table if m == msg_id)
+
+    def __contains__(self, key: tuple[int, Version]) -> bool:
+        return key in self.table
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(self.table.items()))
+
+
+DEFAULT_MESSAGES = MessageRegistry()
 
 
 def body_error(r: Reader, reason: str, field: str | None = None) -> DecodeError:

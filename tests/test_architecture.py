@@ -14,8 +14,7 @@ import ast
 import sys
 from pathlib import Path
 
-from conftest import ROOT
-
+ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 PACKAGE = SRC / "jt808"
 

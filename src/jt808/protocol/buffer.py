@@ -25,6 +25,9 @@ _I16 = struct.Struct(">h")
 _I32 = struct.Struct(">i")
 
 
+_Bytes = bytes  # (the readers and writers have a method named ``bytes``)
+
+
 class Reader:
     """Cursor over one body. ``data`` is the body; ``pos`` the next offset to read."""
 
@@ -70,27 +73,31 @@ class Reader:
         return self.data[self.need(1, field)]
 
     def u16(self, field: str = "") -> int:
-        return _U16.unpack_from(self.data, self.need(2, field))[0]
+        v: int = _U16.unpack_from(self.data, self.need(2, field))[0]
+        return v
 
     def u32(self, field: str = "") -> int:
-        return _U32.unpack_from(self.data, self.need(4, field))[0]
+        v: int = _U32.unpack_from(self.data, self.need(4, field))[0]
+        return v
 
     def i16(self, field: str = "") -> int:
-        return _I16.unpack_from(self.data, self.need(2, field))[0]
+        v: int = _I16.unpack_from(self.data, self.need(2, field))[0]
+        return v
 
     def i32(self, field: str = "") -> int:
-        return _I32.unpack_from(self.data, self.need(4, field))[0]
+        v: int = _I32.unpack_from(self.data, self.need(4, field))[0]
+        return v
 
     def uint(self, size: int, field: str = "") -> int:
         p = self.need(size, field)
         return int.from_bytes(self.data[p:p + size], "big")
 
     # -- byte strings --------------------------------------------------------------------------
-    def bytes(self, n: int, field: str = "") -> bytes:
+    def bytes(self, n: int, field: str = "") -> _Bytes:
         p = self.need(n, field)
         return self.data[p:p + n]
 
-    def rest(self) -> bytes:
+    def rest(self) -> _Bytes:
         p, self.pos = self.pos, self.end
         return self.data[p:self.end]
 
@@ -99,7 +106,7 @@ class Reader:
         return self.data[p:p + n].hex()
 
     # -- text ----------------------------------------------------------------------------------
-    def text(self, raw: bytes) -> str:
+    def text(self, raw: _Bytes) -> str:
         """Bytes -> str in the profile's encoding; undecodable bytes survive as surrogates."""
         return raw.decode(self.encoding, "surrogateescape")
 
@@ -144,7 +151,7 @@ class Writer:
         self.msg_id = msg_id
         self.profile = profile
 
-    def getvalue(self) -> bytes:
+    def getvalue(self) -> _Bytes:
         return bytes(self.out)
 
     def _range(self, v: Any, lo: int, hi: int, field: str) -> int:
@@ -172,7 +179,7 @@ class Writer:
     def uint(self, v: int, size: int, field: str = "") -> None:
         self.out += self._range(v, 0, (1 << (8 * size)) - 1, field).to_bytes(size, "big")
 
-    def bytes(self, v: bytes, field: str = "", size: int | None = None) -> None:
+    def bytes(self, v: _Bytes, field: str = "", size: int | None = None) -> None:
         if not isinstance(v, bytes | bytearray | memoryview):
             raise EncodeError("needs bytes", field=field, value=v, msg_id=self.msg_id)
         if size is not None:
@@ -195,7 +202,7 @@ class Writer:
         except ValueError:
             raise EncodeError("BCD accepts only digits", field=field, value=v, msg_id=self.msg_id) from None
 
-    def encode_text(self, v: str, field: str = "") -> bytes:
+    def encode_text(self, v: str, field: str = "") -> _Bytes:
         if not isinstance(v, str):
             raise EncodeError("needs a string", field=field, value=v, msg_id=self.msg_id)
         try:

@@ -65,6 +65,7 @@ class BoundKey:
     def __init__(self, key: Any, padding: str = "pkcs1v15", block: int | None = None) -> None:
         if isinstance(key, BoundKey):
             key = key.key
+        self.key: Any
         if padding not in PADDINGS:
             raise CryptoError(f"unknown RSA padding {padding!r} (use one of {', '.join(PADDINGS)})")
         self.key, self.padding, self.block = key, padding, block
@@ -241,6 +242,7 @@ def private_key_to_pem(key: Any, password: bytes | None = None) -> bytes:
     key = key.key if isinstance(key, BoundKey) else key
     enc = (serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption())
     try:
-        return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+        pem: bytes = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+        return pem
     except AttributeError:
         raise CryptoError(f"not an RSA private key: {type(key).__name__}") from None

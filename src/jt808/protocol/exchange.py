@@ -95,7 +95,7 @@ def to_json(packet: Packet, profile: Profile | None = None) -> dict[str, Any]:
     return out
 
 
-def _phone(v: Any, width: int, msg_id: int | None) -> str:
+def _phone(v: object, width: int, msg_id: int | None) -> str:
     n = 2 * width
     if type(v) is int and v >= 0:
         v = str(v)

@@ -225,9 +225,10 @@ def encode(packet: Packet, profile: Profile = DEFAULT_PROFILE) -> bytes:
         if mid != h.msg_id and mid >= 0:
             raise EncodeError(f"header says 0x{h.msg_id:04X} but the body is {type(body).__name__} "
                               f"(0x{mid:04X})", msg_id=h.msg_id)
-        fast = body.fast_encode
-        data = fast() if fast is not None else None  # type: ignore[call-arg]
-        if data is None:
+        fast = body.fast_encode()
+        if fast is not None:
+            data = fast
+        else:
             w = Writer(h.version, profile.encoding, h.msg_id, profile)
             try:
                 body.encode(w)

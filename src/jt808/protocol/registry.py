@@ -9,11 +9,14 @@ device types can therefore use the same id differently: give each its own profil
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeVar, dataclass_transform
 
 from jt808.protocol.header import V2011, V2013, V2019, Version
 from jt808.protocol.spec import ALL_VERSIONS, DEFAULT_MESSAGES, Body, MessageRegistry, record
+
+_B = TypeVar("_B", bound=Body)
 
 __all__ = ["DEFAULT_MESSAGES", "DEFAULT_PROFILE", "ExtraCodec", "MessageRegistry", "Profile"]
 
@@ -90,8 +93,8 @@ class Profile:
         self.extra_id_size = extra_id_size
         self.extra_len_size = extra_len_size
         self.carriage_temp_sign_magnitude = carriage_temp_sign_magnitude
-        base = parent.messages if parent is not None else DEFAULT_MESSAGES
-        self.messages = MessageRegistry(base)
+        base: MessageRegistry = parent.messages if parent is not None else DEFAULT_MESSAGES
+        self.messages: MessageRegistry = MessageRegistry(base)
         self.parent = parent
         self._children: list[Profile] = []
         self._own_extras: dict[int, ExtraCodec] = {}
@@ -118,16 +121,18 @@ class Profile:
         """Decode ``msg_id`` (default ``cls.msg_id``) with ``cls`` for devices of this profile."""
         return self.messages.register(cls, versions, msg_id)
 
-    def message(self, msg_id: int, *, versions: Iterable[Version] | None = None) -> Callable[[type], type]:
+    @dataclass_transform(field_specifiers=(dataclasses.field,))
+    def message(self, msg_id: int, *,
+                versions: Iterable[Version] | None = None) -> Callable[[type[_B]], type[_B]]:
         """Class decorator: declare a body (``wire`` fields, as with :func:`jt808.protocol.spec.message`)
         for devices of this profile only; the standard registry is left alone."""
 
-        def deco(cls: type) -> type:
-            cls.msg_id = msg_id  # type: ignore[attr-defined]
-            cls.versions = tuple(Version.parse(v) for v in versions) if versions is not None else ALL_VERSIONS  # type: ignore[attr-defined]
-            cls = record(cls)
-            self.messages.register(cls)  # type: ignore[arg-type]
-            return cls
+        def deco(cls: type[_B]) -> type[_B]:
+            cls.msg_id = msg_id
+            cls.versions = tuple(Version.parse(v) for v in versions) if versions is not None else ALL_VERSIONS
+            body = record(cls)
+            self.messages.register(body)
+            return body
 
         return deco
 
@@ -181,7 +186,7 @@ class Profile:
     def derive(self, name: str, **changes: Any) -> Profile:
         """A new profile inheriting this one's registrations (messages and extras, including those made
         later on this one), with some settings changed."""
-        settings = dict(default_version=self.default_version, force_version=self.force_version,
+        settings: dict[str, Any] = dict(default_version=self.default_version, force_version=self.force_version,
                         infer_2011=self.infer_2011, encoding=self.encoding,
                         accept_bad_check=self.accept_bad_check, tz_offset=self.tz_offset,
                         extra_id_size=self.extra_id_size, extra_len_size=self.extra_len_size,

@@ -24,7 +24,7 @@ import base64
 import dataclasses
 import struct
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, TypeVar, dataclass_transform
+from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
 from jt808.errors import BodyError, DecodeError, EncodeError, TruncatedError
 from jt808.protocol.buffer import Reader, Writer
@@ -102,6 +102,8 @@ class Kind(abc.ABC):
 
 
 class _Int(Kind):
+    size: int
+
     def __init__(self, fmt: str, size: int, lo: int, hi: int, name: str) -> None:
         self.fmt, self.size, self.lo, self.hi, self.name = fmt, size, lo, hi, name
 
@@ -158,6 +160,8 @@ class _Bcd(Kind):
 
     default = ""
 
+    size: int
+
     def __init__(self, n: int, pad: bool = False) -> None:
         self.size, self.fmt, self.pad, self.name = n, f"{n}s", pad, f"BCD[{n}]"
 
@@ -197,6 +201,8 @@ class _Bytes(Kind):
 
     default = b""
 
+    size: int
+
     def __init__(self, n: int) -> None:
         self.size, self.fmt, self.name = n, f"{n}s", f"BYTE[{n}]"
 
@@ -225,6 +231,8 @@ class _Str(Kind):
     """BYTE[n] text: NULs stripped at both ends on decode, NUL-padded at the end on encode."""
 
     default = ""
+
+    size: int
 
     def __init__(self, n: int) -> None:
         self.size, self.fmt, self.name = n, f"{n}s", f"STRING[{n}]"
@@ -514,7 +522,70 @@ class _Values:
         return getattr(self.obj, name, default)
 
 
-def _compile(cls: type, version: Version) -> tuple[Callable[[Reader], Any], Callable[[Any, Writer], None]]:
+_DecStep = Callable[[Reader, dict[str, Any]], None]
+_EncStep = Callable[[Any, Writer], None]
+
+
+def _run_steps(run: list[tuple[FieldSpec, Kind]]) -> tuple[_DecStep, _EncStep]:
+    """Read and write steps of a run of fixed-width fields: one Struct for all of them."""
+    st = struct.Struct(">" + "".join(str(k.fmt) for _, k in run))
+    names = tuple(s.name for s, _ in run)
+    posts = tuple(k.post for _, k in run)
+    kinds = tuple(k for _, k in run)
+    first = names[0]
+    size = st.size
+
+    def dstep_plain(r: Reader, vals: dict[str, Any]) -> None:
+        p = r.pos
+        if p + size > r.end:
+            _truncated(r, st, names, first)
+        r.pos = p + size
+        vals.update(zip(names, st.unpack_from(r.data, p), strict=True))
+
+    def dstep_post(r: Reader, vals: dict[str, Any]) -> None:
+        p = r.pos
+        if p + size > r.end:
+            _truncated(r, st, names, first)
+        r.pos = p + size
+        for name, post, v in zip(names, posts, st.unpack_from(r.data, p), strict=True):
+            vals[name] = post(v, r) if post is not None else v
+
+    def estep(obj: Any, w: Writer) -> None:
+        vals = [k.pre(getattr(obj, n), w, n) for n, k in zip(names, kinds, strict=True)]
+        try:
+            w.out += st.pack(*vals)
+        except struct.error as e:  # pre() checks every value; this is a safety net
+            raise EncodeError(str(e), msg_id=w.msg_id) from None
+
+    return (dstep_post if any(posts) else dstep_plain), estep
+
+
+def _field_steps(s: FieldSpec, k: Kind) -> tuple[_DecStep, _EncStep]:
+    """Read and write steps of one field read by its kind (optionally only ``when`` its condition holds)."""
+    name, when = s.name, s.when
+    if when is None:
+        def dstep(r: Reader, vals: dict[str, Any]) -> None:
+            vals[name] = k.read(r, name)
+
+        def estep(obj: Any, w: Writer) -> None:
+            k.write(w, getattr(obj, name), name)
+
+        return dstep, estep
+
+    cond = when
+
+    def dstep_when(r: Reader, vals: dict[str, Any]) -> None:
+        if cond(vals):
+            vals[name] = k.read(r, name)
+
+    def estep_when(obj: Any, w: Writer) -> None:
+        if cond(_Values(obj)):
+            k.write(w, getattr(obj, name), name)
+
+    return dstep_when, estep_when
+
+
+def _compile(cls: type[Record], version: Version) -> tuple[Callable[[Reader], Any], Callable[[Any, Writer], None]]:
     specs: list[FieldSpec] = [s for s in cls.__wire__ if s.active(version)]
     # Group consecutive fixed-width unconditional fields into Struct runs.
     groups: list[Any] = []
@@ -534,59 +605,12 @@ def _compile(cls: type, version: Version) -> tuple[Callable[[Reader], Any], Call
             groups.append((s, k))
     close()
 
-    dec_steps: list[Callable[[Reader, dict[str, Any]], None]] = []
-    enc_steps: list[Callable[[Any, Writer], None]] = []
+    dec_steps: list[_DecStep] = []
+    enc_steps: list[_EncStep] = []
     for g in groups:
-        if isinstance(g, list):
-            st = struct.Struct(">" + "".join(k.fmt for _, k in g))  # type: ignore[misc]
-            names = tuple(s.name for s, _ in g)
-            posts = tuple(k.post for _, k in g)
-            kinds = tuple(k for _, k in g)
-            first = names[0]
-            if not any(posts):
-                def dstep(r: Reader, vals: dict[str, Any], st=st, names=names, first=first) -> None:
-                    p = r.pos
-                    if p + st.size > r.end:
-                        _truncated(r, st, names, first)
-                    r.pos = p + st.size
-                    vals.update(zip(names, st.unpack_from(r.data, p), strict=True))
-            else:
-                def dstep(r: Reader, vals: dict[str, Any], st=st, names=names, posts=posts,
-                          first=first) -> None:
-                    p = r.pos
-                    if p + st.size > r.end:
-                        _truncated(r, st, names, first)
-                    r.pos = p + st.size
-                    for name, post, v in zip(names, posts, st.unpack_from(r.data, p), strict=True):
-                        vals[name] = post(v, r) if post is not None else v
-
-            def estep(obj: Any, w: Writer, st=st, names=names, kinds=kinds) -> None:
-                vals = [k.pre(getattr(obj, n), w, n) for n, k in zip(names, kinds, strict=True)]
-                try:
-                    w.out += st.pack(*vals)
-                except struct.error as e:  # pre() checks every value; this is a safety net
-                    raise EncodeError(str(e), msg_id=w.msg_id) from None
-            dec_steps.append(dstep)
-            enc_steps.append(estep)
-        else:
-            s, k = g
-            name, when = s.name, s.when
-            if when is None:
-                def dstep(r: Reader, vals: dict[str, Any], k=k, name=name) -> None:
-                    vals[name] = k.read(r, name)
-
-                def estep(obj: Any, w: Writer, k=k, name=name) -> None:
-                    k.write(w, getattr(obj, name), name)
-            else:
-                def dstep(r: Reader, vals: dict[str, Any], k=k, name=name, when=when) -> None:
-                    if when(vals):
-                        vals[name] = k.read(r, name)
-
-                def estep(obj: Any, w: Writer, k=k, name=name, when=when) -> None:
-                    if when(_Values(obj)):
-                        k.write(w, getattr(obj, name), name)
-            dec_steps.append(dstep)
-            enc_steps.append(estep)
+        d, e = _run_steps(g) if isinstance(g, list) else _field_steps(*g)
+        dec_steps.append(d)
+        enc_steps.append(e)
 
     steps = tuple(dec_steps)
     esteps = tuple(enc_steps)
@@ -646,9 +670,10 @@ class Record:
         return c
 
     @classmethod
-    def decode(cls: type[T], r: Reader) -> T:
+    def decode(cls, r: Reader) -> Self:
         """Read this structure from ``r`` (compiled from the field declarations)."""
-        return cls._codec(r.version)[0](r)  # type: ignore[attr-defined]
+        obj: Self = cls._codec(r.version)[0](r)
+        return obj
 
     def encode(self, w: Writer) -> None:
         """Append this structure to ``w``."""
@@ -691,24 +716,24 @@ class Record:
         return cls(**vals)
 
 
-def _finish(cls: type, slots: bool = True) -> type:
+def _finish(cls: type[T], slots: bool = True) -> type[T]:
     if not dataclasses.is_dataclass(cls) or "__dataclass_fields__" not in cls.__dict__:
         cls = dataclasses.dataclass(slots=slots)(cls)
     specs = []
-    for f in dataclasses.fields(cls):
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]  # a dataclass by now
         spec = f.metadata.get("wire")
         if spec is not None:
             spec.name = f.name
             specs.append(spec)
-    cls.__wire__ = tuple(specs)
-    cls.__compiled__ = {}
+    setattr(cls, "__wire__", tuple(specs))  # noqa: B010 - set on the class the dataclass call made
+    setattr(cls, "__compiled__", {})  # noqa: B010
     return cls
 
 
-@dataclass_transform(field_specifiers=(dataclasses.field, wire))
+@dataclass_transform(field_specifiers=(dataclasses.field,))
 def record(cls: type[T]) -> type[T]:
     """Declare a list item structure (a slotted dataclass of ``wire`` fields)."""
-    return _finish(cls)  # type: ignore[return-value]
+    return _finish(cls)
 
 
 class Body(Record):
@@ -717,29 +742,35 @@ class Body(Record):
     __slots__ = ()
     msg_id: ClassVar[int] = -1
     versions: ClassVar[tuple[Version, ...]] = ALL_VERSIONS
-    #: Optional hot-path decoder ``(body_bytes, profile, version) -> body | None`` used by
-    #: :func:`jt808.decode` before the general path; ``None`` means "take the general path".
-    fast_decode: ClassVar[Callable[[bytes, Any, Version], Any] | None] = None
-    #: Optional hot-path encoder ``(body) -> bytes | None`` used by :func:`jt808.encode` (no Writer);
-    #: ``None`` (or a ``None`` result, e.g. for a value out of range) means "take the general path",
-    #: which also produces the precise :class:`EncodeError`.
-    fast_encode: ClassVar[Callable[[Any], bytes | None] | None] = None
+    @classmethod
+    def fast_decode(cls, data: bytes, profile: Any, version: Version) -> Self | None:
+        """Optional hot-path decoder of a whole body, tried by the frame decoder before the general path;
+        ``None`` means "take the general path" (the default)."""
+        return None
+
+    def fast_encode(self) -> bytes | None:
+        """Optional hot-path encoder (no Writer) used by :func:`jt808.encode`; ``None`` (the default, or
+        e.g. for a value out of range) means "take the general path", which also produces the precise
+        :class:`EncodeError`."""
+        return None
 
     @property
     def title(self) -> str:
         return type(self).__name__
 
 
-@dataclass_transform(field_specifiers=(dataclasses.field, wire))
+@dataclass_transform(field_specifiers=(dataclasses.field,))
 def message(msg_id: int, *, versions: tuple[Version, ...] = ALL_VERSIONS) -> Callable[[type[T]], type[T]]:
     """Class decorator: make a message body dataclass and register it for ``versions``."""
 
     def deco(cls: type[T]) -> type[T]:
-        cls.msg_id = msg_id  # type: ignore[attr-defined]
-        cls.versions = tuple(versions)  # type: ignore[attr-defined]
-        cls = _finish(cls)  # type: ignore[assignment]
-        DEFAULT_MESSAGES.register(cls, versions)  # type: ignore[arg-type]
-        return cls
+        if not issubclass(cls, Body):
+            raise TypeError(f"@message({msg_id:#06x}) declares a Body subclass, not {cls.__name__}")
+        cls.msg_id = msg_id
+        cls.versions = tuple(versions)
+        body = _finish(cls)
+        DEFAULT_MESSAGES.register(body, versions)
+        return body
 
     return deco
 

@@ -31,17 +31,20 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jt808.errors import DecodeError, FrameError, JT808Error, SessionError
 from jt808.protocol.frame import decode
 from jt808.protocol.framing import FrameSplitter
 from jt808.protocol.header import MAX_BODY, V2013, V2019, Header, Version
-from jt808.protocol.messages.general import TerminalGeneralReply
+from jt808.protocol.messages.general import ResendRequest, TerminalGeneralReply
 from jt808.protocol.packet import Packet, RawBody, encode, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
 from jt808.session.events import Event, FrameRejected
+
+if TYPE_CHECKING:
+    from jt808.protocol.subpackage import Reassembler
 
 __all__ = [
     "ENCRYPTABLE_IDS",
@@ -165,7 +168,7 @@ class TerminalSession:
         self._media_requests: dict[int, int] = {}  # media id of a pending 0x0801 -> its first serial
         self._split_sent: OrderedDict[int, dict[int, bytes]] = OrderedDict()  # first serial -> {frag_sn: frame}
         self._keep_split = keep_split
-        self._reassembler: Any = None
+        self._reassembler: Reassembler | None = None
         self.sent_frames = 0
         self.received_frames = 0
 
@@ -328,9 +331,10 @@ class TerminalSession:
             return
         h = packet.header
         if h.frag_total > 1:
-            packet = self._reassemble(packet, now, events)
-            if packet is None:
+            whole = self._reassemble(packet, now, events)
+            if whole is None:
                 return
+            packet = whole
         self._dispatch(packet, events)
 
     def _reassemble(self, packet: Packet, now: float, events: list[Event]) -> Packet | None:
@@ -365,7 +369,7 @@ class TerminalSession:
                 self.forget(sn)
             events.append(ReplyReceived(packet, sn, 0x0801 if rec is not None else None, final=not missing))
             return
-        if mid == 0x8003 and hasattr(body, "ids"):
+        if mid == 0x8003 and isinstance(body, ResendRequest):
             seq = body.seq
             ids = list(body.ids)
             if not ids:  # an empty list asks for the whole message again

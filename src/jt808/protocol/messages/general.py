@@ -8,11 +8,11 @@ empty-bodied queries 0x8104, 0x8107, 0x8201, 0x8702.
 from __future__ import annotations
 
 import struct
-from typing import ClassVar
+from typing import Any, ClassVar, Self
 
 from jt808.errors import TruncatedError
 from jt808.protocol.buffer import Reader, Writer
-from jt808.protocol.header import V2013, V2019
+from jt808.protocol.header import V2013, V2019, Version
 from jt808.protocol.spec import BCD, BYTE, LIST, WORD, Body, by_version, message, wire
 
 __all__ = [
@@ -43,7 +43,7 @@ class _GeneralReply(Body):
     result: int
 
     @classmethod
-    def decode(cls, r: Reader):  # type: ignore[no-untyped-def]
+    def decode(cls, r: Reader) -> Self:
         p = r.pos
         if p + 5 > r.end:
             raise TruncatedError(f"general reply needs 5 bytes, {r.end - p} left", offset=p)
@@ -51,7 +51,7 @@ class _GeneralReply(Body):
         return cls(*_REPLY.unpack_from(r.data, p))
 
     @classmethod
-    def fast_decode(cls, data: bytes, profile: object, version: object):  # type: ignore[no-untyped-def]
+    def fast_decode(cls, data: bytes, profile: Any, version: Version) -> Self | None:
         return cls(*_REPLY.unpack(data)) if len(data) == 5 else None
 
     def fast_encode(self) -> bytes | None:

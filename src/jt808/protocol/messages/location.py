@@ -25,7 +25,7 @@ import operator
 import struct
 from dataclasses import field
 from datetime import datetime, timedelta, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from jt808.errors import BodyError, EncodeError, TruncatedError
 from jt808.protocol import bits
@@ -86,7 +86,7 @@ BASIC_NAMES: tuple[str, ...] = tuple(s.name for s in _BasicBlock.__wire__)
 #: the 28-byte basic block as one Struct (the BCD time as 6 raw bytes)
 BASIC = struct.Struct(">" + "".join(str(s.kind_for(V2013).fmt) for s in _BasicBlock.__wire__))
 _basic_values = operator.attrgetter(*BASIC_NAMES)
-_BASIC_INTS = tuple((s.name, s.kind_for(V2013)) for s in _BasicBlock.__wire__[:-1])
+_BASIC_INTS = tuple((s.name, s.kind_for(V2013).size or 0) for s in _BasicBlock.__wire__[:-1])  # (name, size)
 
 
 def _pack_basic(loc: Any, w: Writer) -> bytes:
@@ -95,19 +95,23 @@ def _pack_basic(loc: Any, w: Writer) -> bytes:
         return BASIC.pack(*ints, bytes.fromhex(t) if len(t) == 12 else b"?")
     except (struct.error, ValueError, TypeError):
         # find the culprit for a precise message
-        for name, kind in _BASIC_INTS:
-            w.uint(getattr(loc, name), kind.size, name)
+        for name, size in _BASIC_INTS:
+            w.uint(getattr(loc, name), size, name)
         w.bcd(loc.time, 6, "time")
         raise EncodeError("invalid location block", msg_id=w.msg_id) from None
 
 
-def _unpack_basic(r: Reader) -> tuple[Any, ...]:
+#: the basic values in wire order: alarm, status, latitude, longitude, altitude, speed, direction, time
+BasicValues = tuple[int, int, int, int, int, int, int, str]
+
+
+def _unpack_basic(r: Reader) -> BasicValues:
     p = r.pos
     if p + 28 > r.end:
         raise TruncatedError(f"location block needs 28 bytes, {r.end - p} left", offset=p, field="location")
     r.pos = p + 28
-    v = BASIC.unpack_from(r.data, p)
-    return (*v[:7], v[7].hex())
+    a, s, la, lo, al, sp, d, t = BASIC.unpack_from(r.data, p)
+    return a, s, la, lo, al, sp, d, t.hex()
 
 
 def basic_to_json(loc: Any) -> dict[str, Any]:
@@ -115,15 +119,15 @@ def basic_to_json(loc: Any) -> dict[str, Any]:
     return dict(zip(BASIC_NAMES, _basic_values(loc), strict=True))
 
 
-def basic_from_json(obj: Any, prefix: str = "") -> list[Any]:
+def basic_from_json(obj: Any, prefix: str = "") -> BasicValues:
     """The eight basic values from their JSON keys, checked (fields named ``prefix + key``)."""
     if not isinstance(obj, dict):
         raise BodyError(f"location expects a JSON object, got {type(obj).__name__}", field=prefix.rstrip(".") or None)
-    vals: list[Any] = []
-    for name, kind in _BASIC_INTS:
+    vals: list[int] = []
+    for name, size in _BASIC_INTS:
         if name not in obj:
             raise BodyError("is missing", field=prefix + name)
-        vals.append(json_int(obj[name], prefix + name, 0, kind.hi))
+        vals.append(json_int(obj[name], prefix + name, 0, (1 << (8 * size)) - 1))
     if "time" not in obj:
         raise BodyError("is missing", field=prefix + "time")
     t = obj["time"]
@@ -135,8 +139,8 @@ def basic_from_json(obj: Any, prefix: str = "") -> list[Any]:
         bytes.fromhex(t)
     except ValueError:
         raise BodyError("expects 12 BCD digits YYMMDDhhmmss", field=prefix + "time") from None
-    vals.append(t)
-    return vals
+    a, s, la, lo, al, sp, d = vals
+    return a, s, la, lo, al, sp, d, t
 
 
 @record
@@ -328,14 +332,14 @@ class ItemTable(dict[int, ExtraCodec]):
 
 def extras_table(profile: Profile, version: Version) -> ItemTable:
     """The merged id -> row table for a profile and version (cached on the profile)."""
-    tbl = profile.extra_tables.get(version)
+    tbl: ItemTable | None = profile.extra_tables.get(version)
     if tbl is None:
         rows = {row.id: row for row in ITEMS if row.versions is None or version in row.versions}
         if profile.carriage_temp_sign_magnitude and version is V2019:
             rows[0x06] = _CARRIAGE_SM
         rows.update(profile.extras)
         tbl = profile.extra_tables[version] = ItemTable(rows, profile.extras)
-    return tbl  # type: ignore[no-any-return]
+    return tbl
 
 
 # =============================================================================================
@@ -377,20 +381,20 @@ class LocationReport(_BasicBlock, Body):
                 else:
                     p, bad, lay = _read_items(r, data, p, end, tbl, extras)
         r.pos = p
-        return cls(*basic, extras, bad, lay)
+        return cls(*basic, extras=extras, bad_tail=bad, layout=lay)
 
-    @staticmethod
-    def fast_decode(data: bytes, profile: Profile, version: Version) -> LocationReport | None:
+    @classmethod
+    def fast_decode(cls, data: bytes, profile: Profile, version: Version) -> Self | None:
         """Whole-body decode when the items repeat a remembered layout (see :mod:`jt808.protocol.layouts`)."""
-        tbl = profile.extra_tables.get(version)
+        tbl: ItemTable | None = profile.extra_tables.get(version)
         if tbl is None:
             return None
-        lay = tbl.layouts.bodies.get(len(data))
-        if lay is None or lay.marks(data) != lay.expected:
+        lay = tbl.layouts.bodies.get(len(data))  # (only layouts with a whole-body Struct are kept here)
+        if lay is None or lay.marks(data) != lay.expected or lay.body is None:
             return None
         v = lay.body.unpack_from(data)  # basic block and every item value in one unpack
-        return LocationReport(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7].hex(),
-                              [*zip(lay.ids, v[8:])], b"", lay)  # noqa: B905 - same length by construction
+        return cls(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7].hex(),
+                   [*zip(lay.ids, v[8:])], b"", lay)  # noqa: B905 - same length by construction
 
     def encode(self, w: Writer) -> None:
         out = w.out
@@ -601,11 +605,12 @@ def _render_item(eid: int, v: Any, tbl: dict[int, ExtraCodec]) -> tuple[str | No
     """
     if isinstance(v, bytes | bytearray):
         c = tbl.get(eid)  # a row of this version only: 0x05 of a 2013 frame is an unknown id there
+        raw = bytes(v)
         if c is not None and c.bytes_value:
-            return c.key, b64(v)
+            return c.key, b64(raw)
         if _CUSTOM_LO <= eid <= _CUSTOM_HI:
-            return None, b64(v)
-        return str(eid), b64(v)
+            return None, b64(raw)
+        return str(eid), b64(raw)
     c = _row(eid, tbl)
     if c is None:
         return str(eid), v  # a value some codec produced, JSON-native (checked by json.dumps)
@@ -730,7 +735,7 @@ def location_from_json(obj: Any, version: Version | None = None, profile: Profil
         extras = _in_order(extras, order)
     bad = obj.get("bad_tail")
     bad_tail = unb64(bad, "bad_tail") if bad is not None else b""
-    return LocationReport(*vals, extras, bad_tail)
+    return LocationReport(*vals, extras=extras, bad_tail=bad_tail)
 
 
 def _in_order(extras: list[tuple[int, Any]], order: Any) -> list[tuple[int, Any]]:

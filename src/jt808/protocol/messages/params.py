@@ -197,7 +197,7 @@ class ParamDef:
             return f"BYTE[{self.size}]"
         if self.type is ParamType.RAW:
             return "BYTE[n]"
-        return self.type.value
+        return str(self.type.value)
 
     def defined_in(self, version: Version) -> bool:
         return self.since is None or version >= self.since

@@ -598,8 +598,8 @@ class PeripheralQuery(DownlinkPassThrough):
 
 #: The profile layer shared by SuBiao and YueBiao terminals (peripheral pass-through types).
 ACTIVE_SAFETY = Profile("active-safety")
-ACTIVE_SAFETY.register_message(PeripheralPassThrough, (V2013, V2019), 0x0900)  # type: ignore[arg-type]
-ACTIVE_SAFETY.register_message(PeripheralQuery, (V2013, V2019), 0x8900)  # type: ignore[arg-type]
+ACTIVE_SAFETY.register_message(PeripheralPassThrough, (V2013, V2019), 0x0900)
+ACTIVE_SAFETY.register_message(PeripheralQuery, (V2013, V2019), 0x8900)
 PeripheralPassThrough.msg_id = 0x0900
 PeripheralQuery.msg_id = 0x8900
 

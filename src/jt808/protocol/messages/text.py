@@ -118,7 +118,7 @@ class TextMessage(Body):
         if isinstance(obj, dict) and version is V2019 and "text_type" not in obj:
             obj = {**obj, "text_type": 1}
         # explicit: the slotted dataclass is a new class, so a bare super() would not find it
-        return super(TextMessage, cls).from_json(obj, version)  # type: ignore[return-value]  # noqa: UP008
+        return super(TextMessage, cls).from_json(obj, version)  # noqa: UP008
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ class Question(_Lengths, Body):
     def decode(cls, r: Reader) -> Question:
         flag = r.u8("flag")
         question = r.str_len8("question")
-        answers = []
+        answers: list[Answer] = []
         while r.pos < r.end:
             i = len(answers)
             aid = r.u8(f"answers[{i}].id")

@@ -130,8 +130,8 @@ class UpgradeProgress(Body):
 #: YueBiao (粤标) terminals: the peripheral pass-through types of every active-safety terminal, and the
 #: 30/40-byte layouts of 0x1210 and 0x9208.
 YUEBIAO = ACTIVE_SAFETY.derive("yuebiao")
-YUEBIAO.register_message(YueBiaoAlarmAttachmentList, (V2013, V2019), 0x1210)  # type: ignore[arg-type]
-YUEBIAO.register_message(YueBiaoAlarmAttachmentRequest, (V2013, V2019), 0x9208)  # type: ignore[arg-type]
+YUEBIAO.register_message(YueBiaoAlarmAttachmentList, (V2013, V2019), 0x1210)
+YUEBIAO.register_message(YueBiaoAlarmAttachmentRequest, (V2013, V2019), 0x9208)
 
 #: Message ids whose YueBiao layout differs from SuBiao's, plus the YueBiao-only 0x1FC4.
 YUEBIAO_IDS: tuple[int, ...] = (0x1210, 0x9208, 0x1FC4)

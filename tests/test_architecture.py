@@ -3,7 +3,8 @@ functions, except those under ``if TYPE_CHECKING:``):
 
 - no import cycle anywhere (a module never reaches itself again through the modules it imports);
 - the protocol core (``jt808.protocol``) imports only the standard library, ``jt808.errors`` and itself;
-- the session layer imports only the standard library, the core and ``jt808.errors``.
+- the session layer imports only the standard library, the core and ``jt808.errors``;
+- the gateway never imports the HTTP API (``jt808.node`` composes them).
 
 ``tests/protocol/test_layers.py`` checks the same for the core at run time (what ``import`` really loads).
 """
@@ -141,3 +142,9 @@ def test_the_protocol_core_imports_only_the_standard_library_and_itself() -> Non
 
 def test_the_session_layer_imports_only_the_core() -> None:
     assert _foreign("jt808.session", ("jt808.session", "jt808.protocol", "jt808.errors")) == {}
+
+
+def test_the_gateway_never_imports_the_http_api() -> None:
+    bad = {name: sorted(m for m in mods if m == "jt808.http" or m.startswith("jt808.http."))
+           for name, mods in GRAPH.items() if name.startswith("jt808.gateway")}
+    assert {k: v for k, v in bad.items() if v} == {}

@@ -168,7 +168,7 @@ class Missing(Sequence[int]):
 def _chunks(ids: Sequence[int], size: int, limit: int) -> list[list[int]]:
     """The first ``size * limit`` of ``ids`` in lists of ``size``."""
     it = iter(ids)
-    out = []
+    out: list[list[int]] = []
     while len(out) < limit:
         part = list(islice(it, size))
         if not part:
@@ -259,7 +259,7 @@ class Incomplete:
         if self.media_id is None:
             raise ReassemblyError("fragment 1 of the 0x0801 is missing: its multimedia id is unknown; "
                                   "use resend_request()")
-        return MediaDataReply(mm_id=self.media_id, retx_ids=self.missing[:MEDIA_RETX_IDS])
+        return MediaDataReply(mm_id=self.media_id, retx_ids=list(self.missing[:MEDIA_RETX_IDS]))
 
     def reply(self) -> Body:
         """What a platform sends: 0x8800 for 0x0801 media when the id is known, else 0x8003."""

@@ -9,6 +9,7 @@ be used becomes a :class:`FrameRejected` event and the session goes on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class FragmentsMissing(Event):
 
     __slots__ = ("missing", "msg_id", "seq")
 
-    def __init__(self, msg_id: int, seq: int, missing: list[int]) -> None:
+    def __init__(self, msg_id: int, seq: int, missing: Sequence[int]) -> None:
         self.msg_id = msg_id
         self.seq = seq
         self.missing = missing
@@ -143,7 +144,7 @@ class ReassemblyAbandoned(Event):
 
     __slots__ = ("missing", "msg_id", "seq")
 
-    def __init__(self, msg_id: int, seq: int, missing: list[int]) -> None:
+    def __init__(self, msg_id: int, seq: int, missing: Sequence[int]) -> None:
         self.msg_id = msg_id
         self.seq = seq
         self.missing = missing

@@ -32,8 +32,6 @@ explain them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum, IntFlag
@@ -43,6 +41,7 @@ from typing import Any, ClassVar, NamedTuple
 from jt808.errors import BodyError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2013, V2019, Version
+from jt808.protocol.jsonutil import b64, unb64
 from jt808.protocol.registry import Profile
 from jt808.protocol.spec import (
     BCD,
@@ -380,19 +379,6 @@ class RawValue(bytes):
         return f"RawValue({bytes(self).hex()})"
 
 
-def _b64(v: bytes) -> str:
-    return base64.b64encode(v).decode("ascii")
-
-
-def _unb64(v: Any, field_name: str) -> bytes:
-    if not isinstance(v, str):
-        raise BodyError(f"expects base64 text, got {type(v).__name__}", field=field_name)
-    try:
-        return base64.b64decode(v, validate=True)
-    except (binascii.Error, ValueError):
-        raise BodyError("is not valid base64", field=field_name) from None
-
-
 @dataclass(slots=True)
 class Param:
     """One parameter item: ``id`` and its ``value`` (int, str or bytes, see the module docstring)."""
@@ -416,7 +402,7 @@ class Param:
 
     def to_json(self, version: Version | None = None) -> dict[str, Any]:
         v = self.value
-        return {"id": self.id, "value": _b64(v) if isinstance(v, bytes) else v}
+        return {"id": self.id, "value": b64(v) if isinstance(v, bytes) else v}
 
     @classmethod
     def from_json(cls, obj: Any, version: Version | None = None, index: int = 0) -> Param:
@@ -432,7 +418,7 @@ class Param:
         field_name = f"{where}.value"
         if d is not None and d.type.is_int:
             if isinstance(v, str):  # an item kept raw on decode comes back as base64
-                return cls(pid, RawValue(_unb64(v, field_name)))
+                return cls(pid, RawValue(unb64(v, field_name)))
             if isinstance(v, bool) or not isinstance(v, int):
                 raise BodyError(f"0x{pid:04X} ({d.name}) expects an integer, got {type(v).__name__}",
                                 field=field_name)
@@ -442,7 +428,7 @@ class Param:
                 raise BodyError(f"0x{pid:04X} ({d.name}) expects a string, got {type(v).__name__}",
                                 field=field_name)
             return cls(pid, v)
-        raw = _unb64(v, field_name)
+        raw = unb64(v, field_name)
         if d is not None and d.type is ParamType.BYTES and len(raw) != d.size:
             return cls(pid, RawValue(raw))
         return cls(pid, raw)
@@ -915,7 +901,7 @@ class UpgradePackage(Body):
 
     def to_json(self, version: Version | None = None) -> dict[str, Any]:
         return {"type": self.type, "manufacturer": self.manufacturer, "ver_len": _text_len(self.version),
-                "version": self.version, "fw_len": len(self.firmware), "firmware": _b64(self.firmware)}
+                "version": self.version, "fw_len": len(self.firmware), "firmware": b64(self.firmware)}
 
     @classmethod
     def from_json(cls, obj: Any, version: Version | None = None) -> UpgradePackage:

@@ -666,3 +666,22 @@ async def test_hooks_cannot_grant_an_empty_code(tmp_path: Path) -> None:
             await t.close()
     finally:
         server.close()
+
+
+async def test_fragment_budget_is_shared_by_all_terminals(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, limits={"fragment_sets_total": 2})
+    async with Gateway(cfg) as gw:
+        a, b = Terminal("013600000001"), Terminal("013600000002")
+        for t in (a, b):
+            await t.connect(gw.tcp_port)
+            await t.login()
+        for t, sn in ((a, 10), (a, 20), (b, 30)):
+            await t.send_raw(_fragment(t, 0x0900 + sn, 5, 1, sn))
+        results = [(await t.recv()).body.result for t in (a, a, b)]
+        assert results == [0, 0, 2]  # the third set finds the budget full: "message error", refused
+        assert (gw.guard.fragments.sets, gw.guard.fragments.refused) == (2, 1)
+        await a.close()
+        await wait_for(lambda: gw.guard.fragments.sets == 0)  # a's sets went away with its connection
+        await b.send_raw(_fragment(b, 0x0930, 5, 1, 31))
+        assert (await b.recv()).body.result == 0
+        await b.close()

@@ -52,8 +52,10 @@ def _reset_via_api(api: str, token: str, phone: str) -> dict[str, Any]:
     except httpx.HTTPError as e:
         raise click.ClickException(f"{url}: {e}") from None
     try:
-        body = r.json()
+        body: dict[str, Any] = r.json()
     except ValueError:
+        body = {}
+    if not isinstance(body, dict):
         body = {}
     if r.status_code == 404:
         raise click.ClickException(f"terminal {phone} is not registered")

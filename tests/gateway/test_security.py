@@ -685,3 +685,32 @@ async def test_fragment_budget_is_shared_by_all_terminals(tmp_path: Path) -> Non
         await b.send_raw(_fragment(b, 0x0930, 5, 1, 31))
         assert (await b.recv()).body.result == 0
         await b.close()
+
+
+async def test_replayed_auth_from_another_address(tmp_path: Path) -> None:
+    """A captured 0x0102, replayed from another address: once the operator has reset the terminal it is
+    refused and changes nothing; a replay of a refused 0x0102 changes nothing either. (A replay of a still
+    valid code is the device itself as far as JT/T 808 can tell: docs/security.md, threat model.)"""
+    from .helpers import UdpTerminal
+
+    cfg = make_config(tmp_path, http={"enabled": True, "port": 0})
+    async with Node(cfg) as node, httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
+        gw = node.gateway
+        victim = await UdpTerminal().connect(gw.udp_port)
+        old = await victim.register()
+        captured = victim.frame(TerminalAuth(code=old))
+        await victim.send_raw(captured)
+        assert (await victim.recv()).body.result == 0
+        assert (await c.post(f"/api/v1/terminals/{PHONE}/reset")).status_code == 200
+        new = await victim.register()  # the device registers again (from its own address) …
+        assert (await victim.authenticate(new)).body.result == 0
+        replay = await UdpTerminal().connect(gw.udp_port, SRC)
+        await replay.send_raw(captured)  # … and the old 0x0102, replayed, is refused
+        assert (await replay.recv()).body.result == 1
+        wrong = victim.frame(TerminalAuth(code="wrong"))
+        await replay.send_raw(wrong)
+        assert (await replay.recv()).body.result == 1
+        assert gw.connection(PHONE).addr == victim.transport.get_extra_info("sockname")
+        assert (await victim.heartbeat()).body.result == 0
+        await replay.close()
+        await victim.close()

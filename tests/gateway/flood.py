@@ -17,7 +17,7 @@ def main() -> None:
     failed = 0
     for i in range(count):
         s = socket.socket()
-        s.settimeout(5)
+        s.settimeout(10)
         try:
             s.bind((addrs[i % len(addrs)], 0))
             s.connect(("127.0.0.1", port))

@@ -401,16 +401,16 @@ async def test_udp_datagrams_make_no_session_until_authenticated(tmp_path: Path)
 
 # -- bounded resources for the unauthenticated ---------------------------------------------------
 async def test_auth_deadline_closes_silent_connections(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path, limits={"auth_deadline": 0.5})
+    cfg = make_config(tmp_path, limits={"auth_deadline": 1.0})
     async with Gateway(cfg) as gw:
         idle = await Terminal().connect(gw.tcp_port, SRC)
         talker = await Terminal("013800000001").connect(gw.tcp_port, SRC)
         good = await Terminal("013800000002").connect(gw.tcp_port, SRC)
         await good.login()
         await talker.send(HeartBeat())  # talking without authenticating does not count
-        assert await closed_by_server(idle, 3) and await closed_by_server(talker, 3)
+        assert await closed_by_server(idle, 5) and await closed_by_server(talker, 5)
         assert gw.guard.admission.expired == 2
-        await asyncio.sleep(0.6)
+        await asyncio.sleep(1.1)
         assert (await good.heartbeat()).body.result == 0  # an authenticated terminal has no deadline
         for t in (idle, talker, good):
             await t.close()
@@ -439,7 +439,7 @@ async def test_unauthenticated_caps_per_address_and_in_all(tmp_path: Path) -> No
 
 
 async def test_slowloris_is_cut(tmp_path: Path) -> None:
-    cfg = make_config(tmp_path, limits={"frame_timeout": 0.5})
+    cfg = make_config(tmp_path, limits={"frame_timeout": 1.0})
     async with Gateway(cfg) as gw:
         t = await Terminal().connect(gw.tcp_port, SRC)
         await t.login()
@@ -449,15 +449,15 @@ async def test_slowloris_is_cut(tmp_path: Path) -> None:
         await asyncio.sleep(0.1)
         await t.send_raw(frame[5:])
         assert (await t.recv()).body.result == 0
-        # one byte every 0.2 s: a frame never finished within frame_timeout
+        # one byte every 0.3 s: a frame never finished within frame_timeout
         frame = t.frame(HeartBeat())
         for b in frame[:-1]:
             try:
                 await t.send_raw(bytes([b]))
             except ConnectionError:
                 break
-            await asyncio.sleep(0.2)
-        assert await closed_by_server(t, 2)
+            await asyncio.sleep(0.3)
+        assert await closed_by_server(t, 3)
         assert gw.guard.admission.stalled_cut == 1
         await t.close()
 
@@ -599,7 +599,7 @@ async def test_connection_flood_leaves_room_for_terminals_and_healthz(tmp_path: 
                                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
             ready = [await asyncio.to_thread(f.stdout.readline) for f in floods]  # type: ignore[union-attr]
             established = sum(int(line.split()[1]) for line in ready)
-            assert established >= 2 * per_process * 0.95, ready
+            assert established >= 2 * per_process * 0.8, ready  # a loaded machine may drop a few SYNs
             # during the flood: the gateway holds far fewer sockets than the flood opened …
             assert srv.fds() < 4096 + 300
             # … answers /healthz …

@@ -79,6 +79,8 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     [mqtt]                      # used by the MQTT bridge
     url = ""
     client_id = "jt808-gateway"
+    required = true             # refuse to start without the broker; /healthz degraded while it is down
+    connect_timeout = 5.0       # seconds to wait for the broker at start
     …
 
     [log]
@@ -231,6 +233,7 @@ class MqttConfig:
     status_topic: str = "jt808/${clientid}/${phone}/status"  # connected/disconnected events (retained)
     qos: int = 1
     required: bool = True  # jt808 serve: refuse to start without the broker; /healthz degraded while it is down
+    connect_timeout: float = 5.0  # seconds jt808 serve waits for the broker at start
     buffer_size: int = 10000
     publish_media_max: int = 65536
 

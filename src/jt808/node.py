@@ -73,6 +73,8 @@ def make_storage(cfg: Config) -> Storage:
         return create_storage(url, Path(cfg.data_dir))
     except StorageError as e:
         raise ConfigError(f"storage.db: {e}") from None
+    except ValueError as e:  # e.g. ?pool_max=abc
+        raise ConfigError(f"storage.db: {_redact(db)}: {e}") from None
 
 
 async def open_storage(cfg: Config) -> Storage:
@@ -83,22 +85,37 @@ async def open_storage(cfg: Config) -> Storage:
     try:
         await storage.open()
     except StorageError as e:
-        if e.__cause__ is None:  # the URL's own settings
+        cause = e.__cause__
+        if cause is None:  # the URL's own settings
             raise ConfigError(f"storage.db: {e}") from None
-        raise StartupError(f"storage.db: {e}") from None  # unreachable, refused, unknown database or role …
+        if isinstance(cause, OSError | TimeoutError):  # unreachable
+            raise StartupError(f"storage.db: cannot connect to {_redact(cfg.storage.db)}: "
+                               f"{_storage_reason(cause)}") from None
+        raise StartupError(f"storage.db: {e}") from None  # refused: unknown database or role, password …
     except Exception as e:
         raise StartupError(f"storage.db: {_storage_reason(e)}") from None
     return storage
 
 
+def _redact(url: str) -> str:
+    """``url`` without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+            return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        pass
+    return url
+
+
 def _storage_reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.errno is not None:
+        return os.strerror(e.errno).lower()
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    name = type(e).__name__
-    if isinstance(e, ConnectionRefusedError) or "Connect call failed" in text:
-        return f"cannot connect to the database: connection refused ({text})"
-    if isinstance(e, OSError | TimeoutError):
-        return f"cannot connect to the database: {text or name}"
-    return f"the database refused: {text or name}" if text else f"cannot open the database ({name})"
+    return text or type(e).__name__
 
 
 STORAGE_UP = "storage"
@@ -132,10 +149,10 @@ class Node:
     serves the public HTTP API, every worker its internal one on ``http.port + 1 + index``)."""
 
     def __init__(self, config: Config, *, storage: Storage | None = None, worker_index: int | None = None,
-                 profile: Profile | None = None, connect_timeout: float = 5.0) -> None:
+                 profile: Profile | None = None, connect_timeout: float | None = None) -> None:
         self.config = config
         self.worker_index = worker_index
-        self.connect_timeout = connect_timeout
+        self.connect_timeout = connect_timeout if connect_timeout is not None else config.mqtt.connect_timeout
         self._given_storage = storage
         self._profile = profile
         self.gateway: Gateway = None  # type: ignore[assignment]  # built by start()

@@ -19,7 +19,7 @@ from jt808.errors import BodyError, DecodeError, HeaderError, JT808Error, ReplyT
 from jt808.gateway.downlink import Downlink
 from jt808.gateway.errors import CommandFailed, TerminalOffline
 from jt808.gateway.listeners import CommandObserver, CommandRoute
-from jt808.protocol.header import Version
+from jt808.protocol.header import V2011, V2013, Version
 from jt808.protocol.packet import Packet
 from jt808.protocol.spec import Body
 from jt808.storage.base import CommandRow
@@ -79,6 +79,10 @@ class Commands:
         body = obj.get("body")
         if body is not None and not isinstance(body, dict):
             raise BodyError(f"expects a JSON object, got {type(body).__name__}", field="body")
+        if version is None and "proto_ver" not in header and isinstance(mid, int):
+            known = self.gw.profile.messages.versions_of(mid)
+            if known and V2013 not in known and V2011 not in known:
+                version = known[-1]  # a message of 2019 only: checked as 2019 (the terminal decides later)
         header = {"phone": "0", "msg_sn": 0, **header}
         return from_json({**obj, "header": header}, self.gw.profile, version=version)
 

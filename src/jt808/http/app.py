@@ -17,8 +17,8 @@ no answer), 409 ``command_failed`` (answered with a failure result; the reply is
 ``bad_command`` (the JSON does not encode), 429 ``queue_full``. When ``token`` is set every ``/api``
 route needs ``Authorization: Bearer <token>`` (``/healthz`` and ``/metrics`` stay open).
 =======
-The OpenAPI document (``/openapi.json``) describes every body and answer; ``/docs`` (Swagger UI) and
-``/redoc`` are served with their assets from the gateway itself (no CDN). Errors are one object
+The OpenAPI document (``/openapi.json``) describes every body and answer; ``/docs`` (Swagger UI) is
+served with its assets from the gateway itself (no CDN). Errors are one object
 (:mod:`jt808.http.errors`).
 """
 
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import math
 import os
 from datetime import UTC, datetime
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
     from jt808.gateway.server import Gateway
 
 __all__ = ["COMMAND_ERRORS", "command_error", "create_app"]
+
+log = logging.getLogger("jt808.http")
 
 DESCRIPTION = """\
 The HTTP API of a [jt808](https://pypi.org/project/jt808/) gateway node: registered terminals, their
@@ -155,7 +158,7 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
     """The API of ``gw``; ``worker``: also the internal routes sibling workers use (not documented)."""
     from jt808.http.errors import ERRORS
 
-    codes = "\n".join(f"| `{c}` | {s} | {t.replace('``', '`')} |" for c, (s, t) in ERRORS.items())
+    codes = "\n".join(f"| `{c}` | {s} | {t} |" for c, (s, t) in ERRORS.items())
     app = FastAPI(title="jt808 gateway", version="1", summary="JT/T 808 platform gateway API",
                   description=DESCRIPTION.replace("{codes}", "| code | HTTP | meaning |\n|---|---|---|\n" + codes),
                   docs_url=None, redoc_url=None,
@@ -284,10 +287,12 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
     @app.post("/api/v1/terminals/{phone}/reset", tags=["terminals"], dependencies=api,
               response_model=schemas.ResetAnswer,
               responses=responses("unknown_terminal", "unauthorized", "storage_unavailable"))
-    async def reset(phone: str) -> Any:
+    async def reset(phone: str, body: schemas.ResetRequest | None = None) -> Any:
         """Release the terminal's auth code (its next 0x0100 gets a new one) and disconnect it, wherever it
         is connected: how a device that lost its code, or a phone taken over, gets a fresh registration
-        (docs/security.md)."""
+        (docs/security.md). The optional `reason` goes to the gateway's log."""
+        if body is not None and body.reason:
+            log.warning("phone=%s reset requested over the API: %s", phone, body.reason)
         known, disconnected = await gw.reset_terminal(phone)
         if not disconnected:
             disconnected = await gw.commands.remote_disconnect(phone)

@@ -1,7 +1,8 @@
-"""``/docs`` (Swagger UI) and ``/redoc`` with every asset served by the gateway itself.
+"""``/docs`` (Swagger UI) with every asset served by the gateway itself.
 
 The JavaScript, CSS and icon come from the ``fastapi-offline`` package (a dependency of the gateway),
-so the pages work on a machine without internet: nothing is loaded from a CDN.
+so the page works on a machine without internet: nothing is loaded from a CDN. (ReDoc is not offered:
+its bundle fetches its logo from its CDN.)
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -35,9 +36,3 @@ def mount(app: FastAPI) -> None:
                                    swagger_css_url=f"{ASSETS}/swagger-ui.css",
                                    swagger_favicon_url=f"{ASSETS}/favicon.png",
                                    swagger_ui_parameters={"persistAuthorization": True})
-
-    @app.get("/redoc", include_in_schema=False)
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title=f"{title} — API",
-                              redoc_js_url=f"{ASSETS}/redoc.standalone.js", redoc_favicon_url=f"{ASSETS}/favicon.png",
-                              with_google_fonts=False)

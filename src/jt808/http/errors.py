@@ -31,19 +31,19 @@ __all__ = ["ERRORS", "ApiError", "ErrorBody", "error_response", "install", "resp
 
 log = logging.getLogger("jt808.http")
 
-#: code -> (HTTP status, what it means). One place: the API, its OpenAPI document and docs/gateway.md.
+#: code -> (HTTP status, what it means, Markdown). One place: the API, its OpenAPI document and docs/gateway.md.
 ERRORS: dict[str, tuple[int, str]] = {
-    "bad_request": (400, "A query parameter, path parameter or body is invalid (``detail`` lists the fields)."),
+    "bad_request": (400, "A query parameter, path parameter or body is invalid (`detail` lists the fields)."),
     "bad_json": (400, "The body is not JSON, or nested deeper than the API accepts."),
     "bad_command": (400, "The command does not encode: unknown or uplink message id, a missing, ill-typed or "
-                         "out-of-range field (``detail.field`` names it)."),
-    "bad_time": (400, "``start`` / ``end`` is neither ISO 8601 nor Unix seconds, or out of range."),
+                         "out-of-range field (`detail.field` names it)."),
+    "bad_time": (400, "`start` / `end` is neither ISO 8601 nor Unix seconds, or out of range."),
     "unauthorized": (401, "The bearer token is missing or wrong."),
     "not_found": (404, "No such route."),
     "unknown_terminal": (404, "The terminal is neither registered nor connected."),
     "terminal_offline": (404, "The terminal holds no connection to any node or worker."),
     "method_not_allowed": (405, "The route does not take this method."),
-    "command_failed": (409, "The terminal answered with a failure result (``detail.result``, ``detail.reply``)."),
+    "command_failed": (409, "The terminal answered with a failure result (`detail.result`, `detail.reply`)."),
     "payload_too_large": (413, "The body is larger than the API accepts."),
     "queue_full": (429, "The terminal's downlink queue is full; try again later."),
     "internal": (500, "A bug: the gateway logged it with a traceback."),
@@ -102,8 +102,35 @@ def _field(loc: Any) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
+def _openapi(app: FastAPI) -> Any:
+    """FastAPI's document without its 422 ``HTTPValidationError`` answers: invalid input is a 400 with the
+    error object here (added to every operation that takes parameters or a body)."""
+    from fastapi.openapi.utils import get_openapi
+
+    if app.openapi_schema:
+        return app.openapi_schema
+    spec = get_openapi(title=app.title, version=app.version, summary=app.summary, description=app.description,
+                       routes=app.routes, tags=app.openapi_tags)
+    ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for item in spec.get("paths", {}).values():
+        for op in item.values():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            if op["responses"].pop("422", None) is not None and "400" not in op["responses"]:
+                op["responses"]["400"] = {"description": f"`bad_request`: {ERRORS['bad_request'][1]}",
+                                          "content": {"application/json": {"schema": ref}}}
+    schemas = spec.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    schemas.setdefault("ErrorBody", ErrorBody.model_json_schema(ref_template="#/components/schemas/{model}"))
+    app.openapi_schema = spec
+    return spec
+
+
 def install(app: FastAPI) -> None:
-    """Answer FastAPI's and Starlette's own errors, and unexpected exceptions, with the error object."""
+    """Answer FastAPI's and Starlette's own errors, and unexpected exceptions, with the error object; the
+    OpenAPI document says so."""
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, e: ApiError) -> JSONResponse:

@@ -17,7 +17,7 @@ __all__ = [
     "CommandReply",
     "Health",
     "LocationList",
-    "ResetAnswer",
+    "ResetAnswer", "ResetRequest",
     "Terminal",
     "TerminalList",
     "command_request_body",
@@ -100,6 +100,11 @@ class LocationList(BaseModel):
 class CommandReply(BaseModel):
     reply: dict[str, Any] | None = Field(description="The terminal's answer as seed-004 JSON (null when the "
                                                      "command expects none or `wait=false`)")
+
+
+class ResetRequest(BaseModel):
+    reason: str = Field("", max_length=500, description="Why (written to the gateway's log)",
+                        examples=["device replaced"])
 
 
 class ResetAnswer(BaseModel):
@@ -210,8 +215,10 @@ def command_schema() -> dict[str, Any]:
                 "header": {"type": "object", "required": ["msg_id"],
                            "properties": {"msg_id": {"const": mid, "description": f"0x{mid:04X}"},
                                           "encrypt": {"type": "integer", "enum": [0, 1],
-                                                      "description": "1: RSA-encrypt the body"}}},
-                "body": bodies[0] if len(bodies) == 1 else {"oneOf": bodies,
+                                                      "description": "1: RSA-encrypt the body"},
+                                          "proto_ver": {"type": "integer", "minimum": 0, "maximum": 255,
+                                                        "description": "Present: the 2019 layout"}}},
+                "body": bodies[0] if len(bodies) == 1 else {"anyOf": bodies,
                                                             "description": "The layout depends on the "
                                                                            "terminal's protocol version."},
             },

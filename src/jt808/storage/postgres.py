@@ -203,8 +203,11 @@ class PostgresStorage(Storage):
         self.schema = schema or opts.get("schema") or "public"
         if not self.schema.replace("_", "").isalnum():
             raise StorageError(f"postgresql: schema name {self.schema!r} must be letters, digits and '_'")
-        self.pool_min = pool_min if pool_min is not None else int(opts.get("pool_min", 1))
-        self.pool_max = pool_max if pool_max is not None else int(opts.get("pool_max", 10))
+        self.pool_min = pool_min if pool_min is not None else _int_option(opts, "pool_min", 1)
+        self.pool_max = pool_max if pool_max is not None else _int_option(opts, "pool_max", 10)
+        if not 0 <= self.pool_min <= self.pool_max or self.pool_max < 1:
+            raise StorageError(f"postgresql: needs 0 <= pool_min <= pool_max and pool_max >= 1 "
+                               f"(got pool_min={self.pool_min}, pool_max={self.pool_max})")
         self._pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
@@ -458,3 +461,13 @@ def _range_where(phone: str, start: datetime | None, end: datetime | None) -> tu
         args.append(utc(end))
         where.append(f"t <= ${len(args)}")
     return " AND ".join(where), args
+
+
+def _int_option(opts: dict[str, str], name: str, default: int) -> int:
+    text = opts.get(name)
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise StorageError(f"postgresql: ?{name}={text!r} is not a whole number") from None

@@ -714,3 +714,20 @@ async def test_replayed_auth_from_another_address(tmp_path: Path) -> None:
         assert (await victim.heartbeat()).body.result == 0
         await replay.close()
         await victim.close()
+
+
+async def test_builtin_registry_never_accepts_an_empty_code() -> None:
+    """The policy's own guard (the gateway refuses empty codes before asking, this is the second line)."""
+    from jt808.gateway.hooks import BuiltinRegistry
+    from jt808.storage.memory import MemoryStorage
+
+    storage = MemoryStorage()
+    await storage.open()
+    await storage.save_terminal(TerminalRecord(PHONE))  # provisioned without a code
+    await storage.save_terminal(TerminalRecord("013800000001", auth_code="c0de"))
+    reg = BuiltinRegistry(storage)
+    assert not await reg.authenticate(PHONE, "", 2013)
+    assert not await reg.authenticate("013800000001", "", 2013)
+    assert not await reg.authenticate("013700000000", "", 2013)
+    assert await reg.authenticate("013800000001", "c0de", 2013)
+    await storage.close()

@@ -177,3 +177,24 @@ async def test_many_terminals_each_subscribed_and_published(make_node, retained)
         for t in terms[::25]:
             assert (await t.recv_id(0x8201)).header.phone == t.phone
     await asyncio.gather(*(t.close() for t in terms))
+
+
+async def test_downlink_on_the_topic_of_any_typed_phone_form(make_node, retained) -> None:
+    """Issue 9 item 5: jt808/13912345678/…/dn and jt808/00000000013912345678/…/dn reach the terminal
+    held as 0139…; the status and up topics use the canonical form."""
+    node = await make_node()
+    phone = "0" + "".join(random_phone()[1:])  # 12 digits, canonical
+    short, long = phone.lstrip("0"), phone.rjust(20, "0")
+    up, _dn, st = topics(phone)
+    retained.add(st)
+    t = await Terminal(long, V2019).connect(node.port)  # a 2019 terminal: 20 digits on the wire
+    await t.login()
+    await until(lambda: node.bridge.subscribed(phone), what="the dn subscription")
+    async with Watcher(up) as w:
+        for form in (short, long):
+            await w.publish(f"jt808/{form}/{form}/dn", {"header": {"msg_id": 0x8201}})
+            cmd = await t.recv_id(0x8201)
+            await t.send(LocationQueryReply(seq=cmd.header.msg_sn, location=location(1)))
+            _, msg = await w.next(where=lambda tp, p: p.get("header", {}).get("msg_id") == 0x0201)
+            assert msg["body"]["seq"] == cmd.header.msg_sn
+    await t.close()

@@ -158,7 +158,7 @@ async def test_2019_auth_records_imei(gateway: Gateway) -> None:
     code = await t.register()
     reply = await t.request(TerminalAuth(code=code, imei="861234567890123", software_version="V2.1"))
     assert reply.body.result == 0 and reply.version is V2019
-    rec = await gateway.storage.get_terminal("00000000013912345678")
+    rec = await gateway.storage.get_terminal("013912345678")  # stored under the canonical phone (docs/api.md)
     assert (rec.imei, rec.software_version, rec.version) == ("861234567890123", "V2.1", 2019)
     await t.close()
 

@@ -8,8 +8,10 @@
     ...
     await bridge.stop()         # publishes what it can within a few seconds, says goodbye
 
-Topics (EMQX's defaults; ``${clientid}`` and ``${phone}`` are both the terminal's phone, every BCD
-digit as in the JSON header, because EMQX's gateway uses the phone as the terminal's client id):
+Topics (EMQX's defaults; ``${clientid}`` and ``${phone}`` are both the terminal's phone in its canonical
+form, :func:`jt808.protocol.header.canonical_phone`, because EMQX's gateway uses the phone as the
+terminal's client id; downlinks are also taken on the topics of the other forms people type,
+``13912345678`` and ``00000000013912345678``):
 
 =====================================  =========================================================
 ``jt808/{phone}/{phone}/up``           every uplink of an authenticated terminal as seed-004 JSON
@@ -74,6 +76,7 @@ from jt808.errors import DecodeError, EncodeError, JT808Error, ReplyTimeout
 from jt808.gateway.errors import CommandFailed, DownlinkQueueFull, TerminalOffline
 from jt808.gateway.metrics import Metric, Sample
 from jt808.protocol.exchange import from_json, to_json
+from jt808.protocol.header import phone_forms
 from jt808.protocol.packet import Packet
 
 __all__ = ["MqttBridge", "parse_url"]
@@ -315,14 +318,24 @@ class MqttBridge:
     # ------------------------------------------------------------------------------------------
     # gateway listener (plain, quick, non-async)
     # ------------------------------------------------------------------------------------------
+    def _dn_topics(self, phone: str) -> list[str]:
+        """The downlink topics of ``phone``: its canonical form first, then the other forms people type
+        (``13912345678``, ``00000000013912345678``), all answered alike."""
+        try:
+            forms = phone_forms(phone)
+        except ValueError:
+            forms = (phone,)
+        return list(dict.fromkeys(_render(self.dn_template, f) for f in (phone, *forms)))
+
     def on_connected(self, phone: str, info: dict[str, Any]) -> None:
         dn = _render(self.dn_template, phone)
         self._up[phone] = _render(self.up_template, phone)
         if self._held.get(phone) != dn:
             self._held[phone] = dn
-            self._dn_phone[dn] = phone
-            self._unsub_todo.discard(dn)
-            self._sub_todo.add(dn)
+            for t in self._dn_topics(phone):
+                self._dn_phone[t] = phone
+                self._unsub_todo.discard(t)
+                self._sub_todo.add(t)
             self._sub_wake.set()
         self._since[phone] = time.time()
         self._presence[phone] = self.node_id
@@ -340,9 +353,10 @@ class MqttBridge:
         self._statuses.pop(phone, None)
         self._up.pop(phone, None)
         if dn is not None:
-            self._dn_phone.pop(dn, None)
-            self._sub_todo.discard(dn)
-            self._unsub_todo.add(dn)
+            for t in self._dn_topics(phone):
+                self._dn_phone.pop(t, None)
+                self._sub_todo.discard(t)
+                self._unsub_todo.add(t)
             self._sub_wake.set()
         mine = self._presence.get(phone) == self.node_id
         if mine:
@@ -504,7 +518,7 @@ class MqttBridge:
             self._queue.extendleft(reversed([(_render(self.status_template, phone), payload, True, None)
                                              for phone, payload in self._statuses.items()]))
         self._queue.appendleft((self.state_topic, self._state_payload("online"), True, None))
-        self._sub_todo = set(self._held.values())
+        self._sub_todo = set(self._dn_phone)
         self._unsub_todo.clear()
         self._sub_wake.set()
         self._wake.set()

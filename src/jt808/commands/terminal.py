@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from jt808.config import Config, ConfigError
+from jt808.protocol.header import canonical_phone
 
 __all__ = ["group"]
 
@@ -76,7 +77,10 @@ def _reset_via_api(api: str, token: str, phone: str) -> dict[str, Any]:
 def reset(phone: str, api: str | None, token: str | None, config_file: str | None, data_dir: str | None,
           db: str | None) -> None:
     """Release PHONE's auth code: its next registration (0x0100) gets a new code, the old one is refused."""
-    phone = phone.strip()  # as stored: 12 digits (2011/2013) or 20 (2019)
+    try:  # as typed (13912345678, 013912345678, 00000000013912345678): the canonical form is stored
+        phone = canonical_phone(phone)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="PHONE") from None
     if api:
         body = _reset_via_api(api, token if token is not None else os.environ.get("JT808_HTTP_TOKEN", ""), phone)
         state = "disconnected" if body.get("disconnected") else "was not connected"

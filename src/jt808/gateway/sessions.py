@@ -9,10 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from jt808.protocol.header import canonical_phone
+
 if TYPE_CHECKING:
     from jt808.gateway.connection import Connection
 
 __all__ = ["SessionRegistry"]
+
+
+def _key(phone: str) -> str:
+    """Sessions are held under the canonical phone (:func:`jt808.protocol.header.canonical_phone`)."""
+    try:
+        return canonical_phone(phone)
+    except ValueError:
+        return phone
 
 
 class SessionRegistry:
@@ -25,13 +35,15 @@ class SessionRegistry:
         return len(self._by_phone)
 
     def __contains__(self, phone: object) -> bool:
-        return phone in self._by_phone
+        return isinstance(phone, str) and _key(phone) in self._by_phone
 
     def __iter__(self) -> Iterator[Connection]:
         return iter(list(self._by_phone.values()))
 
     def get(self, phone: str) -> Connection | None:
-        conn = self._by_phone.get(phone)
+        """The connection of ``phone`` in any of its typed forms (``13912345678``, ``013912345678``,
+        ``00000000013912345678``), or ``None``."""
+        conn = self._by_phone.get(_key(phone))
         if conn is not None and conn.closed:
             return None
         return conn

@@ -12,6 +12,11 @@
 ``GET  /healthz``                                      liveness
 =====================================================  =============================================
 
+``{phone}`` is accepted as people type it: ``13912345678``, ``013912345678`` and ``00000000013912345678``
+name the same terminal, and answers use one canonical form (the digits zero-padded to 12, or to 20 when
+they do not fit: :func:`jt808.protocol.header.canonical_phone`). A malformed phone is answered 400
+``bad_phone`` and an unknown one 404 on every endpoint alike.
+
 Errors of the command endpoint are distinct: 404 ``terminal_offline``, 504 ``reply_timeout`` (sent,
 no answer), 409 ``command_failed`` (answered with a failure result; the reply is included), 400
 ``bad_command`` (the JSON does not encode), 429 ``queue_full``. When ``token`` is set every ``/api``
@@ -41,6 +46,7 @@ from jt808.gateway.errors import CommandFailed, DownlinkQueueFull, TerminalOffli
 from jt808.gateway.metrics import CONTENT_TYPE
 from jt808.http import docs, schemas
 from jt808.http.errors import ApiError, error_response, install, responses
+from jt808.protocol.header import canonical_phone
 
 if TYPE_CHECKING:
     from jt808.gateway.server import Gateway
@@ -154,6 +160,15 @@ def _loads(raw: bytes) -> Any:
     return obj
 
 
+def phone_path(phone: str) -> str:
+    """FastAPI dependency: the ``{phone}`` path parameter in its canonical form, or 400 ``bad_phone``. Every
+    route with a phone takes it this way: ``phone: str = Depends(phone_path)``."""
+    try:
+        return canonical_phone(phone)
+    except ValueError as e:
+        raise ApiError("bad_phone", str(e)) from None
+
+
 def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> FastAPI:
     """The API of ``gw``; ``worker``: also the internal routes sibling workers use (not documented)."""
     from jt808.http.errors import ERRORS
@@ -227,8 +242,8 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
         return {"terminals": items, "count": len(items), "total": total, "limit": limit, "offset": offset}
 
     @app.get("/api/v1/terminals/{phone}", tags=["terminals"], dependencies=api, response_model=schemas.Terminal,
-             responses=responses("unknown_terminal", "unauthorized", "storage_unavailable"))
-    async def get_terminal(phone: str) -> Any:
+             responses=responses("unknown_terminal", "bad_phone", "unauthorized", "storage_unavailable"))
+    async def get_terminal(phone: str = Depends(phone_path)) -> Any:
         """One terminal: its registration, `online`, and its live session when connected here."""
         rec = await storage().get_terminal(phone)
         if rec is None:
@@ -242,8 +257,9 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
 
     @app.get("/api/v1/terminals/{phone}/locations", tags=["terminals"], dependencies=api,
              response_model=schemas.LocationList,
-             responses=responses("bad_time", "bad_request", "unauthorized", "storage_unavailable"))
-    async def locations(phone: str,
+             responses=responses("bad_time", "bad_request", "bad_phone", "unknown_terminal", "unauthorized",
+                                 "storage_unavailable"))
+    async def locations(phone: str = Depends(phone_path),
                         start: str | None = Query(None, description="From (inclusive): ISO 8601 (naive = UTC) or "
                                                                      "Unix seconds."),
                         end: str | None = Query(None, description="To (inclusive), same forms."),
@@ -255,6 +271,9 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
         if t0 is not None and t1 is not None and t0 > t1:
             raise ApiError("bad_time", f"start {t0.isoformat()} is after end {t1.isoformat()}")
         st = storage()
+        if (await st.get_terminal(phone) is None and not gw.is_online(phone)
+                and phone not in await gw.commands.remote_online()):
+            raise ApiError("unknown_terminal", f"terminal {phone} is not registered")
         rows = await st.query_locations(phone, t0, t1, limit)
         total = await st.count_locations(phone, t0, t1)
         return {"phone": phone, "count": len(rows), "total": total, "locations": [
@@ -266,9 +285,9 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
     @app.post("/api/v1/terminals/{phone}/commands", tags=["commands"], dependencies=api,
               response_model=schemas.CommandReply,
               openapi_extra={"requestBody": schemas.command_request_body()},
-              responses=responses("bad_command", "bad_json", "unauthorized", "terminal_offline", "command_failed",
-                                  "queue_full", "reply_timeout"))
-    async def command(phone: str, request: Request,
+              responses=responses("bad_command", "bad_json", "bad_phone", "unauthorized", "terminal_offline",
+                                  "command_failed", "queue_full", "reply_timeout"))
+    async def command(request: Request, phone: str = Depends(phone_path),
                       timeout: float | None = Query(None, gt=0, le=600, description="Seconds to wait for the "
                                                     "reply (default: the retry policy's total)."),
                       wait: bool = Query(True, description="Wait for the terminal's reply.")) -> Any:
@@ -286,8 +305,8 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
 
     @app.post("/api/v1/terminals/{phone}/reset", tags=["terminals"], dependencies=api,
               response_model=schemas.ResetAnswer,
-              responses=responses("unknown_terminal", "unauthorized", "storage_unavailable"))
-    async def reset(phone: str, body: schemas.ResetRequest | None = None) -> Any:
+              responses=responses("unknown_terminal", "bad_phone", "unauthorized", "storage_unavailable"))
+    async def reset(phone: str = Depends(phone_path), body: schemas.ResetRequest | None = None) -> Any:
         """Release the terminal's auth code (its next 0x0100 gets a new one) and disconnect it, wherever it
         is connected: how a device that lost its code, or a phone taken over, gets a fresh registration
         (docs/security.md). The optional `reason` goes to the gateway's log."""

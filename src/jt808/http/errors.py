@@ -37,6 +37,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "bad_json": (400, "The body is not JSON, or nested deeper than the API accepts."),
     "bad_command": (400, "The command does not encode: unknown or uplink message id, a missing, ill-typed or "
                          "out-of-range field (`detail.field` names it)."),
+    "bad_phone": (400, "The `{phone}` is no terminal phone (1 to 20 digits; `13912345678`, `013912345678` and "
+                       "`00000000013912345678` name the same terminal)."),
     "bad_time": (400, "`start` / `end` is neither ISO 8601 nor Unix seconds, or out of range."),
     "unauthorized": (401, "The bearer token is missing or wrong."),
     "not_found": (404, "No such route."),

@@ -18,10 +18,12 @@ __all__ = [
     "Version",
     "bcd_decode",
     "bcd_encode",
+    "canonical_phone",
     "frame_layout",
     "header_length",
     "pack_header",
     "parse_header",
+    "phone_forms",
     "phone_of",
     "unpack_header",
 ]
@@ -237,6 +239,29 @@ def _lost_digit(xor: int | None) -> bool:
     """A check code written as one hex digit (1..F) and lost. A zero XOR means the last byte is a valid
     check code of the rest: the frame is then read as carrying one (a length-field disagreement)."""
     return xor is None or 0 < xor < 0x10
+
+
+def canonical_phone(phone: str) -> str:
+    """The one form of a terminal's phone used everywhere on the platform side (storage, sessions, HTTP,
+    MQTT topics, CLI, events): the BCD digits left-padded with zeros to 12 when they fit in 12 (the
+    2011/2013 header's width), else to 20 (the 2019 width). So ``13912345678``, ``013912345678`` and
+    ``00000000013912345678`` are all ``013912345678``. Hex letters (the non-standard ids some devices put
+    in the BCD field) are taken, in lower case, only in a full 12- or 20-character form. Raises
+    :class:`ValueError` for anything else (empty, other characters, more than 20 digits)."""
+    p = phone.strip().lower()
+    if not (p.isdigit() and p.isascii() and len(p) <= 20) and not (
+            len(p) in (12, 20) and all(c in "0123456789abcdef" for c in p)):
+        raise ValueError(f"{phone!r} is not a terminal phone (1 to 20 digits)")
+    significant = p.lstrip("0")
+    return significant.rjust(12 if len(significant) <= 12 else 20, "0")
+
+
+def phone_forms(phone: str) -> tuple[str, ...]:
+    """The forms people type for one terminal: without leading zeros, the 12-digit and the 20-digit
+    form (for matching typed topics); the canonical form first."""
+    c = canonical_phone(phone)
+    forms = [c, c.lstrip("0") or "0", c.rjust(20, "0")]
+    return tuple(dict.fromkeys(forms))
 
 
 def phone_of(head: bytes) -> str | None:

@@ -39,7 +39,7 @@ from jt808.errors import (
 )
 from jt808.protocol.frame import decode_payload, problem_kind, read_frame
 from jt808.protocol.framing import DEFAULT_MAX_FRAME, FrameSplitter, check_code, escape, unescape
-from jt808.protocol.header import MAX_BODY, V2019, Header, Version, pack_header
+from jt808.protocol.header import MAX_BODY, V2019, Header, Version, canonical_phone, pack_header
 from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
@@ -131,6 +131,7 @@ class PlatformSession:
         "_sn",
         "_splits",
         "_splitter",
+        "_wire_phone",
         "anonymous",
         "authenticated_at",
         "deferred_acks",
@@ -191,6 +192,7 @@ class PlatformSession:
         self._out: list[bytes] = []
         self._sn = 0
         self._phone_raw = b""
+        self._wire_phone = ""  # the phone as the frames spell it (12 or 20 digits); ``phone`` is canonical
         self._ack_x = 0
         self._splitter: FrameSplitter | None = None
         self._reasm: Reassembler | None = None
@@ -276,8 +278,9 @@ class PlatformSession:
         except JT808Error as e:
             self._reject(events, e, piece, self._nack(e.header))
             return
-        if header.phone != self.phone and not self._bind_phone(header.phone, None, events, piece):
+        if header.phone != self._wire_phone and not self._bind_phone(header.phone, events, piece):
             return
+        header.phone = self.phone  # one form everywhere downstream (re-encodes to the same bytes)
         msg_id = header.msg_id
         quiet = self.quiet
         if quiet and msg_id in quiet and self.state is _AUTH and not problems and not header.frag_total \
@@ -324,22 +327,26 @@ class PlatformSession:
     def _nack(self, header: Header | None) -> bool:
         """0x8001 result 2 for a frame whose header was read but whose body or check code was not
         (never to a phone other than the one this connection authenticated). True when answered."""
-        if header is None or (self.state is _AUTH and header.phone != self.phone):
+        if header is None or (self.state is _AUTH and canonical_phone(header.phone) != self.phone):
             return False
         body = _GEN.pack(header.msg_sn, header.msg_id, 2)
         self._out.append(self._encode(0x8001, body, header.version, self.next_serial(), phone=header.phone))
         self.tx_frames += 1
         return True
 
-    def _bind_phone(self, phone: str, raw: bytes | None, events: list[Event], piece: bytes) -> bool:
+    def _bind_phone(self, wire: str, events: list[Event], piece: bytes) -> bool:
         """A frame names a phone other than the session's: fine until authenticated (the terminal
-        introduces itself), refused afterwards."""
-        if self.state is State.AUTHENTICATED and self.phone:
-            self._reject(events, SessionError(f"frame from phone {phone} on the connection authenticated as "
+        introduces itself), refused afterwards. ``phone`` becomes its canonical form
+        (:func:`~jt808.protocol.header.canonical_phone`)."""
+        phone = canonical_phone(wire)
+        if self.state is State.AUTHENTICATED and self.phone and phone != self.phone:
+            self._reject(events, SessionError(f"frame from phone {wire} on the connection authenticated as "
                                               f"{self.phone}"), piece)
             return False
-        self.phone = phone
-        self._set_phone_raw(raw if raw is not None else (bytes.fromhex(phone) if len(phone) == 12 else b""))
+        self._wire_phone = wire
+        if phone != self.phone:
+            self.phone = phone
+            self._set_phone_raw(bytes.fromhex(phone) if len(phone) == 12 else b"")
         return True
 
     def _set_phone_raw(self, raw: bytes) -> None:

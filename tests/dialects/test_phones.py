@@ -16,6 +16,7 @@ import pytest
 from gateway.helpers import Terminal, location, make_config  # tests/gateway/helpers.py
 from jt808 import V2013, V2019
 from jt808.gateway import Gateway
+from jt808.node import Node
 from jt808.protocol.header import canonical_phone, phone_forms
 from jt808.protocol.messages.tracking import LocationQueryReply
 
@@ -37,8 +38,9 @@ def test_canonical_phone() -> None:
 async def api(tmp_path: Path) -> AsyncIterator[tuple[Gateway, httpx.AsyncClient]]:
     cfg = make_config(tmp_path, http={"enabled": True, "host": "127.0.0.1", "port": 0},
                       downlink={"retry_interval": 0.5, "max_retry_times": 1})
-    async with Gateway(cfg) as gw, httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.http_port}", timeout=10) as c:
-        yield gw, c
+    async with Node(cfg) as node, httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}",
+                                                    timeout=10) as c:
+        yield node.gateway, c
 
 
 @pytest.mark.parametrize("wire", ["013912345678", "00000000013912345678"])

@@ -51,7 +51,7 @@ from jt808.protocol.header import canonical_phone
 if TYPE_CHECKING:
     from jt808.gateway.server import Gateway
 
-__all__ = ["COMMAND_ERRORS", "command_error", "create_app"]
+__all__ = ["COMMAND_ERRORS", "command_error", "create_app", "phone_path"]
 
 log = logging.getLogger("jt808.http")
 

@@ -231,7 +231,7 @@ async def test_no_auto_registration(tmp_path: Path) -> None:
 
 
 async def test_idle_timeout_from_heartbeat_interval(tmp_path: Path, caplog: Any) -> None:
-    caplog.set_level(logging.INFO, "jt808.gateway")
+    caplog.set_level(logging.DEBUG, "jt808.gateway")  # per-connection lines are DEBUG (INFO: a summary a minute)
     cfg = make_config(tmp_path, session={"heartbeat_interval": 0.2, "idle_factor": 2})
     async with Gateway(cfg) as gw:
         t = await Terminal().connect(gw.tcp_port)
@@ -373,3 +373,27 @@ async def test_a_flood_of_bad_frames_does_not_flood_the_log(gateway: Gateway, te
     lines = [r for r in caplog.records if "bad frame" in r.getMessage()]
     assert len(lines) == 11  # the first 10, then the 100th
     assert "[100 bad frames on this connection]" in lines[-1].getMessage()
+
+
+async def test_connections_and_logins_summed_up_once_a_minute_at_info(tmp_path: Path, caplog: Any) -> None:
+    """A fleet logging in writes no line per terminal at INFO: one summary per SUMMARY_INTERVAL."""
+    caplog.set_level(logging.INFO, "jt808.gateway")
+    async with Gateway(make_config(tmp_path)) as gw:
+        terms = [await Terminal(f"0135000000{i:02d}").connect(gw.tcp_port) for i in range(5)]
+        for t in terms:
+            await t.login()
+        await terms[0].close()
+        for _ in range(300):  # the gateway sees the close on its next read
+            if gw.counters["disconnections"] == 1:
+                break
+            await asyncio.sleep(0.01)
+        per_terminal = [r.getMessage() for r in caplog.records if "0135000000" in r.getMessage()]
+        assert per_terminal == []
+        gw._log_summary(gw.loop.time())  # what the sweeper does every SUMMARY_INTERVAL seconds
+        summary = [r.getMessage() for r in caplog.records if r.getMessage().startswith("last 60 s")]
+        assert summary == ["last 60 s: 5 connections, 1 closed, 5 registered (0 refused), 5 authenticated "
+                           "(0 refused), 0 refused at the door; now 4 connections, 4 terminals online"]
+        gw._log_summary(gw.loop.time())  # nothing happened since: no line
+        assert len([r for r in caplog.records if r.getMessage().startswith("last 60 s")]) == 1
+        for t in terms[1:]:
+            await t.close()

@@ -41,6 +41,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jt808.storage.base import Storage, TerminalRecord
+from jt808.storage.cache import TerminalCache
 
 __all__ = ["AnonymousPolicy", "AuthPolicy", "BuiltinRegistry", "HttpHooks", "Registration", "new_auth_code"]
 
@@ -146,6 +147,8 @@ class BuiltinRegistry(AuthPolicy):
 
     async def register(self, reg: Registration) -> tuple[int, str]:
         rec = await self.storage.get_terminal(reg.phone)
+        if rec is not None and rec.auth_code and not self._matches(rec, reg):
+            rec = await self._fresh(reg.phone, rec)  # refused on the store's copy only, not a cached one
         if rec is None and not self.auto_register:
             return RESULT_TERMINAL_UNKNOWN, ""
         if rec is not None and rec.auth_code and not self._matches(rec, reg):
@@ -153,6 +156,12 @@ class BuiltinRegistry(AuthPolicy):
         code = new_auth_code()
         await self.storage.save_terminal(reg.record(code, rec))
         return 0, code
+
+    async def _fresh(self, phone: str, rec: TerminalRecord | None) -> TerminalRecord | None:
+        """The store's record when ``rec`` came from a :class:`~jt808.storage.cache.TerminalCache`."""
+        if isinstance(self.storage, TerminalCache) and self.storage.forget(phone):
+            return await self.storage.get_terminal(phone)
+        return rec
 
     def _matches(self, rec: TerminalRecord, reg: Registration) -> bool:
         """The opt-in re-registration rule: every configured field is set and equal (never by default)."""
@@ -163,12 +172,18 @@ class BuiltinRegistry(AuthPolicy):
     async def authenticate(self, phone: str, code: str, version: int, imei: str = "",
                            software_version: str = "") -> bool:
         rec = await self.storage.get_terminal(phone)
-        if rec is None or not rec.auth_code or not code:
-            return False
-        ok = hmac.compare_digest(rec.auth_code.encode(), code.encode())
+        ok = _code_matches(rec, code)
+        if not ok and code:
+            rec = await self._fresh(phone, rec)  # refused on the store's copy only, not a cached one
+            ok = _code_matches(rec, code)
         if ok:
             await self._remember_identity(rec, imei, software_version)
         return ok
+
+
+def _code_matches(rec: TerminalRecord | None, code: str) -> bool:
+    return rec is not None and bool(rec.auth_code) and bool(code) and hmac.compare_digest(
+        rec.auth_code.encode(), code.encode())
 
 
 class AnonymousPolicy(BuiltinRegistry):

@@ -185,6 +185,10 @@ FRAME_REPAIRS = Metric("jt808_frame_repairs", "counter",
                        "Problems repaired or flagged by the tolerant frame decoder, by kind (docs: Device dialects).",
                        ("kind",))
 ACCEPTED = Metric("jt808_connections_accepted", "counter", "Connections accepted.")
+CONN_REFUSED = Metric("jt808_connections_refused", "counter",
+                      "Connections closed at once, by reason (limits: security limits; file_limit: the process's "
+                      "file limit).", ("reason",))
+TCP_CAPACITY = Metric("jt808_tcp_capacity", "gauge", "TCP connections the process's file limit allows.")
 REGISTRATIONS = Metric("jt808_registrations", "counter", "0x0100 decisions.", ("result",))
 AUTHENTICATIONS = Metric("jt808_authentications", "counter", "0x0102 decisions.", ("result",))
 REFUSED_UNAUTH = Metric("jt808_refused_unauthenticated", "counter", "Messages refused before authentication.")
@@ -224,7 +228,10 @@ def gateway_samples(st: dict[str, Any]) -> list[Sample]:
            Sample(AUTHENTICATIONS, ("ok",), c.get("auth_ok", 0)),
            Sample(AUTHENTICATIONS, ("refused",), c.get("auth_refused", 0)),
            Sample(AUTHENTICATIONS, ("retry",), c.get("auth_retry", 0)),
-           Sample(REFUSED_UNAUTH, (), c.get("refused_unauthenticated", 0))]
+           Sample(REFUSED_UNAUTH, (), c.get("refused_unauthenticated", 0)),
+           Sample(CONN_REFUSED, ("limits",), c.get("connections_refused", 0)),
+           Sample(CONN_REFUSED, ("file_limit",), c.get("connections_refused_file_limit", 0)),
+           Sample(TCP_CAPACITY, (), st.get("tcp_capacity", 0))]
     out += [Sample(COMMANDS, (k,), c.get(f"commands_{k}", 0)) for k in COMMAND_STATUSES]
     s = st.get("storage")
     if s is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import socket
 import time
 from collections import Counter
@@ -30,7 +31,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jt808.config import Config, StartupError
 from jt808.gateway.commands import Commands
@@ -61,6 +62,7 @@ from jt808.session.events import (
 )
 from jt808.session.platform import PlatformSession
 from jt808.storage.base import RowsRejected, Storage
+from jt808.storage.cache import TerminalCache
 from jt808.storage.sanitize import repairs
 
 if TYPE_CHECKING:
@@ -70,6 +72,30 @@ __all__ = ["Gateway", "GatewayListener"]
 
 #: seconds between flushes of the terminals' last_seen times to storage
 LAST_SEEN_FLUSH = 10.0
+FILE_RESERVE = 64  # descriptors kept for the database, logs, the HTTP API … beyond those open when serving
+
+
+def _nofile() -> tuple[int, int]:
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def tcp_budget() -> int:
+    """TCP connections this process can hold: its file limit less the descriptors open now and a reserve.
+    Connections past it are closed at once by the gateway itself, and said (the event loop would accept and
+    close them silently, or log every refused accept)."""
+    soft, _ = _nofile()
+    if soft == -1:  # RLIM_INFINITY
+        return 1 << 62
+    try:
+        open_now = len(os.listdir("/proc/self/fd"))
+    except OSError:
+        open_now = 64
+    return max(1, soft - open_now - FILE_RESERVE)
+
+
+SUMMARY_INTERVAL = 60.0  # seconds between the INFO lines summing up connections and logins
 
 log = logging.getLogger("jt808.gateway")
 
@@ -97,6 +123,7 @@ class Gateway:
         self.writer: BatchWriter | None = None
         self.sink: StorageSink | None = None
         self.policy: AuthPolicy | None = None
+        self.terminals: Storage | None = None  # the storage behind a TerminalCache, for the login path
         self.sessions = SessionRegistry()
         self.connections: set[Connection] = set()
         self.media: MediaStore | None = None
@@ -164,13 +191,15 @@ class Gateway:
         self._deferred = frozenset(deferred)
         self._update_quiet()
         a = cfg.auth
+        # logins read a record up to three times: from memory after the first (jt808.storage.cache)
+        self.terminals = terminals = cast(Storage, TerminalCache(storage))
         if a.mode == "anonymous":
-            self.policy = AnonymousPolicy(storage)
+            self.policy = AnonymousPolicy(terminals)
         elif a.mode == "http":
-            self.policy = HttpHooks(storage, a.registry_url, a.auth_url, a.hook_timeout,
-                                    BuiltinRegistry(storage, a.auto_register, a.reregister_match))
+            self.policy = HttpHooks(terminals, a.registry_url, a.auth_url, a.hook_timeout,
+                                    BuiltinRegistry(terminals, a.auto_register, a.reregister_match))
         else:
-            self.policy = BuiltinRegistry(storage, a.auto_register, a.reregister_match)
+            self.policy = BuiltinRegistry(terminals, a.auto_register, a.reregister_match)
         self.media = MediaStore(data_dir / "media", storage)
 
     async def bind(self) -> None:
@@ -221,6 +250,8 @@ class Gateway:
             transport, endpoint = await self.loop.create_datagram_endpoint(lambda: UdpEndpoint(self), sock=sock)
             self._udp.append((transport, endpoint))
         self._udp_socks.clear()
+        self._tcp_budget = tcp_budget()
+        self._summary_at = self.loop.time() + SUMMARY_INTERVAL
         self.started_at = time.time()
         self._sweeper = self.loop.create_task(self._sweep(), name="jt808-sweeper")
         a = cfg.auth
@@ -313,6 +344,11 @@ class Gateway:
             conn.close("gateway shutting down")
             return
         host = peer_host(conn.peer)
+        if conn.kind == "tcp":
+            if self._tcp_open >= self._tcp_budget:
+                self._file_limit_reached(conn)
+                return
+            self._tcp_open += 1
         if not authenticating:
             refusal, evicted = self.guard.admission.admit(conn, host, self.loop.time())
             for old in evicted:
@@ -320,11 +356,30 @@ class Gateway:
                           f"{self.guard.admission.max_total})")
             if refusal is not None:
                 self.counters["connections_refused"] += 1
+                if conn.kind == "tcp":
+                    self._tcp_open -= 1
                 conn.close(f"refused: {refusal}")
                 return
         self.connections.add(conn)
         self.counters["connections"] += 1
-        self.guard.peer_log.log(logging.INFO, host, self.loop.time(), "connect %s %s", conn.kind, conn.peer)
+        # per connection at DEBUG; INFO has one summary a minute (_log_summary)
+        self.guard.peer_log.log(logging.DEBUG, host, self.loop.time(), "connect %s %s", conn.kind, conn.peer)
+
+    _tcp_open = 0  # TCP connections held (each one file descriptor)
+    _tcp_budget = 1 << 62  # how many the file limit allows (set when serving: tcp_budget())
+    _file_limit_logged = False
+
+    def _file_limit_reached(self, conn: Connection) -> None:
+        """A TCP connection beyond what the process's file limit allows: closed at once, counted, and said
+        ONCE per episode (until the connections drop below 90 % of the budget again, see _sweep)."""
+        self.counters["connections_refused_file_limit"] += 1
+        if not self._file_limit_logged:
+            self._file_limit_logged = True
+            soft, _ = _nofile()
+            log.error("file limit reached: %d TCP connections open, the process may open %d files (ulimit -n / "
+                      "LimitNOFILE): new connections are closed at once until some close (counted in "
+                      "jt808_connections_refused_total{reason=\"file_limit\"})", self._tcp_open, soft)
+        conn.close("refused: the process's file limit is reached")
 
     def connection_lost(self, conn: Connection, reason: str) -> None:
         self.guard.admission.forget(conn)
@@ -334,6 +389,9 @@ class Gateway:
                                     "disconnect %s %s (%s)", conn.kind, conn.peer, reason)
             return
         self.connections.discard(conn)
+        self.counters["disconnections"] += 1
+        if conn.kind == "tcp":
+            self._tcp_open -= 1
         self.sessions.account(conn)
         if conn.session.authenticated and conn.phone:
             s = conn.session
@@ -348,7 +406,7 @@ class Gateway:
                     listener.on_disconnected(phone, reason)
                 except Exception:
                     log.exception("listener %r failed in on_disconnected", listener)
-        self.guard.peer_log.log(logging.INFO, peer_host(conn.peer), self.loop.time(),
+        self.guard.peer_log.log(logging.DEBUG, peer_host(conn.peer), self.loop.time(),
                                 "disconnect %s %s phone=%s reason=%s rx=%d tx=%d", conn.kind, conn.peer, phone,
                                 reason, conn.session.rx_frames, conn.session.tx_frames)
 
@@ -524,8 +582,8 @@ class Gateway:
             conn.issued = (reg.phone, code)
             conn.session.accept_register(ev, code)
             conn.settle(True)
-            log.info("register phone=%s %s %s: accepted (v%d, plate %r, model %r)", reg.phone, conn.kind, conn.peer,
-                     reg.version, reg.license_number, reg.model)
+            log.debug("register phone=%s %s %s: accepted (v%d, plate %r, model %r)", reg.phone, conn.kind,
+                      conn.peer, reg.version, reg.license_number, reg.model)
         else:
             conn.session.reject_register(ev, result)
             self.guard.peer_log.log(logging.INFO, peer_host(conn.peer), self.loop.time(),
@@ -555,13 +613,8 @@ class Gateway:
             conn.settle(True)
             conn.flush()
             self.counters["auth_ok"] += 1
-            log.info("auth phone=%s %s %s: accepted (v%d)", h.phone, conn.kind, conn.peer, int(h.version))
-            self._online(conn)
-            if self.storage is not None and not self.data_off:
-                try:
-                    await self.storage.touch_terminal(h.phone, datetime.now(UTC))
-                except Exception as e:
-                    log.warning("could not record last_seen of %s: %s", h.phone, e)
+            log.debug("auth phone=%s %s %s: accepted (v%d)", h.phone, conn.kind, conn.peer, int(h.version))
+            self._online(conn)  # last_seen is written with the others' (_flush_seen), not one write per login
         else:
             conn.session.reject_auth(ev)
             conn.flush()
@@ -580,7 +633,7 @@ class Gateway:
         if h.version is V2019 or self.storage is None:
             return None
         try:
-            rec = await self.storage.get_terminal(h.phone)
+            rec = await self.terminals.get_terminal(h.phone)  # type: ignore[union-attr]
         except Exception as e:
             log.warning("could not read the registration of %s: %s", h.phone, e)
             return None
@@ -623,6 +676,11 @@ class Gateway:
             await asyncio.sleep(tick)
             now = self.loop.time()
             self._sweep_limits(now)
+            if now >= self._summary_at:
+                self._log_summary(now)
+            if self._file_limit_logged and self._tcp_open < 0.9 * self._tcp_budget:
+                self._file_limit_logged = False
+                log.warning("below the file limit again: %d TCP connections open", self._tcp_open)
             if now - self._seen_flushed >= LAST_SEEN_FLUSH:
                 self._seen_flushed = now
                 seen = self._flush_seen()
@@ -639,6 +697,26 @@ class Gateway:
                     except Exception:
                         log.exception("phone=%s: timer handling failed", conn.phone or "?")
                     conn.flush()
+
+    _SUMMARY_KEYS = ("connections", "disconnections", "register_ok", "register_refused", "auth_ok", "auth_refused",
+                     "connections_refused")
+    _summary_at = float("inf")  # loop time of the next summary (set when serving)
+    _summary_last: tuple[int, ...] = ()
+
+    def _log_summary(self, now: float) -> None:
+        """One INFO line a minute with the connections and logins of that minute (when there were any):
+        per-connection lines are DEBUG, a fleet logging in must not write one line per terminal."""
+        c = self.counters
+        counts = tuple(c.get(k, 0) for k in self._SUMMARY_KEYS)
+        last = self._summary_last or (0,) * len(counts)
+        if counts != last:
+            d = [a - b for a, b in zip(counts, last, strict=True)]
+            log.info("last %.0f s: %d connections, %d closed, %d registered (%d refused), %d authenticated "
+                     "(%d refused), %d refused at the door; now %d connections, %d terminals online",
+                     SUMMARY_INTERVAL, d[0], d[1], d[2], d[3], d[4], d[5], d[6], len(self.connections),
+                     len(self.sessions))
+        self._summary_last = counts
+        self._summary_at = now + SUMMARY_INTERVAL
 
     def _sweep_limits(self, now: float) -> None:
         adm = self.guard.admission
@@ -772,6 +850,7 @@ class Gateway:
         out: dict[str, Any] = {"connections_tcp": tcp, "connections_udp": udp, "authenticated": authenticated,
                                "online_terminals": len(self.sessions), **totals, "frame_repairs": frame_repairs,
                                "counters": dict(self.counters),
+                               "tcp_capacity": self._tcp_budget if self._tcp_budget < 1 << 62 else 0,
                                "uptime": time.time() - self.started_at if self.started_at else 0.0}
         if self.writer is not None:
             w = self.writer

@@ -266,6 +266,20 @@ class Storage(abc.ABC):
     async def touch_terminal(self, phone: str, when: datetime) -> None:
         """Record ``last_seen``."""
 
+    async def get_terminals(self, phones: list[str]) -> dict[str, TerminalRecord]:
+        """The records of ``phones`` that exist (one query where the backend can: logins of a fleet)."""
+        out = {}
+        for phone in phones:
+            rec = await self.get_terminal(phone)
+            if rec is not None:
+                out[phone] = rec
+        return out
+
+    async def save_terminals(self, recs: list[TerminalRecord]) -> None:
+        """Insert or replace several registrations (one transaction where the backend can)."""
+        for rec in recs:
+            await self.save_terminal(rec)
+
     async def touch_terminals(self, seen: dict[str, datetime]) -> None:
         """Record ``last_seen`` of several terminals (the gateway flushes them every few seconds)."""
         for phone, when in seen.items():

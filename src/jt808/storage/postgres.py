@@ -264,10 +264,21 @@ class PostgresStorage(Storage):
 
     async def save_terminal(self, rec: TerminalRecord) -> None:
         rec = clean_terminal(rec)
-        await self._execute(_UPSERT_TERMINAL, rec.phone, rec.auth_code, rec.version, rec.province, rec.city,
-                            rec.manufacturer, rec.model, rec.dev_id, rec.color, rec.license_number,
-                            utc(rec.registered_at), utc(rec.last_seen), rec.imei, rec.software_version,
-                            rec.extra or None)
+        await self._execute(_UPSERT_TERMINAL, *_terminal_args(rec))
+
+    async def save_terminals(self, recs: list[TerminalRecord]) -> None:
+        if not recs:
+            return
+        try:
+            async with self._p().acquire() as con, con.transaction():
+                await con.executemany(_UPSERT_TERMINAL, [_terminal_args(clean_terminal(r)) for r in recs])
+        except Exception as e:
+            raise _error(e, "write failed") from e
+
+    async def get_terminals(self, phones: list[str]) -> dict[str, TerminalRecord]:
+        rows = await self._fetch(f"SELECT {', '.join(_TERMINAL_COLS)} FROM terminals WHERE phone = ANY($1::text[])",
+                                 phones)
+        return {r[0]: _terminal(r) for r in rows}
 
     async def delete_terminal(self, phone: str) -> None:
         await self._execute("DELETE FROM terminals WHERE phone = $1", phone)
@@ -435,6 +446,12 @@ class PostgresStorage(Storage):
             "FROM quarantine WHERE ($1::text IS NULL OR phone = $1) ORDER BY id DESC LIMIT $2", phone, limit)
         return [QuarantineRow(id=r[0], phone=r[1], kind=r[2], msg_id=r[3], msg_sn=r[4], received_at=r[5],
                               quarantined_at=r[6], error=r[7], row=r[8], frame=r[9]) for r in reversed(rows)]
+
+
+def _terminal_args(rec: TerminalRecord) -> tuple[Any, ...]:
+    return (rec.phone, rec.auth_code, rec.version, rec.province, rec.city, rec.manufacturer, rec.model, rec.dev_id,
+            rec.color, rec.license_number, utc(rec.registered_at), utc(rec.last_seen), rec.imei,
+            rec.software_version, rec.extra or None)
 
 
 def _terminal(r: asyncpg.Record) -> TerminalRecord:

@@ -104,10 +104,20 @@ def row_json(row: Any) -> dict[str, Any]:
 def clean_terminal(rec: Any) -> Any:
     """A :class:`~jt808.storage.base.TerminalRecord` with its text fields cleaned (``rec`` itself when clean)."""
     changes = {}
-    for f in dataclasses.fields(rec):
-        v = getattr(rec, f.name)
-        if type(v) is str:
+    for name in _text_fields(type(rec)):
+        v = getattr(rec, name)
+        if type(v) is str and not (v.isascii() and "\x00" not in v):
             c = clean_text(v)
             if c is not v:
-                changes[f.name] = c
+                changes[name] = c
     return dataclasses.replace(rec, **changes) if changes else rec
+
+
+_TEXT_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _text_fields(cls: type) -> tuple[str, ...]:
+    names = _TEXT_FIELDS.get(cls)
+    if names is None:
+        names = _TEXT_FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls) if f.type in (str, "str"))
+    return names

@@ -327,12 +327,22 @@ class SQLiteStorage(Storage):
         return _terminal_row(rows[0]) if rows else None
 
     async def save_terminal(self, rec: TerminalRecord) -> None:
-        rec = clean_terminal(rec)
-        params = (rec.phone, rec.auth_code, rec.version, rec.province, rec.city, rec.manufacturer, rec.model,
-                  rec.dev_id, rec.color, rec.license_number, to_us(rec.registered_at), to_us(rec.last_seen),
-                  rec.imei, rec.software_version, dumps_or_none(rec.extra))
-        await self._write([(f"INSERT OR REPLACE INTO terminals ({_TERMINAL_COLS}) "
-                            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", params, False)])
+        await self.save_terminals([rec])
+
+    async def save_terminals(self, recs: list[TerminalRecord]) -> None:
+        if recs:
+            await self._write([(f"INSERT OR REPLACE INTO terminals ({_TERMINAL_COLS}) VALUES "
+                                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [_terminal_params(r) for r in recs], True)])
+
+    async def get_terminals(self, phones: list[str]) -> dict[str, TerminalRecord]:
+        out: dict[str, TerminalRecord] = {}
+        for i in range(0, len(phones), 500):
+            chunk = phones[i:i + 500]
+            rows = await self._fetch(f"SELECT {_TERMINAL_COLS} FROM terminals WHERE phone IN "
+                                     f"({','.join('?' * len(chunk))})", chunk)
+            for v in rows:
+                out[v[0]] = _terminal_row(v)
+        return out
 
     async def delete_terminal(self, phone: str) -> None:
         await self._write([("DELETE FROM terminals WHERE phone = ?", (phone,), False)])
@@ -480,6 +490,13 @@ def _begin_waiting(db: sqlite3.Connection) -> None:
 def _rollback_if_open(db: sqlite3.Connection) -> None:
     if db.in_transaction:
         db.execute("ROLLBACK")
+
+
+def _terminal_params(rec: TerminalRecord) -> tuple[Any, ...]:
+    rec = clean_terminal(rec)
+    return (rec.phone, rec.auth_code, rec.version, rec.province, rec.city, rec.manufacturer, rec.model, rec.dev_id,
+            rec.color, rec.license_number, to_us(rec.registered_at), to_us(rec.last_seen), rec.imei,
+            rec.software_version, dumps_or_none(rec.extra))
 
 
 def _event_params(r: EventRow) -> tuple[Any, ...]:

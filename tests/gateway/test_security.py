@@ -731,3 +731,32 @@ async def test_builtin_registry_never_accepts_an_empty_code() -> None:
     assert not await reg.authenticate("013700000000", "", 2013)
     assert await reg.authenticate("013800000001", "c0de", 2013)
     await storage.close()
+
+
+async def test_cli_terminal_reset_against_postgresql(tmp_path: Path) -> None:
+    import uuid
+
+    import asyncpg
+
+    pg = os.environ.get("JT808_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+    schema = "sec_" + uuid.uuid4().hex[:8]
+    url = f"{pg}?schema={schema}"
+    cfg = make_config(tmp_path, storage={"db": url})
+    try:
+        async with Gateway(cfg) as gw:
+            t = await Terminal().connect(gw.tcp_port)
+            code = await t.register()
+            await t.close()
+        r = await asyncio.to_thread(_cli, "terminal", "reset", PHONE, "--db", url)
+        assert r.returncode == 0 and "released" in r.stdout, r.stderr
+        async with Gateway(cfg) as gw:
+            rec = await gw.storage.get_terminal(PHONE)
+            assert rec is not None and rec.auth_code == "" and rec.license_number == "京A12345"
+            t = await Terminal().connect(gw.tcp_port)
+            assert (await t.authenticate(code)).body.result == 1
+            assert await t.register() != code
+            await t.close()
+    finally:
+        con = await asyncpg.connect(pg)
+        await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await con.close()

@@ -5,6 +5,7 @@ authenticate on the other; downlinks and HTTP commands reach the terminal wherev
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -19,7 +20,7 @@ from jt808.protocol.messages.tracking import LocationQueryReply
 
 from .helpers import Terminal, Watcher, location, random_phone, until
 
-PG = "postgresql://postgres@127.0.0.1:5432/test"
+PG = os.environ.get("JT808_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture

@@ -482,13 +482,15 @@ class MqttBridge:
 
     def _hook_acks(self, client: aiomqtt.Client) -> None:
         pc = client._client
-        aiomqtt_on_publish = pc.on_publish
+        # aiomqtt installs a version-2 callback; paho types the property as either version's signature
+        aiomqtt_on_publish: Any = pc.on_publish
         inflight = self._inflight
         self._generation += 1
         generation = self._generation
 
         def on_publish(c: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
-            aiomqtt_on_publish(c, userdata, mid, reason, props)
+            if aiomqtt_on_publish is not None:
+                aiomqtt_on_publish(c, userdata, mid, reason, props)
             if generation != self._generation:
                 return  # a late acknowledgement on a connection already replaced: its ids mean nothing now
             if inflight.pop(mid, None) is not None:

@@ -191,6 +191,8 @@ class AsyncTerminal:
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
+        transport: asyncio.BaseTransport
+        protocol: _Stream | _Datagram
         if self.transport_kind == "tcp":
             transport, protocol = await loop.create_connection(lambda: _Stream(self), self.host, self.port)
         else:
@@ -465,7 +467,7 @@ class AsyncTerminal:
         return reply
 
     def _spawn(self, coro: Awaitable[Any]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        task: asyncio.Task[Any] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -485,7 +485,8 @@ class JTT808:
         if p is None:
             return {}
         if p.header.msg_id == 0x8800:
-            return {"message_id": 0x0801, "serial_no": sn, "result_code": 0 if not p.body.retx_ids else 1}
+            return {"message_id": 0x0801, "serial_no": sn,
+                    "result_code": 0 if not getattr(p.body, "retx_ids", None) else 1}
         return self._general(p)
 
     def camera_shoots_immediately_response(self, response_serial_no: int, result: int,

@@ -281,7 +281,7 @@ def decode_command(frames: tuple[str, ...], version: str | None, encoding: str |
         stdin = click.get_binary_stream("stdin")
         render = _render_factory(profile, mode, pretty, explain)
         for lines in _chunks_of_lines(stdin):
-            records = []
+            records: list[Any] = []
             append = records.append
             for line in lines:
                 s = line.strip()

@@ -387,7 +387,7 @@ def _walk_declared(body_obj: Body, body: bytes, base: int, version: Version, pro
     r = Reader(body, version, profile, msg_id)
     vals: dict[str, Any] = {}
     rows = _Dump()
-    for s in cls.__wire__:  # type: ignore[attr-defined]
+    for s in cls.__wire__:
         if not s.active(version):
             continue
         if s.when is not None and not s.when(vals):

@@ -175,7 +175,7 @@ class Commands:
                 except Exception:
                     log.exception("command observer %r failed", observer)
         if result != 0:
-            raise CommandFailed(reply, result)  # type: ignore[arg-type]
+            raise CommandFailed(reply, result)
         return reply
 
     async def _log_command(self, phone: str, msg_id: int, sn: int, body: Body, conn: Connection) -> int | None:

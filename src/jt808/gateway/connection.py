@@ -40,7 +40,8 @@ log = logging.getLogger("jt808.gateway")
 class Connection(abc.ABC):
     """What the gateway needs of a terminal connection, whatever the transport."""
 
-    __slots__ = ()
+    if not TYPE_CHECKING:  # slotted at run time (subclasses list the slots); the annotations below are the contract
+        __slots__ = ()
     kind = "?"
     gateway: Gateway
     session: PlatformSession

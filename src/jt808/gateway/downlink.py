@@ -188,7 +188,7 @@ class Downlink:
             seq = getattr(body, "seq", None)
             rid = getattr(body, "id", None)
             result = getattr(body, "result", 0)
-            cmd = self.inflight.get((0x0001, seq)) if seq is not None else None  # type: ignore[arg-type]
+            cmd = self.inflight.get((0x0001, seq)) if seq is not None else None
             if cmd is None or cmd.msg_id != rid:
                 return False
             if 0x0001 not in cmd.replies and result == 0:

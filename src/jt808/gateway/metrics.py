@@ -45,7 +45,7 @@ class Metric:
     kind: Literal["counter", "gauge"]
     help: str
     labels: tuple[str, ...] = ()
-    cluster: str = "livesum"
+    cluster: Literal["livesum", "livemax", "livemin"] = "livesum"
 
 
 class Sample(NamedTuple):
@@ -88,7 +88,7 @@ class Metrics:
         self._last: dict[tuple[str, tuple[str, ...]], float] = {}  # counters: value already pushed
         if self.multiprocess is None:
             self.registry = CollectorRegistry(auto_describe=False)
-            self.registry.register(_Collector(self))  # type: ignore[arg-type]
+            self.registry.register(_Collector(self))
 
     def add_source(self, source: Source) -> None:
         self._sources.append(source)
@@ -117,7 +117,7 @@ class Metrics:
                     obj = Gauge(m.name, m.help, m.labels, registry=None, multiprocess_mode=m.cluster)
                 self._objects[m.name] = obj
             child = obj.labels(*s.labels) if m.labels else obj
-            if m.kind == "counter":
+            if isinstance(child, Counter):
                 key = (m.name, s.labels)
                 delta = s.value - self._last.get(key, 0.0)
                 if delta > 0:

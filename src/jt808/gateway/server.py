@@ -521,11 +521,13 @@ class Gateway:
                                         "refused 0x%04X from %s %s phone=%s: %s", h.msg_id, conn.kind, conn.peer,
                                         h.phone, ev.reason)  # type: ignore[attr-defined]
         elif t is RegisterRequested:
-            if self._may_attempt(conn, "register", ev):  # type: ignore[arg-type]
-                self.spawn(self._register(conn, ev))  # type: ignore[arg-type]
+            reg = cast(RegisterRequested, ev)
+            if self._may_attempt(conn, "register", reg):
+                self.spawn(self._register(conn, reg))
         elif t is AuthRequested:
-            if self._may_attempt(conn, "auth", ev):  # type: ignore[arg-type]
-                self.spawn(self._authenticate(conn, ev))  # type: ignore[arg-type]
+            auth = cast(AuthRequested, ev)
+            if self._may_attempt(conn, "auth", auth):
+                self.spawn(self._authenticate(conn, auth))
         elif t is Authenticated:
             log.info("phone=%s %s %s served anonymously (v%d)", ev.phone, conn.kind, conn.peer,  # type: ignore
                      int(ev.version))  # type: ignore[attr-defined]

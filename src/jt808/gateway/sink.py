@@ -65,7 +65,7 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
     ex = loc.extras
     text = None
     lay = loc.layout
-    if lay is not None and lay.json_format is not None and ex:
+    if lay is not None and lay.json_format is not None and lay.keys is not None and ex:
         # a remembered layout whose map is flat integers: the map and its text straight from the values
         ids, vals = zip(*ex, strict=False)  # pairs: never ragged
         if ids == lay.ids:
@@ -74,7 +74,7 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
             except TypeError:  # a value changed by hand to a non-integer: the general rendering
                 text = None
         extras = dict(zip(lay.keys, vals, strict=False)) if text is not None else \
-            _extras_map(loc, version, profile)  # type: ignore[arg-type]
+            _extras_map(loc, version, profile)
     elif ex or loc.bad_tail:
         extras = _extras_map(loc, version, profile)
     else:

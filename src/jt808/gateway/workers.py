@@ -217,13 +217,15 @@ class Cluster:
                 continue
             if r.status_code == 404:
                 continue
-            body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+            body: dict[str, Any] = (r.json() if r.headers.get("content-type", "").startswith("application/json")
+                                    else {}) or {}
             text = body.get("message", r.text)
             if r.status_code == 200:
                 return body.get("reply")
             if r.status_code == 504:
                 raise ReplyTimeout(text)
-            detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
+            detail_v = body.get("detail")
+            detail: dict[str, Any] = detail_v if isinstance(detail_v, dict) else {}
             if r.status_code == 409 and isinstance(detail.get("reply"), dict):
                 try:
                     reply = from_json(detail["reply"], self.profile)
@@ -233,7 +235,7 @@ class Cluster:
             if r.status_code == 429:
                 raise DownlinkQueueFull(text)
             raise DecodeError(text)
-        detail = "is not connected to any worker"
+        why = "is not connected to any worker"
         if unreachable:
-            detail += f" ({unreachable} worker(s) unreachable)"
-        raise TerminalOffline(phone, detail)
+            why += f" ({unreachable} worker(s) unreachable)"
+        raise TerminalOffline(phone, why)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from jt808.storage.sanitize import clean_obj, needs_cleaning
 
@@ -13,6 +13,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
 
+@overload
+def utc(dt: datetime) -> datetime: ...
+@overload
+def utc(dt: None) -> None: ...
 def utc(dt: datetime | None) -> datetime | None:
     """An aware UTC datetime (naive values are taken as UTC)."""
     if dt is None:
@@ -33,6 +37,10 @@ def to_us(dt: datetime | None) -> int | None:
     return (dt - EPOCH) // _US
 
 
+@overload
+def from_us(us: int) -> datetime: ...
+@overload
+def from_us(us: None) -> None: ...
 def from_us(us: int | None) -> datetime | None:
     if us is None:
         return None

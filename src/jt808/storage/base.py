@@ -216,11 +216,13 @@ class QuarantineRow:
 class Storage(abc.ABC):
     """What the gateway needs from a database."""
 
+    _health: StorageHealth
+
     @property
     def health(self) -> StorageHealth:
         """The outage state of this store (updated by the batch writer; read by ``/healthz`` and ``/metrics``)."""
         try:
-            return self._health  # type: ignore[has-type,no-any-return]
+            return self._health
         except AttributeError:
             from jt808.storage.health import StorageHealth
 

@@ -438,9 +438,9 @@ class BatchWriter:
                 stack.append(seg[:half])
             err = None
         if rejected:
-            kept = await self._quarantine([(subs[k], i, e) for k, i, e in rejected])
-            for k, i, e in rejected:
-                failed.setdefault(k, {})[i] = (error_text(e), not kept)
+            kept = await self._quarantine([(subs[k], i, exc) for k, i, exc in rejected])
+            for k, i, exc in rejected:
+                failed.setdefault(k, {})[i] = (error_text(exc), not kept)
         return failed
 
     async def _quarantine(self, rejected: list[tuple[Any, int, Exception]]) -> bool:

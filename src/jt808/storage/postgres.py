@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
 from jt808.storage._util import dumps, loads, utc
 from jt808.storage.base import (
@@ -470,7 +470,8 @@ def _redact(dsn: str) -> str:
 
 def _range_where(phone: str, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
     """The WHERE clause (and its arguments) of a phone's locations within [start, end]."""
-    where, args = ["phone = $1"], [phone]
+    where: list[str] = ["phone = $1"]
+    args: list[Any] = [phone]
     if start is not None:
         args.append(utc(start))
         where.append(f"t >= ${len(args)}")

@@ -145,7 +145,7 @@ def _location_params_many(rows: list[LocationRow]) -> list[tuple[Any, ...]]:
     same seconds, so each distinct time is converted once per batch; JSON the producer rendered is taken
     as is."""
     us: dict[Any, int | None] = {None: None}
-    out = []
+    out: list[tuple[Any, ...]] = []
     append = out.append
     for r in rows:
         ra = r.received_at
@@ -403,6 +403,7 @@ class SQLiteStorage(Storage):
     async def query_events(self, phone: str, msg_id: int | None = None, limit: int = 1000) -> list[EventRow]:
         if limit <= 0:
             return []
+        params: tuple[Any, ...]
         if msg_id is None:
             sql, params = "WHERE phone = ?", (phone, limit)
         else:
@@ -505,7 +506,8 @@ def _event_params(r: EventRow) -> tuple[Any, ...]:
 
 def _range_where(phone: str, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:
     """The WHERE clause (and its parameters) of a phone's locations within [start, end]."""
-    where, params = ["phone = ?"], [phone]
+    where: list[str] = ["phone = ?"]
+    params: list[Any] = [phone]
     if start is not None:
         where.append("t >= ?")
         params.append(to_us(start))

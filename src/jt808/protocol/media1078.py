@@ -34,6 +34,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
+from typing import Any
 
 from jt808.errors import DecodeError, EncodeError
 
@@ -333,7 +334,7 @@ class MediaParser:
             w, pkt, end, _ = confirmed[0]
             self.sim_len = w
             return pkt, end, ""
-        def open_end(r: tuple) -> bool:  # needs more bytes, or its end is followed by a partial header
+        def open_end(r: tuple[Any, ...]) -> bool:  # needs more bytes, or its end is followed by a partial header
             return r[1] is None or (len(buf) - r[2] < 4 and MAGIC.startswith(bytes(buf[r[2]:])))
 
         if any(open_end(r) for r in valid) and len(buf) < 2 * (TOLERATED_BODY + 40):

@@ -537,12 +537,14 @@ class Gateway:
             self.spawn(self._logout(conn, ev))  # type: ignore[arg-type]
         elif t is IdleTimeout:
             conn.close(f"idle for {ev.idle:.0f} s (heartbeat interval {self.config.session.heartbeat_interval:g} s)")  # type: ignore
-        elif t is FragmentsMissing:
-            log.info("phone=%s: 0x%04X serial %d stalled, asked again for fragments %s", conn.phone,
-                     ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
-        elif t is ReassemblyAbandoned:
-            log.warning("phone=%s: 0x%04X serial %d dropped, fragments %s never came", conn.phone,
-                        ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
+        elif t is FragmentsMissing or t is ReassemblyAbandoned:
+            # one line per set: a terminal opening sets by the thousand goes through the per-peer limit
+            stalled = t is FragmentsMissing
+            self.guard.peer_log.log(
+                logging.INFO if stalled else logging.WARNING, peer_host(conn.peer), self.loop.time(),
+                "phone=%s: 0x%04X serial %d stalled, asked again for fragments %s" if stalled else
+                "phone=%s: 0x%04X serial %d dropped, fragments %s never came", conn.phone,
+                ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
 
     # -- decisions -------------------------------------------------------------------------------
     def _may_attempt(self, conn: Connection, kind: str, ev: RegisterRequested | AuthRequested) -> bool:

@@ -487,12 +487,12 @@ def _free_port() -> int:
 class Serve:
     """``jt808 serve`` as a subprocess on free ports (SQLite in a temporary directory)."""
 
-    def __init__(self, tmp_path: Path, **env: str) -> None:
+    def __init__(self, tmp_path: Path, udp: bool = False, **env: str) -> None:
         self.tcp, self.http = _free_port(), _free_port()
         self.log = (tmp_path / "serve.log").open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jt808.cli", "serve", "--data-dir", str(tmp_path / "d"), "--host", "127.0.0.1",
-             "--port", str(self.tcp), "--http-port", str(self.http), "--no-udp"],
+             "--port", str(self.tcp), "--http-port", str(self.http), *([] if udp else ["--no-udp"])],
             env={**os.environ, **env}, stderr=self.log, text=True)
         self.path = tmp_path / "serve.log"
 
@@ -760,3 +760,86 @@ async def test_cli_terminal_reset_against_postgresql(tmp_path: Path) -> None:
         con = await asyncpg.connect(pg)
         await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await con.close()
+
+
+@pytest.mark.timeout(120)
+async def test_the_attacks_against_jt808_serve(tmp_path: Path) -> None:
+    """The attacks of the report, end to end against the `jt808 serve` command: hijack by re-registration,
+    UDP spoofing (report, command, logout), registrations beyond the limit, slowloris."""
+    from .helpers import UdpTerminal
+
+    srv = Serve(tmp_path, udp=True, JT808_LIMITS_FRAME_TIMEOUT="1", JT808_LIMITS_ATTEMPTS_PER_CONNECTION="4",
+                JT808_STORAGE_BATCH_MAX_DELAY="0.005")
+    api = f"http://127.0.0.1:{srv.http}/api/v1/terminals"
+    try:
+        async with httpx.AsyncClient(timeout=10) as c:
+            await srv.up(c)
+            # 1. hijack by re-registration (TCP)
+            victim = await Terminal().connect(srv.tcp)
+            code = await victim.register()
+            assert (await victim.authenticate(code)).body.result == 0
+            thief = await Terminal().connect(srv.tcp, SRC)
+            reply = await thief.request(registration(plate="粤B66666"))
+            assert (reply.body.result, reply.body.auth_code) == (3, "")
+            await thief.send(TerminalLogout())
+            await thief.expect_nothing()
+            assert (await victim.heartbeat()).body.result == 0
+            stored = (await c.get(f"{api}/{PHONE}")).json()
+            assert stored["license_number"] == "京A12345" and stored["online"] is True
+            await thief.close()
+            # 2. UDP: the victim authenticates over UDP; a spoofer's report, logout and command go nowhere
+            u_phone = "013500000077"
+            u = await UdpTerminal(u_phone).connect(srv.tcp)
+            u_code = await u.register()
+            assert (await u.authenticate(u_code)).body.result == 0
+            spoof = await UdpTerminal(u_phone).connect(srv.tcp, SRC)
+            spoof.sn = 900
+            await spoof.send(location(5))
+            await spoof.send(TerminalLogout())
+            await spoof.expect_nothing()
+            cmd = asyncio.create_task(c.post(f"{api}/{u_phone}/commands", params={"timeout": "3"},
+                                             json={"header": {"msg_id": 0x8201}, "body": {}}))
+            await asyncio.sleep(0.3)
+            await spoof.send(HeartBeat())
+            await spoof.expect_nothing(0.5)  # the held command is not released to the spoofer's address
+            await u.send(HeartBeat())
+            got = [await u.recv(), await u.recv()]
+            query = next(p for p in got if p.header.msg_id == 0x8201)
+            from jt808.protocol.messages.tracking import LocationQueryReply
+
+            await u.send(LocationQueryReply(seq=query.header.msg_sn, location=location(6)))
+            r = await cmd
+            assert r.status_code == 200 and r.json()["reply"]["header"]["msg_id"] == 0x0201, r.text
+
+            async def stored() -> list[int]:
+                return [x["msg_id"] for x in (await c.get(f"{api}/{u_phone}/locations")).json()["locations"]]
+
+            await wait_for(stored)
+            assert await stored() == [0x0201]  # the victim's answer; the spoofer's 0x0200 was not stored
+            assert (await c.get(f"{api}/{u_phone}")).json()["online"] is True
+            # 3. registrations beyond the limit: refused, the connection closed
+            reg = await Terminal().connect(srv.tcp, SRC)
+            for i in range(4):
+                reg.phone = f"0134{i:08d}"
+                assert (await reg.request(registration())).body.result == 0
+            reg.phone = "013499999999"
+            await reg.send(registration())
+            assert await closed_by_server(reg)
+            assert (await c.get(f"{api}/013499999999")).status_code == 404
+            # 4. slowloris: one byte at a time is cut
+            slow = await Terminal("013400000000").connect(srv.tcp, SRC)
+            frame = slow.frame(HeartBeat())
+            for b in frame[:-1]:
+                try:
+                    await slow.send_raw(bytes([b]))
+                except ConnectionError:
+                    break
+                await asyncio.sleep(0.3)
+            assert await closed_by_server(slow, 3)
+            text = (await c.get(f"http://127.0.0.1:{srv.http}/metrics")).text
+            assert "jt808_stalled_frames_closed_total 1" in text
+            await victim.close()
+            await u.close()
+            await spoof.close()
+    finally:
+        await srv.stop()

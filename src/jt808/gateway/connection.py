@@ -292,6 +292,10 @@ class UdpEndpoint(asyncio.DatagramProtocol):
             phone = peek_phone(data)
             if phone is None:  # no frame header in it: nothing is made for junk
                 self.junk += 1
+                gw = self.gateway
+                gw.guard.peer_log.log(logging.INFO, str(addr[0]), gw.loop.time(),
+                                      "UDP junk from %s:%s: %d bytes without a JT/T 808 frame (%d so far)",
+                                      addr[0], addr[1], len(data), self.junk)
                 return
             counters = self.gateway.guard.counters
             if self.max_sessions and len(self.by_addr) >= self.max_sessions and phone not in self.by_phone:

@@ -89,7 +89,8 @@ class Registration:
         rec.province, rec.city = self.province, self.city
         rec.manufacturer, rec.model, rec.dev_id = self.manufacturer, self.model, self.dev_id
         rec.color, rec.license_number = self.color, self.license_number
-        rec.registered_at = now
+        rec.registered_at = rec.registered_at or now  # the first registration stays
+        rec.last_registered_at = now
         return rec
 
 

@@ -272,6 +272,7 @@ class PeerLog:
             if p is not None and p[2]:
                 self.logger.log(level, "%d more lines about %s were left out in %g s", int(p[2]), host,
                                 self.window)
+                p[2] = 0
             p = [now, 0, 0]
             self._peers[host] = p
             self._peers.move_to_end(host)

@@ -2,13 +2,16 @@
 
 Files go to ``<data_dir>/media/<phone>/<YYYYMMDD>/<phone>_<media id>_<HHMMSS>_<serial>.<ext>`` (the
 extension from the format code: jpg, tif, mp3, wav, wmv, else bin), written in a worker thread and
-renamed into place, so a file that exists is complete.
+linked into place, so a file that exists is complete; a name already taken (the same media id twice in
+one second) gets a ``-2``, ``-3`` … suffix instead of being overwritten.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,14 +24,26 @@ __all__ = ["EXTENSIONS", "MediaStore"]
 EXTENSIONS = {0: "jpg", 1: "tif", 2: "mp3", 3: "wav", 4: "wmv"}
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes) -> Path:
+    """Write ``data`` under ``path`` — or ``<stem>-2<ext>``, ``-3`` … when that name is taken (the same
+    media id twice in one second, or by another worker): a file is never overwritten. The name used."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        for n in itertools.count(1):
+            target = path if n == 1 else path.with_name(f"{path.stem}-{n}{path.suffix}")
+            try:
+                os.link(tmp, target)  # atomic, and fails instead of replacing
+                return target
+            except FileExistsError:
+                continue
+    finally:
+        os.unlink(tmp)
+    raise AssertionError("unreachable")
 
 
 class MediaStore:
@@ -54,7 +69,7 @@ class MediaStore:
         if data is None:  # kept raw (e.g. encrypted): save what arrived
             data = packet.raw_body or b""
         path = self.path_for(h.phone, media_id, fmt, now, h.msg_sn)
-        await asyncio.to_thread(_write, path, data)
+        path = await asyncio.to_thread(_write, path, data)
         loc = getattr(body, "location", None)
         row = MediaRow(h.phone, media_id, getattr(body, "type", 0), fmt, getattr(body, "event", 0),
                        getattr(body, "channel", 0), str(path), len(data), now,

@@ -38,7 +38,7 @@ from jt808.gateway.commands import Commands
 from jt808.gateway.connection import Connection, TcpConnection, UdpEndpoint
 from jt808.gateway.downlink import REPLY_MATCH
 from jt808.gateway.hooks import AnonymousPolicy, AuthPolicy, BuiltinRegistry, HttpHooks, Registration
-from jt808.gateway.limits import Guard, peer_host
+from jt808.gateway.limits import Guard, PeerLog, peer_host
 from jt808.gateway.listeners import GatewayListener, HealthCheck, MediaObserver
 from jt808.gateway.media import MediaStore
 from jt808.gateway.metrics import Metrics, gateway_samples
@@ -150,6 +150,7 @@ class Gateway:
         self.stopping = False
         self.counters: Counter[str] = Counter()
         self.guard = Guard(cfg.limits, log)
+        self.kind_log = PeerLog(log, cfg.limits.log_lines_per_peer)  # lines about one kind of junk, any peer
         self.metrics.add_source(self.guard.metric_samples)
 
     # ------------------------------------------------------------------------------------------
@@ -537,14 +538,16 @@ class Gateway:
             self.spawn(self._logout(conn, ev))  # type: ignore[arg-type]
         elif t is IdleTimeout:
             conn.close(f"idle for {ev.idle:.0f} s (heartbeat interval {self.config.session.heartbeat_interval:g} s)")  # type: ignore
-        elif t is FragmentsMissing or t is ReassemblyAbandoned:
-            # one line per set: a terminal opening sets by the thousand goes through the per-peer limit
-            stalled = t is FragmentsMissing
-            self.guard.peer_log.log(
-                logging.INFO if stalled else logging.WARNING, peer_host(conn.peer), self.loop.time(),
-                "phone=%s: 0x%04X serial %d stalled, asked again for fragments %s" if stalled else
-                "phone=%s: 0x%04X serial %d dropped, fragments %s never came", conn.phone,
-                ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
+        elif t is FragmentsMissing:
+            self.guard.peer_log.log(logging.INFO, peer_host(conn.peer), self.loop.time(),
+                                    "phone=%s: 0x%04X serial %d stalled, asked again for fragments %s", conn.phone,
+                                    ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
+        elif t is ReassemblyAbandoned:
+            self.counters["reassembly_abandoned"] += 1
+            # one kind of junk, whoever sends it: at most limits.log_lines_per_peer lines a minute, then a count
+            self.kind_log.log(logging.WARNING, "dropped fragment sets", self.loop.time(),
+                              "phone=%s %s: 0x%04X serial %d dropped, fragments %s never came", conn.phone,
+                              conn.peer, ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
 
     # -- decisions -------------------------------------------------------------------------------
     def _may_attempt(self, conn: Connection, kind: str, ev: RegisterRequested | AuthRequested) -> bool:
@@ -577,8 +580,16 @@ class Gateway:
             try:
                 result, code = await self.policy.register(reg)  # type: ignore[union-attr]
             except Exception as e:
-                log.error("register phone=%s failed in the registry: %s", reg.phone, e)
-                result, code = 4, ""
+                # the registry cannot be read: not "unknown terminal" (result 4 would make the device give
+                # up or alarm); no 0x8100 at all, so the terminal sends its 0x0100 again after its timeout
+                conn.deciding -= 1
+                self.counters["register_retry"] += 1
+                self.guard.peer_log.log(logging.WARNING, peer_host(conn.peer), self.loop.time(),
+                                        "register phone=%s %s %s: not answered, the registry cannot be read now "
+                                        "(%s); the terminal will try again", reg.phone, conn.kind, conn.peer, e)
+                if not conn.closed:
+                    conn.settle(False)
+                return
         conn.deciding -= 1
         if conn.closed:
             return
@@ -607,8 +618,18 @@ class Gateway:
             ok = bool(ev.code or policy.anonymous) and await policy.authenticate(
                 h.phone, ev.code, int(h.version), ev.imei, ev.software_version)
         except Exception as e:
-            log.error("authenticate phone=%s failed in the auth service: %s", h.phone, e)
-            ok = False
+            # the registry / auth service cannot be asked now: a general failure (result 1, which terminals
+            # retry), not counted as a wrong code, the connection stays
+            conn.deciding -= 1
+            self.counters["auth_retry"] += 1
+            self.guard.peer_log.log(logging.WARNING, peer_host(conn.peer), self.loop.time(),
+                                    "auth phone=%s %s %s: failed for now, the registry cannot be read (%s)",
+                                    h.phone, conn.kind, conn.peer, e)
+            if not conn.closed:
+                conn.session.reject_auth(ev)
+                conn.flush()
+                conn.settle(False)
+            return
         conn.deciding -= 1
         if conn.closed:
             return

@@ -364,7 +364,7 @@ def _terminal_json(rec: Any, gw: Gateway, elsewhere: set[str] | frozenset[str] =
            "province": rec.province, "city": rec.city, "manufacturer": rec.manufacturer, "model": rec.model,
            "dev_id": rec.dev_id, "color": rec.color, "license_number": rec.license_number, "imei": rec.imei,
            "software_version": rec.software_version, "registered_at": _ts(rec.registered_at),
-           "last_registered_at": _ts(getattr(rec, "last_registered_at", None) or rec.registered_at),
+           "last_registered_at": _ts(rec.last_registered_at or rec.registered_at),
            "last_seen": _ts(gw.last_seen(phone) or rec.last_seen)}
     if conn is not None:
         out["session"] = conn.info()

@@ -456,7 +456,7 @@ class PlatformSession:
             raise EncodeError("an empty auth code makes many devices fail: give a real one", field="auth_code")
         h = event.packet.header
         code = auth_code.encode(self.profile.encoding)
-        self._queue(0x8100, struct.pack(">HB", h.msg_sn, 0) + code, h.version)
+        self._queue(0x8100, struct.pack(">HB", h.msg_sn, 0) + code, h.version, h.phone)
 
     def reject_register(self, event: RegisterRequested, result: int) -> None:
         """Answer 0x0100 with 0x8100 ``result`` (1 vehicle registered, 2 vehicle unknown, 3 terminal
@@ -464,7 +464,7 @@ class PlatformSession:
         if not 1 <= result <= 255:
             raise EncodeError("a refused registration needs a result of 1..255", field="result", value=result)
         h = event.packet.header
-        self._queue(0x8100, struct.pack(">HB", h.msg_sn, result), h.version)
+        self._queue(0x8100, struct.pack(">HB", h.msg_sn, result), h.version, h.phone)
 
     def accept_auth(self, event: AuthRequested, now: float | None = None, version: Version | None = None) -> None:
         """Answer 0x0102 with 0x8001 result 0; the session is authenticated from now on. ``version``: the
@@ -529,13 +529,14 @@ class PlatformSession:
             f = b"\x7e" + escape(f[1:-1]) + b"\x7e"
         return f
 
-    def _encode_general(self, seq: int, msg_id: int, result: int, version: Version) -> bytes:
-        if version is not V2019 and len(self._phone_raw) == 6:
+    def _encode_general(self, seq: int, msg_id: int, result: int, version: Version, phone: str | None = None) -> bytes:
+        if version is not V2019 and len(self._phone_raw) == 6 and (phone is None or phone == self.phone):
             return self._ack13(seq, msg_id, result)
-        return self._encode(0x8001, _GEN.pack(seq, msg_id, result), version, self.next_serial())
+        return self._encode(0x8001, _GEN.pack(seq, msg_id, result), version, self.next_serial(), phone=phone)
 
     def _general(self, header: Header, result: int) -> None:
-        self._out.append(self._encode_general(header.msg_sn, header.msg_id, result, header.version))
+        """0x8001 to the phone and in the version of ``header`` (a read may hold frames of several)."""
+        self._out.append(self._encode_general(header.msg_sn, header.msg_id, result, header.version, header.phone))
         self.tx_frames += 1
 
     def _encode(self, msg_id: int, body: bytes, version: Version, sn: int,
@@ -546,9 +547,9 @@ class PlatformSession:
         content = pack_header(h, len(body)) + body
         return b"\x7e" + escape(content + bytes((check_code(content),))) + b"\x7e"
 
-    def _queue(self, msg_id: int, body: bytes, version: Version) -> int:
+    def _queue(self, msg_id: int, body: bytes, version: Version, phone: str | None = None) -> int:
         sn = self.next_serial()
-        self._out.append(self._encode(msg_id, body, version, sn))
+        self._out.append(self._encode(msg_id, body, version, sn, phone=phone))
         self.tx_frames += 1
         return sn
 

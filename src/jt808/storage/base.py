@@ -118,11 +118,12 @@ class TerminalRecord:
     dev_id: str = ""
     color: int = 0
     license_number: str = ""
-    registered_at: datetime | None = None
-    last_seen: datetime | None = None
+    registered_at: datetime | None = None  # the first registration (kept by re-registrations)
+    last_seen: datetime | None = None  # the last frame received (flushed every few seconds)
     imei: str = ""
     software_version: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    last_registered_at: datetime | None = None  # the latest registration
 
 
 @dataclass(slots=True)

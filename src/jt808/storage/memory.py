@@ -72,6 +72,7 @@ class MemoryStorage(Storage):
         self._check()
         rec = _copy_terminal(clean_terminal(rec))
         rec.registered_at = utc(rec.registered_at)
+        rec.last_registered_at = utc(rec.last_registered_at)
         rec.last_seen = utc(rec.last_seen)
         self._terminals[rec.phone] = rec
 

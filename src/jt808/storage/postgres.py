@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS terminals (
     software_version text NOT NULL DEFAULT '',
     extra jsonb
 );
+ALTER TABLE terminals ADD COLUMN IF NOT EXISTS last_registered_at timestamptz;
 CREATE TABLE IF NOT EXISTS locations (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     phone text NOT NULL,
@@ -136,7 +137,8 @@ def _error(e: Exception, what: str) -> StorageError:
     return classify(e, f"postgresql: {what}", _CONTENT_ERRORS)
 
 _TERMINAL_COLS = ("phone", "auth_code", "version", "province", "city", "manufacturer", "model", "dev_id", "color",
-                  "license_number", "registered_at", "last_seen", "imei", "software_version", "extra")
+                  "license_number", "registered_at", "last_seen", "imei", "software_version", "extra",
+                  "last_registered_at")
 _LOCATION_COLS = ("phone", "t", "time", "received_at", "alarm", "status", "latitude", "longitude", "altitude",
                   "speed", "direction", "msg_id", "msg_sn", "batch", "extras")
 _EVENT_COLS = ("phone", "msg_id", "msg_sn", "received_at", "body")
@@ -451,13 +453,14 @@ class PostgresStorage(Storage):
 def _terminal_args(rec: TerminalRecord) -> tuple[Any, ...]:
     return (rec.phone, rec.auth_code, rec.version, rec.province, rec.city, rec.manufacturer, rec.model, rec.dev_id,
             rec.color, rec.license_number, utc(rec.registered_at), utc(rec.last_seen), rec.imei,
-            rec.software_version, rec.extra or None)
+            rec.software_version, rec.extra or None, utc(rec.last_registered_at))
 
 
 def _terminal(r: asyncpg.Record) -> TerminalRecord:
     return TerminalRecord(phone=r[0], auth_code=r[1], version=r[2], province=r[3], city=r[4], manufacturer=r[5],
                           model=r[6], dev_id=r[7], color=r[8], license_number=r[9], registered_at=r[10],
-                          last_seen=r[11], imei=r[12], software_version=r[13], extra=r[14] or {})
+                          last_seen=r[11], imei=r[12], software_version=r[13], extra=r[14] or {},
+                          last_registered_at=r[15])
 
 
 def _redact(dsn: str) -> str:

@@ -52,7 +52,8 @@ CREATE TABLE IF NOT EXISTS terminals (
     last_seen INTEGER,
     imei TEXT NOT NULL DEFAULT '',
     software_version TEXT NOT NULL DEFAULT '',
-    extra TEXT
+    extra TEXT,
+    last_registered_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS locations (
     id INTEGER PRIMARY KEY,
@@ -133,7 +134,7 @@ def _error(e: Exception, what: str) -> StorageError:
     return classify(e, f"sqlite: {what}", _CONTENT_ERRORS)
 
 _TERMINAL_COLS = ("phone, auth_code, version, province, city, manufacturer, model, dev_id, color, license_number, "
-                  "registered_at, last_seen, imei, software_version, extra")
+                  "registered_at, last_seen, imei, software_version, extra, last_registered_at")
 _LOCATION_COLS = ("phone, t, time, received_at, alarm, status, latitude, longitude, altitude, speed, direction, "
                   "msg_id, msg_sn, batch, extras")
 _INSERT_LOCATION = f"INSERT INTO locations ({_LOCATION_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
@@ -172,7 +173,8 @@ def _location_row(v: tuple[Any, ...]) -> LocationRow:
 def _terminal_row(v: tuple[Any, ...]) -> TerminalRecord:
     return TerminalRecord(phone=v[0], auth_code=v[1], version=v[2], province=v[3], city=v[4], manufacturer=v[5],
                           model=v[6], dev_id=v[7], color=v[8], license_number=v[9], registered_at=from_us(v[10]),
-                          last_seen=from_us(v[11]), imei=v[12], software_version=v[13], extra=loads_dict(v[14]))
+                          last_seen=from_us(v[11]), imei=v[12], software_version=v[13], extra=loads_dict(v[14]),
+                          last_registered_at=from_us(v[15]))
 
 
 class SQLiteStorage(Storage):
@@ -221,6 +223,9 @@ class SQLiteStorage(Storage):
         db.execute("PRAGMA cache_size=-65536")
         db.execute("PRAGMA wal_autocheckpoint=4000")
         db.executescript(SCHEMA)
+        columns = {row[1] for row in db.execute("PRAGMA table_info(terminals)")}
+        if "last_registered_at" not in columns:  # a database made before the column existed
+            db.execute("ALTER TABLE terminals ADD COLUMN last_registered_at INTEGER")
         db.execute("PRAGMA busy_timeout=0")  # writes wait for a lock on this thread only (see _write)
 
     @staticmethod
@@ -332,7 +337,7 @@ class SQLiteStorage(Storage):
     async def save_terminals(self, recs: list[TerminalRecord]) -> None:
         if recs:
             await self._write([(f"INSERT OR REPLACE INTO terminals ({_TERMINAL_COLS}) VALUES "
-                                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [_terminal_params(r) for r in recs], True)])
+                                "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [_terminal_params(r) for r in recs], True)])
 
     async def get_terminals(self, phones: list[str]) -> dict[str, TerminalRecord]:
         out: dict[str, TerminalRecord] = {}
@@ -497,7 +502,7 @@ def _terminal_params(rec: TerminalRecord) -> tuple[Any, ...]:
     rec = clean_terminal(rec)
     return (rec.phone, rec.auth_code, rec.version, rec.province, rec.city, rec.manufacturer, rec.model, rec.dev_id,
             rec.color, rec.license_number, to_us(rec.registered_at), to_us(rec.last_seen), rec.imei,
-            rec.software_version, dumps_or_none(rec.extra))
+            rec.software_version, dumps_or_none(rec.extra), to_us(rec.last_registered_at))
 
 
 def _event_params(r: EventRow) -> tuple[Any, ...]:

@@ -75,6 +75,12 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     host = "127.0.0.1"
     port = 8808
     token = ""                  # when set: "Authorization: Bearer <token>" required
+    console = true              # the web console at http://host:port/ (docs/console.md)
+    tile_url = ""               # map tiles for the console, e.g. "https://tile.openstreetmap.org/{z}/{x}/{y}.png";
+                                # "" = the bundled country/province outlines only (works offline)
+    tile_coords = "wgs84"       # gcj02 for Chinese providers (AMap, Tencent): positions are shifted to match
+    tile_attribution = ""
+    tile_max_zoom = 18
 
     [mqtt]                      # used by the MQTT bridge
     url = ""
@@ -215,6 +221,11 @@ class HttpConfig:
     host: str = "127.0.0.1"
     port: int = 8808
     token: str = ""
+    console: bool = True  # the web console at / (jt808.console)
+    tile_url: str = ""  # raster tiles for the console's map ({z}/{x}/{y}); "" = the bundled outline map
+    tile_coords: str = "wgs84"  # wgs84 | gcj02 (Chinese providers: positions are shifted to match)
+    tile_attribution: str = ""
+    tile_max_zoom: int = 18
 
 
 @dataclass
@@ -344,6 +355,8 @@ class Config:
         for what, v in (("server.port", self.server.port), ("http.port", self.http.port)):
             if not 0 <= v <= 65535:
                 raise ConfigError(f"{what} must be 0..65535, not {v}")
+        if self.http.tile_coords not in ("wgs84", "gcj02"):
+            raise ConfigError(f"http.tile_coords must be wgs84 or gcj02, not {self.http.tile_coords!r}")
         if not 1 <= self.server.workers <= 64:
             raise ConfigError(f"server.workers must be 1..64, not {self.server.workers}")
         if self.downlink.max_inflight < 1 or self.downlink.queue_len < 0 or self.downlink.max_retry_times < 0:

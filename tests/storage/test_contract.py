@@ -110,6 +110,16 @@ async def test_query_locations_newest_limit_oldest_first(storage: Storage) -> No
     assert [r.msg_sn for r in await storage.query_locations("B")] == [100, 101, 102]
 
 
+async def test_latest_locations_one_per_phone_newest_by_device_time(storage: Storage) -> None:
+    assert await storage.latest_locations() == []
+    await storage.add_locations([loc("B", m, sn=100 + m) for m in (2, 0, 1)])
+    await storage.add_locations([loc("A", m, sn=m) for m in (5, 1, 9, 3)])
+    await storage.add_locations([loc("A", 9, sn=10)])  # a tie: the later insertion, as query_locations says
+    got = await storage.latest_locations()
+    assert [(r.phone, r.msg_sn) for r in got] == [("A", 10), ("B", 102)]
+    assert got == [(await storage.query_locations(p, limit=1))[0] for p in ("A", "B")]
+
+
 async def test_query_locations_start_end_inclusive(storage: Storage) -> None:
     await storage.add_locations([loc("A", m, sn=m) for m in range(10)])
     start, end = T0 + timedelta(minutes=2), T0 + timedelta(minutes=6)

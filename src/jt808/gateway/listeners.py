@@ -9,6 +9,7 @@ nothing replaces an attribute of the gateway at run time.
                            non-async methods called on the event loop)
 :class:`MediaObserver`     a 0x0801 upload saved as a file (or failed to save)
 :class:`CommandObserver`   a downlink command ended (replied, failed, timed out, offline)
+:class:`FrameObserver`     a frame that could not be used (the console's raw-frame feed)
 :class:`CommandRoute`      reaches terminals held by another process or node (worker siblings, other
                            MQTT nodes): tried in order when the terminal is not held here
 :class:`HealthCheck`       a dependency the node needs (storage, a required broker): ``None`` while
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from jt808.protocol.packet import Packet
     from jt808.storage.base import MediaRow
 
-__all__ = ["CommandObserver", "CommandRoute", "GatewayListener", "HealthCheck", "MediaObserver"]
+__all__ = ["CommandObserver", "CommandRoute", "FrameObserver", "GatewayListener", "HealthCheck", "MediaObserver"]
 
 
 @runtime_checkable
@@ -52,6 +53,14 @@ class CommandObserver(Protocol):
     ``reply`` the terminal's answer when there is one."""
 
     def on_command_result(self, phone: str, msg_id: int, status: str, reply: Packet | None) -> None: ...
+
+
+@runtime_checkable
+class FrameObserver(Protocol):
+    """Called for each frame the gateway could not use (broken framing, a body that does not decode):
+    ``raw`` as received, flags included; ``phone`` of the connection ("" before it is known)."""
+
+    def on_frame_rejected(self, phone: str, raw: bytes, reason: str) -> None: ...
 
 
 @runtime_checkable

@@ -39,7 +39,7 @@ from jt808.gateway.connection import Connection, TcpConnection, UdpEndpoint
 from jt808.gateway.downlink import REPLY_MATCH
 from jt808.gateway.hooks import AnonymousPolicy, AuthPolicy, BuiltinRegistry, HttpHooks, Registration
 from jt808.gateway.limits import Guard, PeerLog, peer_host
-from jt808.gateway.listeners import GatewayListener, HealthCheck, MediaObserver
+from jt808.gateway.listeners import FrameObserver, GatewayListener, HealthCheck, MediaObserver
 from jt808.gateway.media import MediaStore
 from jt808.gateway.metrics import Metrics, gateway_samples
 from jt808.gateway.sessions import SessionRegistry
@@ -133,6 +133,7 @@ class Gateway:
         self.health: list[HealthCheck] = []
         self._listeners: list[GatewayListener] = []
         self._media_observers: list[MediaObserver] = []
+        self._frame_observers: list[FrameObserver] = []
         self._tcp: list[asyncio.base_events.Server] = []
         self._udp_socks: list[socket.socket] = []
         self._udp: list[tuple[asyncio.DatagramTransport, UdpEndpoint]] = []
@@ -514,6 +515,11 @@ class Gateway:
                     log.warning(*args)
                 else:  # nobody proven yet: many connections from one peer must not flood the log either
                     self.guard.peer_log.log(logging.WARNING, peer_host(conn.peer), self.loop.time(), *args)
+            for observer in self._frame_observers:
+                try:
+                    observer.on_frame_rejected(conn.phone or "", ev.raw, str(ev.error))  # type: ignore[attr-defined]
+                except Exception:
+                    log.exception("frame observer %r failed", observer)
         elif t is MessageRefused:
             self.counters["refused_unauthenticated"] += 1
             if conn.session.rx_frames <= 3 or log.isEnabledFor(logging.DEBUG):
@@ -781,6 +787,14 @@ class Gateway:
     def remove_media_observer(self, observer: MediaObserver) -> None:
         if observer in self._media_observers:
             self._media_observers.remove(observer)
+
+    def add_frame_observer(self, observer: FrameObserver) -> None:
+        """``observer`` hears of each frame that could not be used (with its bytes and the reason)."""
+        self._frame_observers.append(observer)
+
+    def remove_frame_observer(self, observer: FrameObserver) -> None:
+        if observer in self._frame_observers:
+            self._frame_observers.remove(observer)
 
     def add_health_check(self, check: HealthCheck) -> None:
         """A dependency whose problem makes ``/healthz`` degraded."""

@@ -20,7 +20,9 @@ they do not fit: :func:`jt808.protocol.header.canonical_phone`). A malformed pho
 Errors of the command endpoint are distinct: 404 ``terminal_offline``, 504 ``reply_timeout`` (sent,
 no answer), 409 ``command_failed`` (answered with a failure result; the reply is included), 400
 ``bad_command`` (the JSON does not encode), 429 ``queue_full``. When ``token`` is set every ``/api``
-route needs ``Authorization: Bearer <token>`` (``/healthz`` and ``/metrics`` stay open).
+route needs ``Authorization: Bearer <token>`` or the console's login cookie (``/healthz`` and ``/metrics``
+stay open). The web console (:mod:`jt808.console.routes`) adds ``/``, ``/assets``, ``/console`` and its
+``/api/v1`` routes.
 =======
 The OpenAPI document (``/openapi.json``) describes every body and answer; ``/docs`` (Swagger UI) is
 served with its assets from the gateway itself (no CDN). Errors are one object
@@ -41,6 +43,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from jt808.console.routes import TOKEN_COOKIE, add_console
 from jt808.errors import DecodeError, EncodeError, JT808Error, ReplyTimeout
 from jt808.gateway.errors import CommandFailed, DownlinkQueueFull, TerminalOffline
 from jt808.gateway.metrics import CONTENT_TYPE
@@ -182,10 +185,12 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
                                 {"name": "ops", "description": "Health and metrics."}])
     install(app)
     docs.mount(app)
-    async def auth(credentials: Credentials) -> None:
+    async def auth(request: Request, credentials: Credentials) -> None:
         if not token:
             return
-        ok = credentials is not None and hmac.compare_digest(credentials.credentials.encode(), token.encode())
+        # the header, or the console's login cookie (EventSource and <img> cannot send the header)
+        given = credentials.credentials if credentials is not None else request.cookies.get(TOKEN_COOKIE)
+        ok = given is not None and hmac.compare_digest(given.encode(), token.encode())
         if not ok:
             raise ApiError("unauthorized", "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
@@ -319,6 +324,8 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
             raise ApiError("unknown_terminal", f"terminal {phone} is not registered")
         return {"phone": phone, "reset": known, "disconnected": disconnected}
 
+    if worker is None and gw.config.http.console:
+        add_console(app, gw, auth, token)
     if worker is not None:
         _internal_routes(app, gw, token, worker)
     return app

@@ -314,6 +314,20 @@ class Storage(abc.ABC):
         """How many positions :meth:`query_locations` would find without a limit."""
         return len(await self.query_locations(phone, start, end, 2**31 - 1))
 
+    async def latest_locations(self) -> list[LocationRow]:
+        """The newest position (by device time, as :meth:`query_locations` orders) of every phone that
+        has one, ordered by phone. Backends answer it in one query; this default asks per terminal."""
+        out = []
+        offset = 0
+        while True:
+            recs = await self.list_terminals(limit=1000, offset=offset)
+            for rec in recs:
+                rows = await self.query_locations(rec.phone, limit=1)
+                out.extend(rows)
+            if len(recs) < 1000:
+                return out
+            offset += 1000
+
     @abc.abstractmethod
     async def add_events(self, rows: list[EventRow]) -> None: ...
 

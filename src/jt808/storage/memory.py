@@ -125,6 +125,14 @@ class MemoryStorage(Storage):
         picked.sort(key=lambda item: (item[0], item[1]))
         return [replace(row, extras=clean_obj(row.extras), extras_json=None) for _, _, row in picked[-limit:]]
 
+    async def latest_locations(self) -> list[LocationRow]:
+        self._check()
+        out = []
+        for phone in sorted(self._locations):
+            rows = await self.query_locations(phone, limit=1)
+            out.extend(rows)
+        return out
+
     async def add_events(self, rows: list[EventRow]) -> None:
         self._check()
         for row in rows:

@@ -170,6 +170,13 @@ async def _init_connection(con: asyncpg.Connection) -> None:
                              format="binary")
 
 
+def _location_of(r: Any) -> LocationRow:
+    """A row of :data:`_LOCATION_COLS` read back."""
+    return LocationRow(phone=r[0], time=r[2], received_at=r[3], alarm=r[4], status=r[5], latitude=r[6],
+                       longitude=r[7], altitude=r[8], speed=r[9], direction=r[10], msg_id=r[11], msg_sn=r[12],
+                       batch=r[13], extras=r[14] or {})
+
+
 def _location_record(r: LocationRow) -> tuple[Any, ...]:
     received = utc(r.received_at)
     time = utc(r.time)
@@ -376,9 +383,17 @@ class PostgresStorage(Storage):
         args.append(limit)
         rows = await self._fetch(f"SELECT {', '.join(_LOCATION_COLS)} FROM locations WHERE {where} "
                                  f"ORDER BY t DESC, id DESC LIMIT ${len(args)}", *args)
-        return [LocationRow(phone=r[0], time=r[2], received_at=r[3], alarm=r[4], status=r[5], latitude=r[6],
-                            longitude=r[7], altitude=r[8], speed=r[9], direction=r[10], msg_id=r[11],
-                            msg_sn=r[12], batch=r[13], extras=r[14] or {}) for r in reversed(rows)]
+        return [_location_of(r) for r in reversed(rows)]
+
+    async def latest_locations(self) -> list[LocationRow]:
+        # a loose index scan over (phone, t): one index probe per phone, however many rows each has
+        cols = ", ".join(f"l.{c}" for c in _LOCATION_COLS)
+        rows = await self._fetch(
+            "WITH RECURSIVE p(phone) AS (SELECT min(phone) FROM locations UNION ALL SELECT (SELECT min(phone) "
+            "FROM locations WHERE phone > p.phone) FROM p WHERE p.phone IS NOT NULL) "
+            f"SELECT {cols} FROM p CROSS JOIN LATERAL (SELECT * FROM locations WHERE locations.phone = p.phone "
+            "ORDER BY t DESC, id DESC LIMIT 1) l ORDER BY l.phone")
+        return [_location_of(r) for r in rows]
 
     async def query_events(self, phone: str, msg_id: int | None = None, limit: int = 1000) -> list[EventRow]:
         if limit <= 0:

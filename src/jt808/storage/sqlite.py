@@ -405,6 +405,13 @@ class SQLiteStorage(Storage):
         rows = await self._fetch(f"SELECT count(*) FROM locations WHERE {where}", params)
         return int(rows[0][0])
 
+    async def latest_locations(self) -> list[LocationRow]:
+        rows = await self._fetch(
+            f"SELECT {_LOCATION_COLS} FROM locations WHERE id IN (SELECT (SELECT l.id FROM locations l "
+            "WHERE l.phone = p.phone ORDER BY l.t DESC, l.id DESC LIMIT 1) FROM (SELECT DISTINCT phone FROM "
+            "locations) p) ORDER BY phone")
+        return [_location_row(v) for v in rows]
+
     async def query_events(self, phone: str, msg_id: int | None = None, limit: int = 1000) -> list[EventRow]:
         if limit <= 0:
             return []

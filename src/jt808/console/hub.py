@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 from jt808.gateway.sink import location_row
 from jt808.protocol.framing import frame
 from jt808.protocol.header import MAX_BODY, Header, pack_header
-from jt808.protocol.messages.location import LocationReport, LocationValues
+from jt808.protocol.messages.location import LocationReport
 
 if TYPE_CHECKING:
     from jt808.gateway.server import Gateway
@@ -242,9 +242,7 @@ class EventHub:
         self._keep_frame(phone, entry)
         body = packet.body
         loc: Any = None
-        if type(body) is LocationValues:
-            loc = body.report()
-        elif isinstance(body, LocationReport):
+        if isinstance(body, LocationReport):
             loc = body
         else:  # 0x0201 / 0x0500 embed one report, 0x0704 a batch (its last one is the newest)
             loc = getattr(body, "location", None)
@@ -253,7 +251,7 @@ class EventHub:
                 loc = batch[-1]
         if isinstance(loc, LocationReport):
             row = location_row(phone, loc, h.msg_id, h.msg_sn, datetime.fromtimestamp(now, UTC),
-                               self.gw.profile.tz_offset, False, h.version)
+                               self.gw.profile.tz_offset, False, h.version, self.gw.profile)
             self.last[phone] = row
             if self.subscribers:
                 ev = location_json(row)

@@ -19,7 +19,7 @@ export function MediaPage({ phone }) {
     setError(null);
     try {
       const r = await api(`/api/v1/terminals/${encodeURIComponent(term)}/media${qs({ start: inputToIso(start), end: inputToIso(end) })}`);
-      setItems(r.items.slice().reverse());
+      setItems((r.media || r.items).slice().reverse());
     } catch (e) { setError(e); setItems(null); }
   }
   useEffect(() => { if (phone) setTerm(phone); }, [phone]);

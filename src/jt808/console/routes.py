@@ -65,8 +65,10 @@ async def _string_field(request: Request, key: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str = "") -> EventHub:
-    """Add the console's routes to ``app``; returns the event hub feeding ``/api/v1/events``."""
+def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
+                when: Callable[[str, str | None], Any]) -> EventHub:
+    """Add the console's routes to ``app`` (``auth``: the API's token dependency; ``when``: its ``start`` /
+    ``end`` parser); returns the event hub feeding ``/api/v1/events``."""
     hub = EventHub(gw)
     app.state.console_hub = hub
     cfg = gw.config.http
@@ -164,9 +166,7 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str 
     @app.get("/api/v1/terminals/{phone}/media", tags=["media"], dependencies=guarded)
     async def media_list(phone: str, start: str | None = None, end: str | None = None,
                          limit: int = Query(200, ge=1, le=10000)) -> Response:
-        from jt808.http.app import _when
-
-        t0, t1 = _when("start", start), _when("end", end)
+        t0, t1 = when("start", start), when("end", end)
         if gw.storage is None:
             return error_response("storage_unavailable", "storage not open")
         rows = await gw.storage.query_media(phone, limit)
@@ -187,7 +187,8 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str 
                           "event": r.event, "channel": r.channel, "size": r.size, "name": path.name,
                           "received_at": r.received_at.isoformat(), "location": r.location, "url": url,
                           "content_type": _content_type(path)})
-        return JSONResponse({"phone": phone, "items": items, "count": len(items)})
+        # "media" as the media index of the alarms API names it (jt808.http.alarms)
+        return JSONResponse({"phone": phone, "media": items, "count": len(items)})
 
     @app.get("/api/v1/media/{phone}/{day}/{name}", tags=["media"], dependencies=guarded)
     async def media_file(phone: str, day: str, name: str) -> Response:

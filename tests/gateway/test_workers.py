@@ -123,6 +123,20 @@ async def test_two_workers_share_port_storage_and_api(tmp_path: Path) -> None:
             r = await client.get(f"http://127.0.0.1:{http}/api/v1/terminals")
             listed = {x["phone"]: x["online"] for x in r.json()["terminals"]}
             assert listed == {t.phone: True for t in terms}
+            # /healthz and /metrics of worker 0 count the whole cluster (prometheus_client multiprocess files)
+            deadline = time.monotonic() + 10
+            while True:
+                health = (await client.get(f"http://127.0.0.1:{http}/healthz")).json()
+                if health["online_terminals"] == len(terms) or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+            assert (health["online_terminals"], health["connections"], health["workers"]) == (len(terms),
+                                                                                             len(terms), 2)
+            text = (await client.get(f"http://127.0.0.1:{http}/metrics")).text
+            assert f"jt808_online_terminals {float(len(terms))}" in text, text
+            auth_ok = next(float(line.split()[-1]) for line in text.splitlines()
+                           if line.startswith('jt808_authentications_total{result="ok"}'))
+            assert auth_ok >= len(terms)  # counters summed over both workers
             for phone in (min(held[0]), min(held[1])):
                 r = await client.get(f"http://127.0.0.1:{http}/api/v1/terminals/{phone}")
                 assert r.status_code == 200 and r.json()["online"] is True
@@ -210,3 +224,24 @@ def test_exits_non_zero_when_a_worker_cannot_start(tmp_path: Path) -> None:
                            capture_output=True, text=True, timeout=50)
     assert p.returncode != 0
     assert "before it was ready" in p.stderr or "did not open port" in p.stderr, p.stderr[-2000:]
+
+
+async def test_workers_start_on_a_fresh_sqlite_data_dir_every_time(tmp_path: Path) -> None:
+    """The schema is created once by the supervisor before the workers open the file ('database is
+    locked' while two workers created it made 3 starts in 6 fail)."""
+    for attempt in range(4):
+        tcp, http = _ports()
+        log = (tmp_path / f"serve{attempt}.log").open("w")
+        proc = subprocess.Popen([sys.executable, "-m", "jt808.cli", "serve", "--workers", "2", "--data-dir",
+                                 str(tmp_path / f"fresh{attempt}"), "--host", "127.0.0.1", "--port", str(tcp),
+                                 "--http-port", str(http)], stderr=log, text=True)
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                for port in (http, http + 1, http + 2):
+                    await _up(client, port, proc)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(30) == 0
+            log.close()
+        text = (tmp_path / f"serve{attempt}.log").read_text()
+        assert "database is locked" not in text and "Traceback" not in text, text

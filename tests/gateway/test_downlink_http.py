@@ -271,3 +271,24 @@ async def test_command_to_a_2019_terminal(api_gateway: Gateway, client: httpx.As
     assert r.status_code == 200, r.text
     assert r.json()["reply"]["header"]["proto_ver"] == 1 and r.json()["reply"]["body"]["result"] == 0
     await t.close()
+
+
+async def test_quarantine_route(api_gateway: Gateway, client: httpx.AsyncClient) -> None:
+    from datetime import UTC, datetime
+
+    from jt808.storage import QuarantineRow
+
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    await api_gateway.storage.add_quarantine([  # type: ignore[union-attr]
+        QuarantineRow(PHONE, "location", 0x0200, 7, when, "StorageError: alarm refused", {"alarm": 1},
+                      b"\x7e\x02\x00\x7e"),
+        QuarantineRow("013911112222", "event", 0x0702, 8, when, "e", {})])
+    all_rows = (await client.get("/api/v1/quarantine")).json()
+    assert all_rows["count"] == 2
+    mine = (await client.get("/api/v1/quarantine", params={"phone": PHONE[1:], "limit": 5})).json()
+    assert mine["count"] == 1
+    [row] = mine["rows"]
+    assert (row["phone"], row["kind"], row["msg_id"], row["msg_sn"], row["frame"], row["row"]) == (
+        PHONE, "location", 0x0200, 7, "7e02007e", {"alarm": 1})
+    assert row["received_at"].startswith("2024-05-01T00:00:00") and row["quarantined_at"]
+    assert (await client.get("/api/v1/quarantine", params={"phone": "12ab"})).status_code == 400

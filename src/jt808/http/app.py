@@ -4,6 +4,8 @@
 ``GET  /api/v1/terminals/{phone}``                     one terminal (404 if unknown and offline)
 ``GET  /api/v1/terminals/{phone}/locations``           stored positions (``start``, ``end``, ``limit``),
                                                        newest ``limit``, oldest first
+``GET  /api/v1/quarantine``                            rows the database refused for their content
+                                                       (``phone``, ``limit``), with error and frame
 ``POST /api/v1/terminals/{phone}/commands``            send seed-004 JSON ``{"header": {"msg_id": …},
                                                        "body": {…}}`` and return the terminal's reply
 ``POST /api/v1/terminals/{phone}/reset``               release the terminal's auth code (its next 0x0100
@@ -286,6 +288,19 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
              "longitude": r.longitude, "altitude": r.altitude, "speed": r.speed, "direction": r.direction,
              "alarm": r.alarm, "status": r.status, "msg_id": r.msg_id, "msg_sn": r.msg_sn, "batch": r.batch,
              "extras": r.extras} for r in rows]}
+
+    @app.get("/api/v1/quarantine", tags=["ops"], dependencies=api, response_model=schemas.QuarantineList,
+             responses=responses("bad_request", "bad_phone", "unauthorized", "storage_unavailable"))
+    async def quarantine(phone: str | None = Query(None, description="Only this terminal's rows."),
+                         limit: int = Query(100, ge=1, le=10000, description="At most this many, the newest.")
+                         ) -> Any:
+        """Rows the database refused for their content (docs/deployment.md, "Database outages and refused
+        rows"), oldest first: each with its error and the frame it came from."""
+        rows = await storage().query_quarantine(None if phone is None else phone_path(phone), limit)
+        return {"count": len(rows), "rows": [
+            {"id": q.id, "phone": q.phone, "kind": q.kind, "msg_id": q.msg_id, "msg_sn": q.msg_sn,
+             "received_at": _ts(q.received_at), "quarantined_at": _ts(q.quarantined_at), "error": q.error,
+             "row": q.row, "frame": None if q.frame is None else bytes(q.frame).hex()} for q in rows]}
 
     @app.post("/api/v1/terminals/{phone}/commands", tags=["commands"], dependencies=api,
               response_model=schemas.CommandReply,

@@ -97,6 +97,24 @@ class LocationList(BaseModel):
     locations: list[Location]
 
 
+class QuarantinedRow(BaseModel):
+    id: int | None
+    phone: str
+    kind: str = Field(description='"location" or "event"')
+    msg_id: int
+    msg_sn: int
+    received_at: str | None
+    quarantined_at: str | None
+    error: str = Field(description="Why the database refused the row")
+    row: dict[str, Any] = Field(description="The row as it was to be stored (strings escaped)")
+    frame: str | None = Field(description="The frame it came from, hex (give it to `jt808 decode`)")
+
+
+class QuarantineList(BaseModel):
+    count: int
+    rows: list[QuarantinedRow]
+
+
 class CommandReply(BaseModel):
     reply: dict[str, Any] | None = Field(description="The terminal's answer as seed-004 JSON (null when the "
                                                      "command expects none or `wait=false`)")

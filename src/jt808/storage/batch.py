@@ -94,7 +94,11 @@ class BatchWriter:
         self._task: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
         self._drained: asyncio.Event | None = None  # set while pending rows < max_pending / 2
-        self._in_flight: list[asyncio.Future[None]] = []
+        self._in_flight: set[asyncio.Future[None]] = set()
+        #: batches written at once: the store's ``write_concurrency`` (PostgreSQL: commits of several
+        #: connections share the WAL flush; SQLite and memory: 1)
+        self.concurrency = max(1, int(getattr(storage, "write_concurrency", 1)))
+        self._writing: set[asyncio.Task[None]] = set()
         # counters (exposed as metrics by the gateway)
         self.rows_written = 0
         self.batches_written = 0
@@ -212,6 +216,8 @@ class BatchWriter:
         try:
             await self._loop()
         finally:  # cancelled (loop shutting down without close()): nobody may wait forever
+            for task in list(self._writing):
+                task.cancel()
             err = StorageClosed("the batch writer stopped before these rows were written")
             for _, subs, _ in self._doubts:
                 for sub in subs:
@@ -246,9 +252,15 @@ class BatchWriter:
                 continue
             if not self._queue:
                 if self._closed:
+                    if self._writing:
+                        await asyncio.wait(list(self._writing))
                     return
                 wakeup.clear()
                 await wakeup.wait()
+                continue
+            if len(self._writing) >= self.concurrency:
+                wakeup.clear()
+                await wakeup.wait()  # set when a write finishes (or rows arrive)
                 continue
             # wait for a full batch or for the oldest row to reach max_delay; rows that queued up during
             # the previous commit have waited already: they go now (pipelining, group commit)
@@ -264,8 +276,21 @@ class BatchWriter:
                         break
             self._flush_now = False
             started = loop.time()
-            await self._write_one_batch()
+            if self.concurrency == 1:
+                await self._write_one_batch()
+            else:  # the next batch may start while this one commits
+                task = loop.create_task(self._write_one_batch())
+                self._writing.add(task)
+                task.add_done_callback(self._written)
+                await asyncio.sleep(0)  # let it take its rows before deciding on the next batch
             carried = bool(self._queue) and self._queue[0][3] >= started
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("storage: batch writer failed: %r", task.exception())
+        if self._wakeup is not None:
+            self._wakeup.set()
 
     def _refuse_queued(self) -> None:
         health = self.health
@@ -353,7 +378,8 @@ class BatchWriter:
             count += len(sub[1])
         if self._sent_again and self._drop_sent_again(subs):
             locations = [r for sub in subs if sub[0] == _LOC for r in sub[1]]
-        self._in_flight = [sub[2] for sub in subs]
+        mine = [sub[2] for sub in subs]
+        self._in_flight.update(mine)
         outcome: dict[int, dict[int, tuple[str, bool]]] | None = None  # per submission: rows not stored
         error: BaseException | None = None
         health = self.health
@@ -377,7 +403,7 @@ class BatchWriter:
             if health.state != "ok":
                 health.recovered()
         finally:
-            self._in_flight = []
+            self._in_flight.difference_update(mine)
             self._pending_rows -= count
             if self._drained is not None and self._pending_rows < self.max_pending // 2:
                 self._drained.set()

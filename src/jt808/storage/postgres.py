@@ -218,6 +218,9 @@ class PostgresStorage(Storage):
             raise StorageError(f"postgresql: needs 0 <= pool_min <= pool_max and pool_max >= 1 "
                                f"(got pool_min={self.pool_min}, pool_max={self.pool_max})")
         self._pool: asyncpg.Pool | None = None
+        #: batches the writer may commit at once (each on its own connection; their commits share the WAL
+        #: flush): an ack waits for one commit, not for the commit before it too
+        self.write_concurrency = max(1, min(3, self.pool_max - 2))
 
     async def open(self) -> None:
         if self._pool is not None:

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jt808
+from hypothesis_profiles import examples, wider
 from jt808 import V2011, V2013, V2019, Header, Packet, Profile, Version
 from jt808.gateway.sink import StorageSink, location_row
 from jt808.protocol import layouts
@@ -53,7 +54,7 @@ def items(version: Version, profile: Profile) -> st.SearchStrategy[list[tuple[in
     ]
     if 0xE3 in tbl:
         choices.append(st.tuples(st.just(0xE3), st.builds(lambda x: {"open": x}, st.integers(0, 255))))
-    return st.lists(st.one_of(choices), min_size=1, max_size=8)
+    return st.lists(st.one_of(choices), min_size=1, max_size=wider(8))
 
 
 @st.composite
@@ -88,7 +89,7 @@ def row_params(report: LocationReport, version: Version, profile: Profile, msg_i
     return row, _location_params_many([row])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_remembered_layouts_give_what_the_general_path_gives(case: Any) -> None:
     profile, version, reports = case
@@ -111,7 +112,7 @@ def test_remembered_layouts_give_what_the_general_path_gives(case: Any) -> None:
             assert jt808.encode(got, profile=profile) == f
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_the_session_and_the_sink_take_the_same_path(case: Any) -> None:
     """The platform session decodes a deferred 0x0200 through the remembered layout; the sink's rows equal

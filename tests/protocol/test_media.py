@@ -39,7 +39,7 @@ JPEG = bytes.fromhex("ffd8ffe000104a464946") + bytes(range(256)) + bytes.fromhex
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 IDS = ("0800", "0801", "8800", "8801", "0805", "8802", "0802", "8803", "8804", "8805")
-NOTES = {("0801", "2011-computed"): "no 28-byte location", ("0802", "2011-computed"): "without the media id"}
+NOTES = {("0801", "2011-snapshot"): "no 28-byte location", ("0802", "2011-snapshot"): "without the media id"}
 
 
 @pytest.mark.parametrize("path", sorted(p for i in IDS for p in (VECTORS / i).glob("*.hex")),

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import jt808
+from hypothesis_profiles import examples, wider
 from jt808 import V2011, V2013, V2019, Header, Packet, Profile, Version
 from jt808.protocol.framing import FrameSplitter, frame, unescape
 from jt808.protocol.messages.location import STANDARD_EXTRAS, LocationReport
@@ -42,7 +43,7 @@ from jt808.protocol.spec import (
     _StrRest,
 )
 
-FAST = settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.too_slow,
+FAST = settings(deadline=None, max_examples=examples(25), suppress_health_check=[HealthCheck.too_slow,
                                                                          HealthCheck.data_too_large])
 
 # -- text that survives GBK (and UTF-8) unchanged -----------------------------------------------------
@@ -52,7 +53,7 @@ _ALPHABET = st.sampled_from("abcXYZ019 -_.:/#中文粤京沪车牌终端测试")
 def text(max_bytes: int, encoding: str = "gbk") -> st.SearchStrategy[str]:
     """Strings of at most ``max_bytes`` encoded bytes, no NUL (fixed-width text strips NUL padding)."""
     per = 2 if encoding == "gbk" else 3
-    return st.lists(_ALPHABET, max_size=max(0, max_bytes // per)).map("".join)
+    return st.lists(_ALPHABET, max_size=max(0, max_bytes // per)).map("".join)  # (fixed widths: not wider)
 
 
 def fixed_text(n: int) -> st.SearchStrategy[str]:
@@ -141,7 +142,7 @@ def _extras(version: Version) -> st.SearchStrategy[list[tuple[int, Any]]]:
     ]
     if version is V2019:
         items += [st.tuples(st.just(0x05), binary(30, 30)), st.tuples(st.just(0x06), st.integers(-32768, 32767))]
-    return st.lists(st.one_of(items), max_size=6)
+    return st.lists(st.one_of(items), max_size=wider(6))
 
 
 def _basic() -> dict[str, st.SearchStrategy[Any]]:
@@ -292,7 +293,7 @@ VENDOR_LAYOUTS = {(i, n): Profile(f"extras {i}+{n}", extra_id_size=i, extra_len_
 
 
 @pytest.mark.parametrize(("id_size", "len_size"), sorted(VENDOR_LAYOUTS), ids=lambda x: str(x))
-@settings(deadline=None, max_examples=40)
+@settings(deadline=None, max_examples=examples(40))
 @given(data=st.data())
 def test_location_items_round_trip_in_every_vendor_layout(id_size: int, len_size: int, data: st.DataObject) -> None:
     """Items of any id and bytes value (duplicates included) survive each profile's item layout."""
@@ -355,7 +356,7 @@ def split_all(chunks: list[bytes], max_frame: int = 4096) -> tuple[list[bytes], 
     return out + s.flush(), s
 
 
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=examples(60))
 @given(frames=st.lists(FRAMES, min_size=1, max_size=6), doubled=st.lists(st.booleans(), min_size=6, max_size=6),
        cuts=st.lists(st.integers(0, 10_000), max_size=8))
 def test_splitter_same_frames_in_one_chunk_byte_by_byte_and_at_random_cuts(
@@ -372,7 +373,7 @@ JUNK = st.binary(max_size=40).map(lambda b: b.replace(b"\x7e", b"")) | st.sample
     [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"hello\n", bytes.fromhex("16030100a5010000a10303"), b"\x7d\x7d"])
 
 
-@settings(deadline=None, max_examples=60)
+@settings(deadline=None, max_examples=examples(60))
 @given(parts=st.lists(st.tuples(JUNK, FRAMES), min_size=1, max_size=5), tail=JUNK,
        cuts=st.lists(st.integers(0, 10_000), max_size=8))
 def test_splitter_with_junk_is_cut_independent_and_keeps_every_frame(
@@ -401,7 +402,8 @@ PROFILES[4].register_extra(0x0101, ExtraCodec("vendor", lambda b: b[0] * 256 + b
 
 
 def only_our_errors(data: bytes) -> None:
-    """Decode strictly and leniently with every profile; a lenient result re-encodes or says why."""
+    """Decode strictly and leniently with every profile; a lenient result re-encodes or says why, and a clean
+    strict result (no problem noted, a body of its layout) re-encodes to the very same bytes."""
     for profile in PROFILES:
         for strict in (True, False):
             t0 = time.perf_counter()
@@ -411,10 +413,14 @@ def only_our_errors(data: bytes) -> None:
                 continue
             finally:
                 assert time.perf_counter() - t0 < 1.0, "decode took more than a second"
+            clean = strict and not packet.problems and not isinstance(packet.body, jt808.RawBody)
             try:
-                jt808.encode(packet, profile)
+                again = jt808.encode(packet, profile)
             except jt808.JT808Error:
-                pass
+                assert not clean, f"a clean strict decode does not re-encode: {data.hex()} ({profile.name})"
+            else:
+                if clean:
+                    assert again == data, f"{profile.name}: {data.hex()} re-encodes as {again.hex()}"
             try:
                 jt808.to_json(packet, profile)
             except jt808.JT808Error:
@@ -425,7 +431,7 @@ BYTESOUP = st.binary(max_size=200) | st.lists(st.sampled_from([0x7E, 0x7D, 0x01,
                                               max_size=120).map(bytes)
 
 
-@settings(deadline=None, max_examples=150)
+@settings(deadline=None, max_examples=examples(150))
 @given(data=BYTESOUP, wrap=st.booleans())
 def test_random_bytes_raise_only_jt808_errors(data: bytes, wrap: bool) -> None:
     only_our_errors(b"\x7e" + data + b"\x7e" if wrap else data)
@@ -434,7 +440,7 @@ def test_random_bytes_raise_only_jt808_errors(data: bytes, wrap: bool) -> None:
 REGISTERED_IDS = sorted({mid for mid, _, _ in PAIRS})
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=examples(300))
 @given(mid=st.sampled_from(REGISTERED_IDS), v19=st.booleans(), body=BYTESOUP,
        props=st.sampled_from([0, 0, 0, 0x0400, 0x2000, 0x8000]), extra=st.binary(max_size=4))
 def test_random_bodies_of_every_registered_id_raise_only_jt808_errors(
@@ -467,13 +473,13 @@ def mutated(draw: Callable[..., Any]) -> bytes:
     return frame(bytes(content)) if keep_check else b"\x7e" + bytes(content) + b"\x00\x7e"
 
 
-@settings(deadline=None, max_examples=300)
+@settings(deadline=None, max_examples=examples(300))
 @given(data=mutated())
 def test_mutated_golden_frames_raise_only_jt808_errors(data: bytes) -> None:
     only_our_errors(data)
 
 
-@settings(deadline=None, max_examples=80)
+@settings(deadline=None, max_examples=examples(80))
 @given(data=st.lists(BYTESOUP | FRAMES | st.sampled_from(POOL).map(lambda f: f[: len(f) // 2]), max_size=12)
        .map(b"".join), cuts=st.lists(st.integers(0, 10_000), max_size=12), max_frame=st.sampled_from([64, 300, 4096]))
 def test_splitter_on_random_streams_stays_bounded(data: bytes, cuts: list[int], max_frame: int) -> None:

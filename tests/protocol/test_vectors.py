@@ -5,9 +5,15 @@ Naming (as the family engineers wrote them): ``<msg_id>`` is four lowercase hex 
 2011, 2013 or 2019; ``<source>`` says where the frame comes from (``s002``/``s003`` seeds, ``sc-…``
 SmallChi demos and issues, ``gojt808`` frames of go-jt808's protocol/model/parse_test.go, ``sc1078``
 bodies of SmallChi/JT1078's JT808.Protocol.Extensions.JT1078.Test in a computed header, ``scas`` / ``scyb``
-bodies of SmallChi's JTActiveSafety (SuBiao) / JT808.Protocol.Extensions.YueBiao tests likewise, ``computed`` by
-hand from the layout). A source containing ``utf8`` marks a device that sends UTF-8 strings; 2011 frames
-need a profile whose default version is 2011 (their header is the 2013 one). Device regressions live in
+bodies of SmallChi's JTActiveSafety (SuBiao) / JT808.Protocol.Extensions.YueBiao tests likewise).
+
+``snapshot`` vectors (and ``computed``, the older name) were produced by this code from a hand-written
+layout: they are **regression snapshots**, not evidence that the layout is right — they only say the
+bytes have not changed. Evidence comes from the independent sources above and ``INDEPENDENT`` below,
+which :func:`test_independent_sources_cover_both_versions` checks.
+
+A source containing ``utf8`` marks a device that sends UTF-8 strings; 2011 frames need a profile whose
+default version is 2011 (their header is the 2013 one). Device regressions live in
 ``tests/vectors/devices/`` and are tested in test_devices.py.
 """
 

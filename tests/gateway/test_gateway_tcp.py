@@ -234,12 +234,15 @@ async def test_idle_timeout_from_heartbeat_interval(tmp_path: Path, caplog: Any)
     caplog.set_level(logging.DEBUG, "jt808.gateway")  # per-connection lines are DEBUG (INFO: a summary a minute)
     cfg = make_config(tmp_path, session={"heartbeat_interval": 0.2, "idle_factor": 2})
     async with Gateway(cfg) as gw:
+        loop = asyncio.get_running_loop()
         t = await Terminal().connect(gw.tcp_port)
         await t.login()
-        await asyncio.sleep(0.2)
-        assert (await t.heartbeat()).body.result == 0  # activity keeps it alive
+        assert (await t.heartbeat()).body.result == 0  # activity: the idle clock starts again from here
+        last = loop.time()
         with pytest.raises(ConnectionError):
-            await t.recv(3)
+            await t.recv(10)  # the gateway closes the connection (awaited, not slept for)
+        # never before heartbeat_interval x idle_factor = 0.4 s of silence (however slow the machine)
+        assert loop.time() - last >= 0.4 - 0.01
         assert not gw.is_online(PHONE)
         assert "idle for" in caplog.text
         await t.close()

@@ -25,6 +25,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from jt808.protocol.messages.params import ParamType, param_def
+from jt808.protocol.replies import general_answered
 
 __all__ = [
     "ALARM_NAMES",
@@ -40,12 +41,9 @@ __all__ = [
     "encode_param",
 ]
 
-#: Server message ids the terminal answers with a general reply (0x0001) — seed 001 section 4.
-GENERAL_ANSWER_MSG_ID: tuple[int, ...] = (
-    0x8103, 0x8105, 0x8108, 0x8202, 0x8203, 0x8204, 0x8300, 0x8301, 0x8303,
-    0x8304, 0x8400, 0x8401, 0x8600, 0x8601, 0x8602, 0x8603, 0x8604, 0x8605,
-    0x8606, 0x8607, 0x8701, 0x8803, 0x8804, 0x8805, 0x8900, 0x8A00,
-)
+#: Server message ids the terminal answers with a general reply (0x0001) — seed 001 section 4's list, as
+#: the message classes declare it (:func:`jt808.protocol.replies.general_answered`).
+GENERAL_ANSWER_MSG_ID: tuple[int, ...] = tuple(m for m in general_answered() if m < 0x9000)  # JT/T 808 ids
 
 
 class LicensePlateColor:

@@ -3,10 +3,11 @@
 EMQX's gateway names and defaults: ``retry_interval`` 8 s, ``max_retry_times`` 3, 128 commands in
 flight per terminal; past the window commands wait in a bounded queue (``queue_len``).
 
-A command is matched to its reply by the reply's message id and the serial it quotes: 0x0001 quotes
-serial and id; 0x0104, 0x0201, 0x0302, 0x0500, 0x0700, 0x0802, 0x0805 quote the serial as their
-first WORD; 0x0107, 0x0702, 0x0608, 0x0A00 quote nothing and are matched to the oldest command
-waiting for that id. A sub-packaged command is registered under every serial of its split (terminals
+A command is matched to its reply by the reply's message id and the serial it quotes, as the message
+classes declare them (:mod:`jt808.protocol.replies`): 0x0001 quotes serial and id; 0x0104, 0x0201,
+0x0302, 0x0500, 0x0700, 0x0802, 0x0805 (and 0x1205) quote the serial as their first WORD; 0x0107,
+0x0702, 0x0608, 0x0A00 (and 0x1003) quote nothing and are matched to the oldest command waiting for
+that id. A sub-packaged command is registered under every serial of its split (terminals
 quote the first or the last). A 0x0001 with a failure result ends any command; a 0x0001 "ok" for a
 command that expects a specific answer (0x8104 → 0x0104 …) is not its reply.
 
@@ -21,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from jt808.errors import ReplyTimeout
 from jt808.gateway.errors import DownlinkQueueFull, TerminalOffline
-from jt808.session.platform import REPLY_IDS
+from jt808.protocol.registry import DEFAULT_PROFILE
+from jt808.protocol.replies import answers, reply_ids
 
 if TYPE_CHECKING:
     from jt808.config import DownlinkConfig
@@ -31,12 +33,13 @@ if TYPE_CHECKING:
 
 __all__ = ["NOSEQ_REPLIES", "NO_REPLY", "SEQ_REPLIES", "Command", "Downlink"]
 
-#: replies that quote the command's serial as their first WORD
-SEQ_REPLIES = frozenset({0x0104, 0x0201, 0x0302, 0x0500, 0x0700, 0x0802, 0x0805})
+_QUOTES = reply_ids()
+#: replies that quote the command's serial (as their first WORD), from the message declarations
+SEQ_REPLIES = frozenset(mid for mid, q in _QUOTES.items() if q == "seq" and 0x0001 < mid < 0x8000)
 #: replies that quote no serial
-NOSEQ_REPLIES = frozenset({0x0107, 0x0702, 0x0608, 0x0A00})
+NOSEQ_REPLIES = frozenset(mid for mid, q in _QUOTES.items() if q == "" and mid < 0x8000)
 #: platform messages that are themselves answers: nobody replies to them
-NO_REPLY = frozenset({0x8001, 0x8003, 0x8004, 0x8100, 0x8800})
+NO_REPLY = frozenset(mid for (mid, _) in DEFAULT_PROFILE.messages.table if mid >= 0x8000 and not answers(mid))
 #: every uplink id that may answer a command
 REPLY_MATCH = frozenset({0x0001}) | SEQ_REPLIES | NOSEQ_REPLIES
 
@@ -50,7 +53,7 @@ class Command:
         self.msg_id = msg_id
         self.body = body
         self.future = future
-        self.replies = REPLY_IDS.get(msg_id, (0x0001,))
+        self.replies = answers(msg_id) or (0x0001,)
         self.serials: list[int] = []
         self.frames = b""
         self.keys: list[tuple[int, int]] = []

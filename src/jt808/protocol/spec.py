@@ -742,6 +742,16 @@ class Body(Record):
     __slots__ = ()
     msg_id: ClassVar[int] = -1
     versions: ClassVar[tuple[Version, ...]] = ALL_VERSIONS
+    #: The ids that answer this message; ``()`` means the general reply (0x0001 from a terminal, 0x8001
+    #: from the platform). Declared with ``@message(…, answered_by=(…))``; read through
+    #: :mod:`jt808.protocol.replies`.
+    answered_by: ClassVar[tuple[int, ...]] = ()
+    #: For a message that answers another: the field holding the serial of the request it answers, or
+    #: ``""`` when it quotes none (matched to the oldest request it answers). ``None``: no answer.
+    quotes: ClassVar[str | None] = None
+    #: Nobody answers this message, not even with a general reply (the replies themselves).
+    unanswered: ClassVar[bool] = False
+
     @classmethod
     def fast_decode(cls, data: bytes, profile: Any, version: Version) -> Self | None:
         """Optional hot-path decoder of a whole body, tried by the frame decoder before the general path;
@@ -760,14 +770,19 @@ class Body(Record):
 
 
 @dataclass_transform(field_specifiers=(dataclasses.field,))
-def message(msg_id: int, *, versions: tuple[Version, ...] = ALL_VERSIONS) -> Callable[[type[T]], type[T]]:
-    """Class decorator: make a message body dataclass and register it for ``versions``."""
+def message(msg_id: int, *, versions: tuple[Version, ...] = ALL_VERSIONS, answered_by: tuple[int, ...] = (),
+            quotes: str | None = None, unanswered: bool = False) -> Callable[[type[T]], type[T]]:
+    """Class decorator: make a message body dataclass and register it for ``versions``. The reply rules
+    are declared here once (see :class:`Body`: ``answered_by``, ``quotes``, ``unanswered``)."""
 
     def deco(cls: type[T]) -> type[T]:
         if not issubclass(cls, Body):
             raise TypeError(f"@message({msg_id:#06x}) declares a Body subclass, not {cls.__name__}")
         cls.msg_id = msg_id
         cls.versions = tuple(versions)
+        cls.answered_by = tuple(answered_by)
+        cls.quotes = quotes
+        cls.unanswered = unanswered
         body = _finish(cls)
         DEFAULT_MESSAGES.register(body, versions)
         return body

@@ -40,8 +40,12 @@ from jt808.errors import (
 from jt808.protocol.frame import decode_payload, problem_kind, read_frame
 from jt808.protocol.framing import DEFAULT_MAX_FRAME, FrameSplitter, check_code, escape, unescape
 from jt808.protocol.header import MAX_BODY, V2019, Header, Version, canonical_phone, pack_header
+from jt808.protocol.messages.general import PlatformGeneralReply, ServerTimeReply
+from jt808.protocol.messages.media import MediaDataReply
+from jt808.protocol.messages.register import RegisterReply
 from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
+from jt808.protocol.replies import answers
 from jt808.protocol.spec import Body
 from jt808.protocol.subpackage import Reassembler, ReassemblyBudget, split
 from jt808.session.events import (
@@ -74,29 +78,20 @@ ALLOWED: dict[State, frozenset[int] | None] = {
     State.AUTHENTICATED: None,
 }
 
-#: Uplinks that are not answered with a 0x8001 by the session's generic rule: a general reply is not
-#: answered; 0x0100/0x0102/0x0003/0x0004/0x0801/0x0005 have their own handling.
-NO_GENERAL_REPLY = frozenset({0x0001, 0x0100, 0x0102, 0x0003, 0x0004, 0x0801, 0x0005})
+#: Uplinks not answered with a 0x8001 by the session's generic rule: those the message classes declare
+#: answered otherwise or not at all (0x0001, 0x0100, 0x0004, 0x0801: :mod:`jt808.protocol.replies`), and
+#: 0x0102 / 0x0003 / 0x0005, which the session answers with a 0x8001 in its own handling.
+NO_GENERAL_REPLY = frozenset(
+    {mid for (mid, _) in DEFAULT_PROFILE.messages.table if mid < 0x8000 and answers(mid) != (0x8001,)}
+    | {0x0102, 0x0003, 0x0005})
 
-#: Downlink id -> the uplink ids that answer it (besides 0x0001 when not listed, every platform
-#: message may be answered with a terminal general reply). PROTOCOL.md §3.1 "answered by".
+#: Downlink id -> the uplink ids that answer it, where that is not the general reply alone (the
+#: ``answered_by`` declarations of the message classes; PROTOCOL.md §3.1 "answered by").
 REPLY_IDS: dict[int, tuple[int, ...]] = {
-    0x8104: (0x0104,),
-    0x8106: (0x0104,),
-    0x8107: (0x0107,),
-    0x8201: (0x0201,),
-    0x8302: (0x0302,),
-    0x8500: (0x0500,),
-    0x8608: (0x0608,),
-    0x8700: (0x0700,),
-    0x8702: (0x0702,),
-    0x8801: (0x0805, 0x0001),
-    0x8802: (0x0802,),
-    0x8A00: (0x0001, 0x0A00),
-}
+    mid: answers(mid) for mid in sorted({m for (m, _) in DEFAULT_PROFILE.messages.table})
+    if mid >= 0x8000 and answers(mid) not in ((0x0001,), ())}
 
 _ACK13 = struct.Struct(">BHH6sHHHBBB")  # 7E, 0x8001, props, phone, sn | seq, id, result | check, 7E
-_GEN = struct.Struct(">HHB")
 _FRAG = struct.Struct(">HH")
 _UTC = UTC
 _MEDIA = 0x0801
@@ -329,7 +324,7 @@ class PlatformSession:
         (never to a phone other than the one this connection authenticated). True when answered."""
         if header is None or (self.state is _AUTH and canonical_phone(header.phone) != self.phone):
             return False
-        body = _GEN.pack(header.msg_sn, header.msg_id, 2)
+        body = self._body(PlatformGeneralReply(header.msg_sn, header.msg_id, 2), header.version)
         self._out.append(self._encode(0x8001, body, header.version, self.next_serial(), phone=header.phone))
         self.tx_frames += 1
         return True
@@ -392,7 +387,7 @@ class PlatformSession:
             return
         if msg_id == 0x0004:
             t = datetime.fromtimestamp(now + self.wall_offset, _UTC).strftime("%y%m%d%H%M%S")
-            self._queue(0x8004, bytes.fromhex(t), header.version)
+            self._reply(ServerTimeReply(t), header.version)
             events.append(MessageReceived(packet))
             return
         if msg_id == 0x0005:
@@ -411,7 +406,7 @@ class PlatformSession:
     def _media_done(self, packet: Packet) -> None:
         raw = packet.raw_body or b""
         mm_id = int.from_bytes(raw[0:4], "big") if len(raw) >= 4 else 0
-        self._queue(0x8800, struct.pack(">IB", mm_id, 0), packet.header.version)
+        self._reply(MediaDataReply(mm_id, []), packet.header.version)
 
     def _resend(self, body: Body) -> None:
         seq = getattr(body, "seq", None)
@@ -455,8 +450,7 @@ class PlatformSession:
         if not auth_code:
             raise EncodeError("an empty auth code makes many devices fail: give a real one", field="auth_code")
         h = event.packet.header
-        code = auth_code.encode(self.profile.encoding)
-        self._queue(0x8100, struct.pack(">HB", h.msg_sn, 0) + code, h.version, h.phone)
+        self._reply(RegisterReply(h.msg_sn, 0, auth_code), h.version, h.phone)
 
     def reject_register(self, event: RegisterRequested, result: int) -> None:
         """Answer 0x0100 with 0x8100 ``result`` (1 vehicle registered, 2 vehicle unknown, 3 terminal
@@ -464,7 +458,7 @@ class PlatformSession:
         if not 1 <= result <= 255:
             raise EncodeError("a refused registration needs a result of 1..255", field="result", value=result)
         h = event.packet.header
-        self._queue(0x8100, struct.pack(">HB", h.msg_sn, result), h.version, h.phone)
+        self._reply(RegisterReply(h.msg_sn, result), h.version, h.phone)
 
     def accept_auth(self, event: AuthRequested, now: float | None = None, version: Version | None = None) -> None:
         """Answer 0x0102 with 0x8001 result 0; the session is authenticated from now on. ``version``: the
@@ -532,7 +526,8 @@ class PlatformSession:
     def _encode_general(self, seq: int, msg_id: int, result: int, version: Version, phone: str | None = None) -> bytes:
         if version is not V2019 and len(self._phone_raw) == 6 and (phone is None or phone == self.phone):
             return self._ack13(seq, msg_id, result)
-        return self._encode(0x8001, _GEN.pack(seq, msg_id, result), version, self.next_serial(), phone=phone)
+        return self._encode(0x8001, self._body(PlatformGeneralReply(seq, msg_id, result), version), version,
+                            self.next_serial(), phone=phone)
 
     def _general(self, header: Header, result: int) -> None:
         """0x8001 to the phone and in the version of ``header`` (a read may hold frames of several)."""
@@ -546,6 +541,13 @@ class PlatformSession:
             h.frag_total, h.frag_sn = frag
         content = pack_header(h, len(body)) + body
         return b"\x7e" + escape(content + bytes((check_code(content),))) + b"\x7e"
+
+    def _body(self, body: Body, version: Version) -> bytes:
+        return encode_body(body, version, self.profile)
+
+    def _reply(self, body: Body, version: Version, phone: str | None = None) -> int:
+        """Queue one of the session's own replies (0x8100, 0x8004, 0x8800), encoded by its message class."""
+        return self._queue(body.msg_id, self._body(body, version), version, phone)
 
     def _queue(self, msg_id: int, body: bytes, version: Version, phone: str | None = None) -> int:
         sn = self.next_serial()

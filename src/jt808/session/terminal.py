@@ -40,6 +40,7 @@ from jt808.protocol.header import MAX_BODY, V2013, V2019, Header, Version
 from jt808.protocol.messages.general import ResendRequest, TerminalGeneralReply
 from jt808.protocol.packet import Packet, RawBody, encode, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
+from jt808.protocol.replies import reply_ids
 from jt808.protocol.spec import Body
 from jt808.session.events import Event, FrameRejected
 
@@ -62,7 +63,8 @@ ENCRYPTABLE_IDS: frozenset[int] = frozenset({
     0x0704, 0x0705, 0x0800, 0x0801, 0x0802, 0x0805, 0x0900, 0x0901,
 })
 
-_REPLY_IDS = (0x8001, 0x8100)
+#: platform replies that quote the serial of the terminal's request (0x8001, 0x8100: the declarations)
+_REPLY_IDS = tuple(mid for mid, q in reply_ids().items() if mid >= 0x8000 and q == "seq")
 
 
 class ReplyReceived(Event):

@@ -413,7 +413,7 @@ class DeleteRoutes(Body):
 # ---------------------------------------------------------------------------------------------
 # 0x8608 / 0x0608 query (2019)
 # ---------------------------------------------------------------------------------------------
-@message(0x8608, versions=(V2019,))
+@message(0x8608, answered_by=(0x0608,), versions=(V2019,))
 class QueryAreas(Body):
     """查询区域或线路数据 — query areas or routes (2019). ``type``: QueryType; an empty id list asks
     for every area (route) of that type. JSON key ``count`` (EMQX; seed 004 says ``length``, accepted
@@ -472,7 +472,7 @@ def _read_query_data(r: Reader, type_: int, count: int) -> tuple[list[Body], byt
     return items, r.rest()
 
 
-@message(0x0608, versions=(V2019,))
+@message(0x0608, quotes="", versions=(V2019,))
 class AreasQueryReply(Body):
     """查询区域或线路数据应答 — answer to 0x8608 (2019): ``type``, ``count``, then ``count`` complete
     bodies of the matching set message (0x8600 / 0x8602 each with their own type and count prefix,

@@ -69,7 +69,7 @@ class _GeneralReply(Body):
             w.u8(self.result, "result")
 
 
-@message(0x0001)
+@message(0x0001, quotes="seq", unanswered=True)
 class TerminalGeneralReply(_GeneralReply):
     """终端通用应答 — terminal general reply. ``result``: 0 ok, 1 failure, 2 message error, 3 unsupported."""
 
@@ -80,7 +80,7 @@ class TerminalGeneralReply(_GeneralReply):
     msg_id: ClassVar[int]
 
 
-@message(0x8001)
+@message(0x8001, quotes="seq", unanswered=True)
 class PlatformGeneralReply(_GeneralReply):
     """平台通用应答 — platform general reply. ``result``: 0 ok, 1 failure, 2 message error,
     3 unsupported, 4 alarm handling confirmed."""
@@ -102,19 +102,19 @@ class TerminalLogout(Body):
     """终端注销 — terminal logout. Empty body."""
 
 
-@message(0x0004, versions=(V2019,))
+@message(0x0004, answered_by=(0x8004,), versions=(V2019,))
 class QueryServerTime(Body):
     """查询服务器时间请求 — query server time (2019). Empty body."""
 
 
-@message(0x8004, versions=(V2019,))
+@message(0x8004, quotes="", unanswered=True, versions=(V2019,))
 class ServerTimeReply(Body):
     """查询服务器时间应答 — server time reply (2019): UTC time as BCD[6] ``YYMMDDhhmmss``."""
 
     time: str = wire(BCD(6), doc="UTC, YYMMDDhhmmss")
 
 
-@message(0x8003, versions=(V2013, V2019))
+@message(0x8003, unanswered=True, versions=(V2013, V2019))
 class ResendRequest(Body):
     """服务器补传分包请求 — platform asks the terminal to re-send fragments.
 
@@ -140,21 +140,21 @@ class LinkCheck(Body):
     """服务器向终端发起链路检测请求 — link check (2019). Empty body."""
 
 
-@message(0x8104)
+@message(0x8104, answered_by=(0x0104,))
 class QueryParameters(Body):
     """查询终端参数 — query all terminal parameters. Empty body; answered by 0x0104."""
 
 
-@message(0x8107, versions=(V2013, V2019))
+@message(0x8107, answered_by=(0x0107,), versions=(V2013, V2019))
 class QueryAttributes(Body):
     """查询终端属性 — query terminal attributes. Empty body; answered by 0x0107."""
 
 
-@message(0x8201)
+@message(0x8201, answered_by=(0x0201,))
 class QueryLocation(Body):
     """位置信息查询 — query location. Empty body; answered by 0x0201."""
 
 
-@message(0x8702, versions=(V2013, V2019))
+@message(0x8702, answered_by=(0x0702,), versions=(V2013, V2019))
 class QueryDriverIdentity(Body):
     """上报驾驶员身份信息请求 — request driver identity. Empty body; answered by 0x0702."""

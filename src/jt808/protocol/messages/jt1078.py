@@ -112,12 +112,12 @@ class AbnormalDriving(IntEnum):
 # ---------------------------------------------------------------------------------------------
 # Attributes and passenger flow
 # ---------------------------------------------------------------------------------------------
-@message(0x9003, versions=_VERSIONS)
+@message(0x9003, versions=_VERSIONS, answered_by=(0x1003,))
 class QueryAVAttributes(Body):
     """查询终端音视频属性 — query the terminal's audio/video attributes. Empty body; answered by 0x1003."""
 
 
-@message(0x1003, versions=_VERSIONS)
+@message(0x1003, versions=_VERSIONS, quotes="")
 class AVAttributes(Body):
     """终端上传音视频属性 — audio/video attributes (answer to 0x9003). Encodings per JT/T 1078 table 12."""
 
@@ -190,7 +190,7 @@ class RealtimeAVStatus(Body):
 # ---------------------------------------------------------------------------------------------
 # Recordings: resource list, playback, file upload
 # ---------------------------------------------------------------------------------------------
-@message(0x9205, versions=_VERSIONS)
+@message(0x9205, versions=_VERSIONS, answered_by=(0x1205,))
 class QueryAVResources(Body):
     """查询资源列表 — search the terminal's recordings (answered by 0x1205)."""
 
@@ -219,7 +219,7 @@ class AVResource(Record):
     size: int = wire(DWORD, doc="文件大小 (bytes)")
 
 
-@message(0x1205, versions=_VERSIONS)
+@message(0x1205, versions=_VERSIONS, quotes="seq")
 class AVResourceList(Body):
     """终端上传音视频资源列表 — the recordings matching a 0x9205 query.
 

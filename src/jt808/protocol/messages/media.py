@@ -100,7 +100,7 @@ class MediaEvent(Body):
     msg_id: ClassVar[int]
 
 
-@message(0x0801)
+@message(0x0801, answered_by=(0x8800,))
 class MediaData(Body):
     """多媒体数据上传 — multimedia data: prefix, basic location (28 bytes), media bytes.
 
@@ -163,7 +163,7 @@ class MediaData(Body):
                    _int_json(obj, "event", 0xFF), _int_json(obj, "channel", 0xFF), loc, mm)
 
 
-@message(0x8800)
+@message(0x8800, quotes="", unanswered=True)
 class MediaDataReply(Body):
     """多媒体数据上传应答 — multimedia data reply: ``retx_ids`` lists the fragment indexes (``frag_sn``)
     to re-send; empty = everything arrived. Sent once, after the last fragment (PROTOCOL.md §1.7).
@@ -206,7 +206,7 @@ class MediaDataReply(Body):
 # ---------------------------------------------------------------------------------------------
 # 0x8801 / 0x0805
 # ---------------------------------------------------------------------------------------------
-@message(0x8801)
+@message(0x8801, answered_by=(0x0805, 0x0001))
 class TakePhoto(Body):
     """摄像头立即拍摄命令 — take photo / record now (answered with 0x0805).
 
@@ -230,7 +230,7 @@ class TakePhoto(Body):
     msg_id: ClassVar[int]
 
 
-@message(0x0805, versions=(V2013, V2019))
+@message(0x0805, quotes="seq", versions=(V2013, V2019))
 class TakePhotoReply(Body):
     """摄像头立即拍摄命令应答 — take-photo reply. ``result``: 0 ok, 1 failure, 2 channel not supported.
     The count and the media ids follow only when ``result`` is 0 (SmallChi, EMQX; go-jt808 always reads
@@ -258,7 +258,7 @@ class TakePhotoReply(Body):
 # ---------------------------------------------------------------------------------------------
 # 0x8802 / 0x0802
 # ---------------------------------------------------------------------------------------------
-@message(0x8802)
+@message(0x8802, answered_by=(0x0802,))
 class SearchMedia(Body):
     """存储多媒体数据检索 — search stored media (answered with 0x0802). ``channel`` 0 = all channels;
     times ``YYMMDDhhmmss`` (GMT+8)."""
@@ -322,7 +322,7 @@ class MediaItem:
                    location_from_json(obj.get("location"), "result.location"))
 
 
-@message(0x0802)
+@message(0x0802, quotes="seq")
 class SearchMediaReply(Body):
     """存储多媒体数据检索应答 — stored-media search reply: ``seq`` of the 0x8802 answered and the items
     (JSON key ``result``, count ``length``). Items are 35 bytes (id + type/channel/event + 28-byte location);

@@ -617,7 +617,7 @@ class SetParameters(_ParamList, Body):
         return cls(_params_from_json(obj, version))
 
 
-@message(0x0104)
+@message(0x0104, quotes="seq")
 class ParametersReply(_ParamList, Body):
     """查询终端参数应答 — parameter query reply: ``seq WORD · length BYTE · [id DWORD · len BYTE · value]*``.
 
@@ -651,7 +651,7 @@ class ParametersReply(_ParamList, Body):
         return cls(seq, params)
 
 
-@message(0x8106, versions=(V2013, V2019))
+@message(0x8106, answered_by=(0x0104,), versions=(V2013, V2019))
 class QueryGivenParameters(Body):
     """查询指定终端参数 — query the given parameters: ``length BYTE · ids DWORD*length``. Answered by 0x0104."""
 
@@ -805,7 +805,7 @@ def _attr_lines_up(r: Reader, maker: int) -> bool:
     return p + 2 == end
 
 
-@message(0x0107, versions=(V2013, V2019))
+@message(0x0107, quotes="", versions=(V2013, V2019))
 class AttributesReply(Body):
     """查询终端属性应答 — terminal attributes.
 

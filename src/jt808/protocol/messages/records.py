@@ -83,7 +83,7 @@ SET_COMMANDS: dict[int, str] = {
 # ---------------------------------------------------------------------------------------------
 # Tachograph and waybill
 # ---------------------------------------------------------------------------------------------
-@message(0x8700)
+@message(0x8700, answered_by=(0x0700,))
 class TachographCollect(Body):
     """行驶记录数据采集命令 — collect tachograph data. ``param``: a GB/T 19056 frame (may be empty)."""
 
@@ -97,7 +97,7 @@ class TachographCollect(Body):
         return COLLECT_COMMANDS.get(self.command)
 
 
-@message(0x0700)
+@message(0x0700, quotes="seq")
 class TachographUpload(Body):
     """行驶记录数据上传 — tachograph data upload, answering 0x8700 (``seq``). ``data``: the GB/T 19056
     reply frame."""
@@ -180,7 +180,7 @@ def _card_ok(v: Any) -> bool:
 _KEYS_2011 = ("driver_name", "id_card", "certificate", "organization")
 
 
-@message(0x0702)
+@message(0x0702, quotes="")
 class DriverIdentity(Body):
     """驾驶员身份信息采集上报 — driver identity report.
 

@@ -58,7 +58,7 @@ class PlateColor(IntEnum):
     OTHER = 9
 
 
-@message(0x0100)
+@message(0x0100, answered_by=(0x8100,))
 class TerminalRegister(Body):
     """终端注册 — terminal registration.
 
@@ -82,7 +82,7 @@ def _has_code(v: Any) -> bool:
     return v["result"] == 0 or bool(v.get("auth_code"))
 
 
-@message(0x8100)
+@message(0x8100, quotes="seq", unanswered=True)
 class RegisterReply(Body):
     """终端注册应答 — registration reply.
 

@@ -190,7 +190,7 @@ class Answer(_Lengths):
     _lengths: ClassVar[dict[str, str]] = {"answer": "len"}
 
 
-@message(0x8302)
+@message(0x8302, answered_by=(0x0302,))
 class Question(_Lengths, Body):
     """提问下发 — question: ``flag BYTE · length BYTE · question STRING[length] · [answer]…`` with the
     answers running to the end of the body (there is no count). ``flag`` bits: :data:`QUESTION_FLAGS`.
@@ -215,7 +215,7 @@ class Question(_Lengths, Body):
         return cls(flag, question, answers)
 
 
-@message(0x0302)
+@message(0x0302, quotes="seq")
 class QuestionAnswer(Body):
     """提问应答 — question answer (terminal): ``seq WORD`` (serial of the 0x8302) ``· id BYTE`` (answer)."""
 

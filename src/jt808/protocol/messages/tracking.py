@@ -73,7 +73,7 @@ def _seq_json(obj: Any, cls: type) -> int:
     return WORD.from_json(obj["seq"], "seq")
 
 
-@message(0x0201)
+@message(0x0201, quotes="seq")
 class LocationQueryReply(Body):
     """位置信息查询应答 — location query reply: ``seq WORD`` (serial of the 0x8201) + a full 0x0200 body.
 
@@ -93,7 +93,7 @@ class LocationQueryReply(Body):
         return cls(_seq_json(obj, cls), _location_json(obj, "params", version))
 
 
-@message(0x0500)
+@message(0x0500, quotes="seq")
 class VehicleControlReply(Body):
     """车辆控制应答 — vehicle control reply: ``seq WORD`` (serial of the 0x8500) + a full 0x0200 body.
 
@@ -393,7 +393,7 @@ def _read_item(r: Reader, p: int, end: int, after: int, i: int, lined_up: bool) 
 # ---------------------------------------------------------------------------------------------
 # 0x8500 vehicle control
 # ---------------------------------------------------------------------------------------------
-@message(0x8500, versions=(V2011, V2013))
+@message(0x8500, answered_by=(0x0500,), versions=(V2011, V2013))
 class VehicleControl(Body):
     """车辆控制 — vehicle control, 2011/2013: ``flag BYTE`` (bit 0: 0 unlock doors, 1 lock doors).
 
@@ -442,7 +442,7 @@ class Control:
         return cls(cid, CONTROL_PARAMS[cid].from_json(p, f"{where}.param"))
 
 
-@message(0x8500, versions=(V2019,))
+@message(0x8500, answered_by=(0x0500,), versions=(V2019,))
 class VehicleControl2019(Body):
     """车辆控制 — vehicle control, 2019: ``count WORD · [id WORD · param]*count`` (EMQX, SmallChi; seed 004's
     ``flag/length/type_id`` layout and yezhihao's single item are not followed).

@@ -149,7 +149,7 @@ class _RsaKey:
         type(self)._codec(w.version)[1](self, w)  # type: ignore[attr-defined]
 
 
-@message(0x8A00)
+@message(0x8A00, answered_by=(0x0001, 0x0A00))
 class PlatformRsaKey(_RsaKey, Body):
     """平台 RSA 公钥 — the platform's RSA public key. Answered by 0x0001 (S001) or by the terminal's
     0x0A00 (EMQX); accept either."""
@@ -160,7 +160,7 @@ class PlatformRsaKey(_RsaKey, Body):
     msg_id: ClassVar[int]
 
 
-@message(0x0A00)
+@message(0x0A00, quotes="")
 class TerminalRsaKey(_RsaKey, Body):
     """终端 RSA 公钥 — the terminal's RSA public key. Answered by 0x8A00 (EMQX) or 0x8001."""
 

@@ -63,12 +63,21 @@ function chinaProvinces() {
 const chinaFile = hashed("china-provinces.json", Buffer.from(chinaProvinces()));
 
 // --- the application -------------------------------------------------------------------------
+const common = { bundle: true, minify: true, target: ["chrome100", "firefox100", "safari15"], logLevel: "warning" };
+const worker = await esbuild.build({
+  ...common,
+  entryPoints: [join(here, "src", "cluster-worker.js")],
+  format: "iife",
+  outdir: assets,
+  entryNames: "[name]-[hash]",
+  metafile: true,
+  legalComments: "none",
+});
+const workerFile = Object.keys(worker.metafile.outputs).map((p) => p.split("/").pop()).find((f) => f.endsWith(".js"));
 const result = await esbuild.build({
+  ...common,
   entryPoints: [join(here, "src", "main.jsx")],
-  bundle: true,
-  minify: true,
   format: "esm",
-  target: ["chrome100", "firefox100", "safari15"],
   jsx: "automatic",
   jsxImportSource: "preact",
   loader: { ".png": "file", ".svg": "file" },
@@ -78,8 +87,8 @@ const result = await esbuild.build({
   publicPath: "/assets",
   metafile: true,
   legalComments: "linked",
-  define: { __WORLD__: JSON.stringify(`/assets/${worldFile}`), __CHINA__: JSON.stringify(`/assets/${chinaFile}`) },
-  logLevel: "warning",
+  define: { __WORLD__: JSON.stringify(`/assets/${worldFile}`), __CHINA__: JSON.stringify(`/assets/${chinaFile}`),
+            __WORKER__: JSON.stringify(`/assets/${workerFile}`) },
 });
 
 const outputs = Object.keys(result.metafile.outputs).map((p) => p.split("/").pop());

@@ -1,7 +1,6 @@
 // The map: Leaflet with the bundled outline base map (Natural Earth countries, China's provinces) or a
 // configured tile URL, positions shifted to GCJ-02 when the tiles are Chinese, and the fleet layer.
 import L from "leaflet";
-import Supercluster from "supercluster";
 import { feature } from "topojson-client";
 import gcoord from "gcoord";
 
@@ -51,9 +50,11 @@ export function createMap(el, { center = [34.5, 108.9], zoom = 4 } = {}) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The fleet layer: every terminal on one canvas, clustered by supercluster, redrawn once per
-// animation frame when something changed. 10,000 terminals are one index rebuild (a few tens of
-// milliseconds) at most every REINDEX_MS, and one draw of what is visible.
+// The fleet layer: every terminal on one canvas. Clustering runs in a worker (cluster-worker.js): the
+// page sends the positions at most every REINDEX_MS, the worker rebuilds the supercluster index and
+// answers viewport queries; the page draws the last answer once per animation frame when something
+// changed, single terminals at their live position (they move at once, clusters follow at the next
+// rebuild). The main thread never blocks on the index, whatever the fleet's size.
 // ---------------------------------------------------------------------------------------------
 const REINDEX_MS = 400;
 const COLORS = { online: "#0f9d58", moving: "#0b7285", offline: "#8a94a6", alarm: "#d9480f", selected: "#1c3faa" };
@@ -61,12 +62,20 @@ const COLORS = { online: "#0f9d58", moving: "#0b7285", offline: "#8a94a6", alarm
 export const FleetLayer = L.Layer.extend({
   initialize(getTerminals) {
     this.getTerminals = getTerminals; // () => iterable of terminals
-    this.index = null;
-    this.indexedAt = 0;
+    this.terms = []; // point index -> terminal, as last sent to the worker
+    this.items = []; // the worker's last answer for the view
+    this.indexedAt = -Infinity;
+    this.loading = false;
     this.dirtyIndex = true;
-    this.drawn = []; // [{x, y, r, cluster?, id, t?}] in container pixels, for clicks and tests
+    this.seq = 0;
+    this.qid = 0;
+    this.queued = false;
+    this.drawn = []; // [{x, y, r, cluster?, phone?}] in container pixels, for clicks and tests
     this.selected = null;
     this.frameTimes = [];
+    this.indexTimes = [];
+    this.indexed = 0;
+    this.expand = new Map();
   },
   onAdd(map) {
     this._map = map;
@@ -74,48 +83,86 @@ export const FleetLayer = L.Layer.extend({
     const pane = map.getPane("fleet") || map.createPane("fleet");
     pane.style.zIndex = 450; // above the outlines and tracks (400), below markers and tooltips
     pane.appendChild(c);
+    this.worker = new Worker(__WORKER__);
+    this.worker.onmessage = (e) => this.message(e.data);
     this.onMove = () => this.redraw();
-    map.on("moveend zoomend resize viewreset", this.onMove);
+    this.onMoved = () => { this.query(); this.redraw(); };
     map.on("move zoom", this.onMove);
+    map.on("moveend zoomend resize viewreset", this.onMoved);
     this.onClick = (e) => this.click(e);
     map.on("click", this.onClick);
-    this.redraw(true);
+    this.reindex();
   },
   onRemove(map) {
-    map.off("moveend zoomend resize viewreset move zoom", this.onMove);
+    map.off("move zoom", this.onMove);
+    map.off("moveend zoomend resize viewreset", this.onMoved);
     map.off("click", this.onClick);
+    this.worker.terminate();
     this.canvas.remove();
     if (this.raf) cancelAnimationFrame(this.raf);
+    clearTimeout(this.pendingIndex);
   },
-  invalidate() { this.dirtyIndex = true; this.redraw(); },
-  redraw(force) {
+  invalidate() { this.dirtyIndex = true; this.reindex(); this.redraw(); },
+  redraw() {
     if (this.raf) return;
-    this.raf = requestAnimationFrame(() => { this.raf = null; this.draw(force); });
+    this.raf = requestAnimationFrame(() => { this.raf = null; this.draw(); });
   },
-  buildIndex() {
-    const points = [];
-    for (const t of this.getTerminals()) {
-      if (t.lat === null || t.lat === undefined) continue;
-      const [lat, lng] = toMap(t.lat, t.lng);
-      // the position as indexed (the terminal object itself moves on before the next rebuild)
-      points.push({ type: "Feature", geometry: { type: "Point", coordinates: [lng, lat] },
-                    properties: { t, lat: t.lat, lng: t.lng } });
+  reindex() {
+    if (!this.dirtyIndex || this.loading) return;
+    const wait = this.indexedAt + REINDEX_MS - performance.now();
+    if (wait > 0) {
+      if (!this.pendingIndex) this.pendingIndex = setTimeout(() => { this.pendingIndex = null; this.reindex(); }, wait);
+      return;
     }
-    this.index = new Supercluster({ radius: 56, maxZoom: 15, minPoints: 3 }).load(points);
-    this.indexedAt = performance.now();
+    const terms = [];
+    for (const t of this.getTerminals()) if (t.lat !== null && t.lat !== undefined) terms.push(t);
+    const coords = new Float64Array(terms.length * 2);
+    terms.forEach((t, i) => {
+      const [lat, lng] = toMap(t.lat, t.lng);
+      coords[2 * i] = lng;
+      coords[2 * i + 1] = lat;
+    });
+    this.loading = true;
     this.dirtyIndex = false;
+    this.indexedAt = performance.now();
+    this.nextTerms = terms;
+    this.worker.postMessage({ type: "load", coords, n: terms.length, seq: ++this.seq }, [coords.buffer]);
+  },
+  query() {
+    if (!this._map || this.inflight) { this.queued = true; return; }
+    const b = this._map.getBounds().pad(0.5);
+    const bbox = [Math.max(-180, b.getWest()), Math.max(-85, b.getSouth()), Math.min(180, b.getEast()),
+                  Math.min(85, b.getNorth())];
+    this.inflight = true;
+    this.queued = false;
+    this.worker.postMessage({ type: "query", bbox, zoom: Math.round(this._map.getZoom()), qid: ++this.qid,
+                              seq: this.seq });
+  },
+  message(m) {
+    if (m.type === "loaded") {
+      this.loading = false;
+      this.loadedTerms = this.nextTerms;
+      this.indexed = m.n;
+      this.indexTimes.push(m.ms);
+      if (this.indexTimes.length > 100) this.indexTimes.shift();
+      this.query();
+      this.reindex();
+    } else if (m.type === "clusters") {
+      this.inflight = false;
+      this.items = m.items;
+      this.terms = this.loadedTerms || [];
+      this.redraw();
+      if (this.queued) this.query();
+    } else if (m.type === "expanded") {
+      const fn = this.expand.get(m.qid);
+      this.expand.delete(m.qid);
+      if (fn) fn(m.zoom);
+    }
   },
   draw() {
     const t0 = performance.now();
     const map = this._map;
     if (!map) return;
-    if (this.dirtyIndex || !this.index) {
-      if (!this.index || t0 - this.indexedAt >= REINDEX_MS) this.buildIndex();
-      else if (!this.pendingIndex) {
-        this.pendingIndex = setTimeout(() => { this.pendingIndex = null; this.redraw(); },
-                                       REINDEX_MS - (t0 - this.indexedAt));
-      }
-    }
     const size = map.getSize();
     const topLeft = map.containerPointToLayerPoint([0, 0]);
     L.DomUtil.setPosition(this.canvas, topLeft);
@@ -128,17 +175,13 @@ export const FleetLayer = L.Layer.extend({
     const ctx = c.getContext("2d");
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, size.x, size.y);
-    const b = map.getBounds().pad(0.1);
-    const zoom = Math.round(map.getZoom());
-    const west = Math.max(-180, b.getWest()), east = Math.min(180, b.getEast());
-    const items = this.index.getClusters([west, Math.max(-85, b.getSouth()), east, Math.min(85, b.getNorth())], zoom);
     const drawn = [];
-    const labels = zoom >= 12;
-    for (const f of items) {
-      const [lng, lat] = f.geometry.coordinates;
-      const p = map.latLngToContainerPoint([lat, lng]);
-      if (f.properties.cluster) {
-        const n = f.properties.point_count;
+    const labels = map.getZoom() >= 12;
+    ctx.textAlign = "center";
+    for (const [lng, lat, n, cid, i] of this.items) {
+      if (cid >= 0) {
+        const p = map.latLngToContainerPoint([lat, lng]);
+        if (p.x < -40 || p.y < -40 || p.x > size.x + 40 || p.y > size.y + 40) continue;
         const r = n < 10 ? 15 : n < 100 ? 18 : n < 1000 ? 22 : 27;
         ctx.beginPath();
         ctx.arc(p.x, p.y, r + 5, 0, Math.PI * 2);
@@ -155,17 +198,19 @@ export const FleetLayer = L.Layer.extend({
         ctx.font = "600 12px system-ui, sans-serif";
         ctx.textAlign = "center";
         ctx.textBaseline = "middle";
-        ctx.fillText(f.properties.point_count_abbreviated, p.x, p.y);
-        drawn.push({ x: p.x, y: p.y, r, cluster: f.properties.cluster_id, n });
+        ctx.fillText(n >= 10000 ? `${Math.round(n / 1000)}k` : n >= 1000 ? `${(n / 1000).toFixed(1)}k` : String(n), p.x, p.y);
+        drawn.push({ x: p.x, y: p.y, r, cluster: cid, n, lat, lng });
       } else {
-        const { t, lat: tlat, lng: tlng } = f.properties;
+        const t = this.terms[i];
+        if (!t || t.lat === null) continue;
+        const p = map.latLngToContainerPoint(toMap(t.lat, t.lng)); // live: moves before the next rebuild
+        if (p.x < -40 || p.y < -40 || p.x > size.x + 40 || p.y > size.y + 40) continue;
         this.drawTerminal(ctx, p, t, labels);
-        drawn.push({ x: p.x, y: p.y, r: 11, phone: t.phone, lat: tlat, lng: tlng });
+        drawn.push({ x: p.x, y: p.y, r: 11, phone: t.phone, lat: t.lat, lng: t.lng });
       }
     }
     this.drawn = drawn;
-    const dt = performance.now() - t0;
-    this.frameTimes.push(dt);
+    this.frameTimes.push(performance.now() - t0);
     if (this.frameTimes.length > 600) this.frameTimes.shift();
   },
   drawTerminal(ctx, p, t, label) {
@@ -221,8 +266,10 @@ export const FleetLayer = L.Layer.extend({
     const d = this.hit(e.containerPoint.x, e.containerPoint.y);
     if (!d) return;
     if (d.cluster !== undefined) {
-      const z = Math.min(this.index.getClusterExpansionZoom(d.cluster), 17);
-      this._map.setView(e.latlng, z);
+      const qid = ++this.qid;
+      const fallback = Math.min(this._map.getZoom() + 2, 17);
+      this.expand.set(qid, (z) => this._map.setView([d.lat, d.lng], Math.min(z, 17)));
+      this.worker.postMessage({ type: "expand", id: d.cluster, qid, fallback });
     } else if (this.onSelect) {
       this.onSelect(d.phone);
     }

@@ -160,7 +160,7 @@ export function CommandsPage({ phone }) {
             <optgroup label="All platform messages">{ordered.rest.map((s) => <option value={s.msg_id} key={s.msg_id}>{label(s)}</option>)}</optgroup>
           </select>
         </label>
-        {schema ? <p class="doc">{schema.doc.split("\n")[0]}</p> : null}
+        {schema ? <p class="doc">{schema.doc.split("\n")[0].replace(/``/g, "")}</p> : null}
         <div class="tabs">
           <button class={!raw ? "active" : ""} disabled={!formable} onClick={() => setRaw(false)}>Form</button>
           <button class={raw ? "active" : ""} id="raw-json-tab" onClick={() => { setRawText(JSON.stringify({ header: { msg_id: msgId }, body: values }, null, 2)); setRaw(true); }}>Raw JSON</button>

@@ -109,9 +109,9 @@ function Details({ t, onClose, go }) {
       <div class="kv">
         <div><span>Speed</span><b id="detail-speed">{t.speed ?? "—"} km/h</b></div>
         <div><span>Heading</span><b>{t.lat !== null ? heading(t.dir || 0) : "—"}</b></div>
-        <div><span>Position</span><b id="detail-position">{t.lat !== null ? `${t.lat.toFixed(6)}, ${t.lng.toFixed(6)}` : "—"}</b></div>
+        <div class="wide"><span>Position</span><b id="detail-position">{t.lat !== null ? `${t.lat.toFixed(6)}, ${t.lng.toFixed(6)}` : "—"}</b></div>
         <div><span>Altitude</span><b>{t.alt ?? "—"} m</b></div>
-        <div><span>Device time</span><b>{fmtTime(t.time)}</b></div>
+        <div class="wide"><span>Device time</span><b>{fmtTime(t.time)}</b></div>
         <div><span>Received</span><b>{t.received_at ? ago(t.received_at) : "—"}</b></div>
         <div><span>Alarm bits</span><b class={t.alarm ? "warn" : ""}>{t.alarm ? `0x${t.alarm.toString(16).padStart(8, "0")}` : "none"}</b></div>
         <div><span>Status bits</span><b>{`0x${(t.status || 0).toString(16).padStart(8, "0")}`}</b></div>

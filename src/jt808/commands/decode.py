@@ -5,8 +5,9 @@ hex (spaces, ``:`` separators and ``0x`` prefixes are tolerated; a frame given w
 gets them added). Each prints exactly one line of compact JSON, in input order: the packet as
 ``{"header": …, "body": …}`` (plus ``"problems"`` when decoding had to tolerate something), or
 ``{"error": "<reason>"}`` when the frame cannot be decoded; the command goes on with the next line.
-Blank lines are skipped. ``--pcap FILE`` reads the TCP/UDP payloads of a capture (pcap or pcapng)
-through the stream splitter instead, adding ``"flow"`` to each line.
+Blank lines are skipped; the exit status is 1 when any line could not be decoded. ``--pcap FILE``
+reads the TCP/UDP payloads of a capture (pcap or pcapng) through the stream splitter instead, adding
+``"flow"`` to each line.
 
 ``jt808 encode [JSON ...]``: each argument, or stdin line, is one JSON document (or a list of them);
 prints each frame in hex, one per line, sub-packages one per line when the body exceeds 1023 bytes.
@@ -32,6 +33,7 @@ from jt808.protocol.exchange import from_json, to_json
 from jt808.protocol.frame import decode
 from jt808.protocol.framing import FrameSplitter
 from jt808.protocol.header import Version
+from jt808.protocol.jsoncheck import json_problems
 from jt808.protocol.packet import Packet, encode
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 
@@ -193,10 +195,12 @@ class _Out:
 
     def __init__(self) -> None:
         self.stream = click.get_binary_stream("stdout")
+        self.errors = 0  # records that are an error line (the exit status is then 1)
 
     def write(self, records: list[str]) -> None:
         if not records:
             return
+        self.errors += sum(1 for r in records if r.rsplit("\n", 1)[-1].startswith('{"error":'))
         text = "\n".join(records) + "\n"
         try:
             data = text.encode("utf-8")
@@ -302,6 +306,8 @@ def decode_command(frames: tuple[str, ...], version: str | None, encoding: str |
             out.write(records)
 
     _guard_pipe(run)
+    if out.errors:
+        sys.exit(1)
 
 
 @click.command("encode")
@@ -334,10 +340,19 @@ def encode_command(documents: tuple[str, ...], version: str | None, encoding: st
             failed = True
             return [_error(f"invalid JSON: {e}")]
         docs = doc if isinstance(doc, list) else [doc]
+        if not docs:
+            failed = True
+            return [_error("an empty list: expects a JSON object {\"header\": …, \"body\": …} or a list of them")]
         lines: list[str] = []
         for d in docs:
             try:
+                if not isinstance(d, dict):
+                    raise JT808Error(f"expects a JSON object {{\"header\": …, \"body\": …}}, got "
+                                     f"{_json_type(d)}")
                 packet = from_json(d, profile, version=forced)
+                problems = json_problems(d, packet)
+                if problems:
+                    raise JT808Error(f"0x{packet.header.msg_id:04X} " + "; ".join(problems))
                 hexes = [f.hex() for f in _encode_all(packet, profile, max_body)]
             except JT808Error as e:
                 failed = True
@@ -356,6 +371,11 @@ def encode_command(documents: tuple[str, ...], version: str | None, encoding: st
     _guard_pipe(run)
     if failed:
         sys.exit(1)
+
+
+def _json_type(v: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
+        type(v), "a number")
 
 
 def _encode_all(packet: Packet, profile: Profile, max_body: int) -> list[bytes]:

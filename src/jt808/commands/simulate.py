@@ -3,14 +3,18 @@
 Each terminal registers, authenticates, then reports its position along a synthetic route ``--rate``
 times a second and sends a heartbeat every ``--heartbeat`` seconds, for ``--duration`` seconds after
 the ramp-up. A live display shows terminals, messages sent and acknowledged, errors and rates; the
-summary gives acks, ack latency p50/p99, reconnects and errors. Exits with status 1 when any error
-occurred (timeouts, negative replies, refused logins, dropped connections, unreadable frames).
+summary gives acks, ack latency p50/p99, reconnects, errors and why connections failed. Exits with
+status 1 when any error occurred (timeouts, negative replies, refused logins, dropped connections,
+unreadable frames). Ctrl-C or SIGTERM ends the run early: the summary is still printed (and written with
+``--json``), the status is then 128 + the signal (130, 143). When stderr is not a terminal the live table
+becomes a plain progress line every 5 s; when stdout is not one, the summary is plain ``key: value`` lines.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 from typing import Any
@@ -24,10 +28,23 @@ __all__ = ["command"]
 
 
 def _server(value: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
+    """``HOST:PORT`` (``[v6]:PORT``; an empty host is 127.0.0.1) -> (host, port), or a usage error."""
+    host, sep, port = value.strip().rpartition(":")
     if not sep or not port.isdigit():
-        raise click.BadParameter("expected HOST:PORT")
-    return host.strip("[]") or "127.0.0.1", int(port)
+        raise click.BadParameter(f"{value!r}: expected HOST:PORT (e.g. 127.0.0.1:6808)", param_hint="--server")
+    if not 1 <= int(port) <= 65535:
+        raise click.BadParameter(f"{value!r}: port {int(port)} is not 1..65535", param_hint="--server")
+    host = host.strip("[]") or "127.0.0.1"
+    if any(c.isspace() for c in host) or "/" in host:
+        raise click.BadParameter(f"{value!r}: {host!r} is not a host name or address", param_hint="--server")
+    return host, int(port)
+
+
+def _line(st: Stats, phase: str, total: int, rates: tuple[float, float]) -> str:
+    """One plain progress line (stdout or stderr is not a terminal: a log, a CI job)."""
+    return (f"{time.monotonic() - st.started:7.1f}s {phase:<9} terminals {st.connected}/{total} "
+            f"authenticated {st.authenticated} sent {st.sent} acked {st.acked} errors {st.error_count} "
+            f"sent/s {rates[0]:.0f} acked/s {rates[1]:.0f} reconnects {st.reconnects}")
 
 
 class _Progress:
@@ -37,14 +54,22 @@ class _Progress:
         self.last = (time.monotonic(), 0, 0)
         self.rates = (0.0, 0.0)
 
-    def render(self, st: Stats, phase: str) -> Any:
-        from rich.table import Table
-
+    def _rates(self, st: Stats) -> float:
         now = time.monotonic()
         t0, sent0, acked0 = self.last
         if now - t0 >= 0.9:
             self.rates = ((st.sent - sent0) / (now - t0), (st.acked - acked0) / (now - t0))
             self.last = (now, st.sent, st.acked)
+        return now
+
+    def line(self, st: Stats, phase: str) -> str:
+        self._rates(st)
+        return _line(st, phase, self.total, self.rates)
+
+    def render(self, st: Stats, phase: str) -> Any:
+        from rich.table import Table
+
+        now = self._rates(st)
         table = Table(title=f"jt808 simulate — {phase} — {now - st.started:5.1f} s", show_header=True)
         for col in ("terminals", "authenticated", "sent", "acked", "errors", "sent/s", "acked/s", "reconnects"):
             table.add_column(col, justify="right")
@@ -67,7 +92,24 @@ def _summary_table(summary: dict[str, Any]) -> Any:
         t.add_row(key, str(summary[key]))
     if summary["error_kinds"]:
         t.add_row("error kinds", ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items())))
+    for reason, n in sorted(summary["connect_failures"].items()):
+        t.add_row("connect failed", f"{reason} ({n}x)")
+    if summary["interrupted"]:
+        t.add_row("interrupted", summary["interrupted"])
     return t
+
+
+def _summary_lines(summary: dict[str, Any]) -> list[str]:
+    out = [f"{key}: {summary[key]}" for key in (
+        "terminals_connected", "registered", "authenticated", "sent", "acked", "location_reports", "heartbeats",
+        "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99", "ack_latency_ms_max", "reconnects", "errors",
+        "elapsed_s")]
+    if summary["error_kinds"]:
+        out.append("error_kinds: " + ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items())))
+    out += [f"connect_failed: {reason} ({n}x)" for reason, n in sorted(summary["connect_failures"].items())]
+    if summary["interrupted"]:
+        out.append(f"interrupted: {summary['interrupted']}")
+    return out
 
 
 @click.command("simulate")
@@ -104,13 +146,28 @@ def command(server: str, terminals: int, rate: float, duration: float, version: 
                       connect_rate=connect_rate, phone_base=phone_base, seed=seed, reconnect=not no_reconnect)
     console = Console(stderr=True)
     progress = _Progress(console, terminals)
+    signals: list[int] = []
 
     async def main() -> Stats:
         fleet = Fleet(cfg)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C / SIGTERM: stop early, still print the summary
+
+            def stop(sig: int = sig) -> None:
+                signals.append(sig)
+                if len(signals) > 1:  # a second one: the user really wants out
+                    raise SystemExit(128 + sig)
+                fleet.interrupt(signal.Signals(sig).name)
+
+            try:
+                loop.add_signal_handler(sig, stop)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover - platform without signals
+                pass
         if quiet:
             return await fleet.run()
-        if not console.is_terminal:  # a log: one progress table every 5 s
-            return await fleet.run(on_tick=lambda st, phase: console.print(progress.render(st, phase)), tick=5.0)
+        if not console.is_terminal:  # a log: one plain line every 5 s
+            return await fleet.run(on_tick=lambda st, phase: print(progress.line(st, phase), file=sys.stderr,
+                                                                   flush=True), tick=5.0)
         with Live(progress.render(fleet.stats, "starting"), console=console, refresh_per_second=4) as live:
             def update(st: Stats, phase: str) -> None:
                 live.update(progress.render(st, phase))
@@ -127,9 +184,15 @@ def command(server: str, terminals: int, rate: float, duration: float, version: 
     summary = stats.summary()
     summary["config"] = {"server": f"{host}:{port}", "terminals": terminals, "rate": rate, "duration": duration,
                          "version": version, "transport": "udp" if udp else "tcp", "heartbeat": heartbeat}
-    Console().print(_summary_table(summary))
+    out = Console()
+    if out.is_terminal:
+        out.print(_summary_table(summary))
+    else:  # a pipe or a file: plain lines, nothing cropped
+        print("\n".join(_summary_lines(summary)), flush=True)
     if json_path:
         with open(json_path, "w", encoding="utf-8") as f:
             json.dump(summary, f, indent=2)
+    if signals:
+        sys.exit(128 + signals[0])  # the shell's convention for "ended by this signal"
     if stats.error_count:
         sys.exit(1)

@@ -208,7 +208,10 @@ def decode(frame: bytes, profile: Profile = DEFAULT_PROFILE, *, strict: bool = T
         mode = "strict" if strict else "lenient"
     elif mode not in MODES:
         raise ValueError(f"mode is one of {', '.join(MODES)}")
-    if len(frame) < 3 or frame[0] != 0x7E or frame[-1] != 0x7E:
+    if len(frame) < 3:
+        raise FrameError(f"too short: {len(frame)} byte(s); a frame is 0x7E, a 12-byte header (17 in 2019), a check "
+                         "code and 0x7E")
+    if frame[0] != 0x7E or frame[-1] != 0x7E:
         raise BadFlag(f"a frame must start and end with 0x7E (got {bytes(frame[:1]).hex()}…{bytes(frame[-1:]).hex()})")
     content = frame[1:-1]
     if b"\x7d" in content:

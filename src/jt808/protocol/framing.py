@@ -95,7 +95,10 @@ def unframe(raw: bytes, *, verify: bool = True) -> tuple[bytes, bool]:
     With ``verify=True`` a mismatch raises :class:`BadCheckCode`; otherwise it is reported in the
     returned flag so that a lenient caller can decode and flag the frame.
     """
-    if len(raw) < 3 or raw[0] != _FLAG or raw[-1] != _FLAG:
+    if len(raw) < 3:
+        raise FrameError(f"too short: {len(raw)} byte(s); a frame is 0x7E, a 12-byte header (17 in 2019), a check "
+                         "code and 0x7E")
+    if raw[0] != _FLAG or raw[-1] != _FLAG:
         raise BadFlag(f"a frame must start and end with 0x7E (got {bytes(raw[:1]).hex()}…{bytes(raw[-1:]).hex()})")
     data = unescape(raw[1:-1])
     if len(data) < 2:

@@ -15,6 +15,7 @@ authentication, a failed connection, a frame that cannot be read, and a connecti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import struct
 import time
@@ -81,7 +82,9 @@ class Stats:
     bytes_out: int = 0
     bytes_in: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    connect_failures: Counter[str] = field(default_factory=Counter)  # reason -> times
     latencies: list[float] = field(default_factory=list)
+    interrupted: str | None = None  # the signal that ended the run early
 
     @property
     def error_count(self) -> int:
@@ -95,6 +98,7 @@ class Stats:
             "authenticated": self.authenticated, "sent": self.sent, "acked": self.acked,
             "location_reports": self.locations, "heartbeats": self.heartbeats,
             "errors": self.error_count, "error_kinds": dict(self.errors), "reconnects": self.reconnects,
+            "connect_failures": dict(self.connect_failures), "interrupted": self.interrupted,
             "ack_latency_ms_p50": round(percentile(lat, 0.50) * 1000, 3),
             "ack_latency_ms_p99": round(percentile(lat, 0.99) * 1000, 3),
             "ack_latency_ms_max": round(lat[-1] * 1000, 3) if lat else 0.0,
@@ -301,6 +305,14 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
             self.transport.close()
 
 
+def connect_reason(e: OSError) -> str:
+    """Why a connection failed, in words (``connection refused``, ``name or service not known`` …)."""
+    if isinstance(e, TimeoutError):
+        return "timed out"
+    text = e.strerror or str(e) or type(e).__name__
+    return text[:1].lower() + text[1:]
+
+
 class Fleet:
     """Runs ``config.terminals`` virtual terminals; :meth:`run` returns the :class:`Stats`."""
 
@@ -309,9 +321,17 @@ class Fleet:
         self.stats = Stats()
         self.terminals = [VirtualTerminal(self, i) for i in range(config.terminals)]
         self.stopping = False
+        self._interrupt: asyncio.Event | None = None
         self._bcd_at = -1
         self._bcd = b""
         self._register_cache: dict[int, bytes] = {}
+
+    def interrupt(self, why: str = "interrupted") -> None:
+        """End the run early (Ctrl-C, SIGTERM): drain briefly, close, and return the stats as usual."""
+        self.stats.interrupted = why
+        if self._interrupt is None:
+            self._interrupt = asyncio.Event()
+        self._interrupt.set()
 
     # -- bodies -----------------------------------------------------------------------------------
     def now_bcd(self) -> bytes:
@@ -350,8 +370,9 @@ class Fleet:
                 await loop.create_datagram_endpoint(lambda: t, remote_addr=(cfg.host, cfg.port))
             else:
                 await loop.create_connection(lambda: t, cfg.host, cfg.port)
-        except OSError:
+        except OSError as e:
             self.stats.errors["connect_failed"] += 1
+            self.stats.connect_failures[f"{cfg.host}:{cfg.port}: {connect_reason(e)}"] += 1
             return False
         return True
 
@@ -430,14 +451,28 @@ class Fleet:
                     await asyncio.sleep(tick)
 
             ticker = asyncio.get_running_loop().create_task(ticking())
+        loop = asyncio.get_running_loop()
+        interrupt = self._interrupt = self._interrupt or asyncio.Event()
         try:
             self.phase = "ramp-up"
-            await self.ramp_up()
-            self.phase = "running"
-            await asyncio.sleep(cfg.duration)
+            ramp = loop.create_task(self.ramp_up())
+            stop = loop.create_task(interrupt.wait())
+            await asyncio.wait({ramp, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not ramp.done():
+                ramp.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ramp
+            if not interrupt.is_set():
+                self.phase = "running"
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(stop), cfg.duration)
+            stop.cancel()
             self.phase = "draining"
             self.stopping = True
-            deadline = time.monotonic() + (cfg.ack_timeout if cfg.drain is None else cfg.drain)
+            drain = cfg.ack_timeout if cfg.drain is None else cfg.drain
+            if interrupt.is_set():
+                drain = min(drain, 1.0)  # interrupted: a short look for the acks in flight, then the summary
+            deadline = time.monotonic() + drain
             while any(t.pending for t in self.terminals) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
             now = time.monotonic() + cfg.ack_timeout + 1  # whatever is still pending now is late
@@ -454,7 +489,7 @@ class Fleet:
                 ticker.cancel()
                 on_tick(self.stats, self.phase)
         never = sum(1 for t in self.terminals if t.auth_code is None or t.state not in ("running",))
-        if never:
+        if never and self.stats.interrupted is None:  # interrupted: the summary's counts say how far it got
             self.stats.errors["not_authenticated"] += never
         return self.stats
 

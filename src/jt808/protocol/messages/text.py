@@ -288,7 +288,7 @@ class CallBack(Body):
     @classmethod
     def decode(cls, r: Reader) -> CallBack:
         typ = r.u8("type")
-        return cls(typ, r.text(r.rest().strip(b"\x00")))
+        return cls(typ, r.str_rest("phone"))  # NUL padding stripped and noted (a re-encode drops it)
 
     def encode(self, w: Writer) -> None:
         w.u8(self.type, "type")

@@ -1,11 +1,9 @@
 """Golden vectors: every ``tests/vectors/<msg_id>/<version>-<source>.hex`` decodes to the body JSON of its
 ``.json`` sibling and re-encodes byte for byte; and every registered ``(msg_id, version)`` has a vector.
 
-Naming (as the family engineers wrote them): ``<msg_id>`` is four lowercase hex digits; ``<version>`` is
-2011, 2013 or 2019; ``<source>`` says where the frame comes from (``s002``/``s003`` seeds, ``sc-…``
-SmallChi demos and issues, ``gojt808`` frames of go-jt808's protocol/model/parse_test.go, ``sc1078``
-bodies of SmallChi/JT1078's JT808.Protocol.Extensions.JT1078.Test in a computed header, ``scas`` / ``scyb``
-bodies of SmallChi's JTActiveSafety (SuBiao) / JT808.Protocol.Extensions.YueBiao tests likewise).
+Naming: ``<msg_id>`` is four lowercase hex digits; ``<version>`` is 2011, 2013 or 2019; ``<source>`` says
+where the frame comes from — one of the independent sources of :data:`INDEPENDENT` (the repository and file
+the frame was taken from are named there), or ``snapshot``.
 
 ``snapshot`` vectors (and ``computed``, the older name) were produced by this code from a hand-written
 layout: they are **regression snapshots**, not evidence that the layout is right — they only say the
@@ -40,6 +38,76 @@ _PROFILES = {
     (False, True): Profile("utf-8 device", encoding="utf-8"),
     (True, False): Profile("2011 device", default_version=V2011),
     (True, True): Profile("2011 utf-8 device", default_version=V2011, encoding="utf-8"),
+}
+
+
+#: Independent sources (source tag or tag prefix -> where the frames come from). The frames are facts taken
+#: from these public test suites and documents; the ``.json`` beside each is what this code decodes, and
+#: :data:`STATED` holds values the sources themselves state, checked against that decode.
+INDEPENDENT: dict[str, str] = {
+    "s002": "seed 002 (a platform server's session log in /work/shared/seeds)",
+    "s003": "seed 003 (SmallChi/JT808 README: escaping example)",
+    "sc-demo": "SmallChi/JT808 README demos",
+    "sc-issue": "SmallChi/JT808 GitHub issues (number in the tag)",
+    "sc-t": "SmallChi/JT808 src/JT808.Protocol.Test/MessageBody/JT808_0x<id>Test.cs (the id in the tag): their "
+            "whole frames, or their body hex in a header made here (0108 0301 0302 0303 0608 0701 0702 0901 8900); "
+            "0100: Test1_1 and Test2019_2, b: Test2019_4_2; 0702 2013: Test3_1, 2019: Test_2019_2",
+    "sc1078": "SmallChi/JT1078 JT808.Protocol.Extensions.JT1078.Test (bodies, in a header made here)",
+    "scas": "SmallChi/JTActiveSafety tests (SuBiao bodies, in a header made here)",
+    "scyb": "SmallChi/JT808.Protocol.Extensions.YueBiao tests (bodies, in a header made here)",
+    "gojt808": "cuteLittleDevil/go-jt808 protocol/model/parse_test.go and reply_test.go (TestParse frames)",
+    "xtream": "hylexus xtream-codec (makeclan/xtream-codec) debug/jt/jt-808-server-spring-boot-starter-debug-ui/"
+              "src/utils/codec-utils.ts (codecMockData: the BuiltinMessageXXXX samples; xtream2 = the second "
+              "sample of an id)",
+}
+SNAPSHOT = ("snapshot", "computed")
+
+#: Values the independent sources state for their frames (transcribed from their assertions / sample JSON),
+#: checked against this code's decode: ``vector -> {JSON path: value}``.
+STATED: dict[str, dict[str, object]] = {
+    "0100/2011-gojt808": {"province": 31, "city": 115, "manufacturer": "cd", "model": "www.808.",
+                          "dev_id": "7654321", "color": 1, "license_number": "测A1234"},
+    "0100/2013-gojt808": {"province": 31, "city": 115, "manufacturer": "cd", "model": "www.808.com",
+                          "dev_id": "7654321", "color": 1, "license_number": "测A1234"},
+    "0100/2019-gojt808": {"province": 31, "city": 115, "manufacturer": "cd", "model": "www.808.com",
+                          "dev_id": "7654321", "color": 1, "license_number": "测A1234"},
+    "0100/2013-sc-t0100": {"province": 40, "city": 50, "color": 1, "license_number": "粤A12345"},
+    "0100/2019-sc-t0100b": {"province": 0, "city": 0, "color": 2, "license_number": "粤A12346"},
+    "0102/2019-gojt808": {"code": "17299841738", "imei": "123456789012345", "software_version": "3.7.15"},
+    "0001/2013-gojt808": {"seq": 123, "id": 456, "result": 3},
+    "8001/2013-gojt808": {"seq": 32767, "id": 2, "result": 0},
+    "8100/2013-gojt808": {"seq": 0, "result": 0, "auth_code": "12345678901"},
+    "0200/2013-gojt808": {"alarm": 1024, "status": 2048, "latitude": 119552894, "longitude": 40058359,
+                          "altitude": 312, "speed": 3, "direction": 99, "time": "241001235959"},
+    "0200/2019-xtream": {"alarm": 111, "status": 22, "latitude": 31234567, "longitude": 121987654, "altitude": 123,
+                         "speed": 66, "direction": 3, "time": "250129223344", "extra.mileage": 12,
+                         "extra.fuel_meter": 100},
+    "0704/2019-xtream": {"type": 0, "location.0.latitude": 31000562, "location.1.altitude": 777},
+    "8100/2019-xtream": {"seq": 111, "result": 0, "auth_code": "ok..ok..ok"},
+    "8300/2019-xtream": {"flag": 1, "text_type": 1, "text": "HelloWorld 汉字 GBK 编码"},
+    "8300/2013-xtream": {"flag": 1, "text": "HelloWorld 汉字 GBK 编码"},
+    "8401/2019-xtream": {"type": 1, "contacts.1.phone": "13911113333", "contacts.1.name": "张三疯子"},
+    "8203/2019-xtream": {"seq": 321, "type": 270532608},
+    "8202/2019-xtream": {"period": 30, "expiry": 1000},
+    "0801/2019-xtream": {"id": 111, "event": 7, "channel": 123, "location.latitude": 31000562},
+    "8600/2013-xtream": {"areas.0.id": 111, "areas.0.radius": 666, "areas.1.id": 222},
+    "8001/2019-xtream": {"seq": 111, "id": 512, "result": 0},
+    "8003/2019-xtream": {"seq": 111, "ids": [2, 3, 4]},
+    "8804/2019-xtream": {"command": 1, "time": 10, "save": 0, "rate": 3},
+    "0201/2013-sc-t0201": {"seq": 12345, "params.alarm": 1, "params.status": 2, "params.latitude": 12222222,
+                           "params.longitude": 132444444, "params.speed": 60, "params.time": "180715101010",
+                           "params.extra.mileage": 100, "params.extra.fuel_meter": 55},
+    "0500/2013-sc-t0500": {"seq": 1000, "location.latitude": 12222222, "location.longitude": 132444444,
+                           "location.direction": 0, "location.extra.mileage": 100, "location.extra.fuel_meter": 55},
+    "0302/2013-sc-t0302": {"seq": 4521, "id": 123},
+    "0303/2013-sc-t0303": {"id": 12, "flag": 123},
+    "0108/2013-sc-t0108": {"type": 0x34, "result": 0},
+    "0702/2013-sc-t0702": {"status": 1, "time": "180816091616", "ic_result": 0, "driver_name": "koike",
+                           "certificate": "qwe123456aaa", "organization": "qwertx", "cert_expiry": "20180816"},
+    "0702/2019-sc-t0702": {"driver_name": "koike", "cert_expiry": "20191201", "id_card": "12345678901234567"},
+    "0900/2013-sc-t0900": {"type": 0x83},
+    "8900/2013-sc-t8900": {"type": 0x0B},
+    "0901/2013-sc-t0901": {"length": 31},
 }
 
 
@@ -97,3 +165,42 @@ def test_every_registered_message_has_a_vector() -> None:
     assert not missing, f"registered (msg_id, version) without a golden vector: {missing}"
     stale = sorted(f"0x{mid:04X} v{int(v)}" for mid, v in have if (mid, v) not in DEFAULT_MESSAGES)
     assert not stale, f"vectors for ids not registered in that version: {stale}"
+
+
+def _source_of(tag: str) -> str | None:
+    if tag in SNAPSHOT:
+        return None
+    for key in sorted(INDEPENDENT, key=len, reverse=True):
+        if tag == key or tag.startswith(key) or (tag.rstrip("0123456789b") == key):
+            return key
+    raise AssertionError(f"vector source {tag!r} is neither a snapshot nor named in INDEPENDENT")
+
+
+def test_every_vector_names_its_source() -> None:
+    for path in VECTORS:
+        _source_of(parse_name(path)[2])
+
+
+def test_independent_sources_cover_both_versions() -> None:
+    by_version: dict[Version, set[int]] = {}
+    for path in VECTORS:
+        msg_id, version, tag = parse_name(path)
+        if _source_of(tag) is not None:
+            by_version.setdefault(version, set()).add(msg_id)
+    assert 0x0100 in by_version.get(V2011, set())  # go-jt808's 2011 register (the id whose 2011 layout differs)
+    assert len(by_version.get(jt808.V2019, set())) >= 45
+    assert len(by_version.get(jt808.V2013, set())) >= 40
+
+
+def _at(obj: object, path: str) -> object:
+    for part in path.split("."):
+        obj = obj[int(part)] if isinstance(obj, list) else obj[part]  # type: ignore[index]
+    return obj
+
+
+@pytest.mark.parametrize("name", sorted(STATED))
+def test_values_stated_by_the_sources(name: str) -> None:
+    path = VECTOR_DIR / f"{name}.hex"
+    body = jt808.to_json(jt808.decode(read_frame(path), profile_for(path)), profile_for(path))["body"]
+    for key, want in STATED[name].items():
+        assert _at(body, key) == want, f"{name}: {key}"

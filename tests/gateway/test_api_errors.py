@@ -107,3 +107,13 @@ async def test_totals_in_list_answers(node: Node, client: httpx.AsyncClient) -> 
     r = (await client.get("/api/v1/terminals?offset=5")).json()
     assert (r["count"], r["total"]) == (0, 1)
     await t.close()
+
+
+def test_docs_list_every_error_code_and_exit_status() -> None:
+    from jt808.http.errors import ERRORS
+
+    text = (Path(__file__).parents[2] / "docs" / "gateway.md").read_text()
+    for code, (status, _) in ERRORS.items():
+        assert f"| {status} | `{code}` |" in text, code
+    for cmd in ("`jt808 serve`", "`jt808 decode`", "`jt808 encode`", "`jt808 simulate`"):
+        assert f"| {cmd} |" in text, cmd

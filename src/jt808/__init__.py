@@ -1,8 +1,15 @@
 """jt808 — JT/T 808 (2011 / 2013 / 2019) for Python.
 
-The flat API: :func:`decode` / :func:`encode` full frames, :class:`Packet`, :class:`Header`,
-:class:`Version`, :class:`Profile`, the :class:`FrameSplitter`, and the error tree of
-:mod:`jt808.errors`.
+What lives here: the flat API — :func:`decode` / :func:`encode` full frames, :class:`Packet`,
+:class:`Header`, :class:`Version`, :class:`Profile`, the :class:`FrameSplitter`, the EMQX JSON
+(:func:`to_json` / :func:`from_json`) and the error tree of :mod:`jt808.errors` — re-exported from the
+packages below. What never does: code. Each name is defined once, in its package:
+
+- :mod:`jt808.protocol` — the sans-I/O codec (standard library only);
+- :mod:`jt808.session` — sans-I/O state machines over the codec;
+- :mod:`jt808.gateway`, :mod:`jt808.storage`, :mod:`jt808.bridges`, :mod:`jt808.http` — the platform
+  server, composed by :mod:`jt808.node` (``jt808 serve``);
+- :mod:`jt808.client` (terminal SDK), :mod:`jt808.simulator`, :mod:`jt808.commands` (the CLI).
 """
 
 from __future__ import annotations

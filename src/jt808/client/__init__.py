@@ -7,6 +7,10 @@
   :class:`LocAlarmWarningConfig`, :class:`LocAdditionalInfoConfig`, and the enumerations
   :class:`LicensePlateColor`, :class:`ResultCode`, :data:`GENERAL_ANSWER_MSG_ID`;
 - :class:`ReportStore` — the on-disk buffer of store-and-forward.
+
+What lives here: the terminal side for applications — sockets, reconnection, the seed's API. What never
+does: a codec or a parameter table of its own (messages, parameters and items come from
+:mod:`jt808.protocol`; the state machine from :mod:`jt808.session.terminal`).
 """
 
 from __future__ import annotations

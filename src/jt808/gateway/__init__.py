@@ -1,5 +1,11 @@
-"""The asyncio platform gateway (``jt808 serve``): TCP/UDP listeners over the sans-I/O
-:class:`~jt808.session.platform.PlatformSession`, sessions, downlink, storage, media, hooks."""
+"""The asyncio platform gateway: TCP/UDP listeners over the sans-I/O
+:class:`~jt808.session.platform.PlatformSession`, the session table, downlink commands, storage rows,
+media, hooks, metrics and the typed listener protocols others attach through (:mod:`~jt808.gateway.listeners`).
+
+What never lives here: the HTTP API (:mod:`jt808.http`; :mod:`jt808.node` composes the two — the
+gateway imports nothing of it), protocol knowledge (the codec is :mod:`jt808.protocol`), database SQL
+(:mod:`jt808.storage`).
+"""
 
 from __future__ import annotations
 

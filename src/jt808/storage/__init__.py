@@ -12,6 +12,10 @@
 ``memory``                                plain Python dicts (tests, ``--db memory``)
 ``postgresql://user@host:5432/db``        PostgreSQL; ``?schema=…&pool_min=…&pool_max=…``
 ========================================  ==============================================
+
+What lives here: rows (locations, events, commands, media, quarantine), the batch writer, the outage
+state, and one backend per database. What never does: protocol decoding (rows arrive built by the
+gateway's sink) or network listeners.
 """
 
 from __future__ import annotations

@@ -31,7 +31,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -184,13 +183,6 @@ class LogTap(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
 
-    def next_attempt(self) -> float | None:
-        """Wall time of the bridge's next connection attempt, from its last 'reconnecting in' line."""
-        for r in reversed(self.records):
-            if r.msg.startswith("MQTT: reconnecting in"):
-                return r.created + float(r.args[0])  # type: ignore[index]
-        return None
-
 
 @pytest.fixture
 def tap():
@@ -320,23 +312,28 @@ async def _kill_and_snapshot(broker: PrivateBroker, bridge: MqttBridge, rec: Rec
     return pending, mark  # type: ignore[return-value]
 
 
-async def _restart_before_the_bridge(broker: PrivateBroker, bridge: MqttBridge, tap: LogTap,
-                                     collector: Collector) -> None:
-    """Start the broker again when the bridge's next attempt is at least 0.35 s away, and wait for the
-    collector to subscribe again (before the bridge reconnects, checked)."""
-    async def window() -> None:
-        while True:
-            at = tap.next_attempt()
-            if at is not None and at - time.time() > 0.35:
-                return
-            await asyncio.sleep(0.01)
+async def _restart_before_the_bridge(broker: PrivateBroker, bridge: MqttBridge, collector: Collector) -> None:
+    """Hold the bridge between two connection attempts (an event, not a time window), start the broker
+    again, wait for the collector to subscribe, then let the bridge reconnect: the collector sees
+    everything the bridge re-sends."""
+    held = asyncio.Event()
+    release = asyncio.Event()
 
-    await asyncio.wait_for(window(), 6)
-    subs = collector.subscriptions
-    await broker.start()
-    await until(lambda: collector.subscriptions > subs, timeout=2, what="the collector to subscribe again")
-    assert collector.bridge_was_connected[-1] is False, "the bridge reconnected before the collector (test timing)"
-    await until(lambda: bridge.connected, timeout=5, what="the bridge to reconnect")
+    async def hold(delay: float) -> None:  # the bridge's pause between attempts, held by the test
+        held.set()
+        await release.wait()
+
+    bridge._before_reconnect = hold  # type: ignore[method-assign]  # the test holds the bridge here
+    try:
+        await asyncio.wait_for(held.wait(), 40)  # the bridge failed an attempt while the broker is down
+        subs = collector.subscriptions
+        await broker.start()
+        await until(lambda: collector.subscriptions > subs, timeout=10, what="the collector to subscribe again")
+        assert collector.bridge_was_connected[-1] is False, "the bridge reconnected before the collector"
+    finally:
+        del bridge._before_reconnect  # back to the class's pause
+        release.set()
+    await until(lambda: bridge.connected, timeout=10, what="the bridge to reconnect")
 
 
 def _per_phone(idents: list[Ident], phone: str) -> list[int]:
@@ -365,7 +362,7 @@ async def test_broker_killed_and_restarted_during_traffic(setup, broker, tap) ->
             killed_at = loop.time()
             pending, mark = await _kill_and_snapshot(broker, bridge, rec)
             await asyncio.sleep(0.3)  # terminals keep sending while nobody listens on the port
-            await _restart_before_the_bridge(broker, bridge, tap, col)
+            await _restart_before_the_bridge(broker, bridge, col)
             back_at = loop.time()
             # resubscribed: a downlink published after the restart reaches its terminal, the reply comes back
             d0 = drivers[0]
@@ -469,7 +466,7 @@ async def test_outage_outlasting_a_small_buffer_drops_the_oldest(setup, broker, 
         assert warnings and "MQTT buffer full (100 messages" in warnings[0], warnings
 
         seen_before = len(col.got)
-        await _restart_before_the_bridge(broker, bridge, tap, col)
+        await _restart_before_the_bridge(broker, bridge, col)
         await until(lambda: set(kept) <= set(col.got), timeout=10, what="the kept uplinks at the subscriber")
         assert await bridge.wait_idle(5)
         await asyncio.sleep(0.2)

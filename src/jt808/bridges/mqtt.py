@@ -477,8 +477,12 @@ class MqttBridge:
             self._disconnected()
             delay = backoff * random.uniform(0.8, 1.2)
             log.info("MQTT: reconnecting in %.1f s (%d messages buffered)", delay, self.buffered)
-            await asyncio.sleep(delay)
+            await self._before_reconnect(delay)
             backoff = min(backoff * 2, _BACKOFF_MAX)
+
+    async def _before_reconnect(self, delay: float) -> None:
+        """The pause between two connection attempts (tests hold the bridge here with an event)."""
+        await asyncio.sleep(delay)
 
     def _hook_acks(self, client: aiomqtt.Client) -> None:
         pc = client._client

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,10 @@ async def test_one_poison_terminal_never_fails_the_fleet(tmp_path: Path, backend
         assert maxed[0].extras["mileage"] == 0xFFFFFFFF and maxed[0].latitude == -4294.967295
         assert len(stored) == 7 and REFUSED_ALARM not in {r.alarm for r in stored}
         assert [r.time for r in stored if r.msg_sn == poison_first + 2] == [None]  # invalid time: none kept
+        # the 2099 report keeps its time but is placed by its receive time (a range around now finds it)
+        now = datetime.now(UTC)
+        recent = await storage.query_locations(poison.phone, now - timedelta(hours=1), now + timedelta(hours=1))
+        assert [r.time.year for r in recent if r.msg_sn == poison_first + 3] == [2099]  # type: ignore[union-attr]
         [driver] = await storage.query_events(poison.phone, 0x0702)
         assert driver.body["driver_name"] == CLEANED and driver.body["organization"] == CLEANED
         assert driver.body["certificate"] == "C" * 19 + "\\xff"
@@ -164,6 +169,7 @@ async def test_one_poison_terminal_never_fails_the_fleet(tmp_path: Path, backend
         assert "jt808_storage_rows_quarantined_total 2" in metrics
         assert "jt808_storage_rows_rejected_total 2" in metrics
         assert "jt808_storage_up 1" in metrics
+        assert 'jt808_storage_values_repaired_total{kind="time"}' in metrics
         assert gw.storage.health.ok and gw.writer.isolations >= 1  # type: ignore[union-attr]
         for t in [*good, poison]:
             await t.close()

@@ -133,3 +133,18 @@ async def test_postgres_tells_whether_a_transaction_committed() -> None:
         await con.close()
         await st.close()
         await drop_schema(schema)
+
+
+async def test_a_device_time_in_the_future_is_kept_but_placed_by_the_receive_time(storage: Storage) -> None:
+    before = repairs["time"]
+    future = LocationRow(phone="F", time=datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC), received_at=T0, alarm=0,
+                         status=0, latitude=1.0, longitude=2.0, altitude=0, speed=0.0, direction=0, msg_sn=1)
+    skewed = loc("F", 2)  # T0 + 2 s: a clock a little ahead is a device time still
+    skewed.time = T0 + timedelta(hours=8)
+    await storage.add_locations([future, skewed, loc("F", 3)])
+    near = await storage.query_locations("F", T0 - timedelta(minutes=1), T0 + timedelta(minutes=1))
+    assert [(r.msg_sn, r.time) for r in near] == [(1, datetime(2099, 12, 31, 23, 59, 59, tzinfo=UTC)),
+                                                  (3, T0 + timedelta(seconds=3))]
+    assert [r.msg_sn for r in await storage.query_locations("F")] == [1, 3, 2]
+    assert await storage.count_locations("F", start=datetime(2099, 1, 1, tzinfo=UTC)) == 0
+    assert repairs["time"] == before + 1

@@ -243,6 +243,7 @@ def gateway_samples(st: dict[str, Any]) -> list[Sample]:
                 Sample(ROWS_REJECTED, (), s["rows_rejected"]), Sample(ROWS_QUARANTINED, (), s["rows_quarantined"]),
                 Sample(VALUES_REPAIRED, ("text",), s["values_repaired"].get("text", 0)),
                 Sample(VALUES_REPAIRED, ("number",), s["values_repaired"].get("number", 0)),
+                Sample(VALUES_REPAIRED, ("time",), s["values_repaired"].get("time", 0)),
                 Sample(STORAGE_UP, (), 1 if h["state"] == "ok" else 0), Sample(OUTAGES, (), h["outages"]),
                 Sample(PENDING, (), s["pending_rows"]), Sample(LOCATIONS, (), st["locations_submitted"])]
     if "media_saved" in st:

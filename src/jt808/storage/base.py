@@ -306,8 +306,9 @@ class Storage(abc.ABC):
                               limit: int = 1000) -> list[LocationRow]:
         """Positions of ``phone`` by device time within [start, end], the newest ``limit``, oldest first.
 
-        Rows without a device time (``time is None``) are placed by ``received_at``. Ties keep the
-        insertion order. ``limit <= 0`` returns nothing.
+        Rows without a device time (``time is None``), or with one more than a day after their
+        ``received_at`` (:func:`jt808.storage.sanitize.placed_at`), are placed by ``received_at``. Ties keep
+        the insertion order. ``limit <= 0`` returns nothing.
         """
 
     async def count_locations(self, phone: str, start: datetime | None = None, end: datetime | None = None) -> int:

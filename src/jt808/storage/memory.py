@@ -28,13 +28,16 @@ from jt808.storage.base import (
     StorageClosed,
     TerminalRecord,
 )
-from jt808.storage.sanitize import clean_obj, clean_terminal, clean_text
+from jt808.storage.sanitize import FUTURE_LIMIT, clean_obj, clean_terminal, clean_text, repairs
 
 __all__ = ["MemoryStorage"]
 
 
 def _loc_key(row: LocationRow) -> datetime:
-    return row.time if row.time is not None else row.received_at
+    t = row.time
+    if t is None or t > row.received_at + FUTURE_LIMIT:  # as sanitize.placed_at (counted when stored)
+        return row.received_at
+    return t
 
 
 class MemoryStorage(Storage):
@@ -106,6 +109,9 @@ class MemoryStorage(Storage):
             t, r = row.time, row.received_at
             if (t is not None and t.tzinfo is not UTC) or r.tzinfo is not UTC:
                 row = replace(row, time=utc(t), received_at=utc(r))
+                t, r = row.time, row.received_at
+            if t is not None and t > r + FUTURE_LIMIT:
+                repairs["time"] += 1
             q = self._locations.get(row.phone)
             if q is None:
                 q = self._locations[row.phone] = deque(maxlen=limit)

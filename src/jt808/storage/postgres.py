@@ -33,7 +33,7 @@ from jt808.storage.base import (
     TerminalRecord,
     classify,
 )
-from jt808.storage.sanitize import clean_terminal, clean_text
+from jt808.storage.sanitize import clean_terminal, clean_text, placed_at
 
 __all__ = ["PostgresStorage"]
 
@@ -180,7 +180,7 @@ def _location_of(r: Any) -> LocationRow:
 def _location_record(r: LocationRow) -> tuple[Any, ...]:
     received = utc(r.received_at)
     time = utc(r.time)
-    return (r.phone, received if time is None else time, time, received, r.alarm, r.status, r.latitude,
+    return (r.phone, placed_at(time, received), time, received, r.alarm, r.status, r.latitude,
             r.longitude, r.altitude, r.speed, r.direction, r.msg_id, r.msg_sn, bool(r.batch),
             _JsonText(r.extras_json) if r.extras_json is not None else (r.extras or None))
 

@@ -9,6 +9,11 @@ Every store takes the same values:
 - floats that JSON cannot hold (NaN, ±infinity) become the strings ``"NaN"``, ``"Infinity"``,
   ``"-Infinity"``.
 
+A device time more than :data:`FUTURE_LIMIT` (a day) after the row's receive time is impossible (a clock
+that never was set right, a BCD field of garbage that happens to be a date): the row keeps it as sent in
+``time``, but is placed (the sort key ``t`` of time-range queries) by its receive time, as a row without a
+device time is (:func:`placed_at`).
+
 Each repair is counted in :data:`repairs` (``/metrics``: ``jt808_storage_values_repaired_total``).
 What cannot be repaired (an integer too large for its column, a value of a type the store does not
 know) fails its row, and only its row (:mod:`jt808.storage.batch`).
@@ -21,13 +26,28 @@ import json
 import math
 import re
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-__all__ = ["clean_obj", "clean_terminal", "clean_text", "error_text", "needs_cleaning", "repairs", "row_json"]
+__all__ = ["FUTURE_LIMIT", "clean_obj", "clean_terminal", "clean_text", "error_text", "needs_cleaning", "placed_at",
+           "repairs", "row_json"]
 
-#: repairs made, by kind ("text", "number")
+#: repairs made, by kind ("text", "number", "time")
 repairs: Counter[str] = Counter()
+
+FUTURE_LIMIT = timedelta(days=1)
+FUTURE_LIMIT_US = 86_400_000_000
+
+
+def placed_at(time: datetime | None, received_at: datetime) -> datetime:
+    """Where a location sorts: its device time, or its receive time when it has none or one more than
+    :data:`FUTURE_LIMIT` after it (counted as a repair of kind "time")."""
+    if time is None:
+        return received_at
+    if time > received_at + FUTURE_LIMIT:
+        repairs["time"] += 1
+        return received_at
+    return time
 
 _BAD = re.compile("[\x00\ud800-\udfff]")
 

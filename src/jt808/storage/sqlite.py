@@ -32,7 +32,7 @@ from jt808.storage.base import (
     TerminalRecord,
     classify,
 )
-from jt808.storage.sanitize import clean_terminal, clean_text
+from jt808.storage.sanitize import FUTURE_LIMIT_US, clean_terminal, clean_text, repairs
 
 __all__ = ["SQLiteStorage"]
 
@@ -158,7 +158,13 @@ def _location_params_many(rows: list[LocationRow]) -> list[tuple[Any, ...]]:
         if time is us:
             time = us[t] = to_us(t)
         text = r.extras_json
-        append((r.phone, received if time is None else time, time, received, r.alarm, r.status, r.latitude,
+        if time is None or time > received + FUTURE_LIMIT_US:  # placed by its receive time (sanitize.placed_at)
+            if time is not None:
+                repairs["time"] += 1
+            placed = received
+        else:
+            placed = time
+        append((r.phone, placed, time, received, r.alarm, r.status, r.latitude,
                 r.longitude, r.altitude, r.speed, r.direction, r.msg_id, r.msg_sn, 1 if r.batch else 0,
                 text if text is not None else dumps_or_none(r.extras)))
     return out

@@ -89,6 +89,20 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     connect_timeout = 5.0       # seconds to wait for the broker at start
     …
 
+    [video]                     # JT/T 1078 live video (docs/video.md)
+    enabled = true
+    host = ""                   # "" = server.host
+    port = 6810                 # media port, TCP and UDP (0 = any free port)
+    udp = true
+    advertise_ip = ""           # the address 0x9101 gives terminals ("" = the one they reached us on)
+    advertise_port = 0          # 0 = the media port (set it when a NAT/forwarder maps another port)
+    start_timeout = 15          # seconds a first viewer waits for the camera's first key frame
+    idle_timeout = 10           # a stream with no packet for this long has stopped: viewers end
+    grace = 10                  # seconds after the last viewer left before 0x9102 closes the stream
+    status_interval = 3         # seconds between 0x9105 loss-rate notifications (0 = none)
+    audio = true                # G.711/AAC/MP3 audio transcoded to AAC (false: video only)
+    hls_segment = 1.0           # target HLS segment length (cut at the next key frame)
+
     [log]
     level = "INFO"
 """
@@ -118,6 +132,7 @@ __all__ = [
     "SessionConfig",
     "StartupError",
     "StorageConfig",
+    "VideoConfig",
 ]
 
 
@@ -250,6 +265,25 @@ class MqttConfig:
 
 
 @dataclass
+class VideoConfig:
+    """JT/T 1078 live video: the media listener and the stream life cycle (see ``docs/video.md``)."""
+
+    enabled: bool = True
+    host: str = ""  # "" = the terminals' address (server.host)
+    port: int = 6810
+    udp: bool = True
+    advertise_ip: str = ""
+    advertise_port: int = 0
+    start_timeout: float = 15.0
+    idle_timeout: float = 10.0
+    grace: float = 10.0
+    status_interval: float = 3.0
+    audio: bool = True
+    hls_segment: float = 1.0
+    max_viewer_buffer: int = 8 << 20  # bytes queued for one viewer before it is dropped as too slow
+
+
+@dataclass
 class LogConfig:
     level: str = "INFO"
 
@@ -263,6 +297,7 @@ _SECTIONS: dict[str, type] = {
     "storage": StorageConfig,
     "http": HttpConfig,
     "mqtt": MqttConfig,
+    "video": VideoConfig,
     "log": LogConfig,
 }
 
@@ -278,6 +313,7 @@ class Config:
     storage: StorageConfig = field(default_factory=StorageConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
     # -- loading --------------------------------------------------------------------------------
@@ -352,7 +388,8 @@ class Config:
         _validate_limits(self)
         if self.session.default_version not in (2011, 2013):
             raise ConfigError("session.default_version must be 2011 or 2013")
-        for what, v in (("server.port", self.server.port), ("http.port", self.http.port)):
+        for what, v in (("server.port", self.server.port), ("http.port", self.http.port),
+                        ("video.port", self.video.port), ("video.advertise_port", self.video.advertise_port)):
             if not 0 <= v <= 65535:
                 raise ConfigError(f"{what} must be 0..65535, not {v}")
         if self.http.tile_coords not in ("wgs84", "gcj02"):

@@ -7,7 +7,8 @@ no part replaces an attribute of another::
                    │    ◄── media observers: MqttBridge (0x0801 with its file)
                    │    ◄── command routes: MqttBridge (other nodes), Cluster (sibling workers)
                    │    ◄── health checks: storage, a required broker
-                   └──────► HttpServer (jt808.http: the API, /metrics, /healthz, /docs)
+                   ├──────► VideoService (jt808.video: media port, live streams; 0x9101/0x9102 via commands)
+                   └──────► HttpServer (jt808.http: the API, /metrics, /healthz, /docs; video routes)
 
 :meth:`Node.start` goes in an order that binds nothing before everything is validated and connected:
 
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from jt808.http import HttpServer
     from jt808.protocol.registry import Profile
     from jt808.storage.base import Storage
+    from jt808.video import VideoService
 
 __all__ = ["Node", "check_data_dir", "open_storage"]
 
@@ -160,6 +162,7 @@ class Node:
         self.cluster: Cluster | None = None
         self.http: HttpServer | None = None
         self.internal: HttpServer | None = None
+        self.video: VideoService | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._started = False
 
@@ -225,10 +228,16 @@ class Node:
             await gw.open()
             if not gw.data_off:
                 gw.add_health_check(_StorageHealth(gw))
+            if cfg.video.enabled and not self.worker_index:  # worker 0 serves video for the cluster
+                from jt808.video import create
+
+                self.video = create(gw, cfg)
+                if self.video is not None:
+                    gw.metrics.add_source(self.video.metric_samples)
             if cfg.mqtt.url:
                 from jt808.bridges.mqtt import MqttBridge
 
-                bridge = MqttBridge(gw, cfg.mqtt)
+                bridge = MqttBridge(gw, cfg.mqtt, video=self.video)
                 self.attach_bridge(bridge)
                 await bridge.start(self.connect_timeout, required=cfg.mqtt.required)
                 log.info("MQTT bridge started for %s (%s)", cfg.mqtt.url,
@@ -243,12 +252,16 @@ class Node:
                 gw.metrics.add_source(lambda: [Sample(WORKERS, (), 1)])
             # 3. bind
             await gw.bind()
+            if self.video is not None:
+                await self.video.bind()  # a taken media port turns video off, not the node
             await self._bind_http()
             # 4. serve
             if self.http is not None:
                 await self.http.start()
             if self.internal is not None:
                 await self.internal.start()
+            if self.video is not None:
+                await self.video.serve()
             await gw.serve()
         except BaseException:
             await self._undo()
@@ -268,7 +281,8 @@ class Node:
 
         cfg = self.config
         if cfg.http.enabled:
-            self.http = HttpServer(self.gateway, cfg.http.host, cfg.http.port, cfg.http.token, setting="http.port")
+            self.http = HttpServer(self.gateway, cfg.http.host, cfg.http.port, cfg.http.token, setting="http.port",
+                                   video=self.video)
         if self.worker_index is not None:
             from jt808.gateway.workers import internal_port
 
@@ -290,6 +304,8 @@ class Node:
             if server is not None:
                 await server.stop()
         self.http = self.internal = None
+        if self.video is not None:
+            await self.video.stop()
         if self.cluster is not None:
             await self.cluster.stop()
         if self.bridge is not None:
@@ -320,6 +336,8 @@ class Node:
         for server in (self.internal, self.http):
             if server is not None:
                 await server.stop()
+        if self.video is not None:
+            await self.video.stop()
         if self.gateway is not None:
             await self.gateway.stop()
         if self.gateway is not None and self.gateway.metrics.multiprocess:

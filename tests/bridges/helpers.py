@@ -43,6 +43,7 @@ def make_config(tmp_path: Path, mqtt_url: str = "mqtt://127.0.0.1:1883", **secti
     cfg.data_dir = tmp_path / "data"
     cfg.server.host = "127.0.0.1"
     cfg.server.port = 0
+    cfg.video.port = 0
     cfg.server.udp = False
     cfg.http.enabled = False
     cfg.storage.db = "memory"

@@ -34,6 +34,7 @@ def make_config(tmp_path: Path, **sections: dict[str, Any]) -> Config:
     cfg.data_dir = tmp_path / "data"
     cfg.server.host = "127.0.0.1"
     cfg.server.port = 0
+    cfg.video.port = 0
     cfg.http.enabled = False
     cfg.storage.db = "memory"
     cfg.storage.batch_max_delay = 0.002

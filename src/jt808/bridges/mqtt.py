@@ -152,8 +152,10 @@ def _now_iso() -> str:
 class MqttBridge:
     """A gateway listener that publishes uplinks and executes downlinks through an MQTT broker."""
 
-    def __init__(self, gateway: Any, config: MqttConfig | None = None, *, node_id: str | None = None) -> None:
+    def __init__(self, gateway: Any, config: MqttConfig | None = None, *, node_id: str | None = None,
+                 video: Any = None) -> None:
         self.gateway = gateway
+        self.video = video  # jt808.video.VideoService: {"live": …} downlinks
         self.config = cfg = config or MqttConfig()
         if not cfg.url:
             raise ConfigError("mqtt.url is empty")
@@ -696,11 +698,15 @@ class MqttBridge:
         except (ValueError, UnicodeDecodeError) as e:
             self._downlink_done(phone, None, _error("bad_downlink", f"the payload is not JSON: {e}"), reply_to, corr)
             return
-        problem = _check_downlink(obj)
-        if problem is not None:
-            self._downlink_done(phone, obj, _error("bad_downlink", problem), reply_to, corr)
-            return
-        task = asyncio.get_running_loop().create_task(self._execute(phone, obj, timeout, reply_to, corr))
+        if isinstance(obj, dict) and "live" in obj and "header" not in obj:
+            coro: Any = self._live(phone, obj["live"])
+        else:
+            problem = _check_downlink(obj)
+            if problem is not None:
+                self._downlink_done(phone, obj, _error("bad_downlink", problem), reply_to, corr)
+                return
+            coro = self._execute(phone, obj, timeout, reply_to, corr)
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -727,6 +733,40 @@ class MqttBridge:
         except JT808Error as e:
             outcome = _error("failed", str(e))
         self._downlink_done(phone, obj, outcome, reply_to, corr)
+
+    async def _live(self, phone: str, request: Any) -> None:
+        """``{"live": {"channel": 1, "action": "start" | "stop"}}`` on the dn topic: start a live stream and
+        hold it (as ``POST …/channels/{ch}/live``) or stop it (0x9102). The outcome is published on the
+        up topic: ``{"live": {state, urls …}}`` or an error object."""
+        from jt808.video import StreamError
+
+        video = self.video
+        out: dict[str, Any]
+        try:
+            if not isinstance(request, dict) or isinstance(request.get("channel"), bool) \
+                    or not isinstance(request.get("channel"), int):
+                raise StreamError("bad_downlink", '"live" expects {"channel": n, "action": "start" | "stop"}', 400)
+            channel, action = request["channel"], request.get("action", "start")
+            if video is None or not video.available:
+                raise StreamError("video_disabled", "live video is not available on this node", 503)
+            hub = video.hub
+            if action == "start":
+                stream, _ = await hub.open(phone, channel, "hold")
+                out = {"live": stream.info()}
+            elif action == "stop":
+                stream = hub.find(phone, channel)
+                if stream is None:
+                    raise StreamError("no_stream", f"no live stream for {phone} channel {channel}", 404)
+                await hub.close(stream, "stopped through MQTT")
+                out = {"live": {"phone": stream.phone, "channel": channel, "state": stream.state,
+                                "reason": stream.reason}}
+            else:
+                raise StreamError("bad_downlink", f"live action {action!r} is neither start nor stop", 400)
+        except StreamError as e:
+            self.downlink_errors += 1
+            out = {"error": {"code": e.code, "message": str(e)}}
+        self._enqueue(_render(self.up_template, phone), _dumps({**out, "phone": phone, "node": self.node_id}).encode(),
+                      False)
 
     def _downlink_done(self, phone: str, request: Any, outcome: dict[str, Any], reply_to: str | None,
                        corr: bytes | None) -> None:

@@ -92,19 +92,25 @@ def fail(e: ConfigError | StartupError) -> NoReturn:
               "(SO_REUSEPORT) and the storage.  [default: 1]")
 @click.option("--worker-index", type=int, hidden=True)
 @click.option("--no-udp", is_flag=True, default=False, help="Do not listen on UDP.")
+@click.option("--media-port", type=int, help="JT/T 1078 media port, TCP and UDP (live video).  [default: 6810]")
+@click.option("--advertise-ip", help="Media server address sent to terminals in 0x9101.  "
+              "[default: the address each terminal reached the gateway on]")
+@click.option("--no-video", is_flag=True, default=False, help="No media port, no live video.")
 @click.option("--log-level", type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
               help="Log level.  [default: INFO]")
 def command(config_file: str | None, data_dir: str | None, host: str | None, port: int | None,
             http_host: str | None, http_port: int | None, db: str | None, mqtt: str | None, token: str | None,
             auth_mode: str | None, auto_register: bool | None, workers: int | None, worker_index: int | None,
-            no_udp: bool, log_level: str | None) -> None:
+            no_udp: bool, media_port: int | None, advertise_ip: str | None, no_video: bool,
+            log_level: str | None) -> None:
     """Run the platform gateway: terminals on TCP/UDP, HTTP API, storage, MQTT bridge."""
     try:
         cfg = Config.load(config_file, env=os.environ, **{
             "data.dir": data_dir, "server.host": host, "server.port": port, "http.host": http_host,
             "http.port": http_port, "storage.db": db, "mqtt.url": mqtt, "http.token": token,
             "auth.mode": auth_mode, "auth.auto_register": auto_register, "server.udp": False if no_udp else None,
-            "server.workers": workers, "log.level": log_level})
+            "server.workers": workers, "log.level": log_level, "video.port": media_port,
+            "video.advertise_ip": advertise_ip, "video.enabled": False if no_video else None})
     except ConfigError as e:
         fail(e)
     _setup_logging(cfg.log.level)

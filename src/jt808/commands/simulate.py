@@ -88,7 +88,7 @@ def _summary_table(summary: dict[str, Any]) -> Any:
     t.add_column("value", justify="right")
     for key in ("terminals_connected", "registered", "authenticated", "sent", "acked", "location_reports",
                 "heartbeats", "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99", "ack_latency_ms_max",
-                "reconnects", "errors", "elapsed_s"):
+                "reconnects", "camera_streams", "errors", "elapsed_s"):
         t.add_row(key, str(summary[key]))
     if summary["error_kinds"]:
         t.add_row("error kinds", ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items())))
@@ -102,8 +102,8 @@ def _summary_table(summary: dict[str, Any]) -> Any:
 def _summary_lines(summary: dict[str, Any]) -> list[str]:
     out = [f"{key}: {summary[key]}" for key in (
         "terminals_connected", "registered", "authenticated", "sent", "acked", "location_reports", "heartbeats",
-        "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99", "ack_latency_ms_max", "reconnects", "errors",
-        "elapsed_s")]
+        "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99", "ack_latency_ms_max", "reconnects",
+        "camera_streams", "errors", "elapsed_s")]
     if summary["error_kinds"]:
         out.append("error_kinds: " + ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items())))
     out += [f"connect_failed: {reason} ({n}x)" for reason, n in sorted(summary["connect_failures"].items())]
@@ -133,17 +133,36 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
 @click.option("--no-reconnect", is_flag=True, help="Do not reconnect dropped terminals.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary as JSON here.")
 @click.option("--quiet", is_flag=True, help="No live display (summary only).")
+@click.option("--profile", type=click.Choice(["basic", "dashcam"]), default="basic", show_default=True,
+              help="dashcam: terminals answer 0x9101 by streaming an H.264 test clip (PyAV) to the media port.")
+@click.option("--live", default=0, show_default=True, type=click.IntRange(0),
+              help="dashcam: have the platform (--api) keep channel 1 of this many terminals streaming.")
+@click.option("--api", default="http://127.0.0.1:8808", show_default=True, help="The platform's HTTP API (--live).")
+@click.option("--token", default="", help="Bearer token of the HTTP API (--live).")
+@click.option("--clip", default="4,25,320x240,0", show_default=True,
+              help="dashcam clip: seconds,fps,WxH,bit/s (0 = x264's default quality).")
 def command(server: str, terminals: int, rate: float, duration: float, version: str, udp: bool,
             heartbeat: float, ack_timeout: float, connect_rate: float, phone_base: int, seed: int,
-            no_reconnect: bool, json_path: str | None, quiet: bool) -> None:
+            no_reconnect: bool, json_path: str | None, quiet: bool, profile: str, live: int, api: str, token: str,
+            clip: str) -> None:
     """Run N virtual terminals against a JT/T 808 server and report acks, latency and errors."""
     from rich.console import Console
     from rich.live import Live
 
     host, port = _server(server)
+    if live and profile != "dashcam":
+        raise click.BadParameter("--live needs --profile dashcam", param_hint="--live")
+    try:
+        secs, fps, size, bps = clip.split(",")
+        w, h = size.lower().split("x")
+        camera_clip = (float(secs), int(fps), int(w), int(h), int(bps))
+    except ValueError:
+        raise click.BadParameter(f"{clip!r} is not seconds,fps,WxH,bit/s (e.g. 4,25,320x240,0)",
+                                 param_hint="--clip") from None
     cfg = FleetConfig(host=host, port=port, terminals=terminals, rate=rate, duration=duration,
                       version=Version.parse(version), udp=udp, heartbeat=heartbeat, ack_timeout=ack_timeout,
-                      connect_rate=connect_rate, phone_base=phone_base, seed=seed, reconnect=not no_reconnect)
+                      connect_rate=connect_rate, phone_base=phone_base, seed=seed, reconnect=not no_reconnect,
+                      profile=profile, camera_clip=camera_clip, live=live, api=api, token=token)
     console = Console(stderr=True)
     progress = _Progress(console, terminals)
     signals: list[int] = []
@@ -183,7 +202,8 @@ def command(server: str, terminals: int, rate: float, duration: float, version: 
     stats = runner(main())
     summary = stats.summary()
     summary["config"] = {"server": f"{host}:{port}", "terminals": terminals, "rate": rate, "duration": duration,
-                         "version": version, "transport": "udp" if udp else "tcp", "heartbeat": heartbeat}
+                         "version": version, "transport": "udp" if udp else "tcp", "heartbeat": heartbeat,
+                         "profile": profile, "live": live}
     out = Console()
     if out.is_terminal:
         out.print(_summary_table(summary))

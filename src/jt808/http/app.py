@@ -174,8 +174,9 @@ def phone_path(phone: str) -> str:
         raise ApiError("bad_phone", str(e)) from None
 
 
-def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> FastAPI:
-    """The API of ``gw``; ``worker``: also the internal routes sibling workers use (not documented)."""
+def create_app(gw: Gateway, token: str = "", *, worker: int | None = None, video: Any = None) -> FastAPI:
+    """The API of ``gw``; ``worker``: also the internal routes sibling workers use (not documented);
+    ``video``: the node's :class:`jt808.video.VideoService` (live video routes)."""
     from jt808.http.errors import ERRORS
 
     codes = "\n".join(f"| `{c}` | {s} | {t} |" for c, (s, t) in ERRORS.items())
@@ -184,7 +185,8 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
                   docs_url=None, redoc_url=None,
                   openapi_tags=[{"name": "terminals", "description": "Registered and connected terminals."},
                                 {"name": "commands", "description": "Downlink (platform) messages to a terminal."},
-                                {"name": "ops", "description": "Health and metrics."}])
+                                {"name": "ops", "description": "Health and metrics."},
+                                {"name": "video", "description": "Live video (JT/T 1078): docs/video.md."}])
     install(app)
     docs.mount(app)
     async def auth(request: Request, credentials: Credentials) -> None:
@@ -343,6 +345,10 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
         add_console(app, gw, auth, token, _when)
     if worker is not None:
         _internal_routes(app, gw, token, worker)
+    if video is not None:
+        from jt808.video.http import add_video_routes
+
+        add_video_routes(app, video, token)
     return app
 
 

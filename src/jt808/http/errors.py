@@ -51,6 +51,11 @@ ERRORS: dict[str, tuple[int, str]] = {
     "internal": (500, "A bug: the gateway logged it with a traceback."),
     "storage_unavailable": (503, "The storage cannot be read or written now (outage); retry later."),
     "reply_timeout": (504, "The command was sent (and retried) and the terminal did not answer in time."),
+    "no_stream": (404, "No live stream of this terminal channel (video)."),
+    "camera_refused": (409, "The terminal refused 0x9101 (a channel it does not have, busy …)."),
+    "stream_stopped": (502, "The live stream stopped before the first key frame."),
+    "video_disabled": (503, "Live video is not available on this node (PyAV missing, media port taken, or off)."),
+    "stream_timeout": (504, "The terminal accepted 0x9101 but sent no key frame within video.start_timeout."),
 }
 
 

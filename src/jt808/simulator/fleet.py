@@ -63,6 +63,11 @@ class FleetConfig:
     seed: int = 808
     reconnect: bool = True
     drain: float | None = None  # seconds to wait for outstanding acks at the end (default ack_timeout)
+    profile: str = "basic"  # "dashcam": answers 0x9101/0x9102 by streaming a clip (jt808.simulator.camera)
+    camera_clip: tuple[float, int, int, int, int] = (4.0, 25, 320, 240, 0)  # seconds, fps, w, h, bit/s (0 = x264)
+    live: int = 0  # dashcam: ask the platform's HTTP API (``api``) to hold channel 1 of this many terminals live
+    api: str = ""  # e.g. http://127.0.0.1:8808
+    token: str = ""
 
 
 @dataclass
@@ -79,6 +84,7 @@ class Stats:
     locations: int = 0
     heartbeats: int = 0
     reconnects: int = 0
+    streams: int = 0  # camera streams started on the platform's request (dashcam profile)
     bytes_out: int = 0
     bytes_in: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -103,12 +109,13 @@ class Stats:
             "ack_latency_ms_p99": round(percentile(lat, 0.99) * 1000, 3),
             "ack_latency_ms_max": round(lat[-1] * 1000, 3) if lat else 0.0,
             "elapsed_s": round(elapsed, 2), "acked_per_s": round(self.acked / elapsed, 1) if elapsed else 0.0,
-            "bytes_out": self.bytes_out, "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out, "bytes_in": self.bytes_in, "camera_streams": self.streams,
         }
 
 
 class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
-    """One simulated terminal (TCP stream or UDP datagrams)."""
+    """One simulated terminal (TCP stream or UDP datagrams). With the ``dashcam`` profile it has four
+    camera channels that stream when the platform asks (0x9101) until it says stop (0x9102)."""
 
     def __init__(self, fleet: Fleet, index: int) -> None:
         cfg = fleet.config
@@ -122,6 +129,7 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
         self.route = Route.around(cfg.center[0], cfg.center[1], cfg.radius_km, cfg.seed * 100_003 + index)
         self.sn = 0
         self.pending: dict[int, tuple[float, int]] = {}  # serial -> (sent at, msg id)
+        self.camera: Any = None  # jt808.simulator.camera.CameraResponder (dashcam profile, once asked)
         self.transport: Any = None
         self.splitter = FrameSplitter()
         self.auth_code: str | None = None
@@ -242,7 +250,28 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
         else:
             # Any other downlink: a general success answer keeps the platform's own requests moving.
             sn = data[off - 2 - (4 if props & 0x2000 else 0):][:2]
-            self.send(0x0001, sn + msg_id.to_bytes(2, "big") + b"\x00", expect_ack=False)
+            result = 0
+            if msg_id in (0x9101, 0x9102) and self.fleet.config.profile == "dashcam":
+                result = self.camera_command(msg_id, body)
+            self.send(0x0001, sn + msg_id.to_bytes(2, "big") + bytes([result]), expect_ack=False)
+
+    def camera_command(self, msg_id: int, body: bytes) -> int:
+        from jt808.errors import DecodeError
+        from jt808.protocol.packet import decode_body
+        from jt808.simulator.camera import CameraResponder, make_clip
+
+        try:
+            decoded, _, _ = decode_body(msg_id, V2019 if self.v2019 else Version.V2013, body)
+        except DecodeError:
+            self.stats.errors["bad_frame"] += 1
+            return 2
+        if self.camera is None:
+            self.camera = CameraResponder(self.phone, make_clip(*self.fleet.config.camera_clip), loop=True,
+                                          prefer_udp=self.fleet.config.udp, sim_len=10 if self.v2019 else 6)
+        result = self.camera.handle(msg_id, decoded)
+        if msg_id == 0x9101 and result == 0:
+            self.stats.streams += 1
+        return result
 
     def acked(self, seq: int, result: int, kind: str = "nack") -> bool:
         entry = self.pending.pop(seq, None)
@@ -298,6 +327,8 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
 
     def close(self) -> None:
         self.closing = True
+        if self.camera is not None:
+            self.camera.stop()
         for h in self.timers:
             h.cancel()
         self.timers.clear()
@@ -464,8 +495,12 @@ class Fleet:
                     await ramp
             if not interrupt.is_set():
                 self.phase = "running"
+                if cfg.live:
+                    await self.hold_streams(True)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(stop), cfg.duration)
+                if cfg.live:
+                    await self.hold_streams(False)
             stop.cancel()
             self.phase = "draining"
             self.stopping = True
@@ -494,3 +529,24 @@ class Fleet:
         return self.stats
 
     phase = "idle"
+
+    async def hold_streams(self, start: bool) -> None:
+        """``POST`` (``DELETE``) ``/api/v1/terminals/{phone}/channels/1/live`` for the first ``live``
+        authenticated terminals: the platform sends 0x9101 (0x9102) and they stream (stop)."""
+        import httpx
+
+        cfg = self.config
+        phones = [t.phone for t in self.terminals if t.state == "running"][:cfg.live]
+        headers = {"Authorization": f"Bearer {cfg.token}"} if cfg.token else {}
+        async with httpx.AsyncClient(base_url=cfg.api, headers=headers, timeout=30) as client:
+            async def one(phone: str) -> None:
+                url = f"/api/v1/terminals/{phone}/channels/1/live"
+                try:
+                    r = await (client.post(url) if start else client.delete(url))
+                except httpx.HTTPError as e:
+                    self.stats.errors[f"live_{type(e).__name__}"] += 1
+                    return
+                if r.status_code != 200:
+                    self.stats.errors[f"live_http_{r.status_code}"] += 1
+
+            await asyncio.gather(*(one(p) for p in phones))

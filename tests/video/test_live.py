@@ -1,0 +1,271 @@
+"""Live video end to end on loopback: a simulated dash-cam (AsyncTerminal + CameraResponder) answers
+0x9101 by streaming a real H.264 clip (made with PyAV) to the gateway's media port; HTTP-FLV,
+WebSocket-FLV and HLS clients read it and PyAV decodes what they got."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import av
+import httpx
+import pytest
+
+from jt808.client.aio import AsyncTerminal
+from jt808.config import Config
+from jt808.node import Node
+from jt808.simulator.camera import CameraResponder, make_clip
+
+pytestmark = pytest.mark.timeout(90)
+
+
+def _config(tmp_path: Path, **video: Any) -> Config:
+    cfg = Config()
+    cfg.data_dir = tmp_path / "data"
+    cfg.server.host = "127.0.0.1"
+    cfg.server.port = 0
+    cfg.http.host = "127.0.0.1"
+    cfg.http.port = 0
+    cfg.storage.db = "memory"
+    cfg.video.host = "127.0.0.1"
+    cfg.video.port = 0
+    cfg.video.idle_timeout = 1.0
+    cfg.video.grace = 0.5
+    cfg.video.start_timeout = 10
+    for k, v in video.items():
+        cfg.set("video", k, v)
+    return cfg
+
+
+@pytest.fixture
+async def node(tmp_path: Path) -> AsyncIterator[Node]:
+    async with Node(_config(tmp_path)) as n:
+        yield n
+
+
+def _phone() -> str:
+    return f"0{random.randrange(10**10, 10**11)}"
+
+
+async def _camera(gw: Node, responder_kw: dict[str, Any] | None = None,
+                  phone: str | None = None) -> tuple[AsyncTerminal, CameraResponder]:
+    phone = phone or _phone()
+    t = AsyncTerminal("127.0.0.1", gw.tcp_port, phone, version="2013")
+    cam = CameraResponder(phone, **(responder_kw or {}))
+    t.on_message = cam.on_message(t)
+    await t.connect()
+    reply = await t.register(province=34, city=100, manufacturer="CAM", model="DC1", dev_id="D1", color=1,
+                             license_number="TEST")
+    await t.authenticate(reply.auth_code)
+    return t, cam
+
+
+def _decode(data: bytes, fmt: str | None = None) -> tuple[int, int, tuple[int, int], float]:
+    """(video frames, key frames, (width, height), seconds of audio) PyAV decodes from ``data``."""
+    c = av.open(io.BytesIO(data), format=fmt)
+    n = keys = 0
+    size = (0, 0)
+    for f in c.decode(video=0):
+        n += 1
+        keys += f.key_frame
+        size = (f.width, f.height)
+    c.close()
+    audio = 0.0
+    c = av.open(io.BytesIO(data), format=fmt)
+    if c.streams.audio:
+        audio = sum(f.samples / f.sample_rate for f in c.decode(audio=0))
+    c.close()
+    return n, keys, size, audio
+
+
+def _url(gw: Node, phone: str, ch: int, what: str) -> str:
+    return f"http://127.0.0.1:{gw.http_port}/api/v1/terminals/{phone}/channels/{ch}/{what}"
+
+
+async def test_http_flv_decodes_to_the_clip(node: Node) -> None:
+    clip = make_clip(3.0, 25)
+    t, cam = await _camera(node, {"clip": clip, "loop": False})
+    try:
+        async with httpx.AsyncClient(timeout=30) as client, \
+                client.stream("GET", _url(node, t.phone, 1, "live.flv")) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"] == "video/x-flv"
+            data = b"".join([chunk async for chunk in r.aiter_bytes()])
+        # the clip ended, the stream stopped after idle_timeout, the response ended cleanly
+        frames, keys, size, audio = _decode(data, "flv")
+        assert (frames, keys, size) == (len(clip.video), clip.keyframes, (clip.width, clip.height))
+        assert audio > 2.5  # G.711A converted to AAC
+        assert cam.requests == 1
+        s = node.video.stats()
+        assert s["media"]["lost"] == 0 and s["media"]["garbage_bytes"] == 0
+    finally:
+        await cam.aclose()
+        await t.close()
+
+
+async def test_websocket_flv_and_sharing(node: Node) -> None:
+    """Two viewers (HTTP and WebSocket) share one 0x9101; the late one starts at a key frame."""
+    import websockets
+
+    clip = make_clip(3.0, 25)
+    t, cam = await _camera(node, {"clip": clip, "loop": False})
+    try:
+        async def http_view() -> bytes:
+            async with httpx.AsyncClient(timeout=30) as client, \
+                    client.stream("GET", _url(node, t.phone, 1, "live.flv")) as r:
+                return b"".join([c async for c in r.aiter_bytes()])
+
+        async def ws_view() -> bytes:
+            while (s := node.video.hub.find(t.phone, 1)) is None or s.frames < 35:
+                await asyncio.sleep(0.02)  # joins mid-stream, after the second key frame
+            url = _url(node, t.phone, 1, "live.flv").replace("http://", "ws://")
+            out = bytearray()
+            async with websockets.connect(url, max_size=None) as ws:
+                async for msg in ws:
+                    out += msg
+            return bytes(out)
+
+        a, b = await asyncio.gather(http_view(), ws_view())
+        assert _decode(a, "flv")[:3] == (len(clip.video), clip.keyframes, (clip.width, clip.height))
+        frames, keys, size, _ = _decode(b, "flv")
+        assert size == (clip.width, clip.height)
+        assert keys >= 1 and 0 < frames < len(clip.video) and frames % clip.fps == 0  # from a key frame on
+        assert cam.requests == 1
+    finally:
+        await cam.aclose()
+        await t.close()
+
+
+async def test_loss_and_garbage_do_not_end_the_stream(node: Node) -> None:
+    clip = make_clip(3.0, 25)
+    t, cam = await _camera(node, {"clip": clip, "loop": False, "drop_every": 37,
+                                     "garbage": b"\x00garbage01c\xff" * 5, "garbage_every": 4})
+    try:
+        async with httpx.AsyncClient(timeout=30) as client, \
+                client.stream("GET", _url(node, t.phone, 1, "live.flv")) as r:
+            data = b"".join([chunk async for chunk in r.aiter_bytes()])
+        frames, _, size, _ = _decode(data, "flv")
+        assert size == (clip.width, clip.height)
+        assert len(clip.video) * 0.5 < frames < len(clip.video)  # frames that lost a packet are dropped
+        m = node.video.stats()["media"]
+        assert m["lost"] > 0 and m["garbage_bytes"] >= 60
+    finally:
+        await cam.aclose()
+        await t.close()
+
+
+async def test_last_viewer_leaving_sends_0x9102(node: Node) -> None:
+    clip = make_clip(2.0, 25)
+    t, cam = await _camera(node, {"clip": clip, "loop": True})
+    seen: list[int] = []
+    handler = t.on_message
+
+    async def spy(packet: Any) -> None:
+        seen.append(packet.header.msg_id)
+        await handler(packet)  # type: ignore[misc]
+
+    t.on_message = spy
+    try:
+        async with httpx.AsyncClient(timeout=30) as client, \
+                client.stream("GET", _url(node, t.phone, 1, "live.flv")) as r:
+            got = 0
+            async for chunk in r.aiter_bytes():
+                got += len(chunk)
+                if got > 20_000:
+                    break  # the viewer leaves
+        for _ in range(100):
+            if 0x9102 in seen:
+                break
+            await asyncio.sleep(0.05)
+        assert seen.count(0x9101) == 1 and 0x9102 in seen
+        assert cam.stops == 1
+        await asyncio.wait_for(cam.streams[1][1], 5)  # the camera stopped streaming
+        assert node.video.hub.find(t.phone, 1) is None
+    finally:
+        await cam.aclose()
+        await t.close()
+
+
+async def test_hls_segments_decode(node: Node) -> None:
+    clip = make_clip(4.0, 25)
+    t, cam = await _camera(node, {"clip": clip, "loop": False})
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            r = await client.get(_url(node, t.phone, 1, "live.m3u8"))
+            assert r.status_code == 200, r.text
+            assert r.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+            segments: dict[str, bytes] = {}
+            while True:  # poll like a player until the stream has ended
+                for line in r.text.splitlines():
+                    if line.endswith(".ts") and line not in segments:
+                        seg = await client.get(_url(node, t.phone, 1, line))
+                        assert seg.status_code == 200
+                        segments[line] = seg.content
+                if "#EXT-X-ENDLIST" in r.text:
+                    break
+                await asyncio.sleep(0.3)
+                r = await client.get(_url(node, t.phone, 1, "live.m3u8"))
+                assert r.status_code == 200
+        assert len(segments) >= 2, r.text
+        total = keys = 0
+        decoded = []
+        for name in sorted(segments, key=lambda n: int(n[3:-3])):
+            n, k, size, _ = _decode(segments[name], "mpegts")
+            decoded.append((name, n, k, size))
+            total += n
+            keys += k
+        assert all(size == (clip.width, clip.height) and k >= 1 for _, _, k, size in decoded), decoded
+        # every segment starts at a key frame; HLS started at the first one
+        assert keys == total // clip.fps and total == len(clip.video), (decoded, r.text)
+        assert cam.requests == 1  # the finished playlist did not restart the camera
+    finally:
+        await cam.aclose()
+        await t.close()
+
+
+async def test_api_start_stop_and_errors(node: Node) -> None:
+    clip = make_clip(2.0, 25)
+    t, cam = await _camera(node, {"clip": clip, "loop": True})
+    try:
+        async with httpx.AsyncClient(timeout=30) as client:
+            r = await client.post(_url(node, t.phone, 1, "live"))
+            assert r.status_code == 200, r.text
+            info = r.json()
+            assert info["state"] == "live" and info["codec"] == "h264" and info["width"] == clip.width
+            assert info["urls"]["flv"].endswith(f"/terminals/{t.phone}/channels/1/live.flv")
+            r = await client.get(f"http://127.0.0.1:{node.http_port}/api/v1/streams")
+            assert r.json()["count"] == 1
+            r = await client.delete(_url(node, t.phone, 1, "live"))
+            assert r.status_code == 200 and r.json()["state"] == "stopped"
+            await asyncio.wait_for(cam.streams[1][1], 5)
+            assert cam.stops == 1
+            # a channel the camera does not have: refused with 0x0001 result 1
+            r = await client.post(_url(node, t.phone, 9, "live"))
+            assert r.status_code == 409 and r.json()["error"] == "camera_refused"
+            r = await client.get(_url(node, "013900000000", 1, "live.flv"))
+            assert r.status_code == 404 and r.json()["error"] == "terminal_offline"
+            r = await client.get(_url(node, t.phone, 1, "live"))
+            assert r.status_code == 404
+    finally:
+        await cam.aclose()
+        await t.close()
+
+
+async def test_h265_camera_in_enhanced_flv(node: Node) -> None:
+    clip = make_clip(2.0, 25, codec="hevc")
+    t, cam = await _camera(node, {"clip": clip, "loop": False})
+    try:
+        async with httpx.AsyncClient(timeout=30) as client, \
+                client.stream("GET", _url(node, t.phone, 1, "live.flv")) as r:
+            data = b"".join([chunk async for chunk in r.aiter_bytes()])
+        c = av.open(io.BytesIO(data), format="flv")
+        assert c.streams.video[0].codec_context.name == "hevc"
+        c.close()
+        assert _decode(data, "flv")[:3] == (len(clip.video), clip.keyframes, (clip.width, clip.height))
+    finally:
+        await cam.aclose()
+        await t.close()

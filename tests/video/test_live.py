@@ -5,6 +5,7 @@ WebSocket-FLV and HLS clients read it and PyAV decodes what they got."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import random
 from collections.abc import AsyncIterator
@@ -64,6 +65,26 @@ async def _camera(gw: Node, responder_kw: dict[str, Any] | None = None,
     return t, cam
 
 
+@contextlib.asynccontextmanager
+async def camera(node: Node, **responder_kw: Any) -> AsyncIterator[tuple[AsyncTerminal, CameraResponder]]:
+    """A registered dash-cam terminal answering 0x9101/0x9102; streams stopped and link closed after."""
+    t, cam = await _camera(node, responder_kw)
+    try:
+        yield t, cam
+    finally:
+        await cam.aclose()
+        await t.close()
+
+
+async def read_flv(node: Node, phone: str, channel: int = 1) -> bytes:
+    """GET live.flv until the gateway ends the response (the stream stopped)."""
+    async with httpx.AsyncClient(timeout=30) as client, \
+            client.stream("GET", _url(node, phone, channel, "live.flv")) as r:
+        assert r.status_code == 200, await r.aread()
+        assert r.headers["content-type"] == "video/x-flv"
+        return b"".join([chunk async for chunk in r.aiter_bytes()])
+
+
 def _decode(data: bytes, fmt: str | None = None) -> tuple[int, int, tuple[int, int], float]:
     """(video frames, key frames, (width, height), seconds of audio) PyAV decodes from ``data``."""
     c = av.open(io.BytesIO(data), format=fmt)
@@ -88,13 +109,8 @@ def _url(gw: Node, phone: str, ch: int, what: str) -> str:
 
 async def test_http_flv_decodes_to_the_clip(node: Node) -> None:
     clip = make_clip(3.0, 25)
-    t, cam = await _camera(node, {"clip": clip, "loop": False})
-    try:
-        async with httpx.AsyncClient(timeout=30) as client, \
-                client.stream("GET", _url(node, t.phone, 1, "live.flv")) as r:
-            assert r.status_code == 200
-            assert r.headers["content-type"] == "video/x-flv"
-            data = b"".join([chunk async for chunk in r.aiter_bytes()])
+    async with camera(node, clip=clip, loop=False) as (t, cam):
+        data = await read_flv(node, t.phone)
         # the clip ended, the stream stopped after idle_timeout, the response ended cleanly
         frames, keys, size, audio = _decode(data, "flv")
         assert (frames, keys, size) == (len(clip.video), clip.keyframes, (clip.width, clip.height))
@@ -102,9 +118,6 @@ async def test_http_flv_decodes_to_the_clip(node: Node) -> None:
         assert cam.requests == 1
         s = node.video.stats()
         assert s["media"]["lost"] == 0 and s["media"]["garbage_bytes"] == 0
-    finally:
-        await cam.aclose()
-        await t.close()
 
 
 async def test_websocket_flv_and_sharing(node: Node) -> None:
@@ -112,13 +125,7 @@ async def test_websocket_flv_and_sharing(node: Node) -> None:
     import websockets
 
     clip = make_clip(3.0, 25)
-    t, cam = await _camera(node, {"clip": clip, "loop": False})
-    try:
-        async def http_view() -> bytes:
-            async with httpx.AsyncClient(timeout=30) as client, \
-                    client.stream("GET", _url(node, t.phone, 1, "live.flv")) as r:
-                return b"".join([c async for c in r.aiter_bytes()])
-
+    async with camera(node, clip=clip, loop=False) as (t, cam):
         async def ws_view() -> bytes:
             while (s := node.video.hub.find(t.phone, 1)) is None or s.frames < 35:
                 await asyncio.sleep(0.02)  # joins mid-stream, after the second key frame
@@ -129,47 +136,36 @@ async def test_websocket_flv_and_sharing(node: Node) -> None:
                     out += msg
             return bytes(out)
 
-        a, b = await asyncio.gather(http_view(), ws_view())
+        a, b = await asyncio.gather(read_flv(node, t.phone), ws_view())
         assert _decode(a, "flv")[:3] == (len(clip.video), clip.keyframes, (clip.width, clip.height))
         frames, keys, size, _ = _decode(b, "flv")
         assert size == (clip.width, clip.height)
         assert keys >= 1 and 0 < frames < len(clip.video) and frames % clip.fps == 0  # from a key frame on
         assert cam.requests == 1
-    finally:
-        await cam.aclose()
-        await t.close()
 
 
 async def test_loss_and_garbage_do_not_end_the_stream(node: Node) -> None:
     clip = make_clip(3.0, 25)
-    t, cam = await _camera(node, {"clip": clip, "loop": False, "drop_every": 37,
-                                     "garbage": b"\x00garbage01c\xff" * 5, "garbage_every": 4})
-    try:
-        async with httpx.AsyncClient(timeout=30) as client, \
-                client.stream("GET", _url(node, t.phone, 1, "live.flv")) as r:
-            data = b"".join([chunk async for chunk in r.aiter_bytes()])
-        frames, _, size, _ = _decode(data, "flv")
+    async with camera(node, clip=clip, loop=False, drop_every=37, garbage=b"\x00garbage01c\xff" * 5,
+                      garbage_every=4) as (t, _):
+        frames, _, size, _ = _decode(await read_flv(node, t.phone), "flv")
         assert size == (clip.width, clip.height)
         assert len(clip.video) * 0.5 < frames < len(clip.video)  # frames that lost a packet are dropped
         m = node.video.stats()["media"]
         assert m["lost"] > 0 and m["garbage_bytes"] >= 60
-    finally:
-        await cam.aclose()
-        await t.close()
 
 
 async def test_last_viewer_leaving_sends_0x9102(node: Node) -> None:
     clip = make_clip(2.0, 25)
-    t, cam = await _camera(node, {"clip": clip, "loop": True})
-    seen: list[int] = []
-    handler = t.on_message
+    async with camera(node, clip=clip, loop=True) as (t, cam):
+        seen: list[int] = []
+        handler = t.on_message
 
-    async def spy(packet: Any) -> None:
-        seen.append(packet.header.msg_id)
-        await handler(packet)  # type: ignore[misc]
+        async def spy(packet: Any) -> None:
+            seen.append(packet.header.msg_id)
+            await handler(packet)  # type: ignore[misc]
 
-    t.on_message = spy
-    try:
+        t.on_message = spy
         async with httpx.AsyncClient(timeout=30) as client, \
                 client.stream("GET", _url(node, t.phone, 1, "live.flv")) as r:
             got = 0
@@ -185,15 +181,11 @@ async def test_last_viewer_leaving_sends_0x9102(node: Node) -> None:
         assert cam.stops == 1
         await asyncio.wait_for(cam.streams[1][1], 5)  # the camera stopped streaming
         assert node.video.hub.find(t.phone, 1) is None
-    finally:
-        await cam.aclose()
-        await t.close()
 
 
 async def test_hls_segments_decode(node: Node) -> None:
     clip = make_clip(4.0, 25)
-    t, cam = await _camera(node, {"clip": clip, "loop": False})
-    try:
+    async with camera(node, clip=clip, loop=False) as (t, cam):
         async with httpx.AsyncClient(timeout=30) as client:
             r = await client.get(_url(node, t.phone, 1, "live.m3u8"))
             assert r.status_code == 200, r.text
@@ -222,50 +214,37 @@ async def test_hls_segments_decode(node: Node) -> None:
         # every segment starts at a key frame; HLS started at the first one
         assert keys == total // clip.fps and total == len(clip.video), (decoded, r.text)
         assert cam.requests == 1  # the finished playlist did not restart the camera
-    finally:
-        await cam.aclose()
-        await t.close()
 
 
 async def test_api_start_stop_and_errors(node: Node) -> None:
     clip = make_clip(2.0, 25)
-    t, cam = await _camera(node, {"clip": clip, "loop": True})
-    try:
-        async with httpx.AsyncClient(timeout=30) as client:
-            r = await client.post(_url(node, t.phone, 1, "live"))
-            assert r.status_code == 200, r.text
-            info = r.json()
-            assert info["state"] == "live" and info["codec"] == "h264" and info["width"] == clip.width
-            assert info["urls"]["flv"].endswith(f"/terminals/{t.phone}/channels/1/live.flv")
-            r = await client.get(f"http://127.0.0.1:{node.http_port}/api/v1/streams")
-            assert r.json()["count"] == 1
-            r = await client.delete(_url(node, t.phone, 1, "live"))
-            assert r.status_code == 200 and r.json()["state"] == "stopped"
-            await asyncio.wait_for(cam.streams[1][1], 5)
-            assert cam.stops == 1
-            # a channel the camera does not have: refused with 0x0001 result 1
-            r = await client.post(_url(node, t.phone, 9, "live"))
-            assert r.status_code == 409 and r.json()["error"] == "camera_refused"
-            r = await client.get(_url(node, "013900000000", 1, "live.flv"))
-            assert r.status_code == 404 and r.json()["error"] == "terminal_offline"
-            r = await client.get(_url(node, t.phone, 1, "live"))
-            assert r.status_code == 404
-    finally:
-        await cam.aclose()
-        await t.close()
+    async with camera(node, clip=clip, loop=True) as (t, cam), httpx.AsyncClient(timeout=30) as client:
+        r = await client.post(_url(node, t.phone, 1, "live"))
+        assert r.status_code == 200, r.text
+        info = r.json()
+        assert info["state"] == "live" and info["codec"] == "h264" and info["width"] == clip.width
+        assert info["urls"]["flv"].endswith(f"/terminals/{t.phone}/channels/1/live.flv")
+        r = await client.get(f"http://127.0.0.1:{node.http_port}/api/v1/streams")
+        assert r.json()["count"] == 1
+        r = await client.delete(_url(node, t.phone, 1, "live"))
+        assert r.status_code == 200 and r.json()["state"] == "stopped"
+        await asyncio.wait_for(cam.streams[1][1], 5)
+        assert cam.stops == 1
+        # a channel the camera does not have: refused with 0x0001 result 1
+        r = await client.post(_url(node, t.phone, 9, "live"))
+        assert r.status_code == 409 and r.json()["error"] == "camera_refused"
+        assert set(r.json()) == {"error", "message", "detail"}  # the API's one error object
+        r = await client.get(_url(node, "013900000000", 1, "live.flv"))
+        assert r.status_code == 404 and r.json()["error"] == "terminal_offline"
+        r = await client.get(_url(node, t.phone, 1, "live"))
+        assert r.status_code == 404
 
 
 async def test_h265_camera_in_enhanced_flv(node: Node) -> None:
     clip = make_clip(2.0, 25, codec="hevc")
-    t, cam = await _camera(node, {"clip": clip, "loop": False})
-    try:
-        async with httpx.AsyncClient(timeout=30) as client, \
-                client.stream("GET", _url(node, t.phone, 1, "live.flv")) as r:
-            data = b"".join([chunk async for chunk in r.aiter_bytes()])
+    async with camera(node, clip=clip, loop=False) as (t, _):
+        data = await read_flv(node, t.phone)
         c = av.open(io.BytesIO(data), format="flv")
         assert c.streams.video[0].codec_context.name == "hevc"
         c.close()
         assert _decode(data, "flv")[:3] == (len(clip.video), clip.keyframes, (clip.width, clip.height))
-    finally:
-        await cam.aclose()
-        await t.close()

@@ -4,6 +4,7 @@ camera to its FLV tag read by the viewer (p50 / p99).
 
     python benchmarks/video_relay.py [--steps 1,2,4,8,12,16,24,32] [--seconds 8] [--bitrate 1000000]
                                      [--no-audio] [--json out.json]
+    python benchmarks/video_relay.py --per-frame     # in-process cost of each remux step, µs per frame
 
 The gateway is ``jt808 serve`` in its own process (storage off, uvloop); the simulated dash-cams
 (:class:`jt808.simulator.camera.CameraResponder`, a 640x360 25 fps libx264 clip at ``--bitrate``,
@@ -24,6 +25,7 @@ import random
 import socket
 import subprocess
 import sys
+import time
 from typing import Any
 
 import httpx
@@ -146,6 +148,34 @@ async def step(n: int, args: argparse.Namespace, ports: dict[str, int], clip: An
             "driver_cpu": round((own1 - own0) / (t1 - t0), 3), "load": round(os.getloadavg()[0], 1)}
 
 
+def per_frame(bitrate: int, rounds: int = 5) -> dict[str, float]:
+    """µs per 40 ms frame of: video mux (FLV), G.711A decode + resample, AAC encode + mux (best of runs)."""
+    from jt808.video.remux import AudioDecoder, FlvOutput, video_template
+
+    clip = make_clip(4.0, 25, 640, 360, 25, True, bitrate)
+    best = {"video_mux": 1e9, "audio_decode": 1e9, "aac_encode_mux": 1e9}
+    for _ in range(rounds):
+        _, template = video_template(98, clip.video[0][0])
+        out = FlvOutput(template, True, lambda tag, kind: None)
+        dec = AudioDecoder(6)
+        spent = dict.fromkeys(best, 0.0)
+        for i, (payload, key, ts) in enumerate(clip.video):
+            t0 = time.perf_counter()
+            out.video(payload, ts, key)
+            t1 = time.perf_counter()
+            frames = dec.decode(clip.audio[i][0], clip.audio[i][1])
+            t2 = time.perf_counter()
+            out.audio_frames(frames)
+            t3 = time.perf_counter()
+            spent["video_mux"] += t1 - t0
+            spent["audio_decode"] += t2 - t1
+            spent["aac_encode_mux"] += t3 - t2
+        out.close()
+        for k, v in spent.items():
+            best[k] = min(best[k], v / len(clip.video) * 1e6)
+    return {k: round(v, 1) for k, v in best.items()}
+
+
 async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
     clip = make_clip(4.0, 25, 640, 360, 25, not args.no_audio, args.bitrate)
     print(f"clip: {len(clip.video)} frames 640x360 25 fps, {clip.bitrate / 1e6:.2f} Mbit/s video"
@@ -188,7 +218,11 @@ if __name__ == "__main__":
     ap.add_argument("--bitrate", type=int, default=1_000_000)
     ap.add_argument("--no-audio", action="store_true")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--per-frame", action="store_true", help="only the in-process cost per frame")
     a = ap.parse_args()
+    if a.per_frame:
+        print(json.dumps(per_frame(a.bitrate)))
+        sys.exit(0)
     try:
         import uvloop
 

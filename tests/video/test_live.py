@@ -248,3 +248,31 @@ async def test_h265_camera_in_enhanced_flv(node: Node) -> None:
         assert c.streams.video[0].codec_context.name == "hevc"
         c.close()
         assert _decode(data, "flv")[:3] == (len(clip.video), clip.keyframes, (clip.width, clip.height))
+
+
+async def test_udp_camera(node: Node) -> None:
+    """A camera that takes the UDP port 0x9101 offers: one datagram per packet, same result."""
+    clip = make_clip(2.0, 25)
+    async with camera(node, clip=clip, loop=False, prefer_udp=True) as (t, cam):
+        data = await read_flv(node, t.phone)
+        assert cam.streams[1][0].udp
+        frames, keys, size, _ = _decode(data, "flv")
+        assert size == (clip.width, clip.height) and keys == clip.keyframes
+        assert frames >= len(clip.video) - 2  # loopback UDP under load may drop a datagram
+
+
+async def test_media_connection_without_packets_is_closed(node: Node) -> None:
+    from jt808.video.listener import MediaServer
+
+    server = MediaServer(node.video.hub, "127.0.0.1", 0, udp=False, idle=0.4)
+    await server.bind()
+    await server.serve()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.tcp_port)
+        writer.write(b"\x00not a media packet\xff" * 100)
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the gateway
+        assert server.idle_closed == 1 and server.stats()["garbage_bytes"] >= 1900
+        writer.close()
+    finally:
+        await server.stop()

@@ -53,7 +53,8 @@ class VideoService:
         self.config = v
         self.available = False
         self.hub = VideoHub(gateway, v, Path(config.data_dir) / "hls")
-        self.server = MediaServer(self.hub, v.host or config.server.host, v.port, v.udp)
+        self.server = MediaServer(self.hub, v.host or config.server.host, v.port, v.udp,
+                                  idle=max(30.0, 3 * v.idle_timeout))
 
     @property
     def tcp_port(self) -> int:

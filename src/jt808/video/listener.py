@@ -123,7 +123,7 @@ class _UdpMedia(asyncio.DatagramProtocol):
 class MediaServer:
     """TCP and UDP listeners on the media port."""
 
-    def __init__(self, hub: VideoHub, host: str, port: int, udp: bool = True) -> None:
+    def __init__(self, hub: VideoHub, host: str, port: int, udp: bool = True, idle: float = 60.0) -> None:
         self.hub = hub
         self.host = host
         self.port = port
@@ -133,6 +133,9 @@ class MediaServer:
         self._server: asyncio.base_events.Server | None = None
         self._udp: tuple[asyncio.DatagramTransport, _UdpMedia] | None = None
         self.closed_totals = {"packets": 0, "bytes": 0, "garbage_bytes": 0, "lost": 0, "frames": 0}
+        self.idle = idle  # a TCP connection that brings no packet for this long is closed
+        self._sweeper: asyncio.Task[None] | None = None
+        self.idle_closed = 0
 
     async def bind(self) -> None:
         """Bind the TCP and UDP sockets (OSError when the port is taken); nothing is accepted yet."""
@@ -156,10 +159,23 @@ class MediaServer:
     async def serve(self) -> None:
         assert self._server is not None
         await self._server.start_serving()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep(), name="jt808-media-sweep")
         log.info("media listening: tcp %s:%d udp %s", self.host, self.tcp_port,
                  f"{self.host}:{self.udp_port}" if self.udp_port else "-")
 
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(min(5.0, self.idle / 4))
+            now = time.monotonic()
+            for c in list(self.connections):
+                if c.feed is not None and now - c.feed.last > self.idle:
+                    self.idle_closed += 1
+                    log.info("media %s: no packet for %.0f s, closed", c.feed.peer, self.idle)
+                    c.close()
+
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self._server is not None:
             self._server.close()
         if self._udp is not None:

@@ -238,6 +238,11 @@ async def test_api_start_stop_and_errors(node: Node) -> None:
         assert r.status_code == 404 and r.json()["error"] == "terminal_offline"
         r = await client.get(_url(node, t.phone, 1, "live"))
         assert r.status_code == 404
+        r = await client.get(_url(node, "12-34", 1, "live.flv"))
+        assert r.status_code == 400 and r.json()["error"] == "bad_phone"
+        # the phone as people type it (no leading zero) reaches the same stream
+        r = await client.post(_url(node, t.phone.lstrip("0"), 1, "live"))
+        assert r.status_code == 200 and r.json()["phone"] == t.phone
 
 
 async def test_h265_camera_in_enhanced_flv(node: Node) -> None:

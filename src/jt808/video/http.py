@@ -23,12 +23,13 @@ import hmac
 import re
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request, WebSocket
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.websockets import WebSocketDisconnect
 
+from jt808.http.app import phone_path
 from jt808.http.errors import ApiError, error_response, responses
 from jt808.video.streams import StreamError
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["add_video_routes"]
 
+Phone = Annotated[str, Depends(phone_path)]  # the path's phone in its canonical form (400 bad_phone)
 _SEGMENT = re.compile(r"^seg\d{1,9}\.ts$")
 _PREFIX = "/api/v1/terminals/{phone}/channels/{channel}"
 _CORS = {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-cache"}
@@ -89,7 +91,7 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
         return {"streams": items, "count": len(items), **video.stats()}
 
     @router.get(_PREFIX + "/live", dependencies=[Depends(auth)])
-    async def stream_info(phone: str, channel: int, request: Request) -> Any:
+    async def stream_info(channel: int, phone: Phone, request: Request) -> Any:
         _base(request)
         s = hub().find(phone, channel)
         if s is None:
@@ -97,7 +99,7 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
         return s.info()
 
     @router.post(_PREFIX + "/live", dependencies=[Depends(auth)], responses=_START)
-    async def start(phone: str, channel: int, request: Request) -> Any:
+    async def start(channel: int, phone: Phone, request: Request) -> Any:
         _base(request)
         try:
             s, _ = await hub().open(phone, channel, "hold")
@@ -106,7 +108,7 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
         return s.info()
 
     @router.delete(_PREFIX + "/live", dependencies=[Depends(auth)])
-    async def stop(phone: str, channel: int) -> Any:
+    async def stop(channel: int, phone: Phone) -> Any:
         h = hub()
         s = h.find(phone, channel)
         if s is None:
@@ -115,7 +117,7 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
         return {"phone": s.phone, "channel": channel, "state": s.state, "reason": s.reason}
 
     @router.get(_PREFIX + "/live.flv", dependencies=[Depends(auth)], response_class=StreamingResponse, responses=_START)
-    async def flv(phone: str, channel: int, request: Request) -> Any:
+    async def flv(channel: int, phone: Phone, request: Request) -> Any:
         _base(request)
         h = hub()
         try:
@@ -134,6 +136,11 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
 
     @router.websocket(_PREFIX + "/live.flv")
     async def ws_flv(websocket: WebSocket, phone: str, channel: int) -> None:
+        try:
+            phone = phone_path(phone)
+        except ApiError as e:
+            await websocket.close(code=4400, reason=e.message[:120])
+            return
         if not _token_ok(token, websocket.headers.get("authorization"), websocket.query_params.get("token")):
             await websocket.close(code=4401, reason="missing or wrong bearer token")
             return
@@ -169,7 +176,7 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
             h.release(viewer)
 
     @router.get(_PREFIX + "/live.m3u8", dependencies=[Depends(auth)], responses=_START)
-    async def m3u8(phone: str, channel: int, request: Request, token_q: str | None = Query(None, alias="token")
+    async def m3u8(channel: int, phone: Phone, request: Request, token_q: str | None = Query(None, alias="token")
                    ) -> Any:
         _base(request)
         h = hub()
@@ -193,7 +200,7 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
         return Response(text, media_type="application/vnd.apple.mpegurl", headers=_CORS)
 
     @router.get(_PREFIX + "/player", response_class=HTMLResponse)
-    async def player(phone: str, channel: int) -> Any:
+    async def player(channel: int) -> Any:
         return HTMLResponse(resources.files("jt808.video").joinpath("static/player.html").read_text())
 
     @router.get("/api/v1/video/static/mpegts.js")
@@ -203,7 +210,7 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
                         headers={"Cache-Control": "max-age=86400"})
 
     @router.get(_PREFIX + "/{segment}", dependencies=[Depends(auth)])
-    async def segment(phone: str, channel: int, segment: str) -> Any:
+    async def segment(channel: int, segment: str, phone: Phone) -> Any:
         s = hub().find(phone, channel) or hub().ended_hls(phone, channel)
         if s is None or not _SEGMENT.match(segment):
             raise ApiError("not_found", "no such segment")

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from jt808.protocol.header import canonical_phone
 from jt808.protocol.media1078 import MediaFrame, payload_name
 from jt808.video.h26x import CODECS, has_parameter_sets, is_keyframe
 
@@ -40,8 +41,12 @@ AUDIO_WAIT_MS = 500  # after the first key frame, how long (stream time) to wait
 
 
 def sim_key(phone: str) -> str:
-    """Terminal phone (JT/T 808 header) and 1078 SIM match with leading zeros ignored (BCD[6] vs BCD[10])."""
-    return phone.lstrip("0") or "0"
+    """The 1078 SIM (BCD[6] or BCD[10]) and the terminal's phone meet in the platform's one phone form
+    (:func:`~jt808.protocol.header.canonical_phone`); ``""`` for a SIM that is no phone."""
+    try:
+        return canonical_phone(phone)
+    except ValueError:
+        return ""
 
 
 class StreamError(Exception):
@@ -447,17 +452,6 @@ class VideoHub:
         s = self.streams.get((sim_key(phone), channel))
         return s if s is not None and s.state != "stopped" else None
 
-    def _terminal_phone(self, phone: str) -> str:
-        """The phone as the terminal's session knows it (the URL may drop or add leading zeros)."""
-        if self.gw.connection(phone) is not None:
-            return phone
-        key = sim_key(phone)
-        for width in (12, 20, 11):
-            p = key.rjust(width, "0")
-            if self.gw.connection(p) is not None:
-                return p
-        return phone
-
     def advertised_ip(self, phone: str) -> str:
         if self.config.advertise_ip:
             return self.config.advertise_ip
@@ -481,7 +475,7 @@ class VideoHub:
     async def open(self, phone: str, channel: int, kind: str = "viewer") -> tuple[LiveStream, Viewer | None]:
         """Join (or start) the stream. ``kind``: "flv"/"ws" (a viewer is returned), "hold" (an API hold),
         "hls". Raises :class:`StreamError` when the terminal is offline, refuses, or never streams."""
-        phone = self._terminal_phone(phone)
+        phone = canonical_phone(phone)
         s = self.find(phone, channel)
         if s is None:  # the stream exists (and wants what this viewer wants) before 0x9101 leaves
             s = LiveStream(self, phone, channel)

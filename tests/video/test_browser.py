@@ -37,7 +37,7 @@ async def test_chromium_plays_the_live_stream(tmp_path: Path, ws: bool) -> None:
             page = await browser.new_page()
             page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
             page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
-            url = f"http://127.0.0.1:{gw.http_port}/api/v1/terminals/{t.phone}/channels/1/player"
+            url = f"http://127.0.0.1:{gw.http_port}/player/{t.phone}/1"
             await page.goto(url + ("?ws=1" if ws else ""))
             await page.wait_for_function("document.getElementById('video').currentTime > 1.0", timeout=30_000)
             t1 = await page.evaluate("document.getElementById('video').currentTime")

@@ -225,7 +225,7 @@ async def test_api_start_stop_and_errors(node: Node) -> None:
         assert info["state"] == "live" and info["codec"] == "h264" and info["width"] == clip.width
         assert info["urls"]["flv"].endswith(f"/terminals/{t.phone}/channels/1/live.flv")
         r = await client.get(f"http://127.0.0.1:{node.http_port}/api/v1/streams")
-        assert r.json()["count"] == 1
+        assert r.json()["count"] == 1 and r.json()["streams"][0]["phone"] == t.phone and r.json()["live"] == 1
         r = await client.delete(_url(node, t.phone, 1, "live"))
         assert r.status_code == 200 and r.json()["state"] == "stopped"
         await asyncio.wait_for(cam.streams[1][1], 5)

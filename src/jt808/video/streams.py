@@ -111,6 +111,7 @@ class LiveStream:
         self.holds = 0
         self.hls_seen = 0.0  # last time an HLS client fetched something (monotonic)
         self.request: asyncio.Task[None] | None = None  # the 0x9101 exchange
+        self.stream_type = 0  # 0 main, 1 sub (asked in 0x9101)
         self.ready = asyncio.Event()
         self.stopped = asyncio.Event()
         self.created = time.monotonic()
@@ -424,7 +425,7 @@ class VideoHub:
         base = f"{self.http_base}/api/v1/terminals/{phone}/channels/{channel}"
         ws = base.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
         return {"flv": f"{base}/live.flv", "ws_flv": f"{ws}/live.flv", "hls": f"{base}/live.m3u8",
-                "player": f"{base}/player"}
+                "player": f"{self.http_base}/player/{phone}/{channel}"}
 
     # -- media in --------------------------------------------------------------------------------
     def on_frame(self, f: MediaFrame, received: float) -> bool:
@@ -472,13 +473,16 @@ class VideoHub:
             ip = ip[7:]
         return ip or "127.0.0.1"
 
-    async def open(self, phone: str, channel: int, kind: str = "viewer") -> tuple[LiveStream, Viewer | None]:
+    async def open(self, phone: str, channel: int, kind: str = "viewer", *,
+                   stream_type: int = 0) -> tuple[LiveStream, Viewer | None]:
         """Join (or start) the stream. ``kind``: "flv"/"ws" (a viewer is returned), "hold" (an API hold),
-        "hls". Raises :class:`StreamError` when the terminal is offline, refuses, or never streams."""
+        "hls"; ``stream_type`` (0 main, 1 sub) when this call starts it. Raises :class:`StreamError` when
+        the terminal is offline, refuses, or never streams."""
         phone = canonical_phone(phone)
         s = self.find(phone, channel)
         if s is None:  # the stream exists (and wants what this viewer wants) before 0x9101 leaves
             s = LiveStream(self, phone, channel)
+            s.stream_type = stream_type
             self.streams[s.key] = s
             s.request = asyncio.get_running_loop().create_task(self._request(s))
             s.request.add_done_callback(lambda t: t.cancelled() or t.exception())  # each waiter gets it
@@ -518,7 +522,7 @@ class VideoHub:
         phone, channel = s.phone, s.channel
         body = {"ip": self.advertised_ip(phone), "tcp_port": self.config.advertise_port or self.media_tcp_port,
                 "udp_port": (self.config.advertise_port or self.media_udp_port) if self.media_udp_port else 0,
-                "channel": channel, "data_type": 0 if self.audio_requested else 1, "stream_type": 0}
+                "channel": channel, "data_type": 0 if self.audio_requested else 1, "stream_type": s.stream_type}
         try:
             await self.command(phone, 0x9101, body)
         except TerminalOffline as e:

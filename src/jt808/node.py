@@ -281,8 +281,11 @@ class Node:
 
         cfg = self.config
         if cfg.http.enabled:
-            self.http = HttpServer(self.gateway, cfg.http.host, cfg.http.port, cfg.http.token, setting="http.port",
-                                   video=self.video)
+            self.http = HttpServer(self.gateway, cfg.http.host, cfg.http.port, cfg.http.token, setting="http.port")
+            if self.video is not None:
+                from jt808.video.http import add_video_routes
+
+                add_video_routes(self.http.app, self.video, cfg.http.token)
         if self.worker_index is not None:
             from jt808.gateway.workers import internal_port
 

@@ -29,7 +29,7 @@ class HttpServer:
     listens and serves. Signals stay with the gateway (uvicorn's own signal capture is switched off)."""
 
     def __init__(self, gw: Gateway, host: str, port: int, token: str = "", *, worker: int | None = None,
-                 setting: str = "http.port", video: Any = None) -> None:
+                 setting: str = "http.port") -> None:
         import uvicorn
 
         class _Server(uvicorn.Server):
@@ -49,7 +49,7 @@ class HttpServer:
         self.sock.setblocking(False)
         self.host = host
         self.port = self.sock.getsockname()[1]
-        self.app = create_app(gw, token, worker=worker, video=video)
+        self.app = create_app(gw, token, worker=worker)
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off", access_log=False,
                                 loop="none", timeout_graceful_shutdown=3)
         self.server = _Server(config)

@@ -174,9 +174,8 @@ def phone_path(phone: str) -> str:
         raise ApiError("bad_phone", str(e)) from None
 
 
-def create_app(gw: Gateway, token: str = "", *, worker: int | None = None, video: Any = None) -> FastAPI:
-    """The API of ``gw``; ``worker``: also the internal routes sibling workers use (not documented);
-    ``video``: the node's :class:`jt808.video.VideoService` (live video routes)."""
+def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> FastAPI:
+    """The API of ``gw``; ``worker``: also the internal routes sibling workers use (not documented)."""
     from jt808.http.errors import ERRORS
 
     codes = "\n".join(f"| `{c}` | {s} | {t} |" for c, (s, t) in ERRORS.items())
@@ -345,10 +344,6 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None, video
         add_console(app, gw, auth, token, _when)
     if worker is not None:
         _internal_routes(app, gw, token, worker)
-    if video is not None:
-        from jt808.video.http import add_video_routes
-
-        add_video_routes(app, video, token)
     return app
 
 

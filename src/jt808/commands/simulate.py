@@ -87,8 +87,8 @@ def _summary_table(summary: dict[str, Any]) -> Any:
     t.add_column("what")
     t.add_column("value", justify="right")
     for key in ("terminals_connected", "registered", "authenticated", "sent", "acked", "location_reports",
-                "heartbeats", "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99", "ack_latency_ms_max",
-                "reconnects", "camera_streams", "errors", "elapsed_s"):
+                "heartbeats", "commands_answered", "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99",
+                "ack_latency_ms_max", "reconnects", "camera_streams", "errors", "elapsed_s"):
         t.add_row(key, str(summary[key]))
     if summary["error_kinds"]:
         t.add_row("error kinds", ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items())))
@@ -102,8 +102,8 @@ def _summary_table(summary: dict[str, Any]) -> Any:
 def _summary_lines(summary: dict[str, Any]) -> list[str]:
     out = [f"{key}: {summary[key]}" for key in (
         "terminals_connected", "registered", "authenticated", "sent", "acked", "location_reports", "heartbeats",
-        "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99", "ack_latency_ms_max", "reconnects",
-        "camera_streams", "errors", "elapsed_s")]
+        "commands_answered", "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99", "ack_latency_ms_max",
+        "reconnects", "camera_streams", "errors", "elapsed_s")]
     if summary["error_kinds"]:
         out.append("error_kinds: " + ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items())))
     out += [f"connect_failed: {reason} ({n}x)" for reason, n in sorted(summary["connect_failures"].items())]
@@ -130,6 +130,9 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
 @click.option("--phone-base", default=13_900_000_000, show_default=True, type=int,
               help="Phone number of terminal 0; terminal i uses phone-base + i.")
 @click.option("--seed", default=808, show_default=True, type=int, help="Seed of the synthetic routes.")
+@click.option("--quirks", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of the fleet that misbehaves like field devices (lost one-digit check codes, "
+                   "body-length fields one byte over, NUL-padded 0x0100 strings, 2011 layouts among 2013).")
 @click.option("--no-reconnect", is_flag=True, help="Do not reconnect dropped terminals.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary as JSON here.")
 @click.option("--quiet", is_flag=True, help="No live display (summary only).")
@@ -142,7 +145,7 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
 @click.option("--clip", default="4,25,320x240,0", show_default=True,
               help="dashcam clip: seconds,fps,WxH,bit/s (0 = x264's default quality).")
 def command(server: str, terminals: int, rate: float, duration: float, version: str, udp: bool,
-            heartbeat: float, ack_timeout: float, connect_rate: float, phone_base: int, seed: int,
+            heartbeat: float, ack_timeout: float, connect_rate: float, phone_base: int, seed: int, quirks: float,
             no_reconnect: bool, json_path: str | None, quiet: bool, profile: str, live: int, api: str, token: str,
             clip: str) -> None:
     """Run N virtual terminals against a JT/T 808 server and report acks, latency and errors."""
@@ -162,7 +165,7 @@ def command(server: str, terminals: int, rate: float, duration: float, version: 
     cfg = FleetConfig(host=host, port=port, terminals=terminals, rate=rate, duration=duration,
                       version=Version.parse(version), udp=udp, heartbeat=heartbeat, ack_timeout=ack_timeout,
                       connect_rate=connect_rate, phone_base=phone_base, seed=seed, reconnect=not no_reconnect,
-                      profile=profile, camera_clip=camera_clip, live=live, api=api, token=token)
+                      profile=profile, camera_clip=camera_clip, live=live, api=api, token=token, quirks=quirks)
     console = Console(stderr=True)
     progress = _Progress(console, terminals)
     signals: list[int] = []
@@ -203,7 +206,7 @@ def command(server: str, terminals: int, rate: float, duration: float, version: 
     summary = stats.summary()
     summary["config"] = {"server": f"{host}:{port}", "terminals": terminals, "rate": rate, "duration": duration,
                          "version": version, "transport": "udp" if udp else "tcp", "heartbeat": heartbeat,
-                         "profile": profile, "live": live}
+                         "profile": profile, "live": live, "quirks": quirks}
     out = Console()
     if out.is_terminal:
         out.print(_summary_table(summary))

@@ -2,9 +2,15 @@
 
 Lean by design, so that one process drives thousands of terminals: each terminal is a bare asyncio
 protocol (no :class:`~jt808.client.aio.AsyncTerminal`, no session object); frames are built from a
-pre-packed header prefix and a ``struct`` for the 0x0200 basic block, and replies are read just far
-enough to match them (0x8001 ``seq``/``result``, 0x8100 ``seq``/``result``/code). Every other
-platform message is answered with a 0x0001 success, so a platform's downlinks do not stall.
+pre-packed header prefix and a ``struct`` for the 0x0200 basic block, and replies are read by the one
+frame decoder (:func:`jt808.protocol.frame.read_frame`) just far enough to match them (0x8001
+``seq``/``result``, 0x8100 ``seq``/``result``/code). Every other platform message is answered as a
+real terminal answers it (:mod:`jt808.simulator.answers`: 0x0201 for 0x8201, 0x0104 for 0x8104 …).
+
+``quirks`` (0..1) makes that share of the fleet misbehave like field devices do, each terminal in one
+way: ``check`` (the QuecPython client's lost one-digit check code), ``length`` (a body-length field
+one byte over), ``padding`` (0x0100 strings and plate NUL-padded on the left), ``2011`` (a 2011
+terminal among 2013 ones: 2011 field widths). The platform must repair each and answer as usual.
 
 Counters are shared (:class:`Stats`); ack latency is measured from the write of a frame to the
 arrival of the 0x8001 that quotes its serial. A message without a reply within ``ack_timeout`` seconds
@@ -24,14 +30,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from jt808.errors import FrameError
+from jt808.errors import JT808Error
+from jt808.protocol.frame import decode_payload, read_frame
 from jt808.protocol.framing import FrameSplitter, check_code, escape, unescape
-from jt808.protocol.header import V2019, Version, bcd_encode
-from jt808.protocol.messages.location import BASIC
-from jt808.protocol.packet import encode_body
+from jt808.protocol.header import V2011, V2019, Version, bcd_encode
+from jt808.protocol.messages.general import TerminalGeneralReply
+from jt808.protocol.messages.location import BASIC, LocationReport
+from jt808.protocol.packet import Packet, RawBody, encode_body
+from jt808.simulator.answers import answer, default_params
 from jt808.simulator.route import Route
 
-__all__ = ["Fleet", "FleetConfig", "Stats", "VirtualTerminal", "percentile"]
+__all__ = ["QUIRKS", "Fleet", "FleetConfig", "Stats", "VirtualTerminal", "percentile"]
 
 _GMT8 = timezone(timedelta(hours=8))
 _STATUS = 0b11 | 1 << 18 | 1 << 19  # ACC on, fixed, GPS + BeiDou
@@ -68,6 +77,11 @@ class FleetConfig:
     live: int = 0  # dashcam: ask the platform's HTTP API (``api``) to hold channel 1 of this many terminals live
     api: str = ""  # e.g. http://127.0.0.1:8808
     token: str = ""
+    quirks: float = 0.0  # share of the fleet that misbehaves like field devices (see QUIRKS)
+
+
+#: How a misbehaving terminal misbehaves (one each; ``FleetConfig.quirks`` sets the share).
+QUIRKS = ("check", "length", "padding", "2011")
 
 
 @dataclass
@@ -85,6 +99,7 @@ class Stats:
     heartbeats: int = 0
     reconnects: int = 0
     streams: int = 0  # camera streams started on the platform's request (dashcam profile)
+    answered: int = 0  # platform messages answered (commands)
     bytes_out: int = 0
     bytes_in: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -105,6 +120,7 @@ class Stats:
             "location_reports": self.locations, "heartbeats": self.heartbeats,
             "errors": self.error_count, "error_kinds": dict(self.errors), "reconnects": self.reconnects,
             "connect_failures": dict(self.connect_failures), "interrupted": self.interrupted,
+            "commands_answered": self.answered,
             "ack_latency_ms_p50": round(percentile(lat, 0.50) * 1000, 3),
             "ack_latency_ms_p99": round(percentile(lat, 0.99) * 1000, 3),
             "ack_latency_ms_max": round(lat[-1] * 1000, 3) if lat else 0.0,
@@ -123,6 +139,13 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
         self.stats = fleet.stats
         self.index = index
         self.v2019 = cfg.version is V2019
+        rng = random.Random(cfg.seed * 7919 + index)
+        self.quirk: str | None = rng.choice(QUIRKS) if rng.random() < cfg.quirks else None
+        if self.quirk == "2011" and self.v2019:
+            self.quirk = "padding"  # a 2019 header says its version: pad instead
+        self.version: Version = V2011 if self.quirk == "2011" else cfg.version
+        self.params = default_params(cfg.heartbeat)
+        self.media_ids = 0
         digits = str(cfg.phone_base + index)
         self.phone = digits.rjust(20 if self.v2019 else 12, "0")
         self.phone_bcd = bcd_encode(self.phone, 10 if self.v2019 else 6)
@@ -144,12 +167,18 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
         sn = self.sn
         self.sn = (sn + 1) & 0xFFFF
         n = len(body)
+        quirk = self.quirk
+        if quirk == "length" and n < 0x3FF:
+            n += 1  # the body-length field says one byte more than the frame holds
         if self.v2019:
             head = struct.pack(">HHB", msg_id, n | 0x4000, 1) + self.phone_bcd + sn.to_bytes(2, "big")
         else:
             head = struct.pack(">HH", msg_id, n) + self.phone_bcd + sn.to_bytes(2, "big")
         content = head + body
-        return b"\x7e" + escape(content + bytes((check_code(content),))) + b"\x7e", sn
+        cc = check_code(content)
+        if quirk == "check" and 0 < cc < 0x10:
+            return b"\x7e" + escape(content) + b"\x7e", sn  # its one hex digit was lost
+        return b"\x7e" + escape(content + bytes((cc,))) + b"\x7e", sn
 
     def send(self, msg_id: int, body: bytes, expect_ack: bool = True) -> None:
         t = self.transport
@@ -219,19 +248,13 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
     # -- replies ----------------------------------------------------------------------------------
     def handle(self, frame: bytes) -> None:
         try:
-            data = unescape(frame[1:-1])
-        except FrameError:
+            header, body, _problems = read_frame(unescape(frame[1:-1]), version=self.version)
+        except JT808Error as e:
             self.stats.errors["bad_frame"] += 1
+            if e.header is not None:  # answer "message error" as a terminal does
+                self.reply(e.header, None)
             return
-        if len(data) < 13 or check_code(data[:-1]) != data[-1]:
-            self.stats.errors["bad_frame"] += 1
-            return
-        msg_id = data[0] << 8 | data[1]
-        props = data[2] << 8 | data[3]
-        off = 17 if props & 0x4000 else 12
-        if props & 0x2000:
-            off += 4
-        body = data[off:-1]
+        msg_id = header.msg_id
         if msg_id == 0x8001:
             if len(body) < 5:
                 self.stats.errors["bad_frame"] += 1
@@ -248,12 +271,34 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
                 self.auth_code = body[3:].decode("gbk", "replace")
                 self.authenticate()
         else:
-            # Any other downlink: a general success answer keeps the platform's own requests moving.
-            sn = data[off - 2 - (4 if props & 0x2000 else 0):][:2]
-            result = 0
-            if msg_id in (0x9101, 0x9102) and self.fleet.config.profile == "dashcam":
-                result = self.camera_command(msg_id, body)
-            self.send(0x0001, sn + msg_id.to_bytes(2, "big") + bytes([result]), expect_ack=False)
+            self.reply(header, body)
+
+    def reply(self, header: Any, body: bytes | None) -> None:
+        """Answer a platform message as a real terminal does (its declared reply; 0x0001 otherwise)."""
+        if body is None:
+            packet, error = Packet(header, RawBody(b"", "error")), True
+        else:
+            if header.msg_id in (0x9101, 0x9102) and self.fleet.config.profile == "dashcam":
+                result = self.camera_command(header.msg_id, body)
+                self.send(0x0001, encode_body(TerminalGeneralReply(header.msg_sn, header.msg_id, result),
+                                              self.version), expect_ack=False)
+                return
+            try:
+                packet, error = decode_payload(header, body, []), False
+            except JT808Error:
+                packet, error = Packet(header, RawBody(body, "error")), True
+        for mid, data in answer(self, packet, self.version, error):
+            self.send(mid, data, expect_ack=False)
+        self.stats.answered += 1
+
+    def location_report(self) -> LocationReport:
+        """Where the terminal is now (0x0201 / 0x0500 replies)."""
+        r = self.route
+        status = _STATUS | (0b100 if r.lat < 0 else 0) | (0b1000 if r.lng < 0 else 0)
+        return LocationReport(alarm=0, status=status, latitude=round(abs(r.lat) * 1e6),
+                              longitude=round(abs(r.lng) * 1e6), altitude=r.altitude, speed=round(r.speed * 10),
+                              direction=int(r.heading) % 360, time=self.fleet.now_bcd().hex(),
+                              extras=[(0x01, round(self.mileage * 10))])
 
     def camera_command(self, msg_id: int, body: bytes) -> int:
         from jt808.errors import DecodeError
@@ -375,20 +420,24 @@ class Fleet:
     def register_body(self, t: VirtualTerminal) -> bytes:
         from jt808.protocol.messages.register import TerminalRegister
 
-        v = self.config.version
         dev_id = f"S{t.index:06d}"
+        plate = f"皖A{t.index % 100000:05d}"
+        if t.quirk == "padding":  # the QuecPython client's layout: strings and plate NUL-padded on the left
+            widths = (11, 30, 30) if t.v2019 else (5, 20, 7)
+            return (struct.pack(">HH", 34, 100) + b"JT808".rjust(widths[0], b"\0") + b"SIM-1".rjust(widths[1], b"\0")
+                    + dev_id.encode().rjust(widths[2], b"\0") + b"\x01" + b"\0" + plate.encode("gbk") + b"\0")
         body = TerminalRegister(province=34, city=100, manufacturer="JT808", model="SIM-1",
-                                dev_id=dev_id, color=1, license_number=f"皖A{t.index % 100000:05d}")
-        return encode_body(body, v)
+                                dev_id=dev_id, color=1, license_number=plate)
+        return encode_body(body, t.version)
 
     def auth_body(self, t: VirtualTerminal) -> bytes:
         from jt808.protocol.messages.register import TerminalAuth
 
         code = t.auth_code or ""
-        if self.config.version is V2019:
+        if t.version is V2019:
             return encode_body(TerminalAuth(code=code, imei=f"86{t.index:013d}", software_version="sim-1.0"),
-                               self.config.version)
-        return encode_body(TerminalAuth(code=code), self.config.version)
+                               t.version)
+        return encode_body(TerminalAuth(code=code), t.version)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def open(self, t: VirtualTerminal) -> bool:

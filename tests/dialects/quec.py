@@ -21,6 +21,7 @@ import socket
 from typing import Any
 
 import jt808
+from jt808.protocol.framing import unescape
 from jt808.protocol.header import Version
 
 
@@ -40,6 +41,7 @@ class QuecFramer:
         self.version = version
         self.phone = fill(phone, 20 if version == 2019 else 12)
         self.sn = 0
+        self.lost = 0  # frames sent without their check code (XOR 1..F, body under 1024 bytes)
 
     def frame(self, msg_id: int, body_hex: str) -> bytes:
         props = 0x4000 if self.version == 2019 else 0
@@ -55,6 +57,8 @@ class QuecFramer:
         for b in data:
             x ^= b
         message += f"{x:x}"  # one hex digit when below 0x10
+        if 0 < x < 0x10 and len(body_hex) < 2048:
+            self.lost += 1
         pairs = [message[i * 2:i * 2 + 2] for i in range(len(message) // 2)]  # drops an odd last nibble
         out = bytearray(b"\x7e")
         for p in pairs:
@@ -167,7 +171,7 @@ class QuecTerminal:
 
 
 def sent_serial(frame: bytes) -> int:
-    content = jt808.unescape(frame[1:-1])
+    content = unescape(frame[1:-1])
     off = 15 if content[2] & 0x40 else 10
     return content[off] << 8 | content[off + 1]
 

@@ -281,3 +281,29 @@ async def test_media_connection_without_packets_is_closed(node: Node) -> None:
         writer.close()
     finally:
         await server.stop()
+
+
+async def test_token_header_cookie_or_query(tmp_path: Path) -> None:
+    import websockets
+
+    cfg = _config(tmp_path)
+    cfg.http.token = "s3cret"
+    async with Node(cfg) as n, httpx.AsyncClient(base_url=f"http://127.0.0.1:{n.http_port}", timeout=10) as c:
+        r = await c.get("/api/v1/streams")
+        assert r.status_code == 401 and r.json()["error"] == "unauthorized"
+        assert (await c.get("/api/v1/streams?token=wrong")).status_code == 401
+        assert (await c.get("/api/v1/streams", headers={"Authorization": "Bearer s3cret"})).status_code == 200
+        c.cookies.set("jt808_token", "s3cret")  # the console's login cookie
+        assert (await c.get("/api/v1/streams")).status_code == 200
+        c.cookies.clear()
+        assert (await c.get("/api/v1/streams?token=s3cret")).status_code == 200
+        assert (await c.get("/player/013912345678/1")).status_code == 200  # the page holds no data
+        url = f"ws://127.0.0.1:{n.http_port}/api/v1/terminals/013912345678/channels/1/live.flv"
+        async with websockets.connect(url) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as e:
+                await ws.recv()
+        assert e.value.rcvd is not None and e.value.rcvd.code == 4401
+        async with websockets.connect(url + "?token=s3cret") as ws:  # admitted; the terminal is offline
+            with pytest.raises(websockets.ConnectionClosed) as e:
+                await ws.recv()
+        assert e.value.rcvd is not None and e.value.rcvd.code == 4404

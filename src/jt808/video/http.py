@@ -12,7 +12,8 @@
 ``GET    /player/{phone}/{ch}``                                    a minimal player page (bundled mpegts.js)
 =================================================================  ==========================================
 
-Media URLs accept the bearer token as ``?token=`` too (a ``<video>`` element or a player library cannot
+Like the rest of the API they take ``Authorization: Bearer`` or the console's login cookie; media URLs
+accept the token as ``?token=`` too (a ``<video>`` element or a player library cannot
 always set headers); the HLS playlist then carries it into its segment URLs. The player page holds no
 data and needs no token itself (it passes its own ``?token=`` on to the stream).
 """
@@ -31,6 +32,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingRes
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect
 
+from jt808.console.routes import TOKEN_COOKIE
 from jt808.http.app import Credentials, phone_path
 from jt808.http.errors import ApiError, error_response, responses
 from jt808.video.streams import StreamError
@@ -129,10 +131,12 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
     def token_ok(given: str | None) -> bool:
         return not token or (bool(given) and hmac.compare_digest(str(given).encode(), token.encode()))
 
-    async def auth(credentials: Credentials,
+    async def auth(request: Request, credentials: Credentials,
                    token_q: Annotated[str | None, Query(alias="token", description="The bearer token, for players "
                                                         "that cannot send headers.")] = None) -> None:
-        if not token_ok(credentials.credentials if credentials is not None else token_q):
+        # the header, the console's login cookie, or ?token= (a <video> or player library sends no header)
+        given = credentials.credentials if credentials is not None else request.cookies.get(TOKEN_COOKIE, token_q)
+        if not token_ok(given):
             raise ApiError("unauthorized", "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
     api = [Depends(auth)]
@@ -211,9 +215,12 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
 
     @router.websocket(_PREFIX + "/live.flv")
     async def ws_flv(websocket: WebSocket, phone: str, channel: int) -> None:
+        # accepted first, so that a refusal reaches the browser as a close code and reason (4401, 4400, 4503,
+        # 4000 + the HTTP status of the error), which a rejected handshake would not tell it
+        await websocket.accept()
         auth_header = websocket.headers.get("authorization", "")
         given = auth_header[7:].strip() if auth_header.lower().startswith("bearer ") else None
-        if not token_ok(given or websocket.query_params.get("token")):
+        if not token_ok(given or websocket.cookies.get(TOKEN_COOKIE) or websocket.query_params.get("token")):
             await websocket.close(code=4401, reason="missing or wrong bearer token")
             return
         try:
@@ -225,7 +232,6 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
             await websocket.close(code=4503, reason="live video is not available on this node")
             return
         h = video.hub
-        await websocket.accept()
         try:
             _, viewer = await h.open(phone, channel, "ws")
         except StreamError as e:

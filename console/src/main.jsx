@@ -12,6 +12,7 @@ import { AlarmsPage } from "./pages/alarms.jsx";
 import { MediaPage } from "./pages/media.jsx";
 import { FramesPage } from "./pages/frames.jsx";
 import { DashboardPage } from "./pages/dashboard.jsx";
+import "./video.js"; // live video tiles in the terminal panel (window.jt808Console.videoTile)
 
 const ICONS = {
   map: "M12 2C8 2 5 5 5 9c0 5 7 13 7 13s7-8 7-13c0-4-3-7-7-7zm0 9.5A2.5 2.5 0 1 1 12 6.5a2.5 2.5 0 0 1 0 5z",

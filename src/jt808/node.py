@@ -223,8 +223,8 @@ class Node:
         try:
             if storage is None:  # 2. connect
                 storage = await open_storage(cfg)
-            self.gateway = gw = Gateway(cfg, storage=storage, **({"profile": self._profile} if self._profile else {}))
-            gw._own_storage = self._given_storage is None
+            self.gateway = gw = Gateway(cfg, storage=storage, own_storage=self._given_storage is None,
+                                        **({"profile": self._profile} if self._profile else {}))
             await gw.open()
             if not gw.data_off:
                 gw.add_health_check(_StorageHealth(gw))

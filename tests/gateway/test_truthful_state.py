@@ -18,7 +18,7 @@ import pytest
 
 import jt808
 from bridges.helpers import CutProxy
-from jt808.gateway import server as gateway_server
+from jt808.gateway import lastseen
 from jt808.gateway.media import MediaStore
 from jt808.node import Node
 from jt808.protocol.messages.general import HeartBeat
@@ -66,10 +66,10 @@ async def test_last_seen_is_the_last_frame_without_a_write_per_frame(tmp_path: P
         for _ in range(30):
             await t.heartbeat()
         sent_last = time.time()
-        assert storage.touches == after_auth  # 30 frames, no write (flushed every LAST_SEEN_FLUSH s)
+        assert storage.touches == after_auth  # 30 frames, no write (flushed every lastseen.FLUSH s)
         shown = datetime.fromisoformat((await c.get(f"/api/v1/terminals/{PHONE}")).json()["last_seen"])
         assert abs(shown.timestamp() - sent_last) < 1.0  # the API shows the live value of a held terminal
-        monkeypatch.setattr(gateway_server, "LAST_SEEN_FLUSH", 0.1)
+        monkeypatch.setattr(lastseen, "FLUSH", 0.1)
         await until(lambda: _stored_seen_near(storage, sent_last), what="last_seen flushed")
         assert storage.touches <= after_auth + 2
         await t.close()

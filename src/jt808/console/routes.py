@@ -97,7 +97,8 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
         return {"token_required": bool(token), "tile_url": cfg.tile_url, "tile_coords": cfg.tile_coords,
                 "tile_attribution": cfg.tile_attribution, "tile_max_zoom": cfg.tile_max_zoom}
 
-    @app.post("/console/login", tags=["console"])
+    @app.post("/console/login", tags=["console"], openapi_extra=_body({"token": "the gateway's http.token"}, True),
+              responses=_answer({"type": "object", "properties": {"ok": {"type": "boolean"}}}))
     async def login(request: Request) -> Response:
         given = await _string_field(request, "token")
         if given is None:
@@ -109,13 +110,16 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
             resp.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="strict", path="/")
         return resp
 
-    @app.post("/console/logout", tags=["console"])
+    @app.post("/console/logout", tags=["console"], openapi_extra=_body({}, False),
+              responses=_answer({"type": "object", "properties": {"ok": {"type": "boolean"}}}))
     async def logout() -> Response:
         resp = JSONResponse({"ok": True})
         resp.delete_cookie(TOKEN_COOKIE, path="/")
         return resp
 
-    @app.get("/api/v1/events", tags=["console"], dependencies=guarded)
+    @app.get("/api/v1/events", tags=["console"], dependencies=guarded, response_class=StreamingResponse,
+             responses=_answer({"type": "string", "description": "Server-sent events: `event: <kind>` and "
+                                "`data: <JSON>` per gateway event"}, "text/event-stream"))
     async def events(request: Request, kinds: str | None = Query(None, description="comma-separated event kinds"),
                      frames: str | None = Query(None, description="also stream this terminal's frames")
                      ) -> Response:
@@ -149,7 +153,11 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
         items = hub.recent_frames(phone, limit)
         return {"phone": phone, "items": items, "count": len(items), "watching": hub.attached}
 
-    @app.post("/api/v1/decode", tags=["tools"], dependencies=guarded)
+    @app.post("/api/v1/decode", tags=["tools"], dependencies=guarded,
+              openapi_extra=_body({"hex": "frames in hex, one per line (7e…7e)"}, True),
+              responses=_answer({"type": "object", "properties": {"frames": {
+                  "type": "array", "items": {"type": "object", "description": "seed-004 JSON of the frame, or "
+                                                                              "{\"error\": …}"}}}}))
     async def decode_hex(request: Request) -> Response:
         text = await _string_field(request, "hex")
         if text is None:
@@ -163,7 +171,12 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
         items = message_schemas(gw.profile, direction=direction)
         return {"items": items, "count": len(items)}
 
-    @app.get("/api/v1/terminals/{phone}/media", tags=["media"], dependencies=guarded)
+    @app.get("/api/v1/terminals/{phone}/media", tags=["media"], dependencies=guarded,
+             responses=_answer({"type": "object", "properties": {
+                 "phone": {"type": "string"}, "count": {"type": "integer"},
+                 "media": {"type": "array", "items": {"type": "object", "description": "media_id, type, format, "
+                                                      "event, channel, size, name, received_at, location, url, "
+                                                      "content_type"}}}}))
     async def media_list(phone: str, start: str | None = None, end: str | None = None,
                          limit: int = Query(200, ge=1, le=10000)) -> Response:
         t0, t1 = when("start", start), when("end", end)
@@ -190,7 +203,8 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
         # "media" as the media index of the alarms API names it (jt808.http.alarms)
         return JSONResponse({"phone": phone, "media": items, "count": len(items)})
 
-    @app.get("/api/v1/media/{phone}/{day}/{name}", tags=["media"], dependencies=guarded)
+    @app.get("/api/v1/media/{phone}/{day}/{name}", tags=["media"], dependencies=guarded, response_class=FileResponse,
+             responses=_answer({"type": "string", "format": "binary"}, "application/octet-stream"))
     async def media_file(phone: str, day: str, name: str) -> Response:
         if gw.media is None or not all(_NAME.match(x) for x in (phone, day, name)):
             return error_response("not_found", "no such file")
@@ -226,3 +240,17 @@ def decode_frames(text: str, gw: Gateway) -> list[dict[str, Any]]:
             entry["explain"] = f"(no dump: {e})"
         out.append(entry)
     return out
+
+
+def _body(fields: dict[str, str], required: bool) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads a small JSON object by hand (string fields)."""
+    schema: dict[str, Any] = {"type": "object",
+                              "properties": {k: {"type": "string", "description": d} for k, d in fields.items()}}
+    if fields and required:
+        schema["required"] = list(fields)
+    return {"requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}}
+
+
+def _answer(schema: dict[str, Any], media_type: str = "application/json") -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI 200 answer of a route that builds its response by hand."""
+    return {200: {"description": "OK", "content": {media_type: {"schema": schema}}}}

@@ -38,6 +38,7 @@ from jt808.gateway.commands import Commands
 from jt808.gateway.connection import Connection, TcpConnection, UdpEndpoint
 from jt808.gateway.downlink import REPLY_MATCH
 from jt808.gateway.hooks import AnonymousPolicy, AuthPolicy, BuiltinRegistry, HttpHooks, Registration
+from jt808.gateway.lastseen import LastSeen
 from jt808.gateway.limits import Guard, PeerLog, peer_host
 from jt808.gateway.listeners import FrameObserver, GatewayListener, HealthCheck, MediaObserver
 from jt808.gateway.media import MediaStore
@@ -70,8 +71,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Gateway", "GatewayListener"]
 
-#: seconds between flushes of the terminals' last_seen times to storage
-LAST_SEEN_FLUSH = 10.0
 FILE_RESERVE = 64  # descriptors kept for the database, logs, the HTTP API … beyond those open when serving
 
 
@@ -111,14 +110,14 @@ class Gateway:
     the listeners between the steps, so nothing is accepted before every part is ready."""
 
     def __init__(self, config: Config | None = None, *, storage: Storage | None = None,
-                 profile: Profile = DEFAULT_PROFILE) -> None:
+                 profile: Profile = DEFAULT_PROFILE, own_storage: bool | None = None) -> None:
         self.config = cfg = config or Config()
         self.profile = profile if cfg.session.default_version == int(profile.default_version) else \
             profile.derive(f"{profile.name}-{cfg.session.default_version}",
                            default_version=cfg.session.default_version)
         self.loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]  # set by open()
         self.storage: Storage | None = storage
-        self._own_storage = storage is None
+        self._own_storage = storage is None if own_storage is None else own_storage  # closed by stop()
         self.data_off = cfg.storage.db.strip().lower() == "none"
         self.writer: BatchWriter | None = None
         self.sink: StorageSink | None = None
@@ -142,9 +141,7 @@ class Gateway:
         self._deferred: frozenset[int] = frozenset()
         self._quiet: dict[int, int] = {}
         self._idle = cfg.session.idle_timeout
-        self._seen: dict[str, float] = {}  # phone -> wall time of its last frame, not yet in storage
-        self._seen_written: dict[str, float] = {}  # phone -> last_seen already written (held terminals)
-        self._seen_flushed = 0.0
+        self.seen = LastSeen(self)
         self.tcp_port = self.udp_port = 0
         self.started_at = 0.0
         self.opened = False
@@ -285,9 +282,8 @@ class Gateway:
                 pass
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
-        seen = self._flush_seen() if self.opened else None
-        if seen:
-            await self._write_seen(seen)
+        if self.opened:
+            await self.seen.close()
         if self.writer is not None:
             await self.writer.close()
             log.info("storage flushed: %d rows written", self.writer.rows_written)
@@ -395,10 +391,7 @@ class Gateway:
         if conn.kind == "tcp":
             self._tcp_open -= 1
         self.sessions.account(conn)
-        if conn.session.authenticated and conn.phone:
-            s = conn.session
-            self._seen[conn.phone] = max(self._seen.get(conn.phone, 0.0), s.last_seen + s.wall_offset)
-            self._seen_written.pop(conn.phone, None)
+        self.seen.left(conn)
         phone = conn.phone or "?"
         if conn.downlink is not None:
             conn.downlink.close(reason)
@@ -645,7 +638,7 @@ class Gateway:
             conn.flush()
             self.counters["auth_ok"] += 1
             log.debug("auth phone=%s %s %s: accepted (v%d)", h.phone, conn.kind, conn.peer, int(h.version))
-            self._online(conn)  # last_seen is written with the others' (_flush_seen), not one write per login
+            self._online(conn)  # last_seen is written with the others' (gateway/lastseen.py), no write per login
         else:
             conn.session.reject_auth(ev)
             conn.flush()
@@ -712,11 +705,7 @@ class Gateway:
             if self._file_limit_logged and self._tcp_open < 0.9 * self._tcp_budget:
                 self._file_limit_logged = False
                 log.warning("below the file limit again: %d TCP connections open", self._tcp_open)
-            if now - self._seen_flushed >= LAST_SEEN_FLUSH:
-                self._seen_flushed = now
-                seen = self._flush_seen()
-                if seen:
-                    self.spawn(self._write_seen(seen))
+            self.seen.tick()
             for conn in list(self.connections):
                 s = conn.session
                 t = s.get_timer()
@@ -813,38 +802,8 @@ class Gateway:
         return out
 
     def last_seen(self, phone: str) -> datetime | None:
-        """When the last frame of ``phone`` arrived, if it is connected here (storage has it within
-        :data:`LAST_SEEN_FLUSH` seconds otherwise)."""
-        conn = self.sessions.get(phone)
-        if conn is None:
-            return None
-        s = conn.session
-        return datetime.fromtimestamp(s.last_seen + s.wall_offset, UTC)
-
-    def _flush_seen(self) -> dict[str, datetime] | None:
-        """Write the last_seen of the terminals heard from since the last flush (one batch, no write per
-        frame): held terminals from their sessions, gone ones as they were when they left."""
-        pending = self._seen
-        written = self._seen_written
-        for conn in self.connections:
-            s = conn.session
-            phone = s.phone
-            if s.authenticated and phone:
-                t = s.last_seen + s.wall_offset
-                if t > written.get(phone, 0.0) + 0.5:
-                    pending[phone] = t
-                    written[phone] = t
-        if not pending or self.storage is None or self.data_off:
-            pending.clear()
-            return None
-        self._seen = {}
-        return {p: datetime.fromtimestamp(t, UTC) for p, t in pending.items()}
-
-    async def _write_seen(self, seen: dict[str, datetime]) -> None:
-        try:
-            await self.storage.touch_terminals(seen)  # type: ignore[union-attr]
-        except Exception as e:
-            log.warning("could not record last_seen of %d terminals: %s", len(seen), e)
+        """When the last frame of ``phone`` arrived, if it is connected here (see :mod:`jt808.gateway.lastseen`)."""
+        return self.seen.live(phone)
 
     def is_online(self, phone: str) -> bool:
         conn = self.sessions.get(phone)

@@ -220,3 +220,27 @@ async def test_required_broker_down_degrades_healthz(tmp_path: Path) -> None:
             await until(ok, timeout=30, what="healthz ok after the broker came back")
     finally:
         await proxy.close()
+
+
+async def test_junk_from_one_peer_is_logged_a_few_times_then_counted(tmp_path: Path, caplog) -> None:
+    import logging
+    import socket
+
+    cfg = make_config(tmp_path, server={"udp": True}, limits={"log_lines_per_peer": 5})
+    caplog.set_level(logging.INFO, logger="jt808.gateway")
+    async with Node(cfg) as node:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for i in range(200):
+                s.sendto(b"junk %d" % i, ("127.0.0.1", node.udp_port))
+        endpoint = node.gateway._udp[0][1]
+
+        async def arrived() -> bool:  # loopback UDP may drop a few under load: most is enough
+            return endpoint.junk >= 100
+
+        await until(arrived, what="junk datagrams")
+        lines = [r for r in caplog.records if "UDP junk" in r.getMessage()]
+        assert len(lines) == 5, [r.getMessage() for r in lines]
+        text = node.gateway.metrics_text()
+        suppressed = next(float(x.split()[-1]) for x in text.splitlines()
+                          if x.startswith("jt808_log_lines_suppressed_total"))
+        assert suppressed >= endpoint.junk - 5 >= 95

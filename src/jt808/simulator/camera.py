@@ -67,7 +67,7 @@ def make_clip(seconds: float = 3.0, fps: int = 25, width: int = 320, height: int
     enc = av.CodecContext.create("libx265" if codec == "hevc" else "libx264", "w")
     enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
     enc.time_base = Fraction(1, fps)
-    enc.framerate = fps
+    enc.framerate = Fraction(fps)
     enc.gop_size = gop
     enc.max_b_frames = 0
     params = f"repeat-headers=1:keyint={gop}:min-keyint={gop}:scenecut=0:bframes=0"
@@ -102,9 +102,9 @@ def make_clip(seconds: float = 3.0, fps: int = 25, width: int = 320, height: int
         alaw.sample_rate, alaw.format, alaw.layout = 8000, "s16", "mono"
         resampler = av.AudioResampler(format="s16", layout="mono", rate=8000)
         pcm = bytearray()
-        for frame in tone.decode(audio=0):
-            for f in resampler.resample(frame):
-                for p in alaw.encode(f):
+        for sound_frame in tone.decode(audio=0):
+            for pcm_frame in resampler.resample(sound_frame):
+                for p in alaw.encode(pcm_frame):
                     pcm += bytes(p)
         tone.close()
         step = 320  # 40 ms at 8 kHz, one byte a sample

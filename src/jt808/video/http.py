@@ -200,9 +200,11 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
         _base(request)
         h = hub()
         try:
-            _, viewer = await h.open(phone, channel, "flv")
+            _, opened = await h.open(phone, channel, "flv")
         except StreamError as e:
             return _error(e)
+        assert opened is not None
+        viewer = opened
 
         async def body() -> Any:
             try:
@@ -233,10 +235,12 @@ def add_video_routes(app: FastAPI, video: VideoService, token: str = "") -> None
             return
         h = video.hub
         try:
-            _, viewer = await h.open(phone, channel, "ws")
+            _, opened = await h.open(phone, channel, "ws")
         except StreamError as e:
             await websocket.close(code=4000 + e.status, reason=f"{e.code}: {e}"[:120])
             return
+        assert opened is not None
+        viewer = opened
 
         async def watch_close() -> None:  # the client going away ends the viewer
             try:

@@ -19,7 +19,7 @@ import struct
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import av
 
@@ -61,7 +61,7 @@ class AudioDecoder:
 
     def __init__(self, payload_type: int) -> None:
         name, rate = AUDIO_DECODERS[payload_type]
-        self.ctx = av.CodecContext.create(name, "r")
+        self.ctx: Any = cast(Any, av.CodecContext.create(name, "r"))  # an audio decoder (PyAV types it generically)
         if rate:
             self.ctx.sample_rate = rate
             self.ctx.layout = "mono"

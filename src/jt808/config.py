@@ -53,7 +53,10 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     idle_factor = 3             # idle timeout = heartbeat_interval * idle_factor
     fragment_timeout = 15       # ask for missing fragments after this many quiet seconds
     fragment_asks = 3
-    default_version = 2013      # frames without the 2019 bit: 2011 or 2013
+    default_version = 2013      # frames without the 2019 bit: 2011 or 2013 (a 0x0100 in 2011 widths is read
+                                # as 2011 either way, and that terminal stays 2011: docs/dialects.md)
+    strict_frames = false       # refuse what field devices send (lengths, lost check codes) instead of
+                                # repairing it (docs/dialects.md); refused frames get 0x8001 result 2
     validate_bodies = false     # decode heartbeats/locations even when nothing consumes them (else
                                 # they are answered from the header, bodies only length-checked)
 
@@ -207,6 +210,7 @@ class SessionConfig:
     fragment_asks: int = 3
     default_version: int = 2013
     validate_bodies: bool = False
+    strict_frames: bool = False
 
     @property
     def idle_timeout(self) -> float:

@@ -156,3 +156,22 @@ def test_batch_from_the_quec_client() -> None:
     q = QuecFramer("13912345678", 2013)
     p = jt808.decode(q.batch(3), mode="tolerant")
     assert isinstance(p.body, BatchLocations) and len(p.body.locations) == 3
+
+
+def test_session_tolerant_by_default_strict_when_configured() -> None:
+    from jt808.session.events import FrameRejected, RegisterRequested
+    from jt808.session.platform import PlatformSession
+
+    q = QuecFramer("13912345678", 2013)
+    lost, _kept = _missing_check_frames(2013, "heartbeat")
+    reg = q.register()
+    s = PlatformSession()
+    [ev] = s.receive_data(reg, 0.0)
+    assert isinstance(ev, RegisterRequested)
+    s.receive_data(lost, 0.0)  # not authenticated yet: refused, but the frame itself was read
+    assert s.repairs.get("check_code_missing") == 1 and s.repairs.get("string_padding") == 2
+    strict = PlatformSession(strict=True)
+    [ev] = strict.receive_data(lost, 0.0)
+    assert isinstance(ev, FrameRejected) and ev.replied  # answered "message error" (result 2)
+    nack = jt808.decode(strict.data_to_send())
+    assert (nack.body.id, nack.body.result) == (0x0002, 2)

@@ -321,7 +321,8 @@ class Gateway:
                                unauth_reply=cfg.auth.unauth_reply, deferred_acks=self._deferred,
                                idle_timeout=self._idle, fragment_timeout=cfg.session.fragment_timeout,
                                fragment_asks=cfg.session.fragment_asks, max_frame=cfg.server.max_frame, now=now,
-                               wall_offset=time.time() - now, quiet=self._quiet, **self.guard.session_limits)
+                               wall_offset=time.time() - now, quiet=self._quiet, strict=cfg.session.strict_frames,
+                               **self.guard.session_limits)
 
     def _update_quiet(self) -> None:
         """Ids nobody consumes are answered without decoding: heartbeats when there is no listener,

@@ -112,6 +112,7 @@ class PlatformSession:
     :class:`~jt808.protocol.subpackage.ReassemblyBudget` shared with other sessions: sets and bytes over
     all of them); ``resend_frames`` (0x8003 / 0x8800 frames per request round at most, the ids split
     across them so that each fits its message);
+    ``strict`` (refuse, with 0x8001 result 2, the frames the tolerant decoder would repair: docs/dialects.md);
     ``quiet`` (``{msg_id: minimum body length}``: ids that nobody consumes, e.g. 0x0002 and 0x0200 when
     the gateway keeps no data and has no listener — an authenticated, plain 2011/2013 frame of such an id
     is answered without decoding its body and without an event; a body shorter than the minimum is
@@ -147,6 +148,7 @@ class PlatformSession:
         "rx_bytes",
         "rx_frames",
         "state",
+        "strict",
         "tx_frames",
         "unauth_reply",
         "version",
@@ -157,7 +159,7 @@ class PlatformSession:
                  deferred_acks: Iterable[int] = (), idle_timeout: float | None = None,
                  fragment_timeout: float = 15.0, fragment_asks: int = 3, max_frame: int = DEFAULT_MAX_FRAME,
                  max_partials: int = 8, now: float = 0.0, wall_offset: float | None = None,
-                 quiet: dict[int, int] | None = None, max_partial_bytes: int = 16 << 20,
+                 quiet: dict[int, int] | None = None, strict: bool = False, max_partial_bytes: int = 16 << 20,
                  fragment_budget: ReassemblyBudget | None = None, resend_frames: int = 4) -> None:
         if unauth_reply not in ("none", "fail"):
             raise ValueError("unauth_reply is 'none' or 'fail'")
@@ -174,6 +176,7 @@ class PlatformSession:
         self.fragment_budget = fragment_budget
         self.resend_frames = resend_frames
         self.quiet: dict[int, int] = dict(quiet) if quiet else {}
+        self.strict = strict
         self.wall_offset = time.time() - now if wall_offset is None else wall_offset
         self.state = State.CONNECTED
         self.phone = ""
@@ -269,10 +272,12 @@ class PlatformSession:
                 return
         profile = self.profile
         try:
-            header, body, problems = read_frame(c, profile, version=self.version)
+            header, body, problems = read_frame(c, profile, version=self.version, strict=self.strict)
         except JT808Error as e:
             self._reject(events, e, piece, self._nack(e.header))
             return
+        if problems:
+            self._count(problems)  # every repair counts, whatever becomes of the frame
         if header.phone != self._wire_phone and not self._bind_phone(header.phone, events, piece):
             return
         header.phone = self.phone  # one form everywhere downstream (re-encodes to the same bytes)
@@ -299,18 +304,17 @@ class PlatformSession:
                     self._general(header, 1)
                 return
         if header.frag_total:
-            if problems:
-                self._count(problems)
             self._fragment(header, body, problems, now, events, piece)
             return
+        read = len(problems)
         try:
             packet = decode_payload(header, body, problems, profile)
         except JT808Error as e:
             self._general(header, 2)
             self._reject(events, e, piece, True)
             return
-        if problems:
-            self._count(problems)
+        if len(problems) > read:
+            self._count(problems[read:])
         self._dispatch(packet, now, events, piece)
 
     def _count(self, problems: list[str]) -> None:

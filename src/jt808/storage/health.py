@@ -17,6 +17,7 @@ Readers (``/healthz``, ``/metrics``) use :meth:`StorageHealth.snapshot` or the a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime
@@ -45,7 +46,7 @@ class StorageHealth:
         self.refused_total = 0  #: rows refused during every outage
         self.failing_seconds = 0.0  #: time spent failing in finished outages
         self._retry_at = 0.0  # monotonic time of the next attempt while failing
-        self._waiters: list[Any] = []  # futures of wait_ok() / wait_failing()
+        self._waiters: list[asyncio.Future[None]] = []  # futures of wait_state()
 
     @property
     def ok(self) -> bool:
@@ -84,10 +85,8 @@ class StorageHealth:
 
     async def wait_state(self, state: str) -> None:
         """Return once the state is ``state`` (``"ok"`` or ``"failing"``)."""
-        import asyncio
-
         while self.state != state:
-            fut = asyncio.get_running_loop().create_future()
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
             await fut
 

@@ -145,7 +145,7 @@ def _location_params_many(rows: list[LocationRow]) -> list[tuple[Any, ...]]:
     """Insert parameters of a batch. Rows of one read share their receive time and a fleet reports the
     same seconds, so each distinct time is converted once per batch; JSON the producer rendered is taken
     as is."""
-    us: dict[Any, int | None] = {None: None}
+    us: dict[Any, Any] = {None: None}  # datetime -> µs (a missing key gives the dict itself: one lookup)
     out: list[tuple[Any, ...]] = []
     append = out.append
     for r in rows:

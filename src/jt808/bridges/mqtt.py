@@ -91,6 +91,7 @@ _DROP_LOG_EVERY = 10.0
 MQTT_CONNECTED = Metric("jt808_mqtt_connected", "gauge", "1 while the MQTT broker connection is up.")
 MQTT_PUBLISHED = Metric("jt808_mqtt_published", "counter", "Uplinks acknowledged by the broker.")
 MQTT_DROPPED = Metric("jt808_mqtt_dropped", "counter", "Uplinks dropped because the buffer was full.")
+MQTT_REFUSED = Metric("jt808_mqtt_refused", "counter", "Uplinks the broker refused (PUBACK reason >= 0x80).")
 MQTT_BUFFERED = Metric("jt808_mqtt_buffered", "gauge", "Uplinks waiting for the broker.")
 MQTT_DOWNLINKS = Metric("jt808_mqtt_downlinks", "counter", "Downlinks received from the broker.", ("result",))
 MQTT_RECONNECTS = Metric("jt808_mqtt_reconnects", "counter", "Broker reconnections.")
@@ -260,6 +261,7 @@ class MqttBridge:
         buffered = len(self._queue) + len(self._inflight)
         return [Sample(MQTT_CONNECTED, (), 1 if self._connected.is_set() else 0),
                 Sample(MQTT_PUBLISHED, (), self.published), Sample(MQTT_DROPPED, (), self.dropped),
+                Sample(MQTT_REFUSED, (), self.refused),
                 Sample(MQTT_BUFFERED, (), buffered), Sample(MQTT_DOWNLINKS, ("ok",), self.downlinks),
                 Sample(MQTT_DOWNLINKS, ("error",), self.downlink_errors),
                 Sample(MQTT_RECONNECTS, (), self.reconnects)]
@@ -291,6 +293,7 @@ class MqttBridge:
 
     def stats(self) -> dict[str, Any]:
         return {"connected": self._connected.is_set(), "published": self.published, "dropped": self.dropped,
+                "refused": self.refused,
                 "buffered": len(self._queue), "inflight": len(self._inflight), "held": len(self._held),
                 "downlinks": self.downlinks, "downlink_errors": self.downlink_errors,
                 "reconnects": self.reconnects, "node": self.node_id}

@@ -400,7 +400,7 @@ class BatchWriter:
         else:
             self.rows_written += count
             self.batches_written += 1
-            if health.state != "ok":
+            if health.state != "ok" and not self._doubts:  # (a write in doubt is settled by _probe first)
                 health.recovered()
         finally:
             self._in_flight.difference_update(mine)

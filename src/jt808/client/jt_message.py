@@ -257,7 +257,7 @@ class LocAlarmWarningConfig:
         for name, bit in _ALARM_BIT.items():
             for i, f in enumerate(self._alarms.get(name, _DEFAULT_ALARM)):
                 words[i] |= f << bit
-        return tuple(words)  # type: ignore[return-value]
+        return tuple(words)  # type: ignore[return-value]  # six DWORDs
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ class LocAdditionalInfoConfig:
             return self._put(0x11, b"\x00", {"loc_type": 0, "area_segment_id": None})
         if loc_type not in (1, 2, 3, 4) or _uint(area_segment_id, 4) is None:
             return False
-        return self._put(0x11, bytes((loc_type,)) + area_segment_id.to_bytes(4, "big"),  # type: ignore[union-attr]
+        return self._put(0x11, bytes((loc_type,)) + area_segment_id.to_bytes(4, "big"),  # type: ignore[union-attr]  # checked by _uint above
                          {"loc_type": loc_type, "area_segment_id": area_segment_id})
 
     def get_over_speed_alarm(self) -> dict[str, Any]:

@@ -168,7 +168,7 @@ class JTT808:
     def _run_factory(self) -> AsyncTerminal:
         async def make() -> AsyncTerminal:
             return AsyncTerminal(self._host, self._port, self._client_id, on_message=self._on_packet,
-                                 on_reply=self._on_packet, **self._terminal_kw)  # type: ignore[arg-type]
+                                 on_reply=self._on_packet, **self._terminal_kw)  # type: ignore[arg-type]  # keyword options of AsyncTerminal
 
         return self._submit(make())
 

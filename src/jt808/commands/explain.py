@@ -383,7 +383,7 @@ def _walk_declared(body_obj: Body, body: bytes, base: int, version: Version, pro
     """Dump a body field by field through its declaration. Bodies decoded by hand are walked too when
     every value the walk reads equals the decoded one; otherwise False (the caller dumps plain hex)."""
     cls = type(body_obj)
-    declared = getattr(cls.decode, "__func__", None) is Record.decode.__func__  # type: ignore[attr-defined]
+    declared = getattr(cls.decode, "__func__", None) is Record.decode.__func__  # type: ignore[attr-defined]  # classmethod objects have __func__
     r = Reader(body, version, profile, msg_id)
     vals: dict[str, Any] = {}
     rows = _Dump()

@@ -40,7 +40,7 @@ def _bcd_time(t: str, tz_offset: float) -> datetime | None:
     key = (t, tz_offset)
     dt = _TIMES.get(key, _TIMES)
     if dt is not _TIMES:
-        return dt  # type: ignore[return-value]
+        return dt  # type: ignore[return-value]  # a cached datetime or None
     tz = _TZ.get(tz_offset)
     if tz is None:
         tz = _TZ[tz_offset] = timezone(timedelta(hours=tz_offset))
@@ -84,7 +84,7 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
     dt = _TIMES.get(key, _TIMES)
     if dt is _TIMES:
         dt = _bcd_time(t, tz_offset)
-    return LocationRow(phone, dt, received_at, loc.alarm, status,  # type: ignore[arg-type]
+    return LocationRow(phone, dt, received_at, loc.alarm, status,  # type: ignore[arg-type]  # dt None: the row keeps no device time
                        -lat if status & 4 else lat, -lng if status & 8 else lng, loc.altitude, loc.speed / 10,
                        loc.direction, msg_id, msg_sn, batch, extras, text)
 

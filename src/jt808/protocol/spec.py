@@ -23,7 +23,7 @@ import abc
 import base64
 import dataclasses
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
 from jt808.errors import BodyError, DecodeError, EncodeError, TruncatedError
@@ -435,7 +435,7 @@ def LIST(item: Any, count: Kind | None = BYTE, count_key: str | None = None) -> 
     ``count_key`` names the JSON key that carries the item count (seed 004 lists e.g. ``length``);
     it is written by ``to_json`` and checked against the list by ``from_json`` when present.
     """
-    return _List(item, count, count_key)  # type: ignore[arg-type]
+    return _List(item, count, count_key)  # type: ignore[arg-type]  # item: a Kind or a record class
 
 
 def RECORD(item: Any) -> Kind:
@@ -702,7 +702,7 @@ class Record:
         if not isinstance(obj, dict):
             raise BodyError(f"{cls.__name__} expects a JSON object, got {type(obj).__name__}")
         vals: dict[str, Any] = {}
-        for s in cls.__wire__:  # type: ignore[attr-defined]
+        for s in cls.__wire__:  # type: ignore[attr-defined]  # set by @record/@message
             if version is not None and not s.active(version):
                 continue
             if s.when is not None and not s.when(vals):
@@ -834,7 +834,7 @@ class MessageRegistry:
     def __contains__(self, key: tuple[int, Version]) -> bool:
         return key in self.table
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[tuple[tuple[int, Version], type[Body]]]:
         return iter(sorted(self.table.items()))
 
 

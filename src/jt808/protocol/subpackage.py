@@ -158,7 +158,7 @@ class Missing(Sequence[int]):
             return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
         return NotImplemented
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # compared by value: unhashable
 
     def __repr__(self) -> str:
         head = self[:8]

@@ -294,7 +294,7 @@ class PlatformSession:
                                            msg_id=msg_id, offset=0), piece, True)
             return
         # -- state table -------------------------------------------------------------------------
-        if self.state is not State.AUTHENTICATED and msg_id not in ALLOWED[State.CONNECTED]:  # type: ignore[operator]
+        if self.state is not State.AUTHENTICATED and msg_id not in ALLOWED[State.CONNECTED]:  # type: ignore[operator]  # ALLOWED maps states to id sets
             if self.anonymous:
                 self._authenticate(header.version, now)
                 events.append(Authenticated(self.phone, header.version, anonymous=True))
@@ -583,7 +583,7 @@ class PlatformSession:
         parts = split(Packet(Header(msg_id, self.phone, first, v), RawBody(data, "whole")), MAX_BODY, first,
                       profile=self.profile)
         self._sn = (first + len(parts)) & 0xFFFF
-        frames = [self._encode(msg_id, pk.body.data, v, pk.header.msg_sn,  # type: ignore[attr-defined]
+        frames = [self._encode(msg_id, pk.body.data, v, pk.header.msg_sn,  # type: ignore[attr-defined]  # split() gives RawBody fragments
                                (pk.header.frag_total, pk.header.frag_sn)) for pk in parts]
         serials = [pk.header.msg_sn for pk in parts]
         self._out.extend(frames)

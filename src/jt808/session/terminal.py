@@ -178,7 +178,7 @@ class TerminalSession:
     def _own_profile(self) -> Profile:
         if not getattr(self.profile, "_terminal_copy", False):
             self.profile = self.profile.derive(f"{self.profile.name} / terminal {self.phone}")
-            self.profile._terminal_copy = True  # type: ignore[attr-defined]
+            self.profile._terminal_copy = True  # type: ignore[attr-defined]  # a marker on the session's own copy
         return self.profile
 
     def set_platform_key(self, key: Any, enabled: bool = True) -> None:

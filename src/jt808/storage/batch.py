@@ -163,7 +163,7 @@ class BatchWriter:
         # The writer needs waking only for the first row of a batch (it then waits for max_delay) or
         # once the batch is full: waking it for every submission cost a wake-up and a new timeout each.
         if len(queue) == 1 or self._pending_rows >= self.max_rows:
-            self._wakeup.set()  # type: ignore[union-attr]
+            self._wakeup.set()  # type: ignore[union-attr]  # set while the writer runs
         return fut
 
     async def wait_writable(self) -> None:

@@ -269,7 +269,7 @@ class SQLiteStorage(Storage):
             if writer is not None:
                 await self._call(wthread, writer.close)
             for thread in {wthread, rthread} - {None}:
-                thread.shutdown(wait=False)  # type: ignore[union-attr]
+                thread.shutdown(wait=False)  # type: ignore[union-attr]  # set while the writer thread runs
 
     def _w(self) -> sqlite3.Connection:
         if self._writer is None:

@@ -168,7 +168,7 @@ class _Items(_List):
 
 
 def _items(item: Any, count: Kind, count_key: str) -> Kind:
-    return _Items(item, count, count_key)  # type: ignore[arg-type]
+    return _Items(item, count, count_key)  # type: ignore[arg-type]  # item: a Kind or a record class
 
 
 def _gbk_len(text: str) -> int:
@@ -430,7 +430,7 @@ class QueryAreas(Body):
             obj = {**obj, "count": obj["length"]}
         if isinstance(obj, dict) and "ids" not in obj and obj.get("count") == 0:
             obj = {**obj, "ids": []}
-        return Record.from_json.__func__(cls, obj, version)  # type: ignore[attr-defined,no-any-return]
+        return Record.from_json.__func__(cls, obj, version)  # type: ignore[attr-defined,no-any-return]  # the generic Record.from_json
 
 
 #: query type -> the set message whose complete bodies a 0x0608 answer carries

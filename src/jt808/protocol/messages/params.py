@@ -509,7 +509,7 @@ def _value_bytes(p: Param, w: Writer, index: int) -> bytes:
             w._range(v, 0, (1 << (8 * size)) - 1, field_name)
         return v.to_bytes(size, "big")
     if t is ParamType.STRING:
-        return w.encode_text(v, f"params[{index}].value")  # type: ignore[arg-type]
+        return w.encode_text(v, f"params[{index}].value")  # type: ignore[arg-type]  # encode_text raises the located error
     if not isinstance(v, bytes | bytearray) or len(v) != d.size:
         raise EncodeError(f"parameter 0x{pid:04X} ({d.name}) needs exactly {d.size} bytes (or a RawValue)",
                           field=f"params[{index}].value", value=v, msg_id=w.msg_id)
@@ -841,7 +841,7 @@ class AttributesReply(Body):
             r.note(f"{_where(r)}2019 attributes only line up with an 11-byte manufacturer id "
                    "(standard 5): decoded with 11")
             return obj
-        return cls._codec(r.version)[0](r)  # type: ignore[no-any-return]
+        return cls._codec(r.version)[0](r)  # type: ignore[no-any-return]  # the compiled decoder of this class
 
     def encode(self, w: Writer) -> None:
         if self.maker_size == _ATTR_STD_MAKER:

@@ -143,7 +143,7 @@ class Waybill(Body):
 
     @classmethod
     def from_json(cls, obj: Any, version: Version | None = None) -> Waybill:
-        body: Waybill = Record.from_json.__func__(cls, obj, version)  # type: ignore[attr-defined]
+        body: Waybill = Record.from_json.__func__(cls, obj, version)  # type: ignore[attr-defined]  # the generic Record.from_json, for cls
         if "length" in obj and obj["length"] != len(body.data):
             raise BodyError(f"says {obj['length']!r} but 'data' has {len(body.data)} bytes", field="length")
         return body
@@ -222,7 +222,7 @@ class DriverIdentity(Body):
             r.note(f"0x0702: first byte 0x{r.data[r.pos]:02X} is no 2013 status (1/2): read with the "
                    "2011 layout (version inferred)")
             return cls._decode_2011(r, V2011)
-        return cls._codec(v)[0](r)  # type: ignore[no-any-return]
+        return cls._codec(v)[0](r)  # type: ignore[no-any-return]  # the compiled decoder of this class
 
     @classmethod
     def _decode_2011(cls, r: Reader, layout: Version | None) -> DriverIdentity:
@@ -258,7 +258,7 @@ class DriverIdentity(Body):
                 vals[k] = STR8.from_json(obj[k], k)
             layout = None if version is V2011 else V2011
             return cls(**vals, layout=layout)
-        return Record.from_json.__func__(cls, obj, version)  # type: ignore[attr-defined,no-any-return]
+        return Record.from_json.__func__(cls, obj, version)  # type: ignore[attr-defined,no-any-return]  # the generic Record.from_json
 
 
 # ---------------------------------------------------------------------------------------------

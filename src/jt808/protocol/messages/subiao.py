@@ -246,7 +246,7 @@ class AlarmSign(Record):
 
 
 def _sign() -> AlarmSign:
-    return wire(RECORD(AlarmSign), doc="报警标识号")  # type: ignore[no-any-return]
+    return wire(RECORD(AlarmSign), doc="报警标识号")  # type: ignore[no-any-return]  # wire() returns the field
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,7 +344,7 @@ class _AlarmItem(Record):
 
 
 def _position() -> AlarmPosition:
-    return wire(RECORD(AlarmPosition), doc="车速、高程、经纬度、时间、车辆状态")  # type: ignore[no-any-return]
+    return wire(RECORD(AlarmPosition), doc="车速、高程、经纬度、时间、车辆状态")  # type: ignore[no-any-return]  # wire() returns the field
 
 
 @record

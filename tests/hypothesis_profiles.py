@@ -1,6 +1,7 @@
 """Hypothesis profiles: "dev" (the default) draws fresh examples on every run; "ci"
 (``pytest --hypothesis-profile=ci``, what .ci/run uses) is derandomized — the same examples on every run, so
-a red CI is reproducible — and tries twice as many (the whole .ci/run stays well under 15 minutes). Tests that set their own ``max_examples`` scale it
+a red CI is reproducible — and tries twice as many (the whole .ci/run stays well under 15 minutes).
+Tests that set their own ``max_examples`` scale it
 with :func:`examples`; strategies that take a size use :func:`wider`."""
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def _loc(t: VirtualTerminal) -> LocationReport:
 
 def _params(t: VirtualTerminal, p: Packet) -> Body:
     ids = getattr(p.body, "ids", None)  # 0x8106 asks for some, 0x8104 for all
-    values = t.params if not ids else {i: t.params[i] for i in ids if i in t.params}
+    values: dict[int | str, Any] = {i: t.params[i] for i in (ids or t.params) if i in t.params}
     return ParametersReply(seq=p.header.msg_sn, params=make_params(values))
 
 

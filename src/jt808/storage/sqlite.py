@@ -150,11 +150,11 @@ def _location_params_many(rows: list[LocationRow]) -> list[tuple[Any, ...]]:
     append = out.append
     for r in rows:
         ra = r.received_at
-        received = us.get(ra, us)
+        received: Any = us.get(ra, us)  # (the dict itself: not cached yet)
         if received is us:
             received = us[ra] = to_us(ra)
         t = r.time
-        time = us.get(t, us)
+        time: Any = us.get(t, us)
         if time is us:
             time = us[t] = to_us(t)
         text = r.extras_json

@@ -88,6 +88,13 @@ def test_live_map_shows_terminals_and_moves_a_marker(env: ConsoleEnv, browser: B
     assert "22.546100, 114.060900" in page.inner_text("#detail-position")
     details = page.inner_text("#terminal-details")
     assert "mileage" in details and "EC200U" in details  # last report's items, registration data
+    # a click on the marker itself opens the panel
+    page.click("#terminal-details button[title=Close]")
+    page.wait_for_selector("#terminal-details", state="detached")
+    box = page.locator("#live-map").bounding_box()
+    page.mouse.click(box["x"] + after["x"], box["y"] + after["y"])
+    page.wait_for_selector("#terminal-details")
+    assert PLATE in page.inner_text("#terminal-details")
     browser.shot("live-map")
 
 
@@ -146,6 +153,14 @@ def test_position_query_from_the_commands_page(env: ConsoleEnv, browser: Browser
     sent = [p for p in vehicle.received if p.header.msg_id == 0x8202]
     assert sent and (sent[-1].body.period, sent[-1].body.expiry) == (5, 60)
     browser.shot("commands")
+    # the error of a terminal that is not connected, said plainly
+    page.fill("#command-terminal", "013999999999")
+    page.press("#command-terminal", "Enter")
+    page.click("#command-send")
+    page.wait_for_selector(".error-box:has-text('terminal_offline')", timeout=10_000)
+    assert "404" in page.inner_text(".error-box")
+    assert len(browser.errors) == 1 and "404" in browser.errors[0]  # the browser's line for that answer
+    browser.errors.clear()
 
 
 def test_raw_frames_and_the_analyzer(env: ConsoleEnv, browser: Browser, vehicle: Vehicle) -> None:

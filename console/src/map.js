@@ -203,10 +203,11 @@ export const FleetLayer = L.Layer.extend({
       } else {
         const t = this.terms[i];
         if (!t || t.lat === null) continue;
-        const p = map.latLngToContainerPoint(toMap(t.lat, t.lng)); // live: moves before the next rebuild
+        const at = toMap(t.lat, t.lng);
+        const p = map.latLngToContainerPoint(at); // live: moves before the next rebuild
         if (p.x < -40 || p.y < -40 || p.x > size.x + 40 || p.y > size.y + 40) continue;
         this.drawTerminal(ctx, p, t, labels);
-        drawn.push({ x: p.x, y: p.y, r: 11, phone: t.phone, lat: t.lat, lng: t.lng });
+        drawn.push({ x: p.x, y: p.y, r: 11, phone: t.phone, lat: t.lat, lng: t.lng, mapLat: at[0], mapLng: at[1] });
       }
     }
     this.drawn = drawn;

@@ -85,9 +85,10 @@ class Vehicle:
 
 
 class ConsoleEnv:
-    def __init__(self, data_dir: Path, token: str = "") -> None:
+    def __init__(self, data_dir: Path, token: str = "", **http: Any) -> None:
         self.data_dir = data_dir
         self.token = token
+        self.http = http  # other [http] settings (tile_url …)
         self.loop = asyncio.new_event_loop()
         self.gw: Any = None
         self.node: Any = None
@@ -108,6 +109,8 @@ class ConsoleEnv:
         cfg.http.host = "127.0.0.1"
         cfg.http.port = 0
         cfg.http.token = self.token
+        for name, value in self.http.items():
+            setattr(cfg.http, name, value)
         self.node = Node(cfg)  # what `jt808 serve` runs
         self.call(self.node.start())
         self.gw = self.node.gateway

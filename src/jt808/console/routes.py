@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
+from jt808.console import STATIC_DIR
 from jt808.console.hub import KINDS, EventHub, decode_json
 from jt808.http.errors import error_response
 
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["STATIC_DIR", "TOKEN_COOKIE", "add_console"]
 
-STATIC_DIR = Path(__file__).parent / "static"
 TOKEN_COOKIE = "jt808_token"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".json": "application/json",

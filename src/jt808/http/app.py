@@ -45,7 +45,6 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from jt808.console.routes import TOKEN_COOKIE, add_console
 from jt808.errors import DecodeError, EncodeError, JT808Error, ReplyTimeout
 from jt808.gateway.errors import CommandFailed, DownlinkQueueFull, TerminalOffline
 from jt808.gateway.metrics import CONTENT_TYPE
@@ -188,6 +187,8 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
                                 {"name": "video", "description": "Live video (JT/T 1078): docs/video.md."}])
     install(app)
     docs.mount(app)
+    from jt808.console.routes import TOKEN_COOKIE, add_console  # here: jt808.console.routes uses jt808.http
+
     async def auth(request: Request, credentials: Credentials) -> None:
         if not token:
             return

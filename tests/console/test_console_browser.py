@@ -69,20 +69,20 @@ def test_live_map_shows_terminals_and_moves_a_marker(env: ConsoleEnv, browser: B
                                                       vehicle: Vehicle) -> None:
     page = goto(browser, "map")
     # the simulated fleet and the SDK vehicle are online and on the map
-    page.wait_for_function(f"document.querySelector('#fleet-counts').textContent.includes('{SIM_N + 1} online')",
+    page.wait_for_function(f"document.querySelector('#fleet-counts')?.textContent?.includes('{SIM_N + 1} online')",
                            timeout=20_000)
-    page.wait_for_function("window.jt808Console && window.jt808Console.layer.drawn.length > 0")
+    page.wait_for_function("window.jt808Console?.layer?.drawn.length > 0")
     # search by plate, open the details
     page.fill("#map-search", "粤B123")
     page.click(".results li")
     page.wait_for_selector("#terminal-details")
     assert PLATE in page.inner_text("#terminal-details")
-    page.wait_for_function(f"window.jt808Console.marker('{PHONE}') !== null")
+    page.wait_for_function(f"window.jt808Console?.marker?.('{PHONE}') != null")
     before = page.evaluate(f"window.jt808Console.marker('{PHONE}')")
     assert before["lat"] == pytest.approx(22.5431)
     # a new report moves the marker (pushed over SSE, no reload)
     vehicle.report(22.5461, 114.0609, speed=42, direction=45)
-    page.wait_for_function(f"(window.jt808Console.marker('{PHONE}') || {{}}).lat > 22.546", timeout=10_000)
+    page.wait_for_function(f"(window.jt808Console?.marker?.('{PHONE}') || {{}}).lat > 22.546", timeout=10_000)
     after = page.evaluate(f"window.jt808Console.marker('{PHONE}')")
     assert (after["x"], after["y"]) != (before["x"], before["y"])
     assert "22.546100, 114.060900" in page.inner_text("#detail-position")
@@ -148,7 +148,7 @@ def test_position_query_from_the_commands_page(env: ConsoleEnv, browser: Browser
     page.fill("input[name=period]", "5")
     page.fill("input[name=expiry]", "60")
     page.click("#command-send")
-    page.wait_for_function("document.querySelector('#command-result').textContent.includes('0x0001')",
+    page.wait_for_function("document.querySelector('#command-result')?.textContent.includes('0x0001')",
                            timeout=20_000)
     sent = [p for p in vehicle.received if p.header.msg_id == 0x8202]
     assert sent and (sent[-1].body.period, sent[-1].body.expiry) == (5, 60)
@@ -202,9 +202,9 @@ def test_uploaded_photo_is_shown(env: ConsoleEnv, browser: Browser, vehicle: Veh
 
 def test_dashboard_figures(env: ConsoleEnv, browser: Browser, simulated: Any, vehicle: Vehicle) -> None:
     page = goto(browser, "dashboard")
-    page.wait_for_function(f"parseInt(document.querySelector('#stat-online .stat-value').textContent) >= {SIM_N + 1}",
+    page.wait_for_function(f"parseInt(document.querySelector('#stat-online .stat-value')?.textContent) >= {SIM_N + 1}",
                            timeout=15_000)
-    page.wait_for_function("parseFloat(document.querySelector('#stat-rate .stat-value').textContent) > 0",
+    page.wait_for_function("parseFloat(document.querySelector('#stat-rate .stat-value')?.textContent) > 0",
                            timeout=15_000)
     assert "SQLite" in page.inner_text("#storage-card")
     assert "not configured" in page.inner_text("#mqtt-card")

@@ -87,7 +87,7 @@ def test_live_map_frame_time_with_10000_terminals(env: ConsoleEnv, playwright_sy
     try:
         page = b.page
         page.goto(f"{env.url}#/map")
-        page.wait_for_function("window.jt808Console && window.jt808Console.layer")
+        page.wait_for_function("window.jt808Console?.layer")
         rng = random.Random(808)
         fleet = [[f"0139{i:08d}", rng.uniform(22, 40), rng.uniform(105, 122), rng.uniform(0, 90),
                   rng.randrange(360)] for i in range(TERMINALS)]
@@ -98,7 +98,7 @@ def test_live_map_frame_time_with_10000_terminals(env: ConsoleEnv, playwright_sy
                 hub.on_uplink(phone, _packet(phone, n, lat, lng, speed, direction))
 
         env.call(initial())
-        page.wait_for_function(f"window.jt808Console.layer.indexed >= {TERMINALS}", timeout=60_000)
+        page.wait_for_function(f"window.jt808Console?.layer?.indexed >= {TERMINALS}", timeout=60_000)
         page.evaluate("() => { window.jt808Console.map.setView([31, 114], 5); }")  # the whole fleet, clustered
         page.wait_for_timeout(500)
         feed = asyncio.run_coroutine_threadsafe(_feed(env, fleet, RATE, SECONDS + 1), env.loop)

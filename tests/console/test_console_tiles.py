@@ -33,7 +33,7 @@ def test_gcj02_tiles_shift_positions(env: ConsoleEnv, playwright_sync: Any) -> N
         v.report(22.5431, 114.0579, speed=30, direction=90)
         page = b.page
         page.goto(f"{env.url}#/map")
-        page.wait_for_function("window.jt808Console && window.jt808Console.marker('013800138222') !== null",
+        page.wait_for_function("window.jt808Console?.marker?.('013800138222') != null",
                                timeout=15_000)
         page.wait_for_selector(".leaflet-tile-loaded")
         assert "test tiles" in page.inner_text(".leaflet-control-attribution")

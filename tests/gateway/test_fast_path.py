@@ -162,3 +162,18 @@ def test_a_report_changed_by_hand_is_rendered_the_general_way() -> None:
     assert row.extras == {"mileage": 5, "rssi": 20, "gnss_sat_num": 9} and row.extras_json is None
     body.extras[:] = [(0x01, "x"), (0x30, 20)]  # type: ignore[list-item]
     assert location_row("013912345678", body, 0x0200, 1, NOW).extras_json is None
+
+
+def test_reports_read_through_a_layout_copy_and_pickle() -> None:
+    import copy
+    import pickle
+
+    rep = LocationReport(0, 3, 1, 2, 3, 4, 5, "240311120000", [(0x01, 5), (0x30, 20)])
+    f = frame(rep, V2013, 1)
+    jt808.decode(f)
+    body = jt808.decode(f).body
+    assert body.layout is not None
+    assert copy.deepcopy(body) == body and copy.deepcopy(body).layout is body.layout
+    back = pickle.loads(pickle.dumps(body))
+    assert back == body and back.layout is None  # the cache is not carried along
+    assert location_row("013912345678", back, 0x0200, 1, NOW) == location_row("013912345678", body, 0x0200, 1, NOW)

@@ -55,6 +55,16 @@ class Layout:
     keys: tuple[str, ...] | None
     json_format: str | None
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Layout:
+        return self  # immutable and shared by every report read with it
+
+    def __reduce__(self) -> tuple[Callable[[], None], tuple[()]]:
+        return _forgotten, ()  # a pickled report forgets its layout (a cache: the general path renders it)
+
+
+def _forgotten() -> None:
+    return None
+
 
 @dataclass(slots=True, weakref_slot=True, eq=False)
 class Layouts:

@@ -78,3 +78,15 @@ def test_running_gateway_answers_real_and_quirk_frames(tmp_path: Path) -> None:
                            (0x8800, None, None)]  # 2 KB media in one frame, its length overflowing
         repairs = s.repairs()
         assert repairs["length_mismatch"] >= 1 and repairs["length_overflow"] >= 1
+
+
+def test_explain_reads_the_frame_as_the_decoder_does() -> None:
+    from jt808.protocol.framing import check_code, unescape
+
+    q = QuecFramer("13912345678", 2013)
+    media = q.media(3, 1100)
+    lost = next(f for f in (q.heartbeat() for _ in range(400)) if 0 < check_code(unescape(f[1:-1])) < 0x10)
+    out = subprocess.run([sys.executable, "-m", "jt808.cli", "decode", "--explain", media.hex(), lost.hex()],
+                         capture_output=True, text=True, timeout=60, check=False).stdout
+    assert "a body length of 1136 overflowed into the flag bits" in out and "body (1136 bytes)" in out
+    assert "check code: missing" in out

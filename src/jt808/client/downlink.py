@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from jt808.client.jt_message import decode_param
-from jt808.protocol.header import V2019
+from jt808.protocol.header import V2019, properties
 from jt808.protocol.packet import Packet, RawBody
 
 __all__ = ["seed_header", "seed_message"]
@@ -20,12 +20,9 @@ __all__ = ["seed_header", "seed_message"]
 
 def seed_header(packet: Packet) -> dict[str, Any]:
     h = packet.header
-    props = (h.length & 0x3FF) | (h.encrypt & 7) << 10 | (0x2000 if h.frag_total else 0)
-    if h.version is V2019:
-        props |= 0x4000
     return {
         "message_id": h.msg_id,
-        "properties": props,
+        "properties": properties(h, h.length),
         "protocol_version": h.proto_ver if h.version is V2019 else 0,
         "client_id": h.phone,
         "serial_no": h.msg_sn,

@@ -17,7 +17,7 @@ from typing import Any
 from jt808.protocol import bits
 from jt808.protocol.buffer import Reader
 from jt808.protocol.framing import check_code, unescape
-from jt808.protocol.header import V2019, Version
+from jt808.protocol.header import V2019, Version, frame_layout
 from jt808.protocol.messages.location import LocationBasic, extras_table
 from jt808.protocol.messages.params import ParamType, describe_param, param_def
 from jt808.protocol.packet import Packet, RawBody
@@ -453,17 +453,21 @@ def explain(frame: bytes, packet: Packet | None, profile: Profile = DEFAULT_PROF
     n_esc = len(esc) - len(content)
     d.lines.append(f"frame: {len(frame)} bytes on the wire, {len(content)} unescaped"
                    + (f" ({n_esc} escape sequence(s))" if n_esc else ""))
-    body_content, check = content[:-1], content[-1]
+    props = content[2] << 8 | content[3] if len(content) >= 4 else 0
+    layout = frame_layout(len(content), props, check_code(content))  # the frame decoder's reading
+    has_check = layout is None or layout[3]
+    body_content, check = (content[:-1], content[-1]) if has_check and content else (content, None)
     if packet is None:
         d.row(0, body_content, "content")
         return "\n".join(d.lines)
     h = packet.header
-    props = body_content[2] << 8 | body_content[3]
     d.lines.append(f"header ({'2019' if h.version is V2019 else '2011/2013'} layout)")
     d.row(0, body_content[0:2], "msg_id", message_title(h.msg_id, h.version, profile))
+    overflow = f" (a body length of {h.length} overflowed into the flag bits)" \
+        if layout is not None and layout[4] == "length_overflow" else ""
     d.row(2, body_content[2:4], "properties",
           f"len={props & 0x3FF} encrypt={(props >> 10) & 7} fragmented={(props >> 13) & 1} "
-          f"version_bit={(props >> 14) & 1} reserved_bit15={(props >> 15) & 1}")
+          f"version_bit={(props >> 14) & 1} reserved_bit15={(props >> 15) & 1}{overflow}")
     off = 4
     if h.version is V2019:
         d.row(4, body_content[4:5], "proto_ver", str(body_content[4]))
@@ -492,6 +496,10 @@ def explain(frame: bytes, packet: Packet | None, profile: Profile = DEFAULT_PROF
             b, packet.raw_body if packet.raw_body is not None else body, off, h.version, profile, d, h.msg_id):
         for i in range(0, len(body), 16):
             d.lines.append(f"  {off + i:04x}  {_hex(body[i:i + 16])}")
-    ok = check_code(body_content) == check
-    d.lines.append(f"check code: {check:02x} ({'ok' if ok else f'expected {check_code(body_content):02x}'})")
+    if check is None:
+        d.lines.append(f"check code: missing (the content XORs to {check_code(body_content):02x}: written as one "
+                       "hex digit and lost)")
+    else:
+        ok = check_code(body_content) == check
+        d.lines.append(f"check code: {check:02x} ({'ok' if ok else f'expected {check_code(body_content):02x}'})")
     return "\n".join(d.lines)

@@ -25,6 +25,7 @@ __all__ = [
     "parse_header",
     "phone_forms",
     "phone_of",
+    "properties",
     "unpack_header",
 ]
 
@@ -273,17 +274,25 @@ def phone_of(head: bytes) -> str | None:
     return head[4:10].hex()
 
 
+def properties(h: Header, body_length: int) -> int:
+    """The properties word of ``h`` for a body of ``body_length`` bytes (length, encryption, sub-package
+    and version bits, and the reserved bits ``h`` keeps)."""
+    props = (body_length & _LEN_MASK) | (h.encrypt & 0b111) << 10 | h.reserved
+    if h.frag_total:
+        props |= _FRAG_BIT
+    if h.version is V2019:
+        props |= _VER_BIT
+    return props
+
+
 def pack_header(h: Header, body_length: int) -> bytes:
     """Encode a header for a body of ``body_length`` bytes (strict: widths and ranges checked)."""
     if body_length > MAX_BODY:
         raise EncodeError(f"body of {body_length} bytes exceeds {MAX_BODY}: sub-package it",
                           field="len", msg_id=h.msg_id)
-    props = body_length | (h.encrypt & 0b111) << 10 | h.reserved
-    if h.frag_total:
-        props |= _FRAG_BIT
+    props = properties(h, body_length)
     try:
         if h.version is V2019:
-            props |= _VER_BIT
             out = _H19.pack(h.msg_id, props, h.proto_ver, bcd_encode(h.phone, 10, field="phone"), h.msg_sn)
         else:
             out = _H13.pack(h.msg_id, props, bcd_encode(h.phone, 6, field="phone"), h.msg_sn)

@@ -54,10 +54,11 @@ __all__ = [
 
 _unpack13 = struct.Struct(">HH6sH").unpack_from
 _xor = check_code
+_PHONES: dict[bytes, str] = {}  # BCD phone -> its digits (the hot path reads the same few phones again)
 
 
-def read_frame(data: bytes, profile: Profile = DEFAULT_PROFILE, *, version: Version | None = None,
-               strict: bool = False, accept_bad_check: bool | None = None) -> tuple[Header, bytes, list[str]]:
+def read_frame(data: bytes, profile: Profile = DEFAULT_PROFILE, version: Version | None = None,
+               strict: bool = False, *, accept_bad_check: bool | None = None) -> tuple[Header, bytes, list[str]]:
     """Header, body bytes and problems of one frame: ``data`` is what lies between the two 0x7E flags,
     unescaped, check code included (when the device sent one).
 
@@ -74,7 +75,12 @@ def read_frame(data: bytes, profile: Profile = DEFAULT_PROFILE, *, version: Vers
     if not props & 0xFC00 and n == 13 + props and not _xor(data) and profile.force_version is None:
         # the common case: a plain 2011/2013 frame, lengths and check code agree
         msg_id, _, phone, sn = _unpack13(data)
-        return (Header(msg_id, phone.hex(), sn, version if version is V2011 or version is V2013
+        text = _PHONES.get(phone)
+        if text is None:
+            if len(_PHONES) >= 65536:
+                _PHONES.clear()
+            text = _PHONES[phone] = phone.hex()
+        return (Header(msg_id, text, sn, version if version is V2011 or version is V2013
                        else profile.default_version, 0, props), data[12:-1], [])
     if n < 12:
         raise FrameError(f"frame of {n} unescaped bytes is too short for a header")

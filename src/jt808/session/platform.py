@@ -272,7 +272,7 @@ class PlatformSession:
                 return
         profile = self.profile
         try:
-            header, body, problems = read_frame(c, profile, version=self.version, strict=self.strict)
+            header, body, problems = read_frame(c, profile, self.version, self.strict)
         except JT808Error as e:
             self._reject(events, e, piece, self._nack(e.header))
             return
@@ -285,9 +285,13 @@ class PlatformSession:
         quiet = self.quiet
         if quiet and msg_id in quiet and self.state is _AUTH and not problems and not header.frag_total \
                 and not header.encrypt:
-            # nobody consumes it: answer from the header alone
+            # nobody consumes it: answer from the header alone (one pack for a 2011/2013 0x8001)
             if header.length >= quiet[msg_id]:
-                self._general(header, 0)
+                if header.version is not V2019 and len(self._phone_raw) == 6:
+                    self._out.append(self._ack13(header.msg_sn, msg_id, 0))
+                    self.tx_frames += 1
+                else:
+                    self._general(header, 0)
                 return
             self._general(header, 2)
             self._reject(events, BodyError(f"body of {header.length} bytes is shorter than {quiet[msg_id]}",

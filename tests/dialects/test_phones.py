@@ -82,6 +82,31 @@ async def test_http_malformed_400_unknown_404_everywhere(api: tuple[Gateway, htt
         assert r.json()["error"] in ("unknown_terminal", "terminal_offline")
 
 
+async def test_every_phone_route_normalises(api: tuple[Gateway, httpx.AsyncClient]) -> None:
+    """Every documented route with a ``{phone}`` (the console's and video's too, read from /openapi.json so
+    that a new route is covered) answers 400 ``bad_phone`` for a malformed one; the console's own routes
+    answer typed forms under the canonical phone (they used to look up the phone as typed)."""
+    _gw, client = api
+    fill = {"{channel}": "1", "{day}": "20261206", "{name}": "x.jpg", "{segment}": "seg0.ts"}
+    checked = []
+    for path, ops in (await client.get("/openapi.json")).json()["paths"].items():
+        if "{phone}" not in path:
+            continue
+        url = path.replace("{phone}", "abc")
+        for key, value in fill.items():
+            url = url.replace(key, value)
+        for method in ops:
+            r = await client.request(method, url, json={"header": {"msg_id": 0x8201}})
+            assert r.status_code == 400 and r.json()["error"] == "bad_phone", (method, path, r.text)
+            checked.append(path)
+    assert {"/api/v1/terminals/{phone}/frames", "/api/v1/terminals/{phone}/media"} <= set(checked)
+    for suffix in ("/frames", "/media"):
+        r = await client.get(f"/api/v1/terminals/13912345678{suffix}")
+        assert r.status_code == 200 and r.json()["phone"] == "013912345678", r.text
+    r = await client.get("/api/v1/events", params={"frames": "139-1234"})
+    assert r.status_code == 400 and r.json()["error"] == "bad_phone", r.text
+
+
 def test_cli_reset_takes_typed_forms(tmp_path: Path) -> None:
     from jt808.storage import create_storage
     from jt808.storage.base import TerminalRecord

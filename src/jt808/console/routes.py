@@ -37,7 +37,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 
 from jt808.console import STATIC_DIR
 from jt808.console.hub import KINDS, EventHub, decode_json
-from jt808.http.errors import error_response
+from jt808.http.errors import error_response, responses
 
 if TYPE_CHECKING:
     from jt808.gateway.server import Gateway
@@ -66,9 +66,10 @@ async def _string_field(request: Request, key: str) -> str | None:
 
 
 def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
-                when: Callable[[str, str | None], Any]) -> EventHub:
+                when: Callable[[str, str | None], Any], phone_path: Callable[[str], str]) -> EventHub:
     """Add the console's routes to ``app`` (``auth``: the API's token dependency; ``when``: its ``start`` /
-    ``end`` parser); returns the event hub feeding ``/api/v1/events``."""
+    ``end`` parser; ``phone_path``: its phone normaliser, 400 ``bad_phone``); returns the event hub feeding
+    ``/api/v1/events``."""
     hub = EventHub(gw)
     app.state.console_hub = hub
     cfg = gw.config.http
@@ -119,7 +120,8 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
 
     @app.get("/api/v1/events", tags=["console"], dependencies=guarded, response_class=StreamingResponse,
              responses=_answer({"type": "string", "description": "Server-sent events: `event: <kind>` and "
-                                "`data: <JSON>` per gateway event"}, "text/event-stream"))
+                                "`data: <JSON>` per gateway event"}, "text/event-stream")
+             | responses("bad_request", "bad_phone"))
     async def events(request: Request, kinds: str | None = Query(None, description="comma-separated event kinds"),
                      frames: str | None = Query(None, description="also stream this terminal's frames")
                      ) -> Response:
@@ -127,7 +129,7 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
         unknown = wanted - KINDS
         if unknown:
             return error_response("bad_request", f"unknown event kinds {sorted(unknown)}; known: {sorted(KINDS)}")
-        sub = hub.subscribe(wanted, frames or None)
+        sub = hub.subscribe(wanted, phone_path(frames) if frames else None)
 
         async def body() -> Any:
             try:
@@ -148,8 +150,9 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
     async def status() -> dict[str, Any]:
         return hub.stats()
 
-    @app.get("/api/v1/terminals/{phone}/frames", tags=["console"], dependencies=guarded)
-    async def frames_of(phone: str, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
+    @app.get("/api/v1/terminals/{phone}/frames", tags=["console"], dependencies=guarded,
+             responses=responses("bad_phone"))
+    async def frames_of(phone: str = Depends(phone_path), limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
         items = hub.recent_frames(phone, limit)
         return {"phone": phone, "items": items, "count": len(items), "watching": hub.attached}
 
@@ -176,8 +179,8 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
                  "phone": {"type": "string"}, "count": {"type": "integer"},
                  "media": {"type": "array", "items": {"type": "object", "description": "media_id, type, format, "
                                                       "event, channel, size, name, received_at, location, url, "
-                                                      "content_type"}}}}))
-    async def media_list(phone: str, start: str | None = None, end: str | None = None,
+                                                      "content_type"}}}}) | responses("bad_phone"))
+    async def media_list(phone: str = Depends(phone_path), start: str | None = None, end: str | None = None,
                          limit: int = Query(200, ge=1, le=10000)) -> Response:
         t0, t1 = when("start", start), when("end", end)
         if gw.storage is None:
@@ -204,8 +207,9 @@ def add_console(app: FastAPI, gw: Gateway, auth: Callable[..., Any], token: str,
         return JSONResponse({"phone": phone, "media": items, "count": len(items)})
 
     @app.get("/api/v1/media/{phone}/{day}/{name}", tags=["media"], dependencies=guarded, response_class=FileResponse,
-             responses=_answer({"type": "string", "format": "binary"}, "application/octet-stream"))
-    async def media_file(phone: str, day: str, name: str) -> Response:
+             responses=_answer({"type": "string", "format": "binary"}, "application/octet-stream")
+             | responses("bad_phone", "not_found"))
+    async def media_file(day: str, name: str, phone: str = Depends(phone_path)) -> Response:
         if gw.media is None or not all(_NAME.match(x) for x in (phone, day, name)):
             return error_response("not_found", "no such file")
         path = gw.media.root / phone / day / name

@@ -342,7 +342,7 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
         return {"phone": phone, "reset": known, "disconnected": disconnected}
 
     if worker is None and gw.config.http.console:
-        add_console(app, gw, auth, token, _when)
+        add_console(app, gw, auth, token, _when, phone_path)
     if worker is not None:
         _internal_routes(app, gw, token, worker)
     return app

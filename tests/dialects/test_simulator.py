@@ -85,3 +85,42 @@ async def test_simulated_terminals_answer_commands_like_real_ones(tmp_path: Path
                 await run
             for t in fleet.terminals:
                 t.close()
+
+
+async def test_a_reset_terminal_registers_again(tmp_path: Path) -> None:
+    """After the operator's reset the old code is refused: a simulated terminal then registers again (as
+    terminals do) and is back online with a new code, instead of retrying the dead code forever."""
+    with serve(tmp_path) as s:
+        fleet = Fleet(FleetConfig(port=s.port, terminals=1, rate=1, duration=60, heartbeat=5, version=V2013,
+                                  phone_base=13_812_350_000))
+        run = asyncio.create_task(fleet.run())
+        try:
+            async with httpx.AsyncClient(base_url=s.api, timeout=20) as c:
+                async def online() -> dict:
+                    for _ in range(200):
+                        r = await c.get("/api/v1/terminals/13812350000")
+                        if r.status_code == 200 and r.json()["online"]:
+                            return r.json()
+                        await asyncio.sleep(0.05)
+                    raise AssertionError(f"not online: {r.text}")
+
+                await online()
+                t = fleet.terminals[0]
+                old = t.auth_code
+                r = await c.post("/api/v1/terminals/13812350000/reset")
+                assert r.status_code == 200 and r.json()["disconnected"] is True, r.text
+                for _ in range(200):  # reconnects, the old code is refused, registers, authenticates
+                    if fleet.stats.registered == 2 and t.state == "running":
+                        break
+                    await asyncio.sleep(0.05)
+                assert (fleet.stats.registered, t.state) == (2, "running"), fleet.stats.errors
+                assert t.auth_code not in (None, old)
+                assert fleet.stats.errors["auth_refused"] == 1
+                await online()
+        finally:
+            fleet.stopping = True
+            run.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await run
+            for t in fleet.terminals:
+                t.close()

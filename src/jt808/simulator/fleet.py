@@ -326,6 +326,12 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
         st = self.stats
         if result != 0:
             st.errors[kind if msg_id != 0x0102 else "auth_refused"] += 1
+            if msg_id == 0x0102 and self.state == "authenticating":
+                # as terminals do: a refused code is forgotten and the terminal registers again (the
+                # operator reset it, or the platform lost it), instead of retrying the dead code forever
+                self.auth_code = None
+                self.state = "registering"
+                self.send(0x0100, self.fleet.register_body(self))
             return True
         st.acked += 1
         st.latencies.append(time.monotonic() - sent_at)

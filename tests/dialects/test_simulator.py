@@ -28,6 +28,15 @@ def simulate(port: int, tmp_path: Path, *args: str) -> dict:
     return json.loads(out.read_text())
 
 
+async def stop(fleet: Fleet, run: asyncio.Task) -> None:
+    fleet.stopping = True
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    for t in fleet.terminals:
+        t.close()
+
+
 @pytest.mark.parametrize("args", [("--version", "2011"), ("--version", "2019", "--udp")], ids=["2011", "2019-udp"])
 def test_simulate_200_terminals_without_error(tmp_path: Path, args: tuple[str, ...]) -> None:
     with serve(tmp_path) as s:
@@ -79,12 +88,7 @@ async def test_simulated_terminals_answer_commands_like_real_ones(tmp_path: Path
                 # 0x8103 changed the heartbeat interval, and 0x8106 reads it back
                 assert [p["value"] for p in last["body"]["params"]] == [45]
         finally:
-            fleet.stopping = True
-            run.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await run
-            for t in fleet.terminals:
-                t.close()
+            await stop(fleet, run)
 
 
 async def test_a_reset_terminal_registers_again(tmp_path: Path) -> None:
@@ -118,9 +122,4 @@ async def test_a_reset_terminal_registers_again(tmp_path: Path) -> None:
                 assert fleet.stats.errors["auth_refused"] == 1
                 await online()
         finally:
-            fleet.stopping = True
-            run.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await run
-            for t in fleet.terminals:
-                t.close()
+            await stop(fleet, run)

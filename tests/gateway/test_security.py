@@ -80,7 +80,7 @@ async def test_reregistration_does_not_hijack(gateway: Gateway) -> None:
     await victim.close()
 
 
-async def test_operator_reset_over_http(tmp_path: Path) -> None:
+async def test_operator_reset_over_http(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cfg = make_config(tmp_path, http={"enabled": True, "port": 0, "token": "s3cret"})
     async with Node(cfg) as node, httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}") as c:
         gw = node.gateway
@@ -97,8 +97,10 @@ async def test_operator_reset_over_http(tmp_path: Path) -> None:
         assert (await t2.authenticate(old)).body.result == 1  # the old code no longer works
         new = await t2.register()  # the device registers again and gets a new code
         assert new != old and (await t2.authenticate(new)).body.result == 0
+        assert f"phone={PHONE} reset by the operator (disconnected)" in caplog.text
         r = await c.post("/api/v1/terminals/013900000000/reset", headers={"Authorization": "Bearer s3cret"})
         assert r.status_code == 404 and r.json()["error"] == "unknown_terminal"
+        assert "013900000000" not in caplog.text  # nothing was reset: no "reset by the operator" line
         await t.close()
         await t2.close()
 

@@ -753,8 +753,9 @@ class Gateway:
         conn = self.sessions.get(phone)
         if conn is not None:
             conn.close("reset by the operator")
-        log.warning("phone=%s reset by the operator (%s)", phone,
-                    "disconnected" if conn is not None else "not connected here")
+        if known or conn is not None:  # an unknown phone is the caller's 404, not an event of this gateway
+            log.warning("phone=%s reset by the operator (%s)", phone,
+                        "disconnected" if conn is not None else "not connected here")
         return known, conn is not None
 
     # ------------------------------------------------------------------------------------------

@@ -1,17 +1,23 @@
-"""Uplink publishes per second sustained into Mosquitto by ``jt808 serve --mqtt`` with 1,000 terminals.
+"""Uplinks per second published into Mosquitto by ``jt808 serve --mqtt`` (QoS 1), A/B in one run.
 
-    python3 benchmarks/mqtt_uplink.py [--terminals 1000] [--rates 2000,4000,8000,12000] [--seconds 15] [--qos 1]
+    python3 benchmarks/mqtt_uplink.py [--base d25de12~1] [--terminals 1000] [--rates 10000,20000,30000,40000]
+                                      [--seconds 10] [--qos 1]
 
-Starts ``jt808 serve --db none --mqtt mqtt://127.0.0.1:1883`` in a subprocess (uvloop, HTTP off, MQTT
-buffer 200,000), logs in ``--terminals`` TCP terminals from this process, then for each total rate
-offers that many location reports per second (spread round-robin over the terminals, sent every
-10 ms) for ``--seconds``. ``mosquitto_sub -q 0`` on ``jt808/+/+/up`` counts what the broker delivers
-(QoS 0 so that the broker's per-client in-flight window does not throttle the count).
+Two gateways run side by side, idle in turn: **B** is this tree (``src/``), **A** the tree of ``--base``
+(a git revision, extracted with ``git archive`` into a temporary directory; ``--base ''`` runs B alone).
+Each is ``jt808 serve --db none --mqtt mqtt://127.0.0.1:1883`` in a subprocess (uvloop, HTTP off, MQTT
+buffer 1,000,000 so that nothing is dropped while a gateway falls behind), with ``--terminals`` TCP
+terminals logged in from this process. For each rate, A then B is offered that many location reports
+per second (round-robin over its terminals, sent every 10 ms) for ``--seconds``; then the load stops and
+the bridge drains. One ``mosquitto_sub -q 1`` (MQTT 5, receive maximum 65,534: the broker neither drops
+nor throttles what it forwards) on ``jt808/+/+/up`` counts what the broker delivers, per gateway (A's
+phones start 0176, B's 0177).
 
-Printed per rate: offered/s, acked by the gateway/s, delivered by the broker/s over the window, and,
-after the load stops and the bridge drains, how many reports never arrived (dropped from the bridge's
-buffer, or lost between the broker and the counting subscriber) and the gateway's CPU share. The
-gateway, the load generator, Mosquitto and mosquitto_sub all share the machine.
+Printed per rate and side: offered/s; acked by the gateway/s; **delivered/s** by the broker over the
+window (the publish rate the bridge sustained); the drain time; **not delivered** (sent − delivered
+after the drain: dropped or lost); the gateway's CPU share over the window and its **CPU per delivered
+uplink** (window + drain), which depends least on the machine's load; this load generator's CPU share.
+The gateways, the load generator, Mosquitto and mosquitto_sub share the machine.
 """
 
 from __future__ import annotations
@@ -36,17 +42,12 @@ from jt808.protocol.messages.register import TerminalAuth, TerminalRegister
 
 ROOT = Path(__file__).resolve().parent.parent
 ACK = b"\x7e\x80\x01"
-PREFIX = b"jt808/0177"  # topics of this benchmark's terminals (phones 0177xxxxxxxx)
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def phone_of(i: int) -> str:
-    return f"0177{i:08d}"
 
 
 def frame(body: Any, phone: str, sn: int) -> bytes:
@@ -66,9 +67,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Term(asyncio.Protocol):
-    def __init__(self, i: int, ready: asyncio.Future[None]) -> None:
+    def __init__(self, i: int, ready: asyncio.Future[None], prefix: str) -> None:
         self.i = i
-        self.phone = phone_of(i)
+        self.phone = f"{prefix}{i:08d}"
         self.ready = ready
         self.stage = 0
         self.buf = b""
@@ -106,12 +107,13 @@ class Term(asyncio.Protocol):
 
 
 class Counter:
-    """mosquitto_sub printing one line per delivered message; lines are counted."""
+    """mosquitto_sub printing one line (the topic) per delivered message; lines counted per topic prefix."""
 
-    def __init__(self, topic: str) -> None:
-        self.count = 0
-        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", "1883", "-q", "0", "-t", topic,
-                                      "-F", "%t"], stdout=subprocess.PIPE, bufsize=0)
+    def __init__(self, topic: str, prefixes: list[bytes]) -> None:
+        self.counts = dict.fromkeys(prefixes, 0)
+        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", "1883", "-V", "mqttv5", "-q", "1",
+                                      "-D", "connect", "receive-maximum", "65534", "-t", topic, "-F", "%t"],
+                                     stdout=subprocess.PIPE, bufsize=0)
         self.task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -125,10 +127,12 @@ class Counter:
         # count only this run's terminals (other publishers may share the broker); a line cut by a
         # read boundary is counted with the next read
         tail = b""
+        counts = self.counts
         while chunk := await reader.read(1 << 16):
             data = tail + chunk
             cut = data.rfind(b"\n") + 1
-            self.count += data.count(PREFIX, 0, cut)
+            for prefix in counts:
+                counts[prefix] += data.count(prefix, 0, cut)
             tail = data[cut:]
 
     def stop(self) -> None:
@@ -137,105 +141,151 @@ class Counter:
             self.task.cancel()
 
 
-async def run(args: argparse.Namespace) -> None:
-    port = free_port()
-    node = f"jt808-bench-{os.getpid()}"
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = Path(tmp) / "bench.toml"
+class Side:
+    """One gateway under test (its source tree, process, terminals)."""
+
+    def __init__(self, name: str, src: Path, phone_prefix: str, tmp: Path, args: argparse.Namespace) -> None:
+        self.name, self.src, self.prefix = name, src, phone_prefix
+        self.topic_prefix = f"jt808/{phone_prefix}".encode()
+        self.port = free_port()
+        self.node = f"jt808-bench-{name}-{os.getpid()}"
+        self.dir = tmp / name
+        self.dir.mkdir()
+        cfg = self.dir / "bench.toml"
         cfg.write_text("[http]\nenabled = false\n[server]\nudp = false\nbacklog = 16384\n"
                        "[session]\nheartbeat_interval = 3600\n"
-                       f"[mqtt]\nbuffer_size = 200000\nclient_id = \"{node}\"\nqos = {args.qos}\n"
-                       "[log]\nlevel = \"WARNING\"\n")
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        log = open(Path(tmp) / "server.log", "w")  # noqa: SIM115
-        server = subprocess.Popen([sys.executable, "-m", "jt808.cli", "serve", "--config", str(cfg), "--data-dir",
-                                   str(Path(tmp) / "data"), "--host", "127.0.0.1", "--port", str(port),
-                                   "--db", "none", "--mqtt", "mqtt://127.0.0.1:1883"], env=env, stderr=log)
-        counter = Counter("jt808/+/+/up")
+                       f"[mqtt]\nbuffer_size = 1000000\nclient_id = \"{self.node}\"\nqos = {args.qos}\n"
+                       "[video]\nenabled = false\n[log]\nlevel = \"WARNING\"\n")
+        env = {**os.environ, "PYTHONPATH": str(src)}
+        self.log = open(self.dir / "server.log", "w")  # noqa: SIM115
+        self.server = subprocess.Popen([sys.executable, "-m", "jt808.cli", "serve", "--config", str(cfg),
+                                        "--data-dir", str(self.dir / "data"), "--host", "127.0.0.1", "--port",
+                                        str(self.port), "--db", "none", "--mqtt", "mqtt://127.0.0.1:1883"],
+                                       env=env, stderr=self.log, cwd=str(self.dir))
+        self.terms: list[Term] = []
+
+    async def login(self, n: int) -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(300):
+            with contextlib.suppress(OSError):
+                _, w = await asyncio.open_connection("127.0.0.1", self.port)
+                w.close()
+                break
+            await asyncio.sleep(0.1)
+        sem = asyncio.Semaphore(200)
+
+        async def connect(i: int) -> None:
+            async with sem:
+                fut: asyncio.Future[None] = loop.create_future()
+                _, proto = await loop.create_connection(lambda: Term(i, fut, self.prefix), "127.0.0.1", self.port)
+                await asyncio.wait_for(fut, 60)
+                self.terms.append(proto)  # type: ignore[arg-type]
+
+        await asyncio.gather(*(connect(i) for i in range(n)))
+
+    def close(self) -> None:
+        for t in self.terms:
+            t.transport.close()
+        self.server.send_signal(2)
         try:
-            loop = asyncio.get_running_loop()
-            for _ in range(300):
-                with contextlib.suppress(OSError):
-                    _, w = await asyncio.open_connection("127.0.0.1", port)
-                    w.close()
-                    break
-                await asyncio.sleep(0.1)
+            self.server.wait(30)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+        self.log.close()
+        errors = [x for x in (self.dir / "server.log").read_text().splitlines() if "ERROR" in x]
+        if errors:
+            print(f"{self.name} server errors:", *errors[:5], sep="\n  ", file=sys.stderr)
+        with contextlib.suppress(Exception):
+            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-t", f"jt808/_nodes/{self.node}/state", "-r", "-n"],
+                           timeout=5, check=False)
+
+
+async def offer(side: Side, counter: Counter, rate: int, seconds: float) -> str:
+    loop = asyncio.get_running_loop()
+    terms = side.terms
+    sent, tick, carry, rr = 0, 0.01, 0.0, 0
+    per_tick = rate * tick
+    a0 = sum(t.acked for t in terms)
+    d0 = counter.counts[side.topic_prefix]
+    c0, l0 = cpu_seconds(side.server.pid), time.process_time()
+    t0 = loop.time()
+    next_tick = t0
+    while loop.time() - t0 < seconds:
+        carry += per_tick
+        n = int(carry)
+        carry -= n
+        for _ in range(n):
+            terms[rr].send_one()
+            rr = (rr + 1) % len(terms)
+        sent += n
+        next_tick += tick
+        await asyncio.sleep(max(0.0, next_tick - loop.time()))
+    t1 = loop.time()
+    a1 = sum(t.acked for t in terms)
+    d1 = counter.counts[side.topic_prefix]
+    c1, l1 = cpu_seconds(side.server.pid), time.process_time()
+    # drain: until the broker has delivered everything sent (or nothing moved for 3 s)
+    last, still = d1, 0
+    while counter.counts[side.topic_prefix] - d0 < sent and still < 30:
+        await asyncio.sleep(0.1)
+        now = counter.counts[side.topic_prefix]
+        still = still + 1 if now == last else 0
+        last = now
+    t2 = loop.time()
+    c2 = cpu_seconds(side.server.pid)
+    delivered = counter.counts[side.topic_prefix] - d0
+    el = t1 - t0
+    per = (c2 - c0) / delivered * 1e6 if delivered else float("nan")
+    return (f"{side.name:>4} {sent / el:10,.0f} {(a1 - a0) / el:10,.0f} {(d1 - d0) / el:12,.0f} {t2 - t1:7.1f} s "
+            f"{sent - delivered:14,d} {(c1 - c0) / el:11.0%} {per:10.1f} us {(l1 - l0) / el:12.0%}")
+
+
+async def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory() as tmpname:
+        tmp = Path(tmpname)
+        sides: list[Side] = []
+        if args.base:
+            base = tmp / "base"
+            base.mkdir()
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", args.base, "src"], check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+            rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.base], check=True,
+                                 capture_output=True, text=True).stdout.strip()
+            sides.append(Side("A", base / "src", "0176", tmp, args))
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        sides.append(Side("B", ROOT / "src", "0177", tmp, args))
+        counter = Counter("jt808/+/+/up", [s.topic_prefix for s in sides])
+        try:
             await counter.start()
-            terms: list[Term] = []
-            sem = asyncio.Semaphore(200)
-
-            async def connect(i: int) -> None:
-                async with sem:
-                    fut: asyncio.Future[None] = loop.create_future()
-                    _, proto = await loop.create_connection(lambda: Term(i, fut), "127.0.0.1", port)
-                    await asyncio.wait_for(fut, 60)
-                    terms.append(proto)  # type: ignore[arg-type]
-
-            await asyncio.gather(*(connect(i) for i in range(args.terminals)))
+            for side in sides:
+                await side.login(args.terminals)
             await asyncio.sleep(1.0)
             print(f"# {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {platform.machine()}, "
-                  f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {len(terms)} terminals, "
+                  f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {args.terminals} terminals per side, "
                   f"{args.seconds:g} s per rate, QoS {args.qos}, load average {os.getloadavg()[0]:.1f}")
-            print(f"{'offered/s':>10} {'acked/s':>10} {'delivered/s':>12} {'not delivered':>14} {'gateway CPU':>12}")
+            if args.base:
+                print(f"# A = {args.base} ({rev}), B = this tree (HEAD {head})")
+            print(f"{'side':>4} {'offered/s':>10} {'acked/s':>10} {'delivered/s':>12} {'drain':>9} "
+                  f"{'not delivered':>14} {'gateway CPU':>12} {'CPU/uplink':>13} {'loadgen CPU':>12}")
             for rate in args.rates:
-                sent = 0
-                tick = 0.01
-                per_tick = rate * tick
-                carry = 0.0
-                rr = 0
-                a0 = sum(t.acked for t in terms)
-                d0 = counter.count
-                c0 = cpu_seconds(server.pid)
-                t0 = loop.time()
-                next_tick = t0
-                while loop.time() - t0 < args.seconds:
-                    carry += per_tick
-                    n = int(carry)
-                    carry -= n
-                    for _ in range(n):
-                        terms[rr].send_one()
-                        rr = (rr + 1) % len(terms)
-                    sent += n
-                    next_tick += tick
-                    await asyncio.sleep(max(0.0, next_tick - loop.time()))
-                t1 = loop.time()
-                a1 = sum(t.acked for t in terms)
-                d1 = counter.count
-                c1 = cpu_seconds(server.pid)
-                # drain: wait until the broker has delivered everything the gateway will publish
-                last, still = counter.count, 0
-                while still < 20:
-                    await asyncio.sleep(0.1)
-                    still = still + 1 if counter.count == last else 0
-                    last = counter.count
-                missing = sent - (counter.count - d0)
-                el = t1 - t0
-                print(f"{sent / el:10,.0f} {(a1 - a0) / el:10,.0f} {(d1 - d0) / el:12,.0f} {missing:14,d} "
-                      f"{(c1 - c0) / el:11.0%}", flush=True)
-            for t in terms:
-                t.transport.close()
+                for side in sides:
+                    print(await offer(side, counter, rate, args.seconds), flush=True)
+                print(f"# load average {os.getloadavg()[0]:.1f}", flush=True)
         finally:
             counter.stop()
-            server.send_signal(2)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
-            errors = [x for x in (Path(tmp) / "server.log").read_text().splitlines() if "ERROR" in x]
-            if errors:
-                print("server errors:", *errors[:5], sep="\n  ", file=sys.stderr)
-            with contextlib.suppress(Exception):
-                subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-t", f"jt808/_nodes/{node}/state", "-r", "-n"],
-                               timeout=5, check=False)
+            for side in sides:
+                side.close()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
+    ap.add_argument("--base", default="d25de12~1", help="git revision of side A ('' = B only)")
     ap.add_argument("--terminals", type=int, default=1000)
-    ap.add_argument("--rates", default="2000,4000,8000,12000",
+    ap.add_argument("--rates", default="10000,20000,30000,40000",
                     type=lambda s: [int(x) for x in s.split(",")])
-    ap.add_argument("--seconds", type=float, default=15.0)
+    ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--qos", type=int, default=1, choices=(0, 1), help="QoS of the gateway's publishes")
     args = ap.parse_args()
     try:

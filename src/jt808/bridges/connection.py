@@ -66,6 +66,7 @@ class MqttConnection(asyncio.Protocol):
         self._last_in = loop.time()
         self._ping: asyncio.TimerHandle | None = None
         self._disconnecting = False
+        self.disconnect_reason: int | None = None  # the reason code of the broker's DISCONNECT
 
     # -- opening and closing ----------------------------------------------------------------------
     @classmethod
@@ -179,6 +180,7 @@ class MqttConnection(asyncio.Protocol):
             if not self.connack.done():
                 self.connack.set_result(packet)
         elif isinstance(packet, mqtt5.DisconnectPacket):
+            self.disconnect_reason = int(packet.reason_code)
             why = f": {packet.reason_str}" if packet.reason_str else ""
             self._fail(f"the broker disconnected ({packet.reason_code.name.lower()}{why})")
         # PINGRESP: its arrival was noted by data_received; PUBREC/PUBCOMP: the bridge publishes QoS ≤ 1

@@ -25,8 +25,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -109,9 +111,9 @@ class Term(asyncio.Protocol):
 class Counter:
     """mosquitto_sub printing one line (the topic) per delivered message; lines counted per topic prefix."""
 
-    def __init__(self, topic: str, prefixes: list[bytes]) -> None:
+    def __init__(self, port: int, topic: str, prefixes: list[bytes]) -> None:
         self.counts = dict.fromkeys(prefixes, 0)
-        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", "1883", "-V", "mqttv5", "-q", "1",
+        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-V", "mqttv5", "-q", "1",
                                       "-D", "connect", "receive-maximum", "65534", "-t", topic, "-F", "%t"],
                                      stdout=subprocess.PIPE, bufsize=0)
         self.task: asyncio.Task[None] | None = None
@@ -141,18 +143,43 @@ class Counter:
             self.task.cancel()
 
 
+class Broker:
+    """A Mosquitto of this run on a free loopback port: no other publisher on it, and no queue limit
+    towards the counting subscriber (a shared broker drops QoS 1 beyond 1,000 queued per client)."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.port = free_port()
+        conf = tmp / "mosquitto.conf"
+        user = f"user {getpass.getuser()}\n"
+        conf.write_text(f"{user}listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                        "max_queued_messages 0\nmax_inflight_messages 0\nlog_dest none\n")
+        self.proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)])
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
 class Side:
     """One gateway under test (its source tree, process, terminals)."""
 
-    def __init__(self, name: str, src: Path, phone_prefix: str, tmp: Path, args: argparse.Namespace) -> None:
+    def __init__(self, name: str, src: Path, phone_prefix: str, tmp: Path, args: argparse.Namespace,
+                 broker: int) -> None:
         self.name, self.src, self.prefix = name, src, phone_prefix
         self.topic_prefix = f"jt808/{phone_prefix}".encode()
         self.port = free_port()
+        self.http_port = free_port()
         self.node = f"jt808-bench-{name}-{os.getpid()}"
         self.dir = tmp / name
         self.dir.mkdir()
         cfg = self.dir / "bench.toml"
-        cfg.write_text("[http]\nenabled = false\n[server]\nudp = false\nbacklog = 16384\n"
+        cfg.write_text(f"[http]\nport = {self.http_port}\nconsole = false\n[server]\nudp = false\nbacklog = 16384\n"
                        "[session]\nheartbeat_interval = 3600\n"
                        f"[mqtt]\nbuffer_size = 1000000\nclient_id = \"{self.node}\"\nqos = {args.qos}\n"
                        "[video]\nenabled = false\n[log]\nlevel = \"WARNING\"\n")
@@ -160,7 +187,7 @@ class Side:
         self.log = open(self.dir / "server.log", "w")  # noqa: SIM115
         self.server = subprocess.Popen([sys.executable, "-m", "jt808.cli", "serve", "--config", str(cfg),
                                         "--data-dir", str(self.dir / "data"), "--host", "127.0.0.1", "--port",
-                                        str(self.port), "--db", "none", "--mqtt", "mqtt://127.0.0.1:1883"],
+                                        str(self.port), "--db", "none", "--mqtt", f"mqtt://127.0.0.1:{broker}"],
                                        env=env, stderr=self.log, cwd=str(self.dir))
         self.terms: list[Term] = []
 
@@ -183,6 +210,17 @@ class Side:
 
         await asyncio.gather(*(connect(i) for i in range(n)))
 
+    async def published(self) -> int:
+        """The bridge's count of uplinks the broker acknowledged (``/metrics``)."""
+        r, w = await asyncio.open_connection("127.0.0.1", self.http_port)
+        w.write(b"GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n")
+        data = await r.read()
+        w.close()
+        for line in data.decode().splitlines():
+            if line.startswith("jt808_mqtt_published_total "):
+                return int(float(line.split()[1]))
+        raise RuntimeError("no jt808_mqtt_published_total in /metrics")
+
     def close(self) -> None:
         for t in self.terms:
             t.transport.close()
@@ -195,19 +233,17 @@ class Side:
         errors = [x for x in (self.dir / "server.log").read_text().splitlines() if "ERROR" in x]
         if errors:
             print(f"{self.name} server errors:", *errors[:5], sep="\n  ", file=sys.stderr)
-        with contextlib.suppress(Exception):
-            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-t", f"jt808/_nodes/{self.node}/state", "-r", "-n"],
-                           timeout=5, check=False)
 
 
-async def offer(side: Side, counter: Counter, rate: int, seconds: float) -> str:
+async def offer(side: Side, counter: Counter, broker: Broker, rate: int, seconds: float) -> str:
     loop = asyncio.get_running_loop()
     terms = side.terms
     sent, tick, carry, rr = 0, 0.01, 0.0, 0
     per_tick = rate * tick
     a0 = sum(t.acked for t in terms)
     d0 = counter.counts[side.topic_prefix]
-    c0, l0 = cpu_seconds(side.server.pid), time.process_time()
+    p0 = await side.published()
+    c0, l0, b0 = cpu_seconds(side.server.pid), time.process_time(), cpu_seconds(broker.proc.pid)
     t0 = loop.time()
     next_tick = t0
     while loop.time() - t0 < seconds:
@@ -222,27 +258,33 @@ async def offer(side: Side, counter: Counter, rate: int, seconds: float) -> str:
         await asyncio.sleep(max(0.0, next_tick - loop.time()))
     t1 = loop.time()
     a1 = sum(t.acked for t in terms)
-    d1 = counter.counts[side.topic_prefix]
-    c1, l1 = cpu_seconds(side.server.pid), time.process_time()
-    # drain: until the broker has delivered everything sent (or nothing moved for 3 s)
-    last, still = d1, 0
-    while counter.counts[side.topic_prefix] - d0 < sent and still < 30:
+    c1, l1, b1 = cpu_seconds(side.server.pid), time.process_time(), cpu_seconds(broker.proc.pid)
+    p1 = await side.published()
+    # drain: until the broker acknowledged, and the subscriber got, everything sent (or 5 s without progress)
+    last, still = (p1, 0), 0
+    while still < 50:
+        published = await side.published()
+        if published - p0 >= sent and counter.counts[side.topic_prefix] - d0 >= sent:
+            break
         await asyncio.sleep(0.1)
-        now = counter.counts[side.topic_prefix]
+        now = (published, counter.counts[side.topic_prefix])
         still = still + 1 if now == last else 0
         last = now
     t2 = loop.time()
     c2 = cpu_seconds(side.server.pid)
+    acked_by_broker = await side.published() - p0
     delivered = counter.counts[side.topic_prefix] - d0
     el = t1 - t0
-    per = (c2 - c0) / delivered * 1e6 if delivered else float("nan")
-    return (f"{side.name:>4} {sent / el:10,.0f} {(a1 - a0) / el:10,.0f} {(d1 - d0) / el:12,.0f} {t2 - t1:7.1f} s "
-            f"{sent - delivered:14,d} {(c1 - c0) / el:11.0%} {per:10.1f} us {(l1 - l0) / el:12.0%}")
+    per = (c2 - c0) / acked_by_broker * 1e6 if acked_by_broker else float("nan")
+    return (f"{side.name:>4} {sent / el:10,.0f} {(a1 - a0) / el:10,.0f} {(p1 - p0) / el:12,.0f} {t2 - t1:7.1f} s "
+            f"{sent - acked_by_broker:10,d} {sent - delivered:10,d} {(c1 - c0) / el:9.0%} {per:8.1f} us "
+            f"{(l1 - l0) / el:9.0%} {(b1 - b0) / el:9.0%}")
 
 
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
+        broker = Broker(tmp)
         sides: list[Side] = []
         if args.base:
             base = tmp / "base"
@@ -252,11 +294,11 @@ async def run(args: argparse.Namespace) -> None:
             subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
             rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.base], check=True,
                                  capture_output=True, text=True).stdout.strip()
-            sides.append(Side("A", base / "src", "0176", tmp, args))
+            sides.append(Side("A", base / "src", "0176", tmp, args, broker.port))
         head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True).stdout.strip()
-        sides.append(Side("B", ROOT / "src", "0177", tmp, args))
-        counter = Counter("jt808/+/+/up", [s.topic_prefix for s in sides])
+        sides.append(Side("B", ROOT / "src", "0177", tmp, args, broker.port))
+        counter = Counter(broker.port, "jt808/+/+/up", [s.topic_prefix for s in sides])
         try:
             await counter.start()
             for side in sides:
@@ -267,16 +309,18 @@ async def run(args: argparse.Namespace) -> None:
                   f"{args.seconds:g} s per rate, QoS {args.qos}, load average {os.getloadavg()[0]:.1f}")
             if args.base:
                 print(f"# A = {args.base} ({rev}), B = this tree (HEAD {head})")
-            print(f"{'side':>4} {'offered/s':>10} {'acked/s':>10} {'delivered/s':>12} {'drain':>9} "
-                  f"{'not delivered':>14} {'gateway CPU':>12} {'CPU/uplink':>13} {'loadgen CPU':>12}")
+            print(f"{'side':>4} {'offered/s':>10} {'acked/s':>10} {'published/s':>12} {'drain':>9} "
+                  f"{'not acked':>10} {'not recvd':>10} {'gw CPU':>9} {'CPU/uplink':>11} {'loadgen':>9} "
+                  f"{'broker':>9}")
             for rate in args.rates:
                 for side in sides:
-                    print(await offer(side, counter, rate, args.seconds), flush=True)
+                    print(await offer(side, counter, broker, rate, args.seconds), flush=True)
                 print(f"# load average {os.getloadavg()[0]:.1f}", flush=True)
         finally:
             counter.stop()
             for side in sides:
                 side.close()
+            broker.stop()
 
 
 def main() -> None:

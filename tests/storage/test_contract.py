@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from jt808.storage import (
+    AlarmRow,
+    AttachmentRow,
     CommandRow,
     EventRow,
     LocationRow,
@@ -325,3 +327,62 @@ async def test_location_extras_json_rendered_by_the_producer(storage: Storage) -
     back = await storage.query_locations("p-json")
     assert back == [row, loc("p-json", 2)]
     assert back[0].extras == extras and back[0].extras_json is None and back[1].extras == {}
+
+
+# -- alarms and attachments ------------------------------------------------------------------------------
+
+def _alarm(phone: str, minute: int, kind: str = "standard", code: int = 0, **kw) -> AlarmRow:
+    when = T0 + timedelta(minutes=minute)
+    return AlarmRow(phone=phone, time=kw.pop("time", when), received_at=when + timedelta(seconds=2), kind=kind,
+                    code=code, name=kw.pop("name", "紧急报警"), level=kw.pop("level", 1), latitude=31.23,
+                    longitude=121.47, speed=42.5, msg_sn=minute, **kw)
+
+
+async def test_alarms_query_filters_and_pages(storage: Storage) -> None:
+    rows = [_alarm("A", 1), _alarm("A", 2, "dsm", 1, name="疲劳驾驶报警", alarm_id="T1-240501080200-0",
+                                     detail={"type": 1, "alarm_sign": {"terminal_id": "T1"}}),
+            _alarm("B", 3, "adas", 2), _alarm("A", 4, "video", 0, time=None), _alarm("A", 0, "bsd", 3)]
+    ids = await storage.add_alarms(rows)
+    assert len(set(ids)) == 5 and [r.id for r in rows] == ids
+    assert await storage.add_alarms([]) == []
+    got, total = await storage.query_alarms("A")
+    # newest first by device time (receive time when the device sent none)
+    assert total == 4 and [r.kind for r in got] == ["video", "dsm", "standard", "bsd"]
+    dsm = got[1]
+    assert dsm == rows[1] and dsm.detail == {"type": 1, "alarm_sign": {"terminal_id": "T1"}}
+    assert dsm.alarm_id == "T1-240501080200-0" and dsm.name == "疲劳驾驶报警" and dsm.time == T0 + timedelta(minutes=2)
+    assert got[0].time is None and got[0].received_at == T0 + timedelta(minutes=4, seconds=2)
+    page, total = await storage.query_alarms("A", limit=2, offset=1)
+    assert total == 4 and [r.kind for r in page] == ["dsm", "standard"]
+    assert (await storage.query_alarms("A", limit=0))[1] == 4
+    sel, total = await storage.query_alarms(start=T0 + timedelta(minutes=1), end=T0 + timedelta(minutes=3))
+    assert total == 2 and {r.kind for r in sel} == {"standard", "dsm"}
+    assert [r.phone for r in (await storage.query_alarms(kind="adas"))[0]] == ["B"]
+    assert (await storage.query_alarms(phone="Z"))[1] == 0
+
+
+async def test_alarm_ack(storage: Storage) -> None:
+    [i, j] = await storage.add_alarms([_alarm("A", 1), _alarm("A", 2)])
+    assert (await storage.get_alarm(i)).acknowledged_at is None
+    when = T0 + timedelta(hours=1)
+    assert await storage.ack_alarm(i, when)
+    assert await storage.ack_alarm(i, when + timedelta(hours=1))  # the first acknowledgement counts
+    assert (await storage.get_alarm(i)).acknowledged_at == when
+    assert not await storage.ack_alarm(999_999, when)
+    assert await storage.get_alarm(999_999) is None
+    assert [r.id for r in (await storage.query_alarms("A", acknowledged=True))[0]] == [i]
+    assert [r.id for r in (await storage.query_alarms("A", acknowledged=False))[0]] == [j]
+
+
+async def test_attachments_by_alarm(storage: Storage) -> None:
+    a1 = AttachmentRow(phone="A", alarm_id="T1-1-0", name="00_65_6501_0_x.jpg", size=2048, type=0,
+                       path="/data/a/1.jpg", received_at=T0, alarm_no="x" * 32)
+    a2 = AttachmentRow(phone="A", alarm_id="T1-1-0", name="02_65_6501_1_x.mp4", size=9, type=2, path="/data/a/2.mp4",
+                       received_at=T0 + timedelta(seconds=1))
+    other = AttachmentRow(phone="B", alarm_id="T1-1-0", name="o.jpg", size=1, type=0, path="/o", received_at=T0)
+    for a in (a1, a2, other):
+        assert await storage.add_attachment(a) == a.id
+    assert await storage.query_attachments("A", ["T1-1-0", "nope"]) == [a1, a2]
+    assert await storage.query_attachments("A", []) == []
+    assert await storage.get_attachment(a2.id) == a2
+    assert await storage.get_attachment(987_654) is None

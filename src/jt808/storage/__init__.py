@@ -24,6 +24,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from jt808.storage.base import (
+    AlarmRow,
+    AttachmentRow,
     CommandRow,
     EventRow,
     LocationRow,
@@ -40,6 +42,8 @@ from jt808.storage.base import (
 )
 
 __all__ = [
+    "AlarmRow",
+    "AttachmentRow",
     "CommandRow",
     "EventRow",
     "LocationRow",

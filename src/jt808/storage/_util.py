@@ -84,3 +84,18 @@ def loads_dict(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
     return json.loads(text)
+
+
+def alarm_filter(phone: str | None, start: Any, end: Any, kind: str | None, acknowledged: bool | None,
+                 mark: str) -> tuple[str, tuple[Any, ...]]:
+    """`` WHERE …`` of an alarm query and its parameters (``start``/``end`` already in the column's type;
+    ``mark`` ``?`` for SQLite, ``$`` for PostgreSQL's numbered parameters)."""
+    conds: list[str] = []
+    params: list[Any] = []
+    for cond, value in (("phone = %", phone), ("t >= %", start), ("t < %", end), ("kind = %", kind)):
+        if value is not None:
+            params.append(value)
+            conds.append(cond.replace("%", "?" if mark == "?" else f"${len(params)}"))
+    if acknowledged is not None:
+        conds.append("acknowledged_at IS NOT NULL" if acknowledged else "acknowledged_at IS NULL")
+    return (" WHERE " + " AND ".join(conds) if conds else ""), tuple(params)

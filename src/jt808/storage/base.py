@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from jt808.storage.health import StorageHealth
 
 __all__ = [
+    "AlarmRow",
+    "AttachmentRow",
     "CommandRow",
     "EventRow",
     "LocationRow",
@@ -194,6 +196,45 @@ class MediaRow:
 
 
 @dataclass(slots=True)
+class AlarmRow:
+    """One alarm: a standard 0x0200 alarm bit that rose, a JT/T 1078 video alarm, or an active-safety item
+    (ADAS / DSM / TPMS / BSD). ``alarm_id`` is the active-safety alarm identification (``AlarmSign.key()``)
+    that links the item, its 0x1210 attachment list and the uploaded files; ``None`` for the others."""
+
+    phone: str
+    time: datetime | None  # device time (UTC-aware), None when the device sent none
+    received_at: datetime
+    kind: str  # standard | video | adas | dsm | tpms | bsd
+    code: int  # bit number (standard, video) or alarm/event type (active safety)
+    name: str  # the standard's title
+    level: int = 0
+    latitude: float = 0.0
+    longitude: float = 0.0
+    speed: float = 0.0
+    alarm_id: str | None = None
+    msg_sn: int = 0  # serial of the report that carried it (0x8203 acknowledges by it)
+    detail: dict[str, Any] = field(default_factory=dict)  # the item as JSON
+    acknowledged_at: datetime | None = None
+    id: int | None = None
+
+
+@dataclass(slots=True)
+class AttachmentRow:
+    """A complete alarm attachment file (received by the attachment server), linked to its alarm by
+    ``(phone, alarm_id)``."""
+
+    phone: str
+    alarm_id: str
+    name: str
+    size: int
+    type: int  # 0 image, 1 audio, 2 video, 3 text, 4 other
+    path: str
+    received_at: datetime
+    alarm_no: str = ""
+    id: int | None = None
+
+
+@dataclass(slots=True)
 class QuarantineRow:
     """A row the store refused because of its content, kept with the reason.
 
@@ -361,6 +402,35 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def query_media(self, phone: str, limit: int = 100) -> list[MediaRow]:
         """Saved multimedia of ``phone``, the newest ``limit``, oldest first."""
+
+    # -- alarms and their attachments ------------------------------------------------------------
+    @abc.abstractmethod
+    async def add_alarms(self, rows: list[AlarmRow]) -> list[int]:
+        """Store alarms; returns their ids (also set on the rows)."""
+
+    @abc.abstractmethod
+    async def query_alarms(self, phone: str | None = None, start: datetime | None = None,
+                           end: datetime | None = None, kind: str | None = None, acknowledged: bool | None = None,
+                           limit: int = 100, offset: int = 0) -> tuple[list[AlarmRow], int]:
+        """Alarms matching the filters (time = device time, else receive time; ``start`` inclusive, ``end``
+        exclusive), newest first, and the total number matching."""
+
+    @abc.abstractmethod
+    async def get_alarm(self, alarm_pk: int) -> AlarmRow | None: ...
+
+    @abc.abstractmethod
+    async def ack_alarm(self, alarm_pk: int, when: datetime) -> bool:
+        """Record the acknowledgement (the first one counts); False for an unknown id."""
+
+    @abc.abstractmethod
+    async def add_attachment(self, row: AttachmentRow) -> int: ...
+
+    @abc.abstractmethod
+    async def query_attachments(self, phone: str, alarm_ids: list[str]) -> list[AttachmentRow]:
+        """The attachments of these alarms of ``phone``, in arrival order."""
+
+    @abc.abstractmethod
+    async def get_attachment(self, attachment_pk: int) -> AttachmentRow | None: ...
 
     # -- quarantine ------------------------------------------------------------------------------
     @abc.abstractmethod

@@ -19,6 +19,8 @@ from typing import Any
 
 from jt808.storage._util import utc
 from jt808.storage.base import (
+    AlarmRow,
+    AttachmentRow,
     CommandRow,
     EventRow,
     LocationRow,
@@ -51,6 +53,9 @@ class MemoryStorage(Storage):
         self._commands: dict[int, CommandRow] = {}
         self._media: dict[str, list[MediaRow]] = {}
         self._quarantine: deque[QuarantineRow] = deque(maxlen=max_rows_per_phone)
+        self._alarms: dict[int, AlarmRow] = {}
+        self._attachments: dict[int, AttachmentRow] = {}
+        self._alarm_ids = itertools.count(1)
         self._seq = itertools.count()
         self._command_ids = itertools.count(1)
         self._open = False
@@ -194,6 +199,62 @@ class MemoryStorage(Storage):
         if limit <= 0:
             return []
         return [replace(r, location=copy.deepcopy(r.location)) for r in self._media.get(phone, [])[-limit:]]
+
+    # -- alarms ----------------------------------------------------------------------------------
+    async def add_alarms(self, rows: list[AlarmRow]) -> list[int]:
+        self._check()
+        ids = []
+        for r in rows:
+            r.id = next(self._alarm_ids)
+            self._alarms[r.id] = replace(r, time=utc(r.time), received_at=utc(r.received_at), name=clean_text(r.name),
+                                         detail=clean_obj(copy.deepcopy(r.detail)),
+                                         acknowledged_at=utc(r.acknowledged_at))
+            ids.append(r.id)
+        return ids
+
+    async def query_alarms(self, phone: str | None = None, start: datetime | None = None,
+                           end: datetime | None = None, kind: str | None = None, acknowledged: bool | None = None,
+                           limit: int = 100, offset: int = 0) -> tuple[list[AlarmRow], int]:
+        self._check()
+        start, end = utc(start), utc(end)
+        hits = [r for r in self._alarms.values()
+                if (phone is None or r.phone == phone) and (kind is None or r.kind == kind)
+                and (start is None or (r.time or r.received_at) >= start)
+                and (end is None or (r.time or r.received_at) < end)
+                and (acknowledged is None or (r.acknowledged_at is not None) == acknowledged)]
+        hits.sort(key=lambda r: (r.time or r.received_at, r.id), reverse=True)
+        page = hits[offset:offset + limit] if limit > 0 else []
+        return [replace(r, detail=copy.deepcopy(r.detail)) for r in page], len(hits)
+
+    async def get_alarm(self, alarm_pk: int) -> AlarmRow | None:
+        self._check()
+        r = self._alarms.get(alarm_pk)
+        return None if r is None else replace(r, detail=copy.deepcopy(r.detail))
+
+    async def ack_alarm(self, alarm_pk: int, when: datetime) -> bool:
+        self._check()
+        r = self._alarms.get(alarm_pk)
+        if r is None:
+            return False
+        if r.acknowledged_at is None:
+            r.acknowledged_at = utc(when)
+        return True
+
+    async def add_attachment(self, row: AttachmentRow) -> int:
+        self._check()
+        row.id = next(self._alarm_ids)
+        self._attachments[row.id] = replace(row, received_at=utc(row.received_at))
+        return row.id
+
+    async def query_attachments(self, phone: str, alarm_ids: list[str]) -> list[AttachmentRow]:
+        self._check()
+        wanted = set(alarm_ids)
+        return [replace(a) for a in self._attachments.values() if a.phone == phone and a.alarm_id in wanted]
+
+    async def get_attachment(self, attachment_pk: int) -> AttachmentRow | None:
+        self._check()
+        a = self._attachments.get(attachment_pk)
+        return None if a is None else replace(a)
 
     # -- quarantine ------------------------------------------------------------------------------
     async def add_quarantine(self, rows: list[QuarantineRow]) -> None:

@@ -18,8 +18,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
-from jt808.storage._util import dumps, loads, utc
+from jt808.storage._util import alarm_filter, dumps, loads, utc
 from jt808.storage.base import (
+    AlarmRow,
+    AttachmentRow,
     CommandRow,
     EventRow,
     LocationRow,
@@ -125,6 +127,38 @@ CREATE TABLE IF NOT EXISTS quarantine (
     frame bytea
 );
 CREATE INDEX IF NOT EXISTS quarantine_phone ON quarantine (phone, id);
+CREATE TABLE IF NOT EXISTS alarms (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    phone text NOT NULL,
+    t timestamptz NOT NULL,
+    time timestamptz,
+    received_at timestamptz NOT NULL,
+    kind text NOT NULL,
+    code integer NOT NULL,
+    name text NOT NULL,
+    level integer NOT NULL,
+    latitude double precision NOT NULL,
+    longitude double precision NOT NULL,
+    speed double precision NOT NULL,
+    alarm_id text,
+    msg_sn integer NOT NULL,
+    detail jsonb,
+    acknowledged_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS alarms_phone_t ON alarms (phone, t);
+CREATE INDEX IF NOT EXISTS alarms_t ON alarms (t);
+CREATE TABLE IF NOT EXISTS attachments (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    phone text NOT NULL,
+    alarm_id text NOT NULL,
+    name text NOT NULL,
+    size bigint NOT NULL,
+    type integer NOT NULL,
+    path text NOT NULL,
+    received_at timestamptz NOT NULL,
+    alarm_no text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attachments_alarm ON attachments (phone, alarm_id);
 """
 
 #: errors caused by the values of a row (SQLSTATE classes 22 data exception, 23 integrity, and what the
@@ -201,6 +235,23 @@ def split_url(url: str) -> tuple[str, dict[str, str]]:
             rest.append((key, value))
     scheme = "postgresql" if parts.scheme in {"postgres", "postgresql", "postgresql+asyncpg"} else parts.scheme
     return urlunsplit((scheme, parts.netloc, parts.path, urlencode(rest), parts.fragment)), ours
+
+
+_ALARM_COLS = ("phone, t, time, received_at, kind, code, name, level, latitude, longitude, speed, alarm_id, msg_sn, "
+               "detail, acknowledged_at")
+_ATTACHMENT_COLS = "phone, alarm_id, name, size, type, path, received_at, alarm_no"
+
+
+def _alarm_params(r: AlarmRow) -> tuple[Any, ...]:
+    return (r.phone, utc(r.time) if r.time is not None else utc(r.received_at), utc(r.time), utc(r.received_at),
+            r.kind, r.code, clean_text(r.name), r.level, r.latitude, r.longitude, r.speed, r.alarm_id, r.msg_sn,
+            r.detail or None, utc(r.acknowledged_at))
+
+
+def _alarm_row(r: Any) -> AlarmRow:
+    return AlarmRow(id=r[0], phone=r[1], time=r[3], received_at=r[4], kind=r[5], code=r[6], name=r[7], level=r[8],
+                    latitude=r[9], longitude=r[10], speed=r[11], alarm_id=r[12], msg_sn=r[13], detail=r[14] or {},
+                    acknowledged_at=r[15])
 
 
 class PostgresStorage(Storage):
@@ -443,6 +494,60 @@ class PostgresStorage(Storage):
         return [MediaRow(phone=r[0], media_id=r[1], type=r[2], format=r[3], event=r[4], channel=r[5], path=r[6],
                          size=r[7], received_at=r[8], location=r[9]) for r in reversed(rows)]
 
+
+    # -- alarms ----------------------------------------------------------------------------------
+    async def add_alarms(self, rows: list[AlarmRow]) -> list[int]:
+        if not rows:
+            return []
+        try:
+            async with self._p().acquire() as con, con.transaction():
+                ids = [await con.fetchval(f"INSERT INTO alarms ({_ALARM_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                                          "$8, $9, $10, $11, $12, $13, $14, $15) RETURNING id", *_alarm_params(r))
+                       for r in rows]
+        except Exception as e:
+            raise _error(e, "alarm write failed") from e
+        for r, i in zip(rows, ids, strict=True):
+            r.id = i
+        return ids
+
+    async def query_alarms(self, phone: str | None = None, start: datetime | None = None,
+                           end: datetime | None = None, kind: str | None = None, acknowledged: bool | None = None,
+                           limit: int = 100, offset: int = 0) -> tuple[list[AlarmRow], int]:
+        where, params = alarm_filter(phone, utc(start), utc(end), kind, acknowledged, "$")
+        total = (await self._fetch(f"SELECT count(*) FROM alarms{where}", *params))[0][0]
+        if limit <= 0:
+            return [], total
+        n = len(params)
+        rows = await self._fetch(f"SELECT id, {_ALARM_COLS} FROM alarms{where} ORDER BY t DESC, id DESC "
+                                 f"LIMIT ${n + 1} OFFSET ${n + 2}", *params, limit, offset)
+        return [_alarm_row(r) for r in rows], total
+
+    async def get_alarm(self, alarm_pk: int) -> AlarmRow | None:
+        rows = await self._fetch(f"SELECT id, {_ALARM_COLS} FROM alarms WHERE id = $1", alarm_pk)
+        return _alarm_row(rows[0]) if rows else None
+
+    async def ack_alarm(self, alarm_pk: int, when: datetime) -> bool:
+        status = await self._execute("UPDATE alarms SET acknowledged_at = COALESCE(acknowledged_at, $1) "
+                                     "WHERE id = $2", utc(when), alarm_pk)
+        return status.split()[-1] != "0"
+
+    async def add_attachment(self, row: AttachmentRow) -> int:
+        rows = await self._fetch(f"INSERT INTO attachments ({_ATTACHMENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, "
+                                 "$8) RETURNING id", row.phone, row.alarm_id, clean_text(row.name), row.size, row.type,
+                                 row.path, utc(row.received_at), clean_text(row.alarm_no))
+        row.id = rows[0][0]
+        return row.id  # type: ignore[no-any-return]
+
+    async def query_attachments(self, phone: str, alarm_ids: list[str]) -> list[AttachmentRow]:
+        if not alarm_ids:
+            return []
+        rows = await self._fetch(f"SELECT id, {_ATTACHMENT_COLS} FROM attachments WHERE phone = $1 AND "
+                                 "alarm_id = ANY($2::text[]) ORDER BY id", phone, list(alarm_ids))
+        return [AttachmentRow(*r[1:], id=r[0]) for r in rows]
+
+    async def get_attachment(self, attachment_pk: int) -> AttachmentRow | None:
+        rows = await self._fetch(f"SELECT id, {_ATTACHMENT_COLS} FROM attachments WHERE id = $1", attachment_pk)
+        return AttachmentRow(*rows[0][1:], id=rows[0][0]) if rows else None
 
     # -- quarantine ------------------------------------------------------------------------------
     async def add_quarantine(self, rows: list[QuarantineRow]) -> None:

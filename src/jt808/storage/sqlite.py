@@ -19,8 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from jt808.storage._util import dumps, dumps_or_none, from_us, loads, loads_dict, to_us
+from jt808.storage._util import alarm_filter, dumps, dumps_or_none, from_us, loads, loads_dict, to_us
 from jt808.storage.base import (
+    AlarmRow,
+    AttachmentRow,
     CommandRow,
     EventRow,
     LocationRow,
@@ -122,6 +124,38 @@ CREATE TABLE IF NOT EXISTS quarantine (
     frame BLOB
 );
 CREATE INDEX IF NOT EXISTS quarantine_phone ON quarantine (phone);
+CREATE TABLE IF NOT EXISTS alarms (
+    id INTEGER PRIMARY KEY,
+    phone TEXT NOT NULL,
+    t INTEGER NOT NULL,
+    time INTEGER,
+    received_at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    code INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    latitude REAL NOT NULL,
+    longitude REAL NOT NULL,
+    speed REAL NOT NULL,
+    alarm_id TEXT,
+    msg_sn INTEGER NOT NULL,
+    detail TEXT,
+    acknowledged_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS alarms_phone_t ON alarms (phone, t);
+CREATE INDEX IF NOT EXISTS alarms_t ON alarms (t);
+CREATE TABLE IF NOT EXISTS attachments (
+    id INTEGER PRIMARY KEY,
+    phone TEXT NOT NULL,
+    alarm_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    type INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    alarm_no TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS attachments_alarm ON attachments (phone, alarm_id);
 """
 
 #: errors caused by the values of a row; anything else (locked, disk I/O, disk full, read-only, corrupt)
@@ -475,6 +509,61 @@ class SQLiteStorage(Storage):
                          size=v[7], received_at=from_us(v[8]), location=None if v[9] is None else loads(v[9]))
                 for v in rows]
 
+    # -- alarms ----------------------------------------------------------------------------------
+    async def add_alarms(self, rows: list[AlarmRow]) -> list[int]:
+        if not rows:
+            return []
+        stmts = [(f"INSERT INTO alarms ({_ALARM_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", _alarm_params(r),
+                  False) for r in rows]
+        last = await self._write(stmts)
+        assert last is not None
+        ids = list(range(last - len(rows) + 1, last + 1))  # one transaction under the write lock: consecutive
+        for r, i in zip(rows, ids, strict=True):
+            r.id = i
+        return ids
+
+    async def query_alarms(self, phone: str | None = None, start: datetime | None = None,
+                           end: datetime | None = None, kind: str | None = None, acknowledged: bool | None = None,
+                           limit: int = 100, offset: int = 0) -> tuple[list[AlarmRow], int]:
+        where, params = alarm_filter(phone, to_us(start), to_us(end), kind, acknowledged, "?")
+        total = (await self._fetch(f"SELECT count(*) FROM alarms{where}", params))[0][0]
+        if limit <= 0:
+            return [], total
+        rows = await self._fetch(f"SELECT id, {_ALARM_COLS} FROM alarms{where} ORDER BY t DESC, id DESC "
+                                 "LIMIT ? OFFSET ?", (*params, limit, offset))
+        return [_alarm_row(v) for v in rows], total
+
+    async def get_alarm(self, alarm_pk: int) -> AlarmRow | None:
+        rows = await self._fetch(f"SELECT id, {_ALARM_COLS} FROM alarms WHERE id = ?", (alarm_pk,))
+        return _alarm_row(rows[0]) if rows else None
+
+    async def ack_alarm(self, alarm_pk: int, when: datetime) -> bool:
+        if await self.get_alarm(alarm_pk) is None:
+            return False
+        await self._write([("UPDATE alarms SET acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ?",
+                            (to_us(when), alarm_pk), False)])
+        return True
+
+    async def add_attachment(self, row: AttachmentRow) -> int:
+        aid = await self._write([(f"INSERT INTO attachments ({_ATTACHMENT_COLS}) VALUES (?,?,?,?,?,?,?,?)",
+                                  (row.phone, row.alarm_id, clean_text(row.name), row.size, row.type, row.path,
+                                   to_us(row.received_at), clean_text(row.alarm_no)), False)])
+        assert aid is not None
+        row.id = aid
+        return aid
+
+    async def query_attachments(self, phone: str, alarm_ids: list[str]) -> list[AttachmentRow]:
+        if not alarm_ids:
+            return []
+        marks = ",".join("?" * len(alarm_ids))
+        rows = await self._fetch(f"SELECT id, {_ATTACHMENT_COLS} FROM attachments WHERE phone = ? AND alarm_id IN "
+                                 f"({marks}) ORDER BY id", (phone, *alarm_ids))
+        return [_attachment_row(v) for v in rows]
+
+    async def get_attachment(self, attachment_pk: int) -> AttachmentRow | None:
+        rows = await self._fetch(f"SELECT id, {_ATTACHMENT_COLS} FROM attachments WHERE id = ?", (attachment_pk,))
+        return _attachment_row(rows[0]) if rows else None
+
     # -- quarantine ------------------------------------------------------------------------------
     async def add_quarantine(self, rows: list[QuarantineRow]) -> None:
         if rows:
@@ -493,6 +582,28 @@ class SQLiteStorage(Storage):
         rows.reverse()
         return [QuarantineRow(id=v[0], phone=v[1], kind=v[2], msg_id=v[3], msg_sn=v[4], received_at=from_us(v[5]),
                               quarantined_at=from_us(v[6]), error=v[7], row=loads(v[8]), frame=v[9]) for v in rows]
+
+
+_ALARM_COLS = ("phone, t, time, received_at, kind, code, name, level, latitude, longitude, speed, alarm_id, msg_sn, "
+               "detail, acknowledged_at")
+_ATTACHMENT_COLS = "phone, alarm_id, name, size, type, path, received_at, alarm_no"
+
+
+def _alarm_params(r: AlarmRow) -> tuple[Any, ...]:
+    t = to_us(r.time) if r.time is not None else to_us(r.received_at)
+    return (r.phone, t, to_us(r.time), to_us(r.received_at), r.kind, r.code, clean_text(r.name), r.level,
+            r.latitude, r.longitude, r.speed, r.alarm_id, r.msg_sn, dumps_or_none(r.detail), to_us(r.acknowledged_at))
+
+
+def _alarm_row(v: tuple[Any, ...]) -> AlarmRow:
+    return AlarmRow(id=v[0], phone=v[1], time=from_us(v[3]), received_at=from_us(v[4]), kind=v[5], code=v[6],
+                    name=v[7], level=v[8], latitude=v[9], longitude=v[10], speed=v[11], alarm_id=v[12], msg_sn=v[13],
+                    detail=loads_dict(v[14]), acknowledged_at=from_us(v[15]))
+
+
+def _attachment_row(v: tuple[Any, ...]) -> AttachmentRow:
+    return AttachmentRow(id=v[0], phone=v[1], alarm_id=v[2], name=v[3], size=v[4], type=v[5], path=v[6],
+                         received_at=from_us(v[7]), alarm_no=v[8])
 
 
 BUSY_MS = 5000  # how long a write waits for another process's write lock

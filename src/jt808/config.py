@@ -59,6 +59,7 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
                                 # repairing it (docs/dialects.md); refused frames get 0x8001 result 2
     validate_bodies = false     # decode heartbeats/locations even when nothing consumes them (else
                                 # they are answered from the header, bodies only length-checked)
+    profile = "default"         # device profile: default | subiao | yuebiao (jt808.protocol.profiles)
 
     [downlink]
     retry_interval = 8          # EMQX's names and defaults
@@ -72,6 +73,19 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
     batch_max_rows = 2000
     batch_max_delay = 0.0       # seconds a batch may wait for company; 0: commit as soon as the last one did
     save_events = true          # keep other uplinks (events, answers …) as JSON rows
+
+    [attachments]               # the SuBiao/YueBiao alarm-attachment server (docs/subiao.md)
+    enabled = true
+    host = "0.0.0.0"
+    port = -1                   # -1 = terminal port + 1 (6809; ephemeral when the terminal port is 0)
+    advertise_host = ""         # address named in 0x9208; "" = the address the terminal reached us on
+    advertise_port = 0          # 0 = the port bound
+    auto_request = true         # send 0x9208 for ADAS/DSM/BSD alarms (0x0200 items) with attachments
+    max_file_size = 67108864    # bytes per file
+    max_files = 64              # files per connection
+    max_packet = 1048576        # bytes of data per "01cd" packet
+    stall_timeout = 60          # seconds without a byte: the upload is abandoned
+    keep_standard_alarms = true # 0x0200 alarm bits that rise are stored as alarms too
 
     [http]
     enabled = true
@@ -123,6 +137,7 @@ from typing import Any
 from jt808.errors import JT808Error
 
 __all__ = [
+    "AttachmentConfig",
     "AuthConfig",
     "Config",
     "ConfigError",
@@ -211,6 +226,7 @@ class SessionConfig:
     default_version: int = 2013
     validate_bodies: bool = False
     strict_frames: bool = False
+    profile: str = "default"
 
     @property
     def idle_timeout(self) -> float:
@@ -232,6 +248,21 @@ class StorageConfig:
     batch_max_rows: int = 2000
     batch_max_delay: float = 0.0
     save_events: bool = True
+
+
+@dataclass
+class AttachmentConfig:
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = -1
+    advertise_host: str = ""
+    advertise_port: int = 0
+    auto_request: bool = True
+    max_file_size: int = 64 * 1024 * 1024
+    max_files: int = 64
+    max_packet: int = 1 << 20
+    stall_timeout: float = 60.0
+    keep_standard_alarms: bool = True
 
 
 @dataclass
@@ -261,6 +292,7 @@ class MqttConfig:
     up_topic: str = "jt808/${clientid}/${phone}/up"
     dn_topic: str = "jt808/${clientid}/${phone}/dn"
     status_topic: str = "jt808/${clientid}/${phone}/status"  # connected/disconnected events (retained)
+    event_topic: str = "jt808/${clientid}/${phone}/event"  # derived events: alarm, attachment
     qos: int = 1
     required: bool = True  # jt808 serve: refuse to start without the broker; /healthz degraded while it is down
     connect_timeout: float = 5.0  # seconds jt808 serve waits for the broker at start
@@ -299,6 +331,7 @@ _SECTIONS: dict[str, type] = {
     "session": SessionConfig,
     "downlink": DownlinkConfig,
     "storage": StorageConfig,
+    "attachments": AttachmentConfig,
     "http": HttpConfig,
     "mqtt": MqttConfig,
     "video": VideoConfig,
@@ -315,6 +348,7 @@ class Config:
     session: SessionConfig = field(default_factory=SessionConfig)
     downlink: DownlinkConfig = field(default_factory=DownlinkConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
+    attachments: AttachmentConfig = field(default_factory=AttachmentConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
@@ -390,6 +424,17 @@ class Config:
         if self.auth.unauth_reply not in ("none", "fail"):
             raise ConfigError("auth.unauth_reply must be none or fail")
         _validate_limits(self)
+        from jt808.protocol.profiles import BUILTIN_PROFILES
+
+        if self.session.profile not in BUILTIN_PROFILES:
+            raise ConfigError(f"session.profile must be one of {', '.join(BUILTIN_PROFILES)}, "
+                              f"not {self.session.profile!r}")
+        a = self.attachments
+        if not -1 <= a.port <= 65535 or not 0 <= a.advertise_port <= 65535:
+            raise ConfigError("attachments.port must be -1 (terminal port + 1) or 0..65535, "
+                              "attachments.advertise_port 0..65535")
+        if a.max_file_size <= 0 or a.max_files <= 0 or a.max_packet <= 0 or a.stall_timeout <= 0:
+            raise ConfigError("attachments.max_file_size, max_files, max_packet and stall_timeout must be > 0")
         if self.session.default_version not in (2011, 2013):
             raise ConfigError("session.default_version must be 2011 or 2013")
         for what, v in (("server.port", self.server.port), ("http.port", self.http.port),

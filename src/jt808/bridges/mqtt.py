@@ -20,6 +20,9 @@ terminal's client id; downlinks are also taken on the topics of the other forms 
 ``jt808/{phone}/{phone}/dn``           downlinks: publish ``{"header": {"msg_id": …}, "body": …}``;
                                        the node holding the terminal subscribes to it
 ``jt808/{phone}/{phone}/status``       connected / disconnected events, retained (``status_topic``)
+``jt808/{phone}/{phone}/event``        derived events (``event_topic``): ``{"event": "alarm", …}`` for a new
+                                       alarm (the API's alarm object), ``{"event": "attachment", …}`` for
+                                       a complete alarm attachment file
 ``jt808/_nodes/{node}/state``          each node's own liveness, retained, with a will
 ``jt808/_nodes/{node}/rpc``            answers to the node's remote commands (HTTP API of another node)
 =====================================  =========================================================
@@ -83,6 +86,7 @@ __all__ = ["MqttBridge", "parse_url"]
 log = logging.getLogger("jt808.mqtt")
 
 DEFAULT_STATUS_TOPIC = "jt808/${clientid}/${phone}/status"
+DEFAULT_EVENT_TOPIC = "jt808/${clientid}/${phone}/event"
 _WINDOW = 1000  # QoS 1 messages in flight at once
 _BURST = 256  # messages written at once before yielding to the loop
 _BACKOFF_MIN, _BACKOFF_MAX = 0.5, 30.0
@@ -178,6 +182,7 @@ class MqttBridge:
         self.up_template = cfg.up_topic
         self.dn_template = cfg.dn_topic
         self.status_template = getattr(cfg, "status_topic", "") or DEFAULT_STATUS_TOPIC
+        self.event_template = getattr(cfg, "event_topic", "") or DEFAULT_EVENT_TOPIC
         self._status_re = _template_regex(self.status_template)
         root = self.up_template.split("$", 1)[0].split("/", 1)[0] or "jt808"
         self.nodes_prefix = f"{root}/_nodes"
@@ -381,6 +386,13 @@ class MqttBridge:
         # retained only while this node is the terminal's holder: a connection replaced by one on
         # another node must not overwrite that node's "connected"
         self._enqueue(_render(self.status_template, phone), _dumps(event), mine)
+
+    def on_event(self, phone: str, kind: str, data: dict[str, Any]) -> None:
+        """A derived gateway event (``alarm``, ``attachment`` …): published on the terminal's event topic."""
+        if self._stopping:
+            return
+        self._enqueue(_render(self.event_template, phone), _dumps({"event": kind, "time": _now_iso(), **data}).encode(),
+                      False)
 
     def on_uplink(self, phone: str, packet: Packet) -> None:
         if packet.header.msg_id == 0x0801:

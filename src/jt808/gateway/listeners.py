@@ -7,6 +7,10 @@ nothing replaces an attribute of the gateway at run time.
 =========================  ======================================================================
 :class:`GatewayListener`   terminal connected / disconnected, every decoded uplink (plain, quick,
                            non-async methods called on the event loop)
+:class:`EventListener`     a listener that also takes the gateway's derived events (``alarm``,
+                           ``attachment`` …: :meth:`jt808.gateway.Gateway.emit`)
+:class:`LocationObserver`  every location report (0x0200, 0x0704), without making the gateway decode
+                           what nobody else consumes (the alarm service is one)
 :class:`MediaObserver`     a 0x0801 upload saved as a file (or failed to save)
 :class:`CommandObserver`   a downlink command ended (replied, failed, timed out, offline)
 :class:`FrameObserver`     a frame that could not be used (the console's raw-frame feed)
@@ -26,7 +30,8 @@ if TYPE_CHECKING:
     from jt808.protocol.packet import Packet
     from jt808.storage.base import MediaRow
 
-__all__ = ["CommandObserver", "CommandRoute", "FrameObserver", "GatewayListener", "HealthCheck", "MediaObserver"]
+__all__ = ["CommandObserver", "CommandRoute", "EventListener", "FrameObserver", "GatewayListener", "HealthCheck",
+           "LocationObserver", "MediaObserver"]
 
 
 @runtime_checkable
@@ -38,6 +43,24 @@ class GatewayListener(Protocol):
     def on_disconnected(self, phone: str, reason: str) -> None: ...
 
     def on_uplink(self, phone: str, packet: Packet) -> None: ...
+
+
+@runtime_checkable
+class EventListener(GatewayListener, Protocol):
+    """A listener that also receives derived events: ``on_event(phone, kind, data)`` with ``kind`` ``alarm``
+    (data: :func:`jt808.gateway.alarms.alarm_json`) or ``attachment`` (a complete alarm attachment file:
+    :func:`jt808.gateway.alarms.attachment_json` plus ``phone``, ``alarm_id``, ``alarm_no``)."""
+
+    def on_event(self, phone: str, kind: str, data: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class LocationObserver(Protocol):
+    """Sees every location report (0x0200 body ``LocationReport``, 0x0704 ``BatchLocations``). Unlike a
+    listener it does not stop the gateway from answering heartbeats without decoding them. Plain, quick,
+    non-async: it runs on the hot path."""
+
+    def on_location(self, phone: str, packet: Packet) -> None: ...
 
 
 @runtime_checkable

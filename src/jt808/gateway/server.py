@@ -40,7 +40,7 @@ from jt808.gateway.downlink import REPLY_MATCH
 from jt808.gateway.hooks import AnonymousPolicy, AuthPolicy, BuiltinRegistry, HttpHooks, Registration
 from jt808.gateway.lastseen import LastSeen
 from jt808.gateway.limits import Guard, PeerLog, peer_host
-from jt808.gateway.listeners import FrameObserver, GatewayListener, HealthCheck, MediaObserver
+from jt808.gateway.listeners import FrameObserver, GatewayListener, HealthCheck, LocationObserver, MediaObserver
 from jt808.gateway.media import MediaStore
 from jt808.gateway.metrics import Metrics, gateway_samples
 from jt808.gateway.sessions import SessionRegistry
@@ -70,6 +70,10 @@ if TYPE_CHECKING:
     from jt808.storage.batch import BatchWriter
 
 __all__ = ["Gateway", "GatewayListener"]
+
+if TYPE_CHECKING:
+    from jt808.gateway.alarms import AlarmService
+    from jt808.gateway.attachments import AttachmentServer
 
 FILE_RESERVE = 64  # descriptors kept for the database, logs, the HTTP API … beyond those open when serving
 
@@ -112,6 +116,10 @@ class Gateway:
     def __init__(self, config: Config | None = None, *, storage: Storage | None = None,
                  profile: Profile = DEFAULT_PROFILE, own_storage: bool | None = None) -> None:
         self.config = cfg = config or Config()
+        if profile is DEFAULT_PROFILE and cfg.session.profile != "default":
+            from jt808.protocol.profiles import builtin_profile
+
+            profile = builtin_profile(cfg.session.profile)
         self.profile = profile if cfg.session.default_version == int(profile.default_version) else \
             profile.derive(f"{profile.name}-{cfg.session.default_version}",
                            default_version=cfg.session.default_version)
@@ -133,6 +141,10 @@ class Gateway:
         self._listeners: list[GatewayListener] = []
         self._media_observers: list[MediaObserver] = []
         self._frame_observers: list[FrameObserver] = []
+        self._location_observers: list[LocationObserver] = []
+        self.alarms: AlarmService | None = None  # alarms from location reports (attachments.enabled)
+        self.attachments: AttachmentServer | None = None  # the alarm-attachment server (attachments.enabled)
+        self.attachment_port = 0
         self._tcp: list[asyncio.base_events.Server] = []
         self._udp_socks: list[socket.socket] = []
         self._udp: list[tuple[asyncio.DatagramTransport, UdpEndpoint]] = []
@@ -229,9 +241,25 @@ class Gateway:
             sock.setblocking(False)
             self._udp_socks.append(sock)
             self.udp_port = sock.getsockname()[1]
+        a = self.config.attachments
+        if a.enabled and s.tcp and self.attachments is None:
+            from jt808.gateway.attachments import AttachmentServer
+
+            host = a.host or s.host
+            port = a.port if a.port >= 0 else (6809 if s.port == 6808 else 0)
+            server_a = AttachmentServer(self, Path(self.config.data_dir) / "attachments")
+            try:
+                self.attachment_port = await server_a.bind(host, port, reuse_port=s.reuse_port)
+            except OSError as e:
+                self.close_ports()
+                raise port_error("attachments.port", "TCP", host, port, e) from None
+            self.attachments = server_a
 
     def close_ports(self) -> None:
         """Release bound ports that never served (startup failed after :meth:`bind`)."""
+        if self.attachments is not None and not self.started_at:
+            self.attachments.close()
+            self.attachments = None
         for server in self._tcp:
             server.close()
         for sock in self._udp_socks:
@@ -251,6 +279,15 @@ class Gateway:
         self._udp_socks.clear()
         self._tcp_budget = tcp_budget()
         self._summary_at = self.loop.time() + SUMMARY_INTERVAL
+        if self.attachments is not None:
+            from jt808.gateway.alarms import AlarmService
+
+            await self.attachments.serve()
+            self.alarms = AlarmService(self)
+            self.alarms.start()
+            self.add_location_observer(self.alarms)
+            log.info("attachment server on %s:%d (0x9208 %s)", cfg.attachments.host or s.host, self.attachment_port,
+                     "sent automatically" if cfg.attachments.auto_request else "sent on request only")
         self.started_at = time.time()
         self._sweeper = self.loop.create_task(self._sweep(), name="jt808-sweeper")
         a = cfg.auth
@@ -267,6 +304,8 @@ class Gateway:
         self.stopping = True
         if not self.started_at:
             self.close_ports()
+        if self.attachments is not None:
+            await self.attachments.stop()
         for server in self._tcp:
             server.close()
         for transport, _ in self._udp:
@@ -282,6 +321,8 @@ class Gateway:
                 pass
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=timeout)
+        if self.alarms is not None:
+            await self.alarms.stop()
         if self.opened:
             await self.seen.close()
         if self.writer is not None:
@@ -440,6 +481,8 @@ class Gateway:
                     conn.downlink.on_reply(p)
                 if listeners:
                     self._notify(conn.session.phone, p)
+                if (mid == 0x0200 or mid == 0x0704) and self._location_observers:
+                    self._observe(conn.session.phone, p)
                 if mid == 0x0801:
                     self.spawn(self._save_media(conn, p, ev.deferred))
                     continue
@@ -486,6 +529,13 @@ class Gateway:
         for p in packets:
             conn.session.ack_many((p,), results.get((p.header.msg_id, p.header.msg_sn), 0))
         conn.flush()
+
+    def _observe(self, phone: str, packet: Packet) -> None:
+        for observer in self._location_observers:
+            try:
+                observer.on_location(phone, packet)
+            except Exception:
+                log.exception("location observer %r failed", observer)
 
     def _notify(self, phone: str, packet: Packet) -> None:
         for listener in self._listeners:
@@ -770,6 +820,23 @@ class Gateway:
         if listener in self._listeners:
             self._listeners.remove(listener)
             self._update_quiet()
+
+    def add_location_observer(self, observer: LocationObserver) -> None:
+        """See :class:`~jt808.gateway.listeners.LocationObserver` (unlike a listener, it keeps the no-decode
+        answers of heartbeats)."""
+        self._location_observers.append(observer)
+
+    def emit(self, phone: str, kind: str, data: dict[str, Any]) -> None:
+        """Announce a derived event (``alarm``, ``attachment`` …) to the listeners that take events
+        (:class:`~jt808.gateway.listeners.EventListener`)."""
+        for listener in self._listeners:
+            on_event = getattr(listener, "on_event", None)
+            if on_event is None:
+                continue
+            try:
+                on_event(phone, kind, data)
+            except Exception:
+                log.exception("listener %r failed in on_event", listener)
 
     def add_media_observer(self, observer: MediaObserver) -> None:
         """``observer`` hears of each 0x0801 upload once its file is saved (or could not be)."""

@@ -10,6 +10,8 @@
                                                        "body": {…}}`` and return the terminal's reply
 ``POST /api/v1/terminals/{phone}/reset``               release the terminal's auth code (its next 0x0100
                                                        gets a new one) and disconnect it
+``GET  /api/v1/alarms`` (and ``…/terminals/{phone}/alarms``, ``POST /api/v1/alarms/{id}/ack``,
+``GET /api/v1/attachments/{id}``, ``GET /api/v1/terminals/{phone}/media``): :mod:`jt808.http.alarms`
 ``GET  /metrics``                                      Prometheus text
 ``GET  /healthz``                                      liveness
 =====================================================  =============================================
@@ -183,6 +185,7 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
                   docs_url=None, redoc_url=None,
                   openapi_tags=[{"name": "terminals", "description": "Registered and connected terminals."},
                                 {"name": "commands", "description": "Downlink (platform) messages to a terminal."},
+                                {"name": "alarms", "description": "Alarms and their attachment files."},
                                 {"name": "ops", "description": "Health and metrics."},
                                 {"name": "video", "description": "Live video (JT/T 1078): docs/video.md."}])
     install(app)
@@ -343,6 +346,9 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
 
     if worker is None and gw.config.http.console:
         add_console(app, gw, auth, token, _when, phone_path)
+    from jt808.http.alarms import add_alarm_routes
+
+    add_alarm_routes(app, gw, api, storage)
     if worker is not None:
         _internal_routes(app, gw, token, worker)
     return app

@@ -44,6 +44,8 @@ ERRORS: dict[str, tuple[int, str]] = {
     "not_found": (404, "No such route."),
     "unknown_terminal": (404, "The terminal is neither registered nor connected."),
     "terminal_offline": (404, "The terminal holds no connection to any node or worker."),
+    "unknown_alarm": (404, "No alarm has this id."),
+    "unknown_attachment": (404, "No alarm attachment has this id (or its file is gone)."),
     "method_not_allowed": (405, "The route does not take this method."),
     "command_failed": (409, "The terminal answered with a failure result (`detail.result`, `detail.reply`)."),
     "payload_too_large": (413, "The body is larger than the API accepts."),

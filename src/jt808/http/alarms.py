@@ -1,0 +1,125 @@
+"""Alarm, attachment and media routes of the HTTP API (added by :func:`jt808.http.app.create_app`).
+
+=====================================================  =============================================
+``GET  /api/v1/alarms``                                alarms of every terminal: ``phone``, ``start``,
+                                                       ``end``, ``kind``, ``acknowledged``, ``limit``,
+                                                       ``offset``; newest first, ``total`` matching
+``GET  /api/v1/terminals/{phone}/alarms``              the same for one terminal
+``POST /api/v1/alarms/{id}/ack``                       acknowledge (records ``acknowledged_at``; a
+                                                       standard alarm bit 0x8203 can confirm is
+                                                       confirmed on the terminal when it is online)
+``GET  /api/v1/attachments/{id}``                      an alarm attachment file
+``GET  /api/v1/terminals/{phone}/media``               the media index: multimedia (0x0801) files and
+                                                       alarm attachments of the terminal
+=====================================================  =============================================
+
+Each alarm is :func:`jt808.gateway.alarms.alarm_json` with its ``attachments`` (``url`` to download).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Query
+from fastapi.responses import FileResponse
+
+from jt808.gateway.alarms import alarm_json, attachment_json
+from jt808.gateway.errors import TerminalOffline
+from jt808.http.app import COMMAND_ERRORS, _ts, _when
+from jt808.http.errors import ApiError, responses
+from jt808.protocol.bits import CONFIRMABLE_MASK
+from jt808.protocol.messages.tracking import ConfirmAlarm
+
+if TYPE_CHECKING:
+    from jt808.gateway.server import Gateway
+
+__all__ = ["add_alarm_routes"]
+
+KINDS = ("standard", "video", "adas", "dsm", "tpms", "bsd")
+
+
+def add_alarm_routes(app: FastAPI, gw: Gateway, api: list[Any], storage: Any) -> None:
+    async def listing(phone: str | None, start: str | None, end: str | None, kind: str | None,
+                      acknowledged: bool | None, limit: int, offset: int) -> Any:
+        t0, t1 = _when("start", start), _when("end", end)
+        if kind is not None and kind not in KINDS:
+            raise ApiError("bad_request", f"kind must be one of {', '.join(KINDS)}", detail={"field": "kind"})
+        st = storage()
+        rows, total = await st.query_alarms(phone, t0, t1, kind, acknowledged, limit, offset)
+        by_alarm: dict[tuple[str, str], list[Any]] = {}
+        for ph in {r.phone for r in rows if r.alarm_id}:
+            ids = sorted({r.alarm_id for r in rows if r.phone == ph and r.alarm_id})
+            for a in await st.query_attachments(ph, ids):
+                by_alarm.setdefault((ph, a.alarm_id), []).append(a)
+        return {"items": [alarm_json(r, by_alarm.get((r.phone, r.alarm_id or ""), [])) for r in rows],
+                "total": total}
+
+    time_doc = "ISO 8601 (naive = UTC) or Unix seconds"
+
+    errs = responses("bad_time", "bad_request", "unauthorized", "storage_unavailable")
+
+    @app.get("/api/v1/alarms", tags=["alarms"], dependencies=api, responses=errs)
+    async def alarms(phone: str | None = None, start: str | None = Query(None, description=time_doc),
+                     end: str | None = Query(None, description=time_doc), kind: str | None = Query(None),
+                     acknowledged: bool | None = None, limit: int = Query(100, ge=1, le=10000),
+                     offset: int = Query(0, ge=0)) -> Any:
+        """Alarms of every terminal (or of ``phone``), newest first; ``total`` counts every match. Kinds:
+        standard, video, adas, dsm, tpms, bsd. Each alarm lists its attachment files (``url`` downloads)."""
+        return await listing(phone, start, end, kind, acknowledged, limit, offset)
+
+    @app.get("/api/v1/terminals/{phone}/alarms", tags=["alarms"], dependencies=api, responses=errs)
+    async def terminal_alarms(phone: str, start: str | None = Query(None, description=time_doc),
+                              end: str | None = Query(None, description=time_doc), kind: str | None = Query(None),
+                              acknowledged: bool | None = None, limit: int = Query(100, ge=1, le=10000),
+                              offset: int = Query(0, ge=0)) -> Any:
+        """The alarms of one terminal (as ``GET /api/v1/alarms?phone=``)."""
+        return await listing(phone, start, end, kind, acknowledged, limit, offset)
+
+    @app.post("/api/v1/alarms/{alarm_pk}/ack", tags=["alarms"], dependencies=api,
+              responses=responses("unknown_alarm", "unauthorized", "storage_unavailable"))
+    async def ack(alarm_pk: int) -> Any:
+        """Acknowledge an alarm (the first acknowledgement's time is kept). A standard alarm bit that
+        0x8203 may confirm (emergency, danger, area, route, segment time, illegal ignition / displacement)
+        is confirmed on the terminal too when it is online (``confirm`` says what happened)."""
+        st = storage()
+        row = await st.get_alarm(alarm_pk)
+        if row is None:
+            raise ApiError("unknown_alarm", f"no alarm {alarm_pk}")
+        confirm: dict[str, Any] | None = None
+        if row.kind == "standard" and (1 << row.code) & CONFIRMABLE_MASK:
+            body = ConfirmAlarm(seq=row.msg_sn, type=1 << row.code)
+            try:
+                await gw.send(row.phone, body, wait=True, timeout=10)
+                confirm = {"msg_id": 0x8203, "sent": True, "replied": True}
+            except COMMAND_ERRORS as e:
+                confirm = {"msg_id": 0x8203, "sent": not isinstance(e, TerminalOffline), "replied": False,
+                           "error": str(e)}
+        await st.ack_alarm(alarm_pk, datetime.now(UTC))
+        row = await st.get_alarm(alarm_pk)
+        return {"id": alarm_pk, "acknowledged_at": _ts(row.acknowledged_at), "confirm": confirm}
+
+    @app.get("/api/v1/attachments/{attachment_pk}", tags=["alarms"], dependencies=api, response_class=FileResponse,
+             responses=responses("unknown_attachment", "unauthorized", "storage_unavailable"))
+    async def attachment(attachment_pk: int) -> Any:
+        """An alarm attachment file (as uploaded to the attachment server)."""
+        a = await storage().get_attachment(attachment_pk)
+        if a is None or not Path(a.path).is_file():
+            raise ApiError("unknown_attachment", f"no attachment {attachment_pk}")
+        return FileResponse(a.path, filename=a.name)
+
+    @app.get("/api/v1/terminals/{phone}/media", tags=["alarms"], dependencies=api,
+             responses=responses("unauthorized", "storage_unavailable"))
+    async def media(phone: str, limit: int = Query(100, ge=1, le=10000)) -> Any:
+        """The media index of a terminal: its multimedia (0x0801) files and its alarm attachments."""
+        st = storage()
+        rows = await st.query_media(phone, limit)
+        alarms_, _ = await st.query_alarms(phone, limit=limit)
+        ids = sorted({r.alarm_id for r in alarms_ if r.alarm_id})
+        files = await st.query_attachments(phone, ids) if ids else []
+        return {"phone": phone,
+                "media": [{"media_id": m.media_id, "type": m.type, "format": m.format, "event": m.event,
+                           "channel": m.channel, "size": m.size, "received_at": _ts(m.received_at),
+                           "location": m.location} for m in rows],
+                "attachments": [{**attachment_json(a), "alarm_id": a.alarm_id} for a in files]}

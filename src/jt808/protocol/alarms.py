@@ -1,0 +1,170 @@
+"""Alarms out of location reports, sans-I/O: what a 0x0200 (or a 0x0704 item) raises.
+
+- **standard**: a 0x0200 alarm bit that rises (0 → 1 against the terminal's previous report; the
+  first report of a terminal counts every set bit). Titles from :mod:`jt808.protocol.bits`.
+- **video**: a JT/T 1078 video-alarm bit (item 0x14) that rises (:class:`~jt808.protocol.messages.jt1078.VideoAlarm`).
+- **adas / dsm / tpms / bsd**: every active-safety item 0x64–0x67 that is not an "end" flag, with its
+  alarm identification (``alarm_id`` = ``AlarmSign.key()``) and attachment count. SuBiao (16-byte
+  identification) and YueBiao (40-byte) layouts are told apart by the item's length, which cannot be
+  ambiguous (the two differ by 24 bytes and TPMS tyres are 15), so no profile is needed; an item that fits
+  neither is skipped and reported in :attr:`AlarmTracker.problems`.
+
+:class:`AlarmTracker` keeps the previous alarm words per terminal (one small dict entry per phone).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from jt808.errors import DecodeError
+from jt808.protocol.bits import ALARMS
+from jt808.protocol.buffer import Reader
+from jt808.protocol.header import V2013, Version
+from jt808.protocol.messages import subiao, yuebiao
+from jt808.protocol.messages.jt1078 import VideoAlarm
+from jt808.protocol.registry import DEFAULT_PROFILE
+from jt808.protocol.spec import Record
+
+__all__ = ["ATTACHMENT_KINDS", "AlarmInfo", "AlarmTracker", "decode_safety_item"]
+
+#: Active-safety kinds whose alarms come with evidence files the platform asks for (0x9208).
+ATTACHMENT_KINDS = frozenset({"adas", "dsm", "bsd"})
+
+_KINDS = {0x64: "adas", 0x65: "dsm", 0x66: "tpms", 0x67: "bsd"}
+_SUBIAO = {0x64: subiao.AdasAlarm, 0x65: subiao.DsmAlarm, 0x66: subiao.TireAlarm, 0x67: subiao.BsdAlarm}
+_YUEBIAO = {0x64: yuebiao.YueBiaoAdasAlarm, 0x65: yuebiao.YueBiaoDsmAlarm, 0x66: yuebiao.YueBiaoTireAlarm,
+            0x67: yuebiao.YueBiaoBsdAlarm}
+_BASE = {0x64: 47, 0x65: 47, 0x66: 41, 0x67: 41}  # SuBiao sizes (TPMS without tyres)
+_TITLES: dict[int, Any] = {0x64: subiao.AdasEvent, 0x65: subiao.DsmEvent, 0x67: subiao.BsdEvent}
+
+
+@dataclass(slots=True)
+class AlarmInfo:
+    """One alarm raised by a report (see the module docstring)."""
+
+    kind: str
+    code: int
+    name: str
+    level: int = 0
+    latitude: float = 0.0
+    longitude: float = 0.0
+    speed: float = 0.0
+    time: str = ""  # BCD YYMMDDhhmmss of the report / item
+    alarm_id: str | None = None
+    attachments: int = 0
+    sign: Any = None  # the AlarmSign record (active safety)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def decode_safety_item(item_id: int, value: Any) -> Record | None:
+    """The record of an active-safety item (0x64–0x67) from its raw bytes (or an already decoded record);
+    ``None`` when the bytes fit neither the SuBiao nor the YueBiao layout."""
+    if isinstance(value, Record):
+        return value
+    if not isinstance(value, bytes | bytearray) or item_id not in _BASE:
+        return None
+    n = len(value)
+    extra = n - _BASE[item_id]
+    table = None
+    if item_id == 0x66:
+        if extra >= 0 and extra % 15 == 0 and value[40] * 15 == extra:
+            table = _SUBIAO
+        elif extra >= 24 and (extra - 24) % 15 == 0 and value[64] * 15 == extra - 24:
+            table = _YUEBIAO
+    elif extra == 0:
+        table = _SUBIAO
+    elif extra == 24:
+        table = _YUEBIAO
+    if table is None:
+        return None
+    r = Reader(bytes(value), V2013, DEFAULT_PROFILE)
+    try:
+        rec = table[item_id].decode(r)
+    except DecodeError:
+        return None
+    return rec if r.pos == r.end else None
+
+
+def _title(kind: type, code: int) -> str:
+    try:
+        return kind(code).title  # type: ignore[no-any-return]
+    except ValueError:
+        return f"自定义 0x{code:02X}"
+
+
+class AlarmTracker:
+    """Turns reports into :class:`AlarmInfo` (rising standard / video bits, active-safety items)."""
+
+    __slots__ = ("_words", "problems", "standard")
+
+    def __init__(self, *, standard: bool = True) -> None:
+        self.standard = standard
+        self._words: dict[str, tuple[int, int]] = {}  # phone -> (alarm word, video alarm word)
+        self.problems: list[str] = []
+
+    def forget(self, phone: str) -> None:
+        self._words.pop(phone, None)
+
+    def feed(self, phone: str, report: Any, version: Version = V2013) -> list[AlarmInfo]:
+        """Alarms raised by one location report (a ``LocationReport``)."""
+        lat, lon = report.latitude / 1e6, report.longitude / 1e6
+        if report.status & 0x4:
+            lat = -lat
+        if report.status & 0x8:
+            lon = -lon
+        speed = report.speed / 10
+        out: list[AlarmInfo] = []
+        video = 0
+        items = []
+        for item_id, value in report.extras:
+            if item_id == 0x14 and isinstance(value, int):
+                video = value
+            elif item_id == 0x14 and isinstance(value, bytes | bytearray) and len(value) == 4:
+                video = int.from_bytes(value, "big")
+            elif item_id in _KINDS:
+                items.append((item_id, value))
+        prev_alarm, prev_video = self._words.get(phone, (0, 0))
+        self._words[phone] = (report.alarm, video)
+        if self.standard:
+            rising = report.alarm & ~prev_alarm
+            table = ALARMS.get(version, ALARMS[V2013])
+            for bit in range(32):
+                if rising >> bit & 1:
+                    b = table.get(bit)
+                    out.append(AlarmInfo("standard", bit, b.zh if b else f"bit{bit}", 0, lat, lon, speed,
+                                         report.time, detail={"bit": bit, "name": b.name if b else f"bit{bit}"}))
+            rising = video & ~prev_video
+            for bit in range(32):
+                if rising >> bit & 1:
+                    try:
+                        name = VideoAlarm(bit).title
+                    except ValueError:
+                        name = f"视频报警 bit{bit}"
+                    out.append(AlarmInfo("video", bit, name, 0, lat, lon, speed, report.time, detail={"bit": bit}))
+        for item_id, value in items:
+            rec: Any = decode_safety_item(item_id, value)
+            if rec is None:
+                size = len(value) if isinstance(value, bytes | bytearray) else "?"
+                self.problems.append(f"phone={phone}: item 0x{item_id:02X} of {size} bytes fits neither the "
+                                     "SuBiao nor the YueBiao layout: not an alarm")
+                continue
+            if rec.flag == 2:  # the end of an alarm already reported
+                continue
+            kind = _KINDS[item_id]
+            if item_id == 0x66:
+                code = next((t.alarm for t in rec.tires if t.alarm), 0)
+                name = "胎压监测系统报警"
+                for t in rec.tires:
+                    bits = [b.title for b in subiao.TpmsAlarm if t.alarm >> int(b) & 1]
+                    if bits:
+                        name = bits[0]
+                        break
+            else:
+                code = rec.type
+                name = _title(_TITLES[item_id], code)
+            pos = rec.position
+            sign = rec.alarm_sign
+            out.append(AlarmInfo(kind, code, name, getattr(rec, "level", 0), pos.latitude / 1e6, pos.longitude / 1e6,
+                                 float(pos.speed), pos.time, sign.key(), sign.attachments, sign, rec.to_json()))
+        return out

@@ -1,0 +1,25 @@
+"""The device profiles that ship with jt808, by name (``[session] profile`` in the gateway config).
+
+- ``default``: the standard (plus the JT/T 1078 signalling and the SuBiao attachment messages, which no
+  standard id collides with);
+- ``subiao``: SuBiao (JSATL12) active-safety terminals — the 0x0900/0x8900 peripheral types 0xF7/0xF8;
+- ``yuebiao``: YueBiao (Guangdong) terminals — the same plus the 30/40-byte layouts of 0x1210 and 0x9208.
+"""
+
+from __future__ import annotations
+
+from jt808.protocol.messages.subiao import SUBIAO
+from jt808.protocol.messages.yuebiao import YUEBIAO
+from jt808.protocol.registry import DEFAULT_PROFILE, Profile
+
+__all__ = ["BUILTIN_PROFILES", "builtin_profile"]
+
+BUILTIN_PROFILES: dict[str, Profile] = {"default": DEFAULT_PROFILE, "subiao": SUBIAO, "yuebiao": YUEBIAO}
+
+
+def builtin_profile(name: str) -> Profile:
+    """The profile called ``name``; ``KeyError`` names the choices."""
+    try:
+        return BUILTIN_PROFILES[name]
+    except KeyError:
+        raise KeyError(f"unknown profile {name!r} (choices: {', '.join(BUILTIN_PROFILES)})") from None

@@ -76,8 +76,8 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
 
     [attachments]               # the SuBiao/YueBiao alarm-attachment server (docs/subiao.md)
     enabled = true
-    host = "0.0.0.0"
-    port = -1                   # -1 = terminal port + 1 (6809; ephemeral when the terminal port is 0)
+    host = ""                   # "" = the terminals' listen address (server.host)
+    port = -1                   # -1 = 6809 with the default terminal port 6808, else a free port (named in 0x9208)
     advertise_host = ""         # address named in 0x9208; "" = the address the terminal reached us on
     advertise_port = 0          # 0 = the port bound
     auto_request = true         # send 0x9208 for ADAS/DSM/BSD alarms (0x0200 items) with attachments
@@ -253,7 +253,7 @@ class StorageConfig:
 @dataclass
 class AttachmentConfig:
     enabled: bool = True
-    host: str = "0.0.0.0"
+    host: str = ""
     port: int = -1
     advertise_host: str = ""
     advertise_port: int = 0
@@ -431,7 +431,8 @@ class Config:
                               f"not {self.session.profile!r}")
         a = self.attachments
         if not -1 <= a.port <= 65535 or not 0 <= a.advertise_port <= 65535:
-            raise ConfigError("attachments.port must be -1 (terminal port + 1) or 0..65535, "
+            raise ConfigError("attachments.port must be -1 (6809 beside the default 6808, else any free port) "
+                              "or 0..65535, "
                               "attachments.advertise_port 0..65535")
         if a.max_file_size <= 0 or a.max_files <= 0 or a.max_packet <= 0 or a.stall_timeout <= 0:
             raise ConfigError("attachments.max_file_size, max_files, max_packet and stall_timeout must be > 0")

@@ -83,6 +83,13 @@ def fail(e: ConfigError | StartupError) -> NoReturn:
 @click.option("--db", help="Storage: postgresql://user@host/db, sqlite:///file.db, memory, or none "
               "(no data kept).  [default: SQLite in the data dir]")
 @click.option("--mqtt", help="MQTT broker URL for the bridge (mqtt://host:1883).")
+@click.option("--attachment-port", type=click.IntRange(0, 65535), help="Alarm-attachment server port (SuBiao/YueBiao "
+              "evidence uploads after 0x9208).  [default: 6809 beside the default terminal port, else a free port]")
+@click.option("--attachment-host", help="Address named in 0x9208 for the attachment server.  [default: the "
+              "address the terminal reached]")
+@click.option("--no-attachments", is_flag=True, default=False, help="No attachment server, no automatic 0x9208.")
+@click.option("--profile", type=click.Choice(["default", "subiao", "yuebiao"]), help="Device profile of the "
+              "terminals (active-safety layouts).  [default: default]")
 @click.option("--token", help="Bearer token required by the HTTP API.")
 @click.option("--auth", "auth_mode", type=click.Choice(["builtin", "anonymous", "http"]),
               help="Registration/authentication policy.  [default: builtin]")
@@ -102,7 +109,8 @@ def command(config_file: str | None, data_dir: str | None, host: str | None, por
             http_host: str | None, http_port: int | None, db: str | None, mqtt: str | None, token: str | None,
             auth_mode: str | None, auto_register: bool | None, workers: int | None, worker_index: int | None,
             no_udp: bool, media_port: int | None, advertise_ip: str | None, no_video: bool,
-            log_level: str | None) -> None:
+            log_level: str | None, attachment_port: int | None = None, attachment_host: str | None = None,
+            no_attachments: bool = False, profile: str | None = None) -> None:
     """Run the platform gateway: terminals on TCP/UDP, HTTP API, storage, MQTT bridge."""
     try:
         cfg = Config.load(config_file, env=os.environ, **{
@@ -110,7 +118,9 @@ def command(config_file: str | None, data_dir: str | None, host: str | None, por
             "http.port": http_port, "storage.db": db, "mqtt.url": mqtt, "http.token": token,
             "auth.mode": auth_mode, "auth.auto_register": auto_register, "server.udp": False if no_udp else None,
             "server.workers": workers, "log.level": log_level, "video.port": media_port,
-            "video.advertise_ip": advertise_ip, "video.enabled": False if no_video else None})
+            "video.advertise_ip": advertise_ip, "video.enabled": False if no_video else None,
+            "attachments.port": attachment_port, "attachments.advertise_host": attachment_host,
+            "attachments.enabled": False if no_attachments else None, "session.profile": profile})
     except ConfigError as e:
         fail(e)
     _setup_logging(cfg.log.level)

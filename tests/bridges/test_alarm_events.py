@@ -66,7 +66,7 @@ async def test_dsm_alarm_with_evidence_end_to_end(make_node: Any, retained: set[
             assert [(a["name"], a["size"], a["alarm_id"]) for a in announced] == [
                 (f.name, len(f.data), sign.key()) for f in files]
 
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gw.http_port}", timeout=10) as api:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{node.http_port}", timeout=10) as api:
                 listed = (await api.get(f"/api/v1/terminals/{phone}/alarms", params={"kind": "dsm"})).json()
                 [item] = listed["items"]
                 assert item["alarm_id"] == sign.key() and len(item["attachments"]) == 3

@@ -18,6 +18,7 @@ Each alarm is :func:`jt808.gateway.alarms.alarm_json` with its ``attachments`` (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,9 +26,9 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI, Query
 from fastapi.responses import FileResponse
 
+from jt808.errors import JT808Error
 from jt808.gateway.alarms import alarm_json, attachment_json
 from jt808.gateway.errors import TerminalOffline
-from jt808.http.app import COMMAND_ERRORS, _ts, _when
 from jt808.http.errors import ApiError, responses
 from jt808.protocol.bits import CONFIRMABLE_MASK
 from jt808.protocol.messages.tracking import ConfirmAlarm
@@ -40,10 +41,17 @@ __all__ = ["add_alarm_routes"]
 KINDS = ("standard", "video", "adas", "dsm", "tpms", "bsd")
 
 
-def add_alarm_routes(app: FastAPI, gw: Gateway, api: list[Any], storage: Any) -> None:
+def _ts(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt is not None else None
+
+
+def add_alarm_routes(app: FastAPI, gw: Gateway, api: list[Any], storage: Any,
+                     when: Callable[[str, str | None], datetime | None]) -> None:
+    """Add the routes to ``app`` (``api``: the dependencies of an ``/api`` route, ``storage()``: the open
+    storage or the ``storage_unavailable`` error, ``when(name, text)``: a ``start``/``end`` parameter)."""
     async def listing(phone: str | None, start: str | None, end: str | None, kind: str | None,
                       acknowledged: bool | None, limit: int, offset: int) -> Any:
-        t0, t1 = _when("start", start), _when("end", end)
+        t0, t1 = when("start", start), when("end", end)
         if kind is not None and kind not in KINDS:
             raise ApiError("bad_request", f"kind must be one of {', '.join(KINDS)}", detail={"field": "kind"})
         st = storage()
@@ -93,7 +101,7 @@ def add_alarm_routes(app: FastAPI, gw: Gateway, api: list[Any], storage: Any) ->
             try:
                 await gw.send(row.phone, body, wait=True, timeout=10)
                 confirm = {"msg_id": 0x8203, "sent": True, "replied": True}
-            except COMMAND_ERRORS as e:
+            except JT808Error as e:  # offline, no reply, failure result, queue full
                 confirm = {"msg_id": 0x8203, "sent": not isinstance(e, TerminalOffline), "replied": False,
                            "error": str(e)}
         await st.ack_alarm(alarm_pk, datetime.now(UTC))

@@ -51,6 +51,7 @@ from jt808.errors import DecodeError, EncodeError, JT808Error, ReplyTimeout
 from jt808.gateway.errors import CommandFailed, DownlinkQueueFull, TerminalOffline
 from jt808.gateway.metrics import CONTENT_TYPE
 from jt808.http import docs, schemas
+from jt808.http.alarms import add_alarm_routes
 from jt808.http.errors import ApiError, error_response, install, responses
 from jt808.protocol.header import canonical_phone
 
@@ -346,9 +347,7 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
 
     if worker is None and gw.config.http.console:
         add_console(app, gw, auth, token, _when, phone_path)
-    from jt808.http.alarms import add_alarm_routes
-
-    add_alarm_routes(app, gw, api, storage)
+    add_alarm_routes(app, gw, api, storage, _when)
     if worker is not None:
         _internal_routes(app, gw, token, worker)
     return app

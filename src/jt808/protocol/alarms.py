@@ -32,8 +32,8 @@ __all__ = ["ATTACHMENT_KINDS", "AlarmInfo", "AlarmTracker", "decode_safety_item"
 ATTACHMENT_KINDS = frozenset({"adas", "dsm", "bsd"})
 
 _KINDS = {0x64: "adas", 0x65: "dsm", 0x66: "tpms", 0x67: "bsd"}
-_SUBIAO = {0x64: subiao.AdasAlarm, 0x65: subiao.DsmAlarm, 0x66: subiao.TireAlarm, 0x67: subiao.BsdAlarm}
-_YUEBIAO = {0x64: yuebiao.YueBiaoAdasAlarm, 0x65: yuebiao.YueBiaoDsmAlarm, 0x66: yuebiao.YueBiaoTireAlarm,
+_SUBIAO: dict[int, type[Record]] = {0x64: subiao.AdasAlarm, 0x65: subiao.DsmAlarm, 0x66: subiao.TireAlarm, 0x67: subiao.BsdAlarm}
+_YUEBIAO: dict[int, type[Record]] = {0x64: yuebiao.YueBiaoAdasAlarm, 0x65: yuebiao.YueBiaoDsmAlarm, 0x66: yuebiao.YueBiaoTireAlarm,
             0x67: yuebiao.YueBiaoBsdAlarm}
 _BASE = {0x64: 47, 0x65: 47, 0x66: 41, 0x67: 41}  # SuBiao sizes (TPMS without tyres)
 _TITLES: dict[int, Any] = {0x64: subiao.AdasEvent, 0x65: subiao.DsmEvent, 0x67: subiao.BsdEvent}

@@ -2,8 +2,10 @@
 round trips of the profile-only bodies and of the alarm items, and the code enums.
 
 Vectors in ``tests/vectors/profiles/<profile>/<msg_id>/<version>-<source>.hex`` are decoded with that profile
-(sources: ``gojt808`` go-jt808 protocol/model/parse_test.go frames; ``scyb`` / ``scas`` bodies of SmallChi's
-JT808.Protocol.Extensions.YueBiao.Test / JTActiveSafety tests in a computed header).
+(sources: ``gojt808`` go-jt808 protocol/model/parse_test.go frames; ``scyb`` / ``scas`` / ``sc1078`` bodies of
+SmallChi's JT808.Protocol.Extensions.YueBiao.Test / JTActiveSafety / JT1078 tests in a computed header;
+``scas-fixedlen``: SmallChi JTActiveSafety JT808_0x0200_0x64_Test's item values with the item length byte 0x2F —
+that test writes 0x20 for its 47-byte item).
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from hypothesis import strategies as st
 import jt808
 from jt808 import V2013, V2019
 from jt808.protocol.buffer import Reader, Writer
-from jt808.protocol.messages import subiao, yuebiao
+from jt808.protocol.messages import jt1078, subiao, yuebiao
+from jt808.protocol.messages.location import LocationReport
+from jt808.protocol.messages.safety_items import decode_safety_item, encode_safety_item
 from jt808.protocol.packet import decode_body, encode_body
 
-PROFILES = {"subiao": subiao.SUBIAO, "yuebiao": yuebiao.YUEBIAO}
+PROFILES = {"jt1078": jt1078.JT1078, "subiao": subiao.SUBIAO, "yuebiao": yuebiao.YUEBIAO}
 VECTOR_DIR = Path(__file__).resolve().parent.parent / "vectors" / "profiles"
 VECTORS = sorted(VECTOR_DIR.glob("*/*/*.hex"))
 FAST = settings(deadline=None, max_examples=40, suppress_health_check=[HealthCheck.too_slow])
@@ -195,3 +199,87 @@ def test_codes_have_chinese_titles() -> None:
 
 def test_alarm_sign_key() -> None:
     assert subiao.AlarmSign("T000001", "250101120000", 3, 2, 0).key() == "T000001-250101120000-3"
+
+
+# -- the item and parameter rows of the profiles ----------------------------------------------------------
+def _vector(name: str) -> jt808.Packet:
+    path = VECTOR_DIR / name
+    return jt808.decode(bytes.fromhex(path.read_text().strip()), PROFILES[name.split("/")[0]])
+
+
+def test_jt1078_parameters_are_structured() -> None:
+    # go-jt808's 0x0104 answer: 0x0075 … 0x007C as a real terminal sends them
+    params = {p.id: p.value for p in _vector("jt1078/0104/2019-gojt808.hex").body.params}
+    rows = jt1078.JT1078.params
+    av = dict(zip((f.name for f in rows[0x0075].fields), rows[0x0075].unpack(params[0x0075]), strict=True))
+    assert av == {"live_mode": 0, "live_resolution": 3, "live_keyframe_interval": 400, "live_frame_rate": 50,
+                  "live_bit_rate": 40, "store_mode": 0, "store_resolution": 3, "store_keyframe_interval": 400,
+                  "store_frame_rate": 50, "store_bit_rate": 40, "osd": 5, "audio_output": 1}
+    assert rows[0x0079].unpack(params[0x0079]) == (40, 8, 1)
+    assert params[0x007A] == bytes.fromhex("00000023") and rows[0x007A].unpack(params[0x007A])[:2] == (1, 1)
+    assert rows[0x007B].unpack(params[0x007B]) == (50, 50)
+    assert rows[0x007C].unpack(params[0x007C])[:4] == (5, 0, 0, 0)
+    assert len(params[0x0076]) == 19 and len(params[0x0077]) == 22  # variable layouts: bytes
+    assert rows[0x0075].pack(rows[0x0075].unpack(params[0x0075])) == params[0x0075]
+    # the default profile keeps them raw (vendors squat these ids)
+    assert jt808.DEFAULT_PROFILE.params.get(0x0075) is None
+
+
+def test_jt1078_items() -> None:
+    p = _vector("jt1078/0200/2013-sc1078.hex")
+    assert dict(p.body.extras) == {0x14: 100, 0x15: 100, 0x16: 100, 0x17: 100, 0x18: 100}
+    assert {k: v for k, v in jt808.to_json(p, jt1078.JT1078)["body"]["extra"].items()} == {
+        "video_alarm": 100, "video_signal_lost": 100, "video_signal_blocked": 100, "storage_fault": 100,
+        "abnormal_driving": 100}
+
+
+def test_adas_item_and_its_alarm() -> None:
+    from jt808.protocol.alarms import AlarmTracker
+
+    p = _vector("subiao/0200/2013-scas-fixedlen.hex")
+    [(eid, item)] = p.body.extras
+    assert eid == 0x64 and isinstance(item, subiao.AdasAlarm)
+    assert (item.id, item.flag, item.type, item.level, item.front_speed, item.front_distance, item.deviation,
+            item.road_sign, item.road_sign_value) == (1, 12, 6, 5, 18, 10, 11, 16, 15)
+    assert (item.position.speed, item.position.altitude, item.position.time, item.position.vehicle_status) == (
+        17, 7, "191211183100", 19)
+    assert item.alarm_sign == subiao.AlarmSign("4444444", "191210183100", 3, 2, 0)
+    standard, alarm = AlarmTracker().feed("013912345678", p.body)  # the report's alarm word has bit 0 set
+    assert (standard.kind, standard.code, standard.name) == ("standard", 0, "紧急报警")
+    assert (alarm.kind, alarm.code, alarm.name, alarm.alarm_id, alarm.attachments) == (
+        "adas", 6, "道路标识超限报警", "4444444-191210183100-3", 2)
+    # the default profile keeps the item's bytes; the tracker reads them all the same
+    raw = jt808.decode(jt808.encode(p, subiao.SUBIAO)).body
+    assert isinstance(raw.extras[0][1], bytes)
+    assert AlarmTracker(standard=False).feed("013912345678", raw)[0].alarm_id == alarm.alarm_id
+
+
+@pytest.mark.parametrize("cls", ITEMS, ids=lambda c: c.__name__)
+def test_safety_item_rows_round_trip_in_a_report(cls: type) -> None:
+    from tests.protocol.test_properties import record_strategy
+
+    eid = {"Adas": 0x64, "Dsm": 0x65, "Tire": 0x66, "Bsd": 0x67}[next(k for k in ("Adas", "Dsm", "Tire", "Bsd")
+                                                                       if k in cls.__name__)]
+
+    @FAST
+    @given(record_strategy(cls, V2013))
+    def run(item: Any) -> None:
+        assert decode_safety_item(eid, encode_safety_item(item)) == item
+        report = LocationReport(alarm=0, status=0, latitude=0, longitude=0, altitude=0, speed=0, direction=0,
+                                time="250101120000", extras=[(eid, item)])
+        frame = jt808.encode(jt808.Packet(jt808.Header(0x0200, "013912345678", 1), report), subiao.SUBIAO)
+        back = jt808.decode(frame, subiao.SUBIAO)
+        assert back.body.extras == [(eid, item)] and not back.problems
+        doc = json.loads(json.dumps(jt808.to_json(back, subiao.SUBIAO)))
+        assert jt808.encode(jt808.from_json(doc, subiao.SUBIAO), subiao.SUBIAO) == frame
+
+    run()
+
+
+def test_an_item_of_no_known_size_stays_raw_and_noted() -> None:
+    report = LocationReport(alarm=0, status=0, latitude=0, longitude=0, altitude=0, speed=0, direction=0,
+                            time="250101120000", extras=[(0x65, bytes(30))])
+    frame = jt808.encode(jt808.Packet(jt808.Header(0x0200, "013912345678", 1), report))
+    p = jt808.decode(frame, subiao.SUBIAO, strict=False)
+    assert p.body.extras[0][1] == bytes(30) and p.problems
+    assert jt808.encode(p, subiao.SUBIAO) == frame

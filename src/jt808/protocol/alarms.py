@@ -6,7 +6,7 @@
 - **adas / dsm / tpms / bsd**: every active-safety item 0x64–0x67 that is not an "end" flag, with its
   alarm identification (``alarm_id`` = ``AlarmSign.key()``) and attachment count. SuBiao (16-byte
   identification) and YueBiao (40-byte) layouts are told apart by the item's length, which cannot be
-  ambiguous (the two differ by 24 bytes and TPMS tyres are 15), so no profile is needed; an item that fits
+  ambiguous (the two differ by 24 bytes and a TPMS tyre is 9), so no profile is needed; an item that fits
   neither is skipped and reported in :attr:`AlarmTracker.problems`.
 
 :class:`AlarmTracker` keeps the previous alarm words per terminal (one small dict entry per phone).
@@ -17,14 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from jt808.errors import DecodeError
 from jt808.protocol.bits import ALARMS
-from jt808.protocol.buffer import Reader
 from jt808.protocol.header import V2013, Version
-from jt808.protocol.messages import subiao, yuebiao
+from jt808.protocol.messages import subiao
 from jt808.protocol.messages.jt1078 import VideoAlarm
-from jt808.protocol.registry import DEFAULT_PROFILE
-from jt808.protocol.spec import Record
+from jt808.protocol.messages.safety_items import decode_safety_item
 
 __all__ = ["ATTACHMENT_KINDS", "AlarmInfo", "AlarmTracker", "decode_safety_item"]
 
@@ -32,10 +29,6 @@ __all__ = ["ATTACHMENT_KINDS", "AlarmInfo", "AlarmTracker", "decode_safety_item"
 ATTACHMENT_KINDS = frozenset({"adas", "dsm", "bsd"})
 
 _KINDS = {0x64: "adas", 0x65: "dsm", 0x66: "tpms", 0x67: "bsd"}
-_SUBIAO: dict[int, type[Record]] = {0x64: subiao.AdasAlarm, 0x65: subiao.DsmAlarm, 0x66: subiao.TireAlarm, 0x67: subiao.BsdAlarm}
-_YUEBIAO: dict[int, type[Record]] = {0x64: yuebiao.YueBiaoAdasAlarm, 0x65: yuebiao.YueBiaoDsmAlarm, 0x66: yuebiao.YueBiaoTireAlarm,
-            0x67: yuebiao.YueBiaoBsdAlarm}
-_BASE = {0x64: 47, 0x65: 47, 0x66: 41, 0x67: 41}  # SuBiao sizes (TPMS without tyres)
 _TITLES: dict[int, Any] = {0x64: subiao.AdasEvent, 0x65: subiao.DsmEvent, 0x67: subiao.BsdEvent}
 
 
@@ -55,35 +48,6 @@ class AlarmInfo:
     attachments: int = 0
     sign: Any = None  # the AlarmSign record (active safety)
     detail: dict[str, Any] = field(default_factory=dict)
-
-
-def decode_safety_item(item_id: int, value: Any) -> Record | None:
-    """The record of an active-safety item (0x64–0x67) from its raw bytes (or an already decoded record);
-    ``None`` when the bytes fit neither the SuBiao nor the YueBiao layout."""
-    if isinstance(value, Record):
-        return value
-    if not isinstance(value, bytes | bytearray) or item_id not in _BASE:
-        return None
-    n = len(value)
-    extra = n - _BASE[item_id]
-    table = None
-    if item_id == 0x66:
-        if extra >= 0 and extra % 15 == 0 and value[40] * 15 == extra:
-            table = _SUBIAO
-        elif extra >= 24 and (extra - 24) % 15 == 0 and value[64] * 15 == extra - 24:
-            table = _YUEBIAO
-    elif extra == 0:
-        table = _SUBIAO
-    elif extra == 24:
-        table = _YUEBIAO
-    if table is None:
-        return None
-    r = Reader(bytes(value), V2013, DEFAULT_PROFILE)
-    try:
-        rec = table[item_id].decode(r)
-    except DecodeError:
-        return None
-    return rec if r.pos == r.end else None
 
 
 def _title(kind: type, code: int) -> str:

@@ -19,6 +19,7 @@ from jt808.protocol.messages import (
     params,
     records,
     register,
+    safety_items,
     subiao,
     text,
     tracking,
@@ -27,6 +28,6 @@ from jt808.protocol.messages import (
 )
 
 __all__ = [
-    "area", "general", "jt1078", "location", "media", "params", "records", "register", "subiao", "text", "tracking",
-    "transport", "yuebiao",
+    "area", "general", "jt1078", "location", "media", "params", "records", "register", "safety_items", "subiao",
+    "text", "tracking", "transport", "yuebiao",
 ]

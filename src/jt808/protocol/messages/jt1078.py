@@ -25,6 +25,9 @@ from typing import ClassVar
 from jt808.errors import TruncatedError
 from jt808.protocol.buffer import Reader
 from jt808.protocol.header import V2013, V2019
+from jt808.protocol.jsonutil import json_int
+from jt808.protocol.messages.params import BitField, ParamDef, ParamType
+from jt808.protocol.registry import ExtraCodec, Profile
 from jt808.protocol.spec import (
     BCD,
     BYTE,
@@ -41,7 +44,10 @@ from jt808.protocol.spec import (
 )
 
 __all__ = [
+    "JT1078",
     "JT1078_IDS",
+    "JT1078_ITEMS",
+    "JT1078_PARAMS",
     "AVAttributes",
     "AVResource",
     "AVResourceList",
@@ -382,3 +388,75 @@ class PtzZoom(_ChannelControl):
 #: Every JT/T 1078 signalling id declared here.
 JT1078_IDS: tuple[int, ...] = (0x1003, 0x1005, 0x1205, 0x1206, 0x9003, 0x9101, 0x9102, 0x9105, 0x9201, 0x9202,
                                0x9205, 0x9206, 0x9207, 0x9301, 0x9302, 0x9303, 0x9304, 0x9305, 0x9306)
+
+
+# ---------------------------------------------------------------------------------------------
+# 0x0200 additional items 0x14-0x18 and parameters 0x0075-0x007C: rows of the item / parameter tables,
+# registered on the ``jt1078`` profile (vendors squat these ids, so they are not standard-table rows)
+# ---------------------------------------------------------------------------------------------
+def _uint_item(eid: int, key: str, size: int, description: str) -> ExtraCodec:
+    hi = (1 << (8 * size)) - 1
+    return ExtraCodec(key, lambda b: int.from_bytes(b, "big"), lambda v: int(v).to_bytes(size, "big"), (size,),
+                      uint=size, id=eid, wire={2: "WORD", 4: "DWORD"}[size], description=description,
+                      from_json=lambda v, f: json_int(v, f, 0, hi))
+
+
+#: JT/T 1078 table 13/14/15 items of the location report.
+JT1078_ITEMS: tuple[ExtraCodec, ...] = (
+    _uint_item(0x14, "video_alarm", 4, "JT/T 1078 video alarms, bits per VideoAlarm (视频相关报警)"),
+    _uint_item(0x15, "video_signal_lost", 4, "video signal lost, bit n = logical channel n+1 (视频信号丢失报警状态)"),
+    _uint_item(0x16, "video_signal_blocked", 4, "video signal blocked, bit n = channel n+1 (视频信号遮挡报警状态)"),
+    _uint_item(0x17, "storage_fault", 2, "storage faults: bits 0-11 main stores 1-12, 12-15 backup 1-4 "
+                                         "(存储器故障报警状态)"),
+    _uint_item(0x18, "abnormal_driving", 2, "abnormal driving: bit 0 fatigue, 1 phone, 2 smoking; bits 8-15 fatigue "
+                                            "level 0-100 (异常驾驶行为报警详细描述)"),
+)
+
+
+def _stream(prefix: str, shift: int) -> tuple[BitField, ...]:
+    """One encoder setting of 0x0075: mode BYTE, resolution BYTE, key-frame interval WORD, frame rate BYTE,
+    bit rate DWORD (9 bytes), ``shift`` bits from the value's end."""
+    return (BitField(f"{prefix}_mode", shift + 64, 8), BitField(f"{prefix}_resolution", shift + 56, 8),
+            BitField(f"{prefix}_keyframe_interval", shift + 40, 16), BitField(f"{prefix}_frame_rate", shift + 32, 8),
+            BitField(f"{prefix}_bit_rate", shift, 32))
+
+
+def _wake_times() -> tuple[BitField, ...]:
+    out: list[BitField] = []
+    for i in range(4):  # 4 periods × (wake BCD[2], sleep BCD[2]), from the value's end backwards
+        base = (3 - i) * 32
+        out += [BitField(f"period{i + 1}_wake_bcd", base + 16, 16), BitField(f"period{i + 1}_sleep_bcd", base, 16)]
+    return tuple(out)
+
+
+_RAW = ParamType.RAW
+#: JT/T 1078 terminal parameters (table 2-9 of the standard): fixed layouts as bit fields of the value. Values stay
+#: bytes (base64 in JSON, as in the standard table, so a document reads the same with or without the profile);
+#: ``ParamDef.unpack`` / ``pack`` give and take the fields, ``--pretty`` / ``--explain`` name them.
+JT1078_PARAMS: tuple[ParamDef, ...] = (
+    ParamDef(0x0075, "av_params", ParamType.BYTES,
+             "音视频参数设置: real-time stream and storage encoder settings, OSD bits, audio output", 21,
+             fields=(*_stream("live", 96), *_stream("store", 24), BitField("osd", 8, 16),
+                     BitField("audio_output", 0, 8))),
+    ParamDef(0x0076, "av_channels", _RAW, "音视频通道列表设置: channel counts and the physical -> logical channel "
+             "table (variable length, raw)"),
+    ParamDef(0x0077, "video_channel_params", _RAW, "单独视频通道参数设置: per-channel encoder settings (variable "
+             "length, raw)"),
+    ParamDef(0x0079, "special_alarm_recording", ParamType.BYTES, "特殊报警录像参数设置", 3,
+             fields=(BitField("storage_threshold_pct", 16, 8), BitField("duration_min", 8, 8),
+                     BitField("pre_record_min", 0, 8))),
+    ParamDef(0x007A, "video_alarm_mask", ParamType.BYTES, "视频相关报警屏蔽字 (DWORD): bit = VideoAlarm bit, 1 masks",
+             4,
+             fields=tuple(BitField(a.name.lower(), int(a), 1) for a in VideoAlarm)),
+    ParamDef(0x007B, "image_analysis_alarms", ParamType.BYTES, "图像分析报警参数设置", 2,
+             fields=(BitField("passenger_limit", 8, 8), BitField("fatigue_threshold", 0, 8))),
+    ParamDef(0x007C, "sleep_wake", ParamType.BYTES, "终端休眠模式唤醒设置: mode, conditions, days, period flags, four "
+             "periods (BCD hhmm)", 20,
+             fields=(BitField("wake_mode", 152, 8), BitField("wake_condition", 144, 8),
+                     BitField("wake_days", 136, 8), BitField("periods_enabled", 128, 8), *_wake_times())),
+)
+
+#: Terminals speaking JT/T 1078: its location items and parameters (the messages need no profile).
+JT1078 = Profile("jt1078")
+JT1078.register_extras(JT1078_ITEMS)
+JT1078.register_params(JT1078_PARAMS)

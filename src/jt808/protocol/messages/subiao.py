@@ -30,8 +30,9 @@ from typing import Any, ClassVar
 from jt808.errors import BodyError, DecodeError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2013, V2019, Version
+from jt808.protocol.messages.jt1078 import JT1078
+from jt808.protocol.messages.params import ParamDef, ParamType
 from jt808.protocol.messages.transport import DownlinkPassThrough, UplinkPassThrough
-from jt808.protocol.registry import Profile
 from jt808.protocol.spec import (
     BCD,
     BYTE,
@@ -52,6 +53,7 @@ from jt808.protocol.spec import (
 
 __all__ = [
     "ACTIVE_SAFETY",
+    "SAFETY_PARAMS",
     "SUBIAO",
     "SUBIAO_IDS",
     "AdasAlarm",
@@ -596,12 +598,23 @@ class PeripheralQuery(DownlinkPassThrough):
         return cls(typ, b"", list(ids))
 
 
-#: The profile layer shared by SuBiao and YueBiao terminals (peripheral pass-through types).
-ACTIVE_SAFETY = Profile("active-safety")
+#: The profile layer shared by SuBiao and YueBiao terminals: JT/T 1078 items and parameters, the peripheral
+#: pass-through types; the alarm items 0x64-0x67 (``safety_items``) and the parameters 0xF364-0xF367.
+ACTIVE_SAFETY = JT1078.derive("active-safety")
 ACTIVE_SAFETY.register_message(PeripheralPassThrough, (V2013, V2019), 0x0900)
 ACTIVE_SAFETY.register_message(PeripheralQuery, (V2013, V2019), 0x8900)
 PeripheralPassThrough.msg_id = 0x0900
 PeripheralQuery.msg_id = 0x8900
+
+#: Parameters 0xF364-0xF367 (and YueBiao's 0xF370): named rows; their values are kept as bytes (the field lists
+#: differ between the regional editions).
+SAFETY_PARAMS: tuple[ParamDef, ...] = (
+    ParamDef(0xF364, "adas_params", ParamType.RAW, "高级驾驶辅助系统参数 (ADAS thresholds, speeds, photo/video)"),
+    ParamDef(0xF365, "dsm_params", ParamType.RAW, "驾驶员状态监测系统参数 (DSM thresholds, photo/video settings)"),
+    ParamDef(0xF366, "tpms_params", ParamType.RAW, "胎压监测系统参数 (tyre model, pressure/temperature thresholds)"),
+    ParamDef(0xF367, "bsd_params", ParamType.RAW, "盲区监测系统参数 (rear / side approach thresholds)"),
+)
+ACTIVE_SAFETY.register_params(SAFETY_PARAMS)
 
 #: SuBiao (JSATL12) terminals.
 SUBIAO = ACTIVE_SAFETY.derive("subiao")

@@ -13,6 +13,7 @@ Everything else (0x1211, 0x1212, 0x9212, the 0x0900/0x8900 peripheral types) is 
 from __future__ import annotations
 
 from jt808.protocol.header import V2013, V2019
+from jt808.protocol.messages.params import ParamDef, ParamType
 from jt808.protocol.messages.subiao import (
     ACTIVE_SAFETY,
     AdasAlarm,
@@ -132,6 +133,9 @@ class UpgradeProgress(Body):
 YUEBIAO = ACTIVE_SAFETY.derive("yuebiao")
 YUEBIAO.register_message(YueBiaoAlarmAttachmentList, (V2013, V2019), 0x1210)
 YUEBIAO.register_message(YueBiaoAlarmAttachmentRequest, (V2013, V2019), 0x9208)
+
+YUEBIAO.register_params((ParamDef(0xF370, "video_protocol_version", ParamType.RAW,
+                                  "智能视频协议版本信息 (YueBiao: the intelligent-video protocol version)"),))
 
 #: Message ids whose YueBiao layout differs from SuBiao's, plus the YueBiao-only 0x1FC4.
 YUEBIAO_IDS: tuple[int, ...] = (0x1210, 0x9208, 0x1FC4)

@@ -88,7 +88,8 @@ def _summary_table(summary: dict[str, Any]) -> Any:
     t.add_column("value", justify="right")
     for key in ("terminals_connected", "registered", "authenticated", "sent", "acked", "location_reports",
                 "heartbeats", "commands_answered", "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99",
-                "ack_latency_ms_max", "reconnects", "camera_streams", "errors", "elapsed_s"):
+                "ack_latency_ms_max", "reconnects", "camera_streams", "alarms", "uploads", "uploaded_files", "errors",
+                "elapsed_s"):
         t.add_row(key, str(summary[key]))
     if summary["error_kinds"]:
         t.add_row("error kinds", ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items())))
@@ -103,7 +104,7 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
     out = [f"{key}: {summary[key]}" for key in (
         "terminals_connected", "registered", "authenticated", "sent", "acked", "location_reports", "heartbeats",
         "commands_answered", "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99", "ack_latency_ms_max",
-        "reconnects", "camera_streams", "errors", "elapsed_s")]
+        "reconnects", "camera_streams", "alarms", "uploads", "uploaded_files", "errors", "elapsed_s")]
     if summary["error_kinds"]:
         out.append("error_kinds: " + ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items())))
     out += [f"connect_failed: {reason} ({n}x)" for reason, n in sorted(summary["connect_failures"].items())]
@@ -137,17 +138,21 @@ def _summary_lines(summary: dict[str, Any]) -> list[str]:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the summary as JSON here.")
 @click.option("--quiet", is_flag=True, help="No live display (summary only).")
 @click.option("--profile", type=click.Choice(["basic", "dashcam"]), default="basic", show_default=True,
-              help="dashcam: terminals answer 0x9101 by streaming an H.264 test clip (PyAV) to the media port.")
+              help="dashcam: terminals answer 0x9101 by streaming an H.264 test clip (PyAV) to the media port, and "
+                   "raise ADAS/DSM alarms whose evidence they upload on 0x9208 (--alarm-interval).")
 @click.option("--live", default=0, show_default=True, type=click.IntRange(0),
               help="dashcam: have the platform (--api) keep channel 1 of this many terminals streaming.")
 @click.option("--api", default="http://127.0.0.1:8808", show_default=True, help="The platform's HTTP API (--live).")
 @click.option("--token", default="", help="Bearer token of the HTTP API (--live).")
+@click.option("--alarm-interval", default=20.0, show_default=True, type=click.FloatRange(0),
+              help="dashcam: mean seconds between ADAS/DSM alarms of one terminal (0: none); their evidence is "
+                   "uploaded to the attachment server when the platform sends 0x9208.")
 @click.option("--clip", default="4,25,320x240,0", show_default=True,
               help="dashcam clip: seconds,fps,WxH,bit/s (0 = x264's default quality).")
 def command(server: str, terminals: int, rate: float, duration: float, version: str, udp: bool,
             heartbeat: float, ack_timeout: float, connect_rate: float, phone_base: int, seed: int, quirks: float,
             no_reconnect: bool, json_path: str | None, quiet: bool, profile: str, live: int, api: str, token: str,
-            clip: str) -> None:
+            clip: str, alarm_interval: float = 20.0) -> None:
     """Run N virtual terminals against a JT/T 808 server and report acks, latency and errors."""
     from rich.console import Console
     from rich.live import Live
@@ -165,7 +170,8 @@ def command(server: str, terminals: int, rate: float, duration: float, version: 
     cfg = FleetConfig(host=host, port=port, terminals=terminals, rate=rate, duration=duration,
                       version=Version.parse(version), udp=udp, heartbeat=heartbeat, ack_timeout=ack_timeout,
                       connect_rate=connect_rate, phone_base=phone_base, seed=seed, reconnect=not no_reconnect,
-                      profile=profile, camera_clip=camera_clip, live=live, api=api, token=token, quirks=quirks)
+                      profile=profile, camera_clip=camera_clip, live=live, api=api, token=token, quirks=quirks,
+                      alarm_interval=alarm_interval)
     console = Console(stderr=True)
     progress = _Progress(console, terminals)
     signals: list[int] = []

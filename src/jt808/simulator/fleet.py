@@ -16,6 +16,10 @@ Counters are shared (:class:`Stats`); ack latency is measured from the write of 
 arrival of the 0x8001 that quotes its serial. A message without a reply within ``ack_timeout`` seconds
 counts as an error (``timeout``); so does a negative reply (``nack``), a refused registration or
 authentication, a failed connection, a frame that cannot be read, and a connection the server closes.
+
+Dash-cams (``profile="dashcam"``) also raise ADAS / DSM alarm items with three attachments every
+``alarm_interval`` seconds on average and upload the evidence to the attachment server when the platform sends
+0x9208 (:mod:`jt808.simulator.dashcam`); an upload that does not complete is an error.
 """
 
 from __future__ import annotations
@@ -78,6 +82,7 @@ class FleetConfig:
     api: str = ""  # e.g. http://127.0.0.1:8808
     token: str = ""
     quirks: float = 0.0  # share of the fleet that misbehaves like field devices (see QUIRKS)
+    alarm_interval: float = 20.0  # dashcam: mean seconds between ADAS/DSM alarms of one terminal (0: none)
 
 
 #: How a misbehaving terminal misbehaves (one each; ``FleetConfig.quirks`` sets the share).
@@ -100,6 +105,9 @@ class Stats:
     reconnects: int = 0
     streams: int = 0  # camera streams started on the platform's request (dashcam profile)
     answered: int = 0  # platform messages answered (commands)
+    alarms: int = 0  # dashcam: ADAS/DSM alarm items sent
+    uploads: int = 0  # dashcam: 0x9208 requests whose evidence files were all uploaded
+    uploaded_files: int = 0
     bytes_out: int = 0
     bytes_in: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -126,6 +134,7 @@ class Stats:
             "ack_latency_ms_max": round(lat[-1] * 1000, 3) if lat else 0.0,
             "elapsed_s": round(elapsed, 2), "acked_per_s": round(self.acked / elapsed, 1) if elapsed else 0.0,
             "bytes_out": self.bytes_out, "bytes_in": self.bytes_in, "camera_streams": self.streams,
+            "alarms": self.alarms, "uploads": self.uploads, "uploaded_files": self.uploaded_files,
         }
 
 
@@ -161,6 +170,9 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
         self.ready: asyncio.Future[bool] | None = None
         self.timers: list[asyncio.TimerHandle] = []
         self.closing = False
+        self.alarm_rnd = random.Random(cfg.seed * 7919 + index)
+        self.alarm_seq = 0
+        self.alarm_types: dict[str, str] = {}  # alarm id (AlarmSign.key()) -> alarm type code, for file names
 
     # -- frames -----------------------------------------------------------------------------------
     def frame(self, msg_id: int, body: bytes) -> tuple[bytes, int]:
@@ -278,6 +290,12 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
         if body is None:
             packet, error = Packet(header, RawBody(b"", "error")), True
         else:
+            if header.msg_id == 0x9208 and self.fleet.config.profile == "dashcam":
+                self.send(0x0001, encode_body(TerminalGeneralReply(header.msg_sn, header.msg_id, 0), self.version),
+                          expect_ack=False)
+                self.fleet.upload(self, body)
+                self.stats.answered += 1
+                return
             if header.msg_id in (0x9101, 0x9102) and self.fleet.config.profile == "dashcam":
                 result = self.camera_command(header.msg_id, body)
                 self.send(0x0001, encode_body(TerminalGeneralReply(header.msg_sn, header.msg_id, result),
@@ -358,8 +376,27 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
         body = BASIC.pack(0, status, round(abs(r.lat) * 1e6), round(abs(r.lng) * 1e6), r.altitude,
                            round(r.speed * 10), int(r.heading) % 360, self.fleet.now_bcd())
         body += b"\x01\x04" + round(self.mileage * 10).to_bytes(4, "big") + b"\x30\x01\x1f\x31\x01\x0c"
+        if cfg.profile == "dashcam" and cfg.alarm_interval > 0 and self.alarm_rnd.random() < dt / cfg.alarm_interval:
+            body += self.alarm(body)
         self.send(0x0200, body)
         self.stats.locations += 1
+
+    def alarm(self, body: bytes) -> bytes:
+        """An ADAS or DSM alarm item (id · length · value) for the report ``body`` (jt808.simulator.dashcam)."""
+        from jt808.protocol.messages.subiao import AlarmSign
+        from jt808.simulator.dashcam import alarm_item
+
+        time_bcd = body[22:28].hex()
+        sign = AlarmSign(f"D{self.index:06d}"[-7:], time_bcd, self.alarm_seq & 0xFF, 3, 0)
+        lat, lng = struct.unpack_from(">II", body, 8)
+        eid, item, alarm_type = alarm_item(self.alarm_rnd, self.alarm_seq, sign, lat, lng, round(self.route.speed),
+                                           time_bcd)
+        self.alarm_seq += 1
+        self.alarm_types[sign.key()] = alarm_type
+        if len(self.alarm_types) > 64:
+            self.alarm_types.pop(next(iter(self.alarm_types)))
+        self.stats.alarms += 1
+        return bytes((eid, len(item))) + item
 
     def heartbeat(self) -> None:
         self.send(0x0002, b"")
@@ -404,6 +441,7 @@ class Fleet:
         self.terminals = [VirtualTerminal(self, i) for i in range(config.terminals)]
         self.stopping = False
         self._interrupt: asyncio.Event | None = None
+        self._uploads: set[asyncio.Task[None]] = set()
         self._bcd_at = -1
         self._bcd = b""
         self._register_cache: dict[int, bytes] = {}
@@ -444,6 +482,36 @@ class Fleet:
             return encode_body(TerminalAuth(code=code, imei=f"86{t.index:013d}", software_version="sim-1.0"),
                                t.version)
         return encode_body(TerminalAuth(code=code), t.version)
+
+    # -- dash-cam evidence -------------------------------------------------------------------------
+    def upload(self, t: VirtualTerminal, body: bytes) -> None:
+        """Upload the evidence of the alarm an 0x9208 ``body`` names (in the background)."""
+        task = asyncio.get_running_loop().create_task(self._upload(t, body))
+        self._uploads.add(task)
+        task.add_done_callback(self._uploads.discard)
+
+    async def _upload(self, t: VirtualTerminal, body: bytes) -> None:
+        from jt808.client.attachments import upload_attachments
+        from jt808.protocol.packet import decode_body
+        from jt808.simulator.dashcam import evidence_files
+
+        cfg = self.config
+        st = self.stats
+        try:
+            request = decode_body(0x9208, t.version, body)[0]
+            alarm_type = t.alarm_types.get(request.alarm_sign.key(), "6501")
+            files = evidence_files(request, alarm_type, t.index * 1000 + request.alarm_sign.seq)
+            host = request.ip if request.ip not in ("0.0.0.0", "::") else cfg.host
+            result = await upload_attachments(request, t.phone, files, version=t.version, timeout=cfg.ack_timeout,
+                                              host=host)
+        except (OSError, TimeoutError, JT808Error) as e:
+            st.errors[f"upload_{type(e).__name__}"] += 1
+            return
+        st.uploaded_files += len(result.completed)
+        if result.failed:
+            st.errors["upload_incomplete"] += 1
+        else:
+            st.uploads += 1
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def open(self, t: VirtualTerminal) -> bool:
@@ -563,8 +631,11 @@ class Fleet:
             if interrupt.is_set():
                 drain = min(drain, 1.0)  # interrupted: a short look for the acks in flight, then the summary
             deadline = time.monotonic() + drain
-            while any(t.pending for t in self.terminals) and time.monotonic() < deadline:
+            while (any(t.pending for t in self.terminals) or self._uploads) and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
+            for task in list(self._uploads):
+                task.cancel()
+                self.stats.errors["upload_unfinished"] += 1
             now = time.monotonic() + cfg.ack_timeout + 1  # whatever is still pending now is late
             for t in self.terminals:
                 t.expire(now, cfg.ack_timeout)

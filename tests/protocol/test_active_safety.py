@@ -283,3 +283,20 @@ def test_an_item_of_no_known_size_stays_raw_and_noted() -> None:
     p = jt808.decode(frame, subiao.SUBIAO, strict=False)
     assert p.body.extras[0][1] == bytes(30) and p.problems
     assert jt808.encode(p, subiao.SUBIAO) == frame
+
+
+def test_cli_decode_and_encode_with_a_profile() -> None:
+    from click.testing import CliRunner
+
+    from jt808.commands.decode import decode_command, encode_command
+
+    frame = (VECTOR_DIR / "yuebiao" / "1210" / "2013-gojt808.hex").read_text().strip()
+    out = CliRunner().invoke(decode_command, ["--profile", "yuebiao", frame])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["body"]["alarm_sign"]["terminal_id"] == "1234cd."
+    back = CliRunner().invoke(encode_command, ["--profile", "yuebiao", out.output.strip()])
+    assert back.output.strip() == frame
+    explained = CliRunner().invoke(decode_command, ["--profile", "subiao", "--explain",
+                                                    (VECTOR_DIR / "subiao" / "0900" / "2013-scas-f7.hex").read_text()])
+    assert "PeripheralPassThrough" in explained.output or '"peripherals"' in explained.output

@@ -44,9 +44,13 @@ _CHUNK = 1 << 16
 _unhexlify = binascii.unhexlify
 
 
-def _profile(version: str | None, encoding: str | None, lenient: bool) -> Profile:
+def _profile(version: str | None, encoding: str | None, lenient: bool, base: str = "default") -> Profile:
+    """The device profile of the command line: a built-in one (``--profile``) with the flags' changes."""
+    from jt808.protocol.profiles import builtin_profile
+
+    root = builtin_profile(base)
     if version is None and encoding in (None, "gbk") and not lenient:
-        return DEFAULT_PROFILE
+        return root
     changes: dict[str, Any] = {}
     if version is not None:
         changes["force_version"] = Version.parse(version)
@@ -58,7 +62,7 @@ def _profile(version: str | None, encoding: str | None, lenient: bool) -> Profil
         changes["encoding"] = encoding
     if lenient:
         changes["accept_bad_check"] = True
-    return DEFAULT_PROFILE.derive("cli", **changes)
+    return root.derive("cli", **changes)
 
 
 def parse_hex(text: bytes | str) -> bytes:
@@ -251,8 +255,11 @@ def _guard_pipe(fn: Callable[[], None]) -> None:
 @click.option("--explain", is_flag=True, help="Annotated hex dump of header and body before the JSON.")
 @click.option("--pcap", "pcap", type=click.Path(exists=True, dir_okay=False),
               help="Read frames from the TCP/UDP payloads of a pcap/pcapng capture.")
+@click.option("--profile", "profile_name", type=click.Choice(["default", "jt1078", "subiao", "yuebiao"]),
+              default="default", show_default=True,
+              help="Device profile: JT/T 1078 items and parameters, SuBiao / YueBiao active-safety layouts.")
 def decode_command(frames: tuple[str, ...], version: str | None, encoding: str | None, strict: bool,
-                   lenient: bool, pretty: bool, explain: bool, pcap: str | None) -> None:
+                   lenient: bool, pretty: bool, explain: bool, pcap: str | None, profile_name: str = "default") -> None:
     """Decode hex frames (arguments, or stdin lines) to EMQX JSON, one line per frame.
 
     \b
@@ -264,7 +271,7 @@ def decode_command(frames: tuple[str, ...], version: str | None, encoding: str |
     """
     if strict and lenient:
         raise click.UsageError("--strict and --lenient exclude each other")
-    profile = _profile(version, encoding, lenient)
+    profile = _profile(version, encoding, lenient, profile_name)
     mode = "strict" if strict else "lenient" if lenient else "tolerant"
     out = _Out()
 
@@ -318,8 +325,10 @@ def decode_command(frames: tuple[str, ...], version: str | None, encoding: str |
 @click.option("--max-body", type=click.IntRange(1, 1023), default=1023, show_default=True,
               help="Largest body per frame; longer bodies are sent as sub-packages.")
 @click.option("--upper", is_flag=True, help="Upper-case hex.")
+@click.option("--profile", "profile_name", type=click.Choice(["default", "jt1078", "subiao", "yuebiao"]),
+              default="default", show_default=True, help="Device profile (as for decode).")
 def encode_command(documents: tuple[str, ...], version: str | None, encoding: str | None, max_body: int,
-                   upper: bool) -> None:
+                   upper: bool, profile_name: str = "default") -> None:
     """Encode EMQX JSON (arguments, or stdin lines) to hex frames, one per line.
 
     \b
@@ -327,7 +336,7 @@ def encode_command(documents: tuple[str, ...], version: str | None, encoding: st
       jt808 encode '{"header":{"msg_id":32769,"encrypt":0,"phone":"013912345678","msg_sn":1},
                      "body":{"seq":1,"id":2,"result":0}}'
     """
-    profile = _profile(None, encoding, False)
+    profile = _profile(None, encoding, False, profile_name)
     forced = Version.parse(version) if version is not None else None
     out = _Out()
     failed = False

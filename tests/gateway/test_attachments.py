@@ -129,8 +129,9 @@ async def test_dsm_alarm_evidence_upload_with_a_lost_packet(tmp_path: Path) -> N
             assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
             gone = await api.get("/api/v1/attachments/424242")
             assert gone.status_code == 404 and gone.json()["error"] == "unknown_attachment"
-            media = (await api.get(f"/api/v1/terminals/{PHONE}/media")).json()
-            assert [a["name"] for a in media["attachments"]] == [f.name for f in files]
+            index = (await api.get(f"/api/v1/terminals/{PHONE}/attachments")).json()
+            assert [a["name"] for a in index["attachments"]] == [f.name for f in files]
+            assert {a["alarm_id"] for a in index["attachments"]} == {sign.key()}
             acked = (await api.post(f"/api/v1/alarms/{item['id']}/ack")).json()
             assert acked["acknowledged_at"] and acked["confirm"] is None  # nothing to confirm on the terminal
             assert (await api.get("/api/v1/alarms", params={"acknowledged": "false"})).json()["total"] == 0

@@ -9,8 +9,8 @@
                                                        standard alarm bit 0x8203 can confirm is
                                                        confirmed on the terminal when it is online)
 ``GET  /api/v1/attachments/{id}``                      an alarm attachment file
-``GET  /api/v1/terminals/{phone}/media``               the media index: multimedia (0x0801) files and
-                                                       alarm attachments of the terminal
+``GET  /api/v1/terminals/{phone}/attachments``         the alarm attachment files of a terminal (its
+                                                       0x0801 media: ``…/media``, the console's routes)
 =====================================================  =============================================
 
 Each alarm is :func:`jt808.gateway.alarms.alarm_json` with its ``attachments`` (``url`` to download).
@@ -117,17 +117,15 @@ def add_alarm_routes(app: FastAPI, gw: Gateway, api: list[Any], storage: Any,
             raise ApiError("unknown_attachment", f"no attachment {attachment_pk}")
         return FileResponse(a.path, filename=a.name)
 
-    @app.get("/api/v1/terminals/{phone}/media", tags=["alarms"], dependencies=api,
+    @app.get("/api/v1/terminals/{phone}/attachments", tags=["alarms"], dependencies=api,
              responses=responses("unauthorized", "storage_unavailable"))
-    async def media(phone: str, limit: int = Query(100, ge=1, le=10000)) -> Any:
-        """The media index of a terminal: its multimedia (0x0801) files and its alarm attachments."""
+    async def attachments(phone: str, limit: int = Query(100, ge=1, le=10000)) -> Any:
+        """The alarm attachment files of a terminal (those of its newest ``limit`` alarms), with the alarm each
+        belongs to. (Its multimedia uploads, 0x0801, are listed by ``GET /api/v1/terminals/{phone}/media``.)"""
         st = storage()
-        rows = await st.query_media(phone, limit)
         alarms_, _ = await st.query_alarms(phone, limit=limit)
         ids = sorted({r.alarm_id for r in alarms_ if r.alarm_id})
         files = await st.query_attachments(phone, ids) if ids else []
-        return {"phone": phone,
-                "media": [{"media_id": m.media_id, "type": m.type, "format": m.format, "event": m.event,
-                           "channel": m.channel, "size": m.size, "received_at": _ts(m.received_at),
-                           "location": m.location} for m in rows],
-                "attachments": [{**attachment_json(a), "alarm_id": a.alarm_id} for a in files]}
+        return {"phone": phone, "count": len(files),
+                "attachments": [{**attachment_json(a), "alarm_id": a.alarm_id, "alarm_no": a.alarm_no}
+                                for a in files]}

@@ -11,7 +11,7 @@
 ``POST /api/v1/terminals/{phone}/reset``               release the terminal's auth code (its next 0x0100
                                                        gets a new one) and disconnect it
 ``GET  /api/v1/alarms`` (and ``…/terminals/{phone}/alarms``, ``POST /api/v1/alarms/{id}/ack``,
-``GET /api/v1/attachments/{id}``, ``GET /api/v1/terminals/{phone}/media``): :mod:`jt808.http.alarms`
+``GET /api/v1/attachments/{id}``, ``GET /api/v1/terminals/{phone}/attachments``): :mod:`jt808.http.alarms`
 ``GET  /metrics``                                      Prometheus text
 ``GET  /healthz``                                      liveness
 =====================================================  =============================================

@@ -11,7 +11,7 @@
 ``POST /api/v1/terminals/{phone}/reset``               release the terminal's auth code (its next 0x0100
                                                        gets a new one) and disconnect it
 ``GET  /api/v1/alarms`` (and ``…/terminals/{phone}/alarms``, ``POST /api/v1/alarms/{id}/ack``,
-``GET /api/v1/attachments/{id}``, ``GET /api/v1/terminals/{phone}/attachments``): :mod:`jt808.http.alarms`
+``GET /api/v1/attachments/{id}``, ``GET /api/v1/terminals/{phone}/attachments``): alarms and their files
 ``GET  /metrics``                                      Prometheus text
 ``GET  /healthz``                                      liveness
 =====================================================  =============================================
@@ -347,7 +347,7 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
 
     if worker is None and gw.config.http.console:
         add_console(app, gw, auth, token, _when, phone_path)
-    add_alarm_routes(app, gw, api, storage, _when)
+    add_alarm_routes(app, gw, api, storage, _when, phone_path)
     if worker is not None:
         _internal_routes(app, gw, token, worker)
     return app

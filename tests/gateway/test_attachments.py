@@ -5,7 +5,9 @@ the missing range -> re-sent -> files stored intact, linked to the alarm, ``atta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -61,15 +63,25 @@ def evidence(n: int, seed: int) -> bytes:
     return bytes((i * 31 + seed * 7 + (i >> 8)) & 0xFF for i in range(n))
 
 
-async def test_dsm_alarm_evidence_upload_with_a_lost_packet(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def online_node(tmp_path: Path) -> AsyncIterator[tuple[Node, Events, Terminal]]:
+    """A node with the HTTP API, an event listener, and a terminal logged in."""
     node = Node(make_config(tmp_path, http={"enabled": True, "host": "127.0.0.1", "port": 0}))
     await node.start()
-    gw = node.gateway
     events = Events()
-    gw.add_listener(events)
-    t = await Terminal().connect(gw.tcp_port)
+    node.gateway.add_listener(events)
+    t = await Terminal().connect(node.gateway.tcp_port)
     try:
         await t.login()
+        yield node, events, t
+    finally:
+        await t.close()
+        await node.stop()
+
+
+async def test_dsm_alarm_evidence_upload_with_a_lost_packet(tmp_path: Path) -> None:
+    async with online_node(tmp_path) as (node, events, t):
+        gw = node.gateway
         sign = AlarmSign(terminal_id="T000001", time="250101120000", seq=0, attachments=3, reserved=0)
         report = LocationReport(alarm=0, status=0x000C0003, latitude=31_230_000, longitude=121_470_000, altitude=30,
                                 speed=620, direction=90, time="250101120000", extras=[(0x65, dsm_item(sign))])
@@ -135,20 +147,10 @@ async def test_dsm_alarm_evidence_upload_with_a_lost_packet(tmp_path: Path) -> N
             acked = (await api.post(f"/api/v1/alarms/{item['id']}/ack")).json()
             assert acked["acknowledged_at"] and acked["confirm"] is None  # nothing to confirm on the terminal
             assert (await api.get("/api/v1/alarms", params={"acknowledged": "false"})).json()["total"] == 0
-    finally:
-        await t.close()
-        await node.stop()
 
 
 async def test_standard_alarm_bits_and_their_confirmation(tmp_path: Path) -> None:
-    node = Node(make_config(tmp_path, http={"enabled": True, "host": "127.0.0.1", "port": 0}))
-    await node.start()
-    gw = node.gateway
-    events = Events()
-    gw.add_listener(events)
-    t = await Terminal().connect(gw.tcp_port)
-    try:
-        await t.login()
+    async with online_node(tmp_path) as (node, events, t):
         base = {"status": 0x000C0003, "latitude": 31_230_000, "longitude": 121_470_000, "altitude": 1, "speed": 0,
                 "direction": 0, "time": "250101120000"}
         for alarm in (0, 0b1, 0b1, 0b11):  # emergency rises once, overspeed rises later
@@ -167,9 +169,6 @@ async def test_standard_alarm_bits_and_their_confirmation(tmp_path: Path) -> Non
             assert answer["confirm"] == {"msg_id": 0x8203, "sent": True, "replied": True}
             listed = (await api.get("/api/v1/alarms", params={"phone": PHONE, "acknowledged": "true"})).json()
             assert [i["code"] for i in listed["items"]] == [0]
-    finally:
-        await t.close()
-        await node.stop()
 
 
 async def test_limits_stalls_and_unannounced_data(tmp_path: Path) -> None:

@@ -260,7 +260,7 @@ class AVResourceList(Body):
         return cls(seq, [AVResource.decode(r) for _ in range(n)])
 
 
-@message(0x9201, versions=_VERSIONS)
+@message(0x9201, versions=_VERSIONS, answered_by=(0x1205, 0x0001))
 class PlaybackRequest(Body):
     """平台下发远程录像回放请求 — play back a recording to a media server (answered by 0x1205)."""
 

@@ -299,7 +299,7 @@ class FileInfo(_FileRecord):
     """文件信息上传 — announces one file before its data packets (answered by 0x8001)."""
 
 
-@message(0x1212, versions=_VERSIONS)
+@message(0x1212, versions=_VERSIONS, answered_by=(0x9212,))
 class FileUploadComplete(_FileRecord):
     """文件上传完成消息 — all data packets of one file are sent (answered by 0x9212)."""
 
@@ -312,7 +312,7 @@ class DataRange(Record):
     length: int = wire(DWORD, doc="数据长度")
 
 
-@message(0x9212, versions=_VERSIONS)
+@message(0x9212, versions=_VERSIONS, quotes="", unanswered=True)
 class FileUploadCompleteReply(Body):
     """文件上传完成消息应答 — ``result`` 0: the file is complete; 1: re-send the ``retransmit`` ranges (then
     send 0x1212 again)."""

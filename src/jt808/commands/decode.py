@@ -193,12 +193,17 @@ def _chunks_of_lines(stream: BinaryIO) -> Iterator[list[bytes]]:
         yield [rest]
 
 
+def _binary(stream: Any) -> BinaryIO:
+    """The bytes under a text stream (click deprecates ``get_binary_stream`` from 8.5 on)."""
+    return stream.buffer if hasattr(stream, "buffer") else stream  # type: ignore[no-any-return]  # a test's byte stream
+
+
 class _Out:
     """Writes records to binary stdout: one write per batch, UTF-8, lone surrogates (undecodable
     device bytes kept by ``surrogateescape``) escaped as JSON ``\\udcXX`` instead of failing."""
 
     def __init__(self) -> None:
-        self.stream = click.get_binary_stream("stdout")
+        self.stream = _binary(sys.stdout)
         self.errors = 0  # records that are an error line (the exit status is then 1)
 
     def write(self, records: list[str]) -> None:
@@ -289,7 +294,7 @@ def decode_command(frames: tuple[str, ...], version: str | None, encoding: str |
         if frames:
             out.write(list(decode_lines(frames, profile, pretty=pretty, explain=explain, mode=mode)))
             return
-        stdin = click.get_binary_stream("stdin")
+        stdin = _binary(sys.stdin)
         render = _render_factory(profile, mode, pretty, explain)
         for lines in _chunks_of_lines(stdin):
             records: list[Any] = []
@@ -374,7 +379,7 @@ def encode_command(documents: tuple[str, ...], version: str | None, encoding: st
         if documents:
             out.write([x for d in documents for x in frames_of(d)])
         else:
-            for lines in _chunks_of_lines(click.get_binary_stream("stdin")):
+            for lines in _chunks_of_lines(_binary(sys.stdin)):
                 out.write([x for line in lines if line.strip() for x in frames_of(line)])
 
     _guard_pipe(run)

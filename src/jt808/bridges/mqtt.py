@@ -391,8 +391,7 @@ class MqttBridge:
         """A derived gateway event (``alarm``, ``attachment`` …): published on the terminal's event topic."""
         if self._stopping:
             return
-        self._enqueue(_render(self.event_template, phone), _dumps({"event": kind, "time": _now_iso(), **data}).encode(),
-                      False)
+        self._enqueue(_render(self.event_template, phone), _dumps({"event": kind, "time": _now_iso(), **data}), False)
 
     def on_uplink(self, phone: str, packet: Packet) -> None:
         if packet.header.msg_id == 0x0801:

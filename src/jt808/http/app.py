@@ -27,7 +27,6 @@ no answer), 409 ``command_failed`` (answered with a failure result; the reply is
 route needs ``Authorization: Bearer <token>`` or the console's login cookie (``/healthz`` and ``/metrics``
 stay open). The web console (:mod:`jt808.console.routes`) adds ``/``, ``/assets``, ``/console`` and its
 ``/api/v1`` routes.
-=======
 The OpenAPI document (``/openapi.json``) describes every body and answer; ``/docs`` (Swagger UI) is
 served with its assets from the gateway itself (no CDN). Errors are one object
 (:mod:`jt808.http.errors`).

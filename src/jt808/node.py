@@ -116,6 +116,8 @@ def _redact(url: str) -> str:
 def _storage_reason(e: BaseException) -> str:
     if isinstance(e, OSError) and e.errno is not None:
         return os.strerror(e.errno).lower()
+    if isinstance(e, TimeoutError) and not str(e).strip():
+        return "the server accepted the connection but did not answer in time"
     text = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return text or type(e).__name__
 

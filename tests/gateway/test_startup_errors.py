@@ -121,3 +121,38 @@ def test_workers_refuse_the_same_mistakes_once(tmp_path: Path) -> None:
                        timeout=60, check=False)
     assert_one_line(r, 1, "storage.db", "refused")
     assert "worker 0 started" not in r.stderr  # said by the supervisor before starting any worker
+
+
+def test_ctrl_c_while_the_database_does_not_answer(tmp_path: Path) -> None:
+    """A database that accepts the connection and never answers: Ctrl-C stops the start at once (one line,
+    status 0) instead of after the driver's timeout; the timeout itself is said in words."""
+    import signal
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/test"
+        cmd = [sys.executable, "-m", "jt808.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--http-port", "0",
+               "--data-dir", str(tmp_path / "d"), "--db", url]
+        proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        try:
+            silent.settimeout(60)
+            conn, _ = silent.accept()  # the gateway is waiting for the database now
+            with conn:
+                started = time.monotonic()
+                proc.send_signal(signal.SIGINT)
+                _, err = proc.communicate(timeout=30)
+                assert time.monotonic() - started < 10  # asyncpg's own timeout is 60 s
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "Error:" not in err, err
+    assert err.rstrip().splitlines()[-1].endswith("interrupted while starting: nothing was served"), err
+
+
+def test_silent_database_timeout_in_words() -> None:
+    from jt808.node import _storage_reason
+
+    assert _storage_reason(TimeoutError()) == "the server accepted the connection but did not answer in time"
+    assert _storage_reason(ConnectionRefusedError(111, "x")) == "connection refused"

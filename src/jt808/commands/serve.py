@@ -13,6 +13,7 @@ supervised by this one (see :mod:`jt808.gateway.workers`); each re-runs this com
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -50,7 +51,19 @@ async def run(cfg: Config, stop: asyncio.Event | None = None,
         except (NotImplementedError, RuntimeError):  # not the main thread / platform without signals
             pass
     node = Node(cfg, worker_index=worker_index)
-    await node.start()
+    # Ctrl-C while a dependency is awaited (a database or broker that does not answer) stops the start,
+    # instead of being noticed only after its timeout
+    starting = asyncio.ensure_future(node.start())
+    halted = asyncio.ensure_future(stop.wait())
+    await asyncio.wait((starting, halted), return_when=asyncio.FIRST_COMPLETED)
+    halted.cancel()
+    if not starting.done():
+        starting.cancel()  # Node.start releases what it took
+        with contextlib.suppress(asyncio.CancelledError, ConfigError, StartupError):
+            await starting
+        log.info("interrupted while starting: nothing was served")
+        return
+    starting.result()  # a startup mistake: raised here
     # Everything loaded so far (modules, the web app …) lives as long as the process: keep it out of
     # the collector's way, and collect young objects less often (each message makes a few).
     gc.collect()

@@ -52,7 +52,7 @@ from jt808.gateway.metrics import CONTENT_TYPE
 from jt808.http import docs, schemas
 from jt808.http.alarms import add_alarm_routes
 from jt808.http.errors import ApiError, error_response, install, responses
-from jt808.protocol.header import canonical_phone
+from jt808.http.params import phone_path
 
 if TYPE_CHECKING:
     from jt808.gateway.server import Gateway
@@ -164,15 +164,6 @@ def _loads(raw: bytes) -> Any:
     if _depth(obj, MAX_JSON_DEPTH):
         raise ApiError("bad_json", f"the JSON nests deeper than {MAX_JSON_DEPTH} levels")
     return obj
-
-
-def phone_path(phone: str) -> str:
-    """FastAPI dependency: the ``{phone}`` path parameter in its canonical form, or 400 ``bad_phone``. Every
-    route with a phone takes it this way: ``phone: str = Depends(phone_path)``."""
-    try:
-        return canonical_phone(phone)
-    except ValueError as e:
-        raise ApiError("bad_phone", str(e)) from None
 
 
 def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> FastAPI:

@@ -272,7 +272,7 @@ class Node:
         if gw.metrics.multiprocess:
             self._tasks.append(asyncio.get_running_loop().create_task(self._sync_metrics(), name="jt808-metrics"))
         if self.http is not None:
-            log.info("HTTP API on http://%s:%d/api/v1 (docs /docs, metrics /metrics)%s", cfg.http.host,
+            log.info("web console on http://%s:%d/ (API /api/v1, docs /docs, metrics /metrics)%s", cfg.http.host,
                      self.http.port, ", token required" if cfg.http.token else "")
         if self.internal is not None:
             log.info("worker %d: internal API on http://127.0.0.1:%d (siblings on %s)", self.worker_index,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import jt808
 from jt808.errors import JT808Error
@@ -119,7 +119,7 @@ async def upload_attachments(request: Any, phone: str, files: Sequence[Attachmen
         for f in files:
             ftype, size = f.file_type(), len(f.data)
             reply = await link.request(FileInfo(f.name, ftype, size), 0x8001)
-            if reply.body.result != 0:
+            if getattr(reply.body, "result", 1) != 0:
                 result.failed.append(f.name)
                 continue
             for off in range(0, size, packet_size):
@@ -128,8 +128,8 @@ async def upload_attachments(request: Any, phone: str, files: Sequence[Attachmen
                 writer.write(file_packet(f.name, off, f.data[off:off + packet_size], encoding=profile.encoding))
             await writer.drain()
             for _ in range(rounds + 1):
-                done: FileUploadCompleteReply = (await link.request(FileUploadComplete(f.name, ftype, size),
-                                                                    0x9212)).body
+                done = cast(FileUploadCompleteReply, (await link.request(FileUploadComplete(f.name, ftype, size),
+                                                                         0x9212)).body)
                 if done.result == 0:
                     result.completed.append(f.name)
                     break

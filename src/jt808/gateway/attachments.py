@@ -190,7 +190,8 @@ class AttachmentServer:
         if not c.phone:
             c.phone = h.phone
         c.version = h.version
-        mid, body = h.msg_id, p.body
+        mid = h.msg_id
+        body: Any = p.body  # 0x1210 / 0x1211 / 0x1212, told apart by mid below
         result = 0
         if mid == 0x1210:
             key, alarm_no = body.alarm_sign.key(), body.alarm_no

@@ -54,11 +54,11 @@ def alarm_item(rnd: random.Random, alarm_id: int, sign: AlarmSign, lat: int, lng
                              front_distance=rnd.randrange(1, 30), deviation=1 if ev is AdasEvent.LANE_DEPARTURE else 0,
                              road_sign=0, road_sign_value=0, position=pos, alarm_sign=sign)
         return 0x64, encode_safety_item(rec), f"64{int(ev):02d}"
-    ev = rnd.choice(_DSM)
-    rec = DsmAlarm(id=alarm_id, flag=1, type=int(ev), level=rnd.choice((1, 2)),
-                   fatigue=rnd.randrange(1, 10) if ev is DsmEvent.FATIGUE else 0, reserved=bytes(4), position=pos,
+    dsm = rnd.choice(_DSM)
+    rec = DsmAlarm(id=alarm_id, flag=1, type=int(dsm), level=rnd.choice((1, 2)),
+                   fatigue=rnd.randrange(1, 10) if dsm is DsmEvent.FATIGUE else 0, reserved=bytes(4), position=pos,
                    alarm_sign=sign)
-    return 0x65, encode_safety_item(rec), f"65{int(ev):02d}"
+    return 0x65, encode_safety_item(rec), f"65{int(dsm):02d}"
 
 
 def evidence_files(request: Any, alarm_type: str, seed: int) -> list[Any]:

@@ -498,7 +498,7 @@ class Fleet:
         cfg = self.config
         st = self.stats
         try:
-            request = decode_body(0x9208, t.version, body)[0]
+            request: Any = decode_body(0x9208, t.version, body)[0]  # an AlarmAttachmentRequest
             alarm_type = t.alarm_types.get(request.alarm_sign.key(), "6501")
             files = evidence_files(request, alarm_type, t.index * 1000 + request.alarm_sign.seq)
             host = request.ip if request.ip not in ("0.0.0.0", "::") else cfg.host

@@ -543,11 +543,11 @@ class PostgresStorage(Storage):
             return []
         rows = await self._fetch(f"SELECT id, {_ATTACHMENT_COLS} FROM attachments WHERE phone = $1 AND "
                                  "alarm_id = ANY($2::text[]) ORDER BY id", phone, list(alarm_ids))
-        return [AttachmentRow(*r[1:], id=r[0]) for r in rows]
+        return [AttachmentRow(*r[1:], id=r[0]) for r in rows]  # type: ignore[misc]  # the columns after id
 
     async def get_attachment(self, attachment_pk: int) -> AttachmentRow | None:
         rows = await self._fetch(f"SELECT id, {_ATTACHMENT_COLS} FROM attachments WHERE id = $1", attachment_pk)
-        return AttachmentRow(*rows[0][1:], id=rows[0][0]) if rows else None
+        return AttachmentRow(*rows[0][1:], id=rows[0][0]) if rows else None  # type: ignore[misc]  # columns after id
 
     # -- quarantine ------------------------------------------------------------------------------
     async def add_quarantine(self, rows: list[QuarantineRow]) -> None:

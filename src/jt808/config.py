@@ -59,7 +59,7 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
                                 # repairing it (docs/dialects.md); refused frames get 0x8001 result 2
     validate_bodies = false     # decode heartbeats/locations even when nothing consumes them (else
                                 # they are answered from the header, bodies only length-checked)
-    profile = "default"         # device profile: default | subiao | yuebiao (jt808.protocol.profiles)
+    profile = "default"         # device profile: default | jt1078 | subiao | yuebiao (jt808.protocol.profiles)
 
     [downlink]
     retry_interval = 8          # EMQX's names and defaults

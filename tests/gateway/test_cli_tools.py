@@ -106,3 +106,16 @@ def test_decode_all_good_exits_0() -> None:
     r = run("decode", input="7e000200000857502162890001c67e\n")
     assert r.returncode == 0 and json.loads(r.stdout)["header"]["msg_id"] == 2
 
+
+
+def test_every_builtin_profile_is_offered_by_serve_and_decode() -> None:
+    """docs/jt1078.md says `jt808 serve --profile jt1078`: serve offered only three of the four profiles."""
+    import click
+
+    from jt808.commands import decode, serve
+    from jt808.protocol.profiles import BUILTIN_PROFILES
+
+    commands = [serve.command, *(c for c in vars(decode).values() if isinstance(c, click.Command))]
+    offered = [p.type.choices for c in commands for p in c.params if p.name in ("profile", "profile_name")]
+    assert len(offered) == 3  # serve, decode, encode
+    assert all(list(choices) == list(BUILTIN_PROFILES) for choices in offered), offered

@@ -35,6 +35,7 @@ from jt808.protocol.framing import FrameSplitter
 from jt808.protocol.header import Version
 from jt808.protocol.jsoncheck import json_problems
 from jt808.protocol.packet import Packet, encode
+from jt808.protocol.profiles import BUILTIN_PROFILES
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 
 __all__ = ["decode_command", "decode_lines", "encode_command", "parse_hex", "read_capture"]
@@ -260,7 +261,7 @@ def _guard_pipe(fn: Callable[[], None]) -> None:
 @click.option("--explain", is_flag=True, help="Annotated hex dump of header and body before the JSON.")
 @click.option("--pcap", "pcap", type=click.Path(exists=True, dir_okay=False),
               help="Read frames from the TCP/UDP payloads of a pcap/pcapng capture.")
-@click.option("--profile", "profile_name", type=click.Choice(["default", "jt1078", "subiao", "yuebiao"]),
+@click.option("--profile", "profile_name", type=click.Choice(list(BUILTIN_PROFILES)),
               default="default", show_default=True,
               help="Device profile: JT/T 1078 items and parameters, SuBiao / YueBiao active-safety layouts.")
 def decode_command(frames: tuple[str, ...], version: str | None, encoding: str | None, strict: bool,
@@ -330,7 +331,7 @@ def decode_command(frames: tuple[str, ...], version: str | None, encoding: str |
 @click.option("--max-body", type=click.IntRange(1, 1023), default=1023, show_default=True,
               help="Largest body per frame; longer bodies are sent as sub-packages.")
 @click.option("--upper", is_flag=True, help="Upper-case hex.")
-@click.option("--profile", "profile_name", type=click.Choice(["default", "jt1078", "subiao", "yuebiao"]),
+@click.option("--profile", "profile_name", type=click.Choice(list(BUILTIN_PROFILES)),
               default="default", show_default=True, help="Device profile (as for decode).")
 def encode_command(documents: tuple[str, ...], version: str | None, encoding: str | None, max_body: int,
                    upper: bool, profile_name: str = "default") -> None:

@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 import click
 
 from jt808.config import Config, ConfigError, StartupError
+from jt808.protocol.profiles import BUILTIN_PROFILES
 
 __all__ = ["command", "run"]
 
@@ -101,8 +102,8 @@ def fail(e: ConfigError | StartupError) -> NoReturn:
 @click.option("--attachment-host", help="Address named in 0x9208 for the attachment server.  [default: the "
               "address the terminal reached]")
 @click.option("--no-attachments", is_flag=True, default=False, help="No attachment server, no automatic 0x9208.")
-@click.option("--profile", type=click.Choice(["default", "subiao", "yuebiao"]), help="Device profile of the "
-              "terminals (active-safety layouts).  [default: default]")
+@click.option("--profile", type=click.Choice(list(BUILTIN_PROFILES)), help="Device profile of the terminals "
+              "(JT/T 1078 items and parameters, active-safety layouts).  [default: default]")
 @click.option("--token", help="Bearer token required by the HTTP API.")
 @click.option("--auth", "auth_mode", type=click.Choice(["builtin", "anonymous", "http"]),
               help="Registration/authentication policy.  [default: builtin]")

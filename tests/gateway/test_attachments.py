@@ -141,6 +141,9 @@ async def test_dsm_alarm_evidence_upload_with_a_lost_packet(tmp_path: Path) -> N
             assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
             gone = await api.get("/api/v1/attachments/424242")
             assert gone.status_code == 404 and gone.json()["error"] == "unknown_attachment"
+            for url in ("/api/v1/attachments/x", "/api/v1/alarms/x/ack"):  # the path's {id}, as documented
+                r = await (api.get(url) if "attachments" in url else api.post(url))
+                assert r.status_code == 400 and [d["field"] for d in r.json()["detail"]] == ["id"], r.text
             index = (await api.get(f"/api/v1/terminals/{PHONE}/attachments")).json()
             assert [a["name"] for a in index["attachments"]] == [f.name for f in files]
             assert {a["alarm_id"] for a in index["attachments"]} == {sign.key()}

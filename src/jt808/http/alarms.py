@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI, Query
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -161,9 +162,9 @@ def add_alarm_routes(app: FastAPI, gw: Gateway, api: list[Any], storage: Any,
         """The alarms of one terminal (as `GET /api/v1/alarms?phone=`)."""
         return await listing(phone, start, end, kind, acknowledged, limit, offset)
 
-    @app.post("/api/v1/alarms/{alarm_pk}/ack", tags=["alarms"], dependencies=api, response_model=AckAnswer,
+    @app.post("/api/v1/alarms/{id}/ack", tags=["alarms"], dependencies=api, response_model=AckAnswer,
               responses=responses("unknown_alarm", "bad_request", "unauthorized", "storage_unavailable"))
-    async def ack(alarm_pk: int, body: AckRequest | None = None) -> Any:
+    async def ack(alarm_pk: int = PathParam(alias="id"), body: AckRequest | None = None) -> Any:
         """Acknowledge an alarm (the first acknowledgement's time is kept). A standard alarm bit that 0x8203
         may confirm (emergency, danger, area, route, segment time, illegal ignition / displacement) is
         confirmed on the terminal too when it is online (`confirm` says what happened)."""
@@ -185,12 +186,12 @@ def add_alarm_routes(app: FastAPI, gw: Gateway, api: list[Any], storage: Any,
         row = await st.get_alarm(alarm_pk)
         return {"id": alarm_pk, "acknowledged_at": _ts(row.acknowledged_at), "confirm": confirm}
 
-    @app.get("/api/v1/attachments/{attachment_pk}", tags=["alarms"], dependencies=api, response_class=FileResponse,
+    @app.get("/api/v1/attachments/{id}", tags=["alarms"], dependencies=api, response_class=FileResponse,
              responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string",
                                                                                  "format": "binary"}}},
                               "description": "The file"},
                         **responses("unknown_attachment", "unauthorized", "storage_unavailable")})
-    async def attachment(attachment_pk: int) -> Any:
+    async def attachment(attachment_pk: int = PathParam(alias="id")) -> Any:
         """An alarm attachment file (as uploaded to the attachment server)."""
         a = await storage().get_attachment(attachment_pk)
         if a is None or not Path(a.path).is_file():

@@ -80,11 +80,14 @@ def test_port_in_use_is_named(tmp_path: Path, which: str) -> None:
             s.listen()
         port = s.getsockname()[1]
         if which == "http":
-            line = assert_one_line(serve(tmp_path, "--http-port", str(port)), 1, "http.port", str(port), "in use")
+            r = serve(tmp_path, "--http-port", str(port))
+            line = assert_one_line(r, 1, "http.port", str(port), "in use")
         else:
             args = ["--port", str(port)] + (["--no-udp"] if which == "tcp" else [])
-            line = assert_one_line(serve(tmp_path, *args), 1, "server.port", str(port), which.upper(), "in use")
+            r = serve(tmp_path, *args)
+            line = assert_one_line(r, 1, "server.port", str(port), which.upper(), "in use")
     assert "address already in use" in line
+    assert "gateway stopped" not in r.stderr and "storage flushed" not in r.stderr, r.stderr  # it never served
 
 
 def test_nothing_listens_while_the_broker_is_awaited(tmp_path: Path) -> None:

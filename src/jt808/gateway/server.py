@@ -325,14 +325,15 @@ class Gateway:
             await self.alarms.stop()
         if self.opened:
             await self.seen.close()
+        said = logging.INFO if self.started_at else logging.DEBUG  # a start that failed says only its error
         if self.writer is not None:
             await self.writer.close()
-            log.info("storage flushed: %d rows written", self.writer.rows_written)
+            log.log(said, "storage flushed: %d rows written", self.writer.rows_written)
         if self.policy is not None:
             await self.policy.close()
         if self._own_storage and self.storage is not None:
             await self.storage.close()
-        log.info("gateway stopped")
+        log.log(said, "gateway stopped")
 
     async def __aenter__(self) -> Gateway:
         await self.start()

@@ -137,6 +137,10 @@ async def test_dsm_alarm_evidence_upload_with_a_lost_packet(tmp_path: Path) -> N
                 assert r.status_code == 200 and r.content == f.data and a["size"] == len(f.data)
             assert (await api.get("/api/v1/alarms", params={"kind": "dsm", "phone": PHONE})).json()["total"] == 1
             assert (await api.get("/api/v1/alarms", params={"kind": "adas"})).json() == {"items": [], "total": 0}
+            metrics = (await api.get("/metrics")).text
+            assert "jt808_attachment_files_total 3.0" in metrics
+            assert 'jt808_alarms_total{outcome="stored"} 1.0' in metrics
+            assert "jt808_alarm_attachment_requests_total 1.0" in metrics
             bad = await api.get("/api/v1/alarms", params={"kind": "nope"})
             assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
             gone = await api.get("/api/v1/attachments/424242")

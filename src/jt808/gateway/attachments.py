@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import jt808
 from jt808.errors import JT808Error
+from jt808.gateway.metrics import Metric, Sample
 from jt808.protocol.attachments import AttachmentStream, AttachmentStreamError, FileData, FrameReceived, RangeSet
 from jt808.protocol.header import Header, Version
 from jt808.protocol.messages.general import PlatformGeneralReply
@@ -281,9 +282,28 @@ class AttachmentServer:
         with contextlib.suppress(OSError):
             up.part.unlink()
 
-    def stats(self) -> dict[str, int]:
-        return {"attachment_files": self.files, "attachment_bytes": self.bytes, "attachment_refused": self.refused,
-                "attachment_stalled": self.stalled, "attachment_connections": len(self._conns)}
+    def samples(self) -> list[Sample]:
+        """Metrics of the server (and of the alarm service beside it)."""
+        out = [Sample(ATTACHMENT_FILES, (), self.files), Sample(ATTACHMENT_BYTES, (), self.bytes),
+               Sample(ATTACHMENT_REFUSED, (), self.refused), Sample(ATTACHMENT_STALLED, (), self.stalled),
+               Sample(ATTACHMENT_CONNECTIONS, (), len(self._conns))]
+        alarms = self.gw.alarms
+        if alarms is not None:
+            out += [Sample(ALARMS, ("stored",), alarms.stored), Sample(ALARMS, ("dropped",), alarms.dropped),
+                    Sample(ALARM_REQUESTS, (), alarms.requested)]
+        return out
+
+
+ATTACHMENT_FILES = Metric("jt808_attachment_files", "counter", "Alarm attachment files received complete.")
+ATTACHMENT_BYTES = Metric("jt808_attachment_bytes", "counter", "Bytes of alarm attachment data written.")
+ATTACHMENT_REFUSED = Metric("jt808_attachment_refused", "counter",
+                            "Attachment files refused (over max_file_size or max_files).")
+ATTACHMENT_STALLED = Metric("jt808_attachment_stalled", "counter",
+                            "Attachment connections closed after stall_timeout without a byte.")
+ATTACHMENT_CONNECTIONS = Metric("jt808_attachment_connections", "gauge", "Open attachment-server connections.")
+ALARMS = Metric("jt808_alarms", "counter", "Alarms from location reports, by outcome (stored, dropped: queue full).",
+                ("outcome",))
+ALARM_REQUESTS = Metric("jt808_alarm_attachment_requests", "counter", "0x9208 sent automatically.")
 
 
 def _finish(fd: int, part: Path, final: Path) -> None:

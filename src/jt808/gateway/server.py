@@ -254,6 +254,7 @@ class Gateway:
                 self.close_ports()
                 raise port_error("attachments.port", "TCP", host, port, e) from None
             self.attachments = server_a
+            self.metrics.add_source(server_a.samples)
 
     def close_ports(self) -> None:
         """Release bound ports that never served (startup failed after :meth:`bind`)."""

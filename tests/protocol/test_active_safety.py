@@ -4,8 +4,9 @@ round trips of the profile-only bodies and of the alarm items, and the code enum
 Vectors in ``tests/vectors/profiles/<profile>/<msg_id>/<version>-<source>.hex`` are decoded with that profile
 (sources: ``gojt808`` go-jt808 protocol/model/parse_test.go frames; ``scyb`` / ``scas`` / ``sc1078`` bodies of
 SmallChi's JT808.Protocol.Extensions.YueBiao.Test / JTActiveSafety / JT1078 tests in a computed header;
-``scas-fixedlen``: SmallChi JTActiveSafety JT808_0x0200_0x64_Test's item values with the item length byte 0x2F —
-that test writes 0x20 for its 47-byte item).
+``scas-fixedlen`` / ``scas-dsm-fixedlen``: SmallChi JTActiveSafety JT808_0x0200_0x64_Test / 0x65_Test item values
+with the item length byte 0x2F — those tests write 0x20 for their 47-byte items; ``scas-tpms``: its 0x66 test as
+is. Its 0x67 test carries an alarm level byte that SuBiao and go-jt808 do not have, and is not used.)
 """
 
 from __future__ import annotations
@@ -231,6 +232,16 @@ def test_jt1078_items() -> None:
     assert {k: v for k, v in jt808.to_json(p, jt1078.JT1078)["body"]["extra"].items()} == {
         "video_alarm": 100, "video_signal_lost": 100, "video_signal_blocked": 100, "storage_fault": 100,
         "abnormal_driving": 100}
+
+
+def test_dsm_and_tpms_items() -> None:
+    [(eid, dsm)] = _vector("subiao/0200/2013-scas-dsm-fixedlen.hex").body.extras
+    assert eid == 0x65
+    assert (dsm.flag, dsm.type, dsm.level, dsm.fatigue, dsm.reserved) == (12, 6, 5, 18, b"\x01\x02\x03\x04")
+    [(eid, tpms)] = _vector("subiao/0200/2013-scas-tpms.hex").body.extras
+    assert eid == 0x66 and [(t.position, t.alarm, t.pressure, t.temperature, t.battery) for t in tpms.tires] == [
+        (4, 1, 3, 5, 2), (9, 6, 8, 10, 7)]
+    assert tpms.alarm_sign.key() == "4444444-191210183100-3"
 
 
 def test_adas_item_and_its_alarm() -> None:

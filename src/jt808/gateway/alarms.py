@@ -85,10 +85,11 @@ class AlarmService:
             self.task = None
 
     async def _drain(self, timeout: float = 5.0) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not self.queue.empty() and loop.time() < deadline:
-            await asyncio.sleep(0.01)
+        """Wait (at most ``timeout``) until every queued alarm is written and announced."""
+        try:
+            await asyncio.wait_for(self.queue.join(), timeout)
+        except TimeoutError:
+            log.error("alarms: %d not written at stop", self.queue.qsize())
 
     # -- the observer protocol -------------------------------------------------------------------
     def on_location(self, phone: str, packet: Packet) -> None:
@@ -174,6 +175,9 @@ class AlarmService:
                 self.stored += len(rows)
             except Exception as e:
                 log.error("alarms: %d not stored: %s", len(rows), e)
-                continue
-            for phone, row, _info in batch:
-                self.gw.emit(phone, "alarm", alarm_json(row))
+            else:
+                for phone, row, _info in batch:
+                    self.gw.emit(phone, "alarm", alarm_json(row))
+            finally:
+                for _ in batch:
+                    self.queue.task_done()

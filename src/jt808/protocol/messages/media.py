@@ -179,7 +179,9 @@ class MediaDataReply(Body):
     @classmethod
     def decode(cls, r: Reader) -> MediaDataReply:
         mm_id = r.u32("mm_id")
-        if r.pos >= r.end:
+        if r.pos >= r.end:  # (noted: the re-encode writes the count)
+            r.note(f"0x{r.msg_id:04X}: no count after mm_id: read as complete (0 to re-send); re-encoded with "
+                   "the count")
             return cls(mm_id, [])
         n = r.u8("length")
         return cls(mm_id, [r.u16("retx_ids") for _ in range(n)])

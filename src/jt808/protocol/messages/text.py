@@ -288,6 +288,8 @@ class CallBack(Body):
     @classmethod
     def decode(cls, r: Reader) -> CallBack:
         typ = r.u8("type")
+        if r.end - r.pos > 20:
+            r.note(f"0x{r.msg_id:04X}: phone of {r.end - r.pos} bytes, the standard allows 20 (the encoder refuses it)")
         return cls(typ, r.str_rest("phone"))  # NUL padding stripped and noted (a re-encode drops it)
 
     def encode(self, w: Writer) -> None:

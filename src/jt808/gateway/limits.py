@@ -299,6 +299,7 @@ class Guard:
         self.admission = Admission(cfg.auth_deadline, cfg.max_unauthenticated, cfg.max_unauthenticated_per_address,
                                    cfg.frame_timeout, self.trusted)
         self.peer_log = PeerLog(logger, cfg.log_lines_per_peer)
+        self.kind_log = PeerLog(logger, cfg.log_lines_per_peer)  # lines about one kind of junk, whoever sends it
         self.fragments = ReassemblyBudget(cfg.fragment_sets_total, cfg.fragment_bytes_total)
         #: the PlatformSession arguments these limits set
         self.session_limits: dict[str, Any] = {
@@ -320,4 +321,4 @@ class Guard:
                   for r in ("unbound", "sessions_full", "pending_full")),
                 Sample(FRAGMENT_SETS, (), self.fragments.sets), Sample(FRAGMENT_BYTES, (), self.fragments.bytes),
                 Sample(FRAGMENTS_REFUSED, (), self.fragments.refused),
-                Sample(SUPPRESSED, (), self.peer_log.suppressed)]
+                Sample(SUPPRESSED, (), self.peer_log.suppressed + self.kind_log.suppressed)]

@@ -39,7 +39,7 @@ from jt808.gateway.connection import Connection, TcpConnection, UdpEndpoint
 from jt808.gateway.downlink import REPLY_MATCH
 from jt808.gateway.hooks import AnonymousPolicy, AuthPolicy, BuiltinRegistry, HttpHooks, Registration
 from jt808.gateway.lastseen import LastSeen
-from jt808.gateway.limits import Guard, PeerLog, peer_host
+from jt808.gateway.limits import Guard, peer_host
 from jt808.gateway.listeners import FrameObserver, GatewayListener, HealthCheck, LocationObserver, MediaObserver
 from jt808.gateway.media import MediaStore
 from jt808.gateway.metrics import Metrics, gateway_samples
@@ -160,7 +160,6 @@ class Gateway:
         self.stopping = False
         self.counters: Counter[str] = Counter()
         self.guard = Guard(cfg.limits, log)
-        self.kind_log = PeerLog(log, cfg.limits.log_lines_per_peer)  # lines about one kind of junk, any peer
         self.metrics.add_source(self.guard.metric_samples)
 
     # ------------------------------------------------------------------------------------------
@@ -597,9 +596,9 @@ class Gateway:
         elif t is ReassemblyAbandoned:
             self.counters["reassembly_abandoned"] += 1
             # one kind of junk, whoever sends it: at most limits.log_lines_per_peer lines a minute, then a count
-            self.kind_log.log(logging.WARNING, "dropped fragment sets", self.loop.time(),
-                              "phone=%s %s: 0x%04X serial %d dropped, fragments %s never came", conn.phone,
-                              conn.peer, ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
+            self.guard.kind_log.log(logging.WARNING, "dropped fragment sets", self.loop.time(),
+                                    "phone=%s %s: 0x%04X serial %d dropped, fragments %s never came", conn.phone,
+                                    conn.peer, ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
 
     # -- decisions -------------------------------------------------------------------------------
     def _may_attempt(self, conn: Connection, kind: str, ev: RegisterRequested | AuthRequested) -> bool:

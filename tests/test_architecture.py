@@ -6,13 +6,20 @@ functions, except those under ``if TYPE_CHECKING:``):
 - the session layer imports only the standard library, the core and ``jt808.errors``;
 - the gateway never imports the HTTP API (``jt808.node`` composes them).
 
+And two rules of STYLE.md read from the same files: every ``type: ignore`` names its error codes and says why
+(``# type: ignore[code]  # why``), and every package's ``__init__`` opens with a docstring saying what lives
+there and what never does.
+
 ``tests/protocol/test_layers.py`` checks the same for the core at run time (what ``import`` really loads).
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import re
 import sys
+import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,3 +155,35 @@ def test_the_gateway_never_imports_the_http_api() -> None:
     bad = {name: sorted(m for m in mods if m == "jt808.http" or m.startswith("jt808.http."))
            for name, mods in GRAPH.items() if name.startswith("jt808.gateway")}
     assert {k: v for k, v in bad.items() if v} == {}
+
+
+#: ``# type: ignore[code, ...]  # reason``: the codes mypy would report, then why the checker is wrong here
+_IGNORE = re.compile(r"type:\s*ignore(?P<codes>\[[a-z0-9-]+(?:,\s*[a-z0-9-]+)*\])?(?P<rest>.*)")
+_REASON = re.compile(r"^  # \S.{2,}")
+
+
+def _bad_ignores(source: str) -> list[tuple[int, str]]:
+    bad = []
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type != tokenize.COMMENT or "type:" not in tok.string:
+            continue
+        m = _IGNORE.search(tok.string)
+        if m and not (m["codes"] and _REASON.match(m["rest"])):
+            bad.append((tok.start[0], tok.string))
+    return bad
+
+
+def test_the_type_ignore_rule_reads_comments_only() -> None:
+    assert _bad_ignores("x = f()  # type: ignore\n") == [(1, "# type: ignore")]
+    assert _bad_ignores("x = f()  # type: ignore[attr-defined]\n") == [(1, "# type: ignore[attr-defined]")]
+    assert _bad_ignores("x = f()  # type: ignore  # no code\n") != []
+    assert _bad_ignores("x = f()  # type: ignore[misc]  #\n") != []
+    assert _bad_ignores("x = f()  # type: ignore[attr-defined,misc]  # set by @record\n") == []
+    assert _bad_ignores('s = "# type: ignore"\n') == []  # a string, not a comment
+
+
+def test_every_type_ignore_names_its_codes_and_a_reason() -> None:
+    bad = [f"{path.relative_to(ROOT)}:{line}: {text}"
+           for path in sorted((SRC / "jt808").rglob("*.py"))
+           for line, text in _bad_ignores(path.read_text(encoding="utf-8"))]
+    assert bad == [], "write `# type: ignore[code]  # why` (or fix the typing):\n" + "\n".join(bad)

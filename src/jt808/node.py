@@ -276,7 +276,7 @@ class Node:
                      self.http.port, ", token required" if cfg.http.token else "")
         if self.internal is not None:
             log.info("worker %d: internal API on http://127.0.0.1:%d (siblings on %s)", self.worker_index,
-                     self.internal.port, ", ".join(map(str, self.cluster.ports)) or "-")  # type: ignore[union-attr]
+                     self.internal.port, ", ".join(map(str, self.cluster.ports)) or "-")  # type: ignore[union-attr]  # set with internal
 
     async def _bind_http(self) -> None:
         from jt808.http import HttpServer

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import ssl
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import mqtt5
 
@@ -116,7 +116,7 @@ class MqttConnection(asyncio.Protocol):
 
     # -- asyncio.Protocol ---------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream protocol's transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._ping is not None:

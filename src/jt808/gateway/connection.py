@@ -22,7 +22,7 @@ import abc
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from jt808.protocol.framing import unescape
 from jt808.protocol.header import phone_of
@@ -112,7 +112,7 @@ class TcpConnection(asyncio.Protocol, Connection):
         self.partial_since: float | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a stream protocol's transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.gateway.connection_made(self)
@@ -129,7 +129,7 @@ class TcpConnection(asyncio.Protocol, Connection):
             log.exception("phone=%s %s: unexpected error serving %d bytes: %s", s.phone or "?", self.peer,
                           len(data), data[:512].hex())
         if s._out and not self.closed:
-            self.transport.write(s.data_to_send())  # type: ignore[union-attr]
+            self.transport.write(s.data_to_send())  # type: ignore[union-attr]  # set by connection_made
         # read progress (slowloris): a started frame must be finished within limits.frame_timeout
         sp = s._splitter
         if sp is not None and sp.buffered:
@@ -280,7 +280,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         self.max_pending = limits.udp_pending
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.DatagramTransport, transport)  # a datagram protocol's transport
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         conn = self.by_addr.get(addr)

@@ -84,6 +84,6 @@ class LastSeen:
 
     async def _write(self, seen: dict[str, datetime]) -> None:
         try:
-            await self.gw.storage.touch_terminals(seen)  # type: ignore[union-attr]
+            await self.gw.storage.touch_terminals(seen)  # type: ignore[union-attr]  # started only with storage
         except Exception as e:
             log.warning("could not record last_seen of %d terminals: %s", len(seen), e)

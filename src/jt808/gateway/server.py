@@ -292,7 +292,7 @@ class Gateway:
         self._sweeper = self.loop.create_task(self._sweep(), name="jt808-sweeper")
         a = cfg.auth
         log.info("gateway listening: tcp %s:%s udp %s:%s, auth %s%s, storage %s, acks %s",
-                 s.host, self.tcp_port or "-", s.host, self.udp_port or "-", self.policy.name,  # type: ignore
+                 s.host, self.tcp_port or "-", s.host, self.udp_port or "-", self.policy.name,  # type: ignore[union-attr]  # set just above
                  " (auto-register)" if a.mode == "builtin" and a.auto_register else "",
                  "off" if self.data_off else type(self.storage).__name__,
                  "after durable write" if 0x0200 in self._deferred else "immediate")
@@ -491,7 +491,7 @@ class Gateway:
                     if received_at is None:
                         received_at = datetime.now(UTC)
                         locs = []
-                    sink.collect(p, received_at, locs, rows)  # type: ignore[arg-type]
+                    sink.collect(p, received_at, locs, rows)  # type: ignore[arg-type]  # locs: a list once received_at is set
                 if ev.deferred:
                     if deferred is None:
                         deferred = [p]
@@ -500,7 +500,7 @@ class Gateway:
             else:
                 self._event(conn, ev)
         if received_at is not None:
-            sink.submit(locs, rows, partial(self._durable, conn, deferred) if deferred else None,  # type: ignore
+            sink.submit(locs, rows, partial(self._durable, conn, deferred) if deferred else None,  # type: ignore[union-attr,arg-type]  # set with received_at
                         events)
         elif deferred:
             conn.session.ack_many(deferred)
@@ -548,30 +548,32 @@ class Gateway:
     def _event(self, conn: Connection, ev: Event) -> None:
         t = type(ev)
         if t is FrameRejected:
+            rej = cast(FrameRejected, ev)
             self.counters["frames_rejected"] += 1
             n = conn.bad_frames = conn.bad_frames + 1
             if n <= 10 or n % 100 == 0:  # a terminal sending garbage does not flood the log
-                raw = ev.raw  # type: ignore[attr-defined]
+                raw = rej.raw
                 more = f"… ({len(raw)} bytes)" if len(raw) > _HEX_MAX else ""
                 nth = f" [{n} bad frames on this connection]" if n > 10 else ""
                 args = ("bad frame from %s %s phone=%s: %s%s; hex=%s%s%s", conn.kind, conn.peer, conn.phone or "?",
-                        ev.error, " (answered)" if ev.replied else "", raw[:_HEX_MAX].hex(), more, nth)  # type: ignore
+                        rej.error, " (answered)" if rej.replied else "", raw[:_HEX_MAX].hex(), more, nth)
                 if conn.session.authenticated:
                     log.warning(*args)
                 else:  # nobody proven yet: many connections from one peer must not flood the log either
                     self.guard.peer_log.log(logging.WARNING, peer_host(conn.peer), self.loop.time(), *args)
             for observer in self._frame_observers:
                 try:
-                    observer.on_frame_rejected(conn.phone or "", ev.raw, str(ev.error))  # type: ignore[attr-defined]
+                    observer.on_frame_rejected(conn.phone or "", rej.raw, str(rej.error))
                 except Exception:
                     log.exception("frame observer %r failed", observer)
         elif t is MessageRefused:
             self.counters["refused_unauthenticated"] += 1
             if conn.session.rx_frames <= 3 or log.isEnabledFor(logging.DEBUG):
-                h = ev.header  # type: ignore[attr-defined]
+                refused = cast(MessageRefused, ev)
+                h = refused.header
                 self.guard.peer_log.log(logging.INFO, peer_host(conn.peer), self.loop.time(),
                                         "refused 0x%04X from %s %s phone=%s: %s", h.msg_id, conn.kind, conn.peer,
-                                        h.phone, ev.reason)  # type: ignore[attr-defined]
+                                        h.phone, refused.reason)
         elif t is RegisterRequested:
             reg = cast(RegisterRequested, ev)
             if self._may_attempt(conn, "register", reg):
@@ -581,24 +583,27 @@ class Gateway:
             if self._may_attempt(conn, "auth", auth):
                 self.spawn(self._authenticate(conn, auth))
         elif t is Authenticated:
-            log.info("phone=%s %s %s served anonymously (v%d)", ev.phone, conn.kind, conn.peer,  # type: ignore
-                     int(ev.version))  # type: ignore[attr-defined]
+            anon = cast(Authenticated, ev)
+            log.info("phone=%s %s %s served anonymously (v%d)", anon.phone, conn.kind, conn.peer, int(anon.version))
             conn.settle(True)
             self._online(conn, anonymous=True)
         elif t is LoggedOut:
-            self.spawn(self._logout(conn, ev))  # type: ignore[arg-type]
+            self.spawn(self._logout(conn, cast(LoggedOut, ev)))
         elif t is IdleTimeout:
-            conn.close(f"idle for {ev.idle:.0f} s (heartbeat interval {self.config.session.heartbeat_interval:g} s)")  # type: ignore
+            idle = cast(IdleTimeout, ev).idle
+            conn.close(f"idle for {idle:.0f} s (heartbeat interval {self.config.session.heartbeat_interval:g} s)")
         elif t is FragmentsMissing:
+            miss = cast(FragmentsMissing, ev)
             self.guard.peer_log.log(logging.INFO, peer_host(conn.peer), self.loop.time(),
                                     "phone=%s: 0x%04X serial %d stalled, asked again for fragments %s", conn.phone,
-                                    ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
+                                    miss.msg_id, miss.seq, _short(miss.missing))
         elif t is ReassemblyAbandoned:
+            gone = cast(ReassemblyAbandoned, ev)
             self.counters["reassembly_abandoned"] += 1
             # one kind of junk, whoever sends it: at most limits.log_lines_per_peer lines a minute, then a count
             self.guard.kind_log.log(logging.WARNING, "dropped fragment sets", self.loop.time(),
                                     "phone=%s %s: 0x%04X serial %d dropped, fragments %s never came", conn.phone,
-                                    conn.peer, ev.msg_id, ev.seq, _short(ev.missing))  # type: ignore[attr-defined]
+                                    conn.peer, gone.msg_id, gone.seq, _short(gone.missing))
 
     # -- decisions -------------------------------------------------------------------------------
     def _may_attempt(self, conn: Connection, kind: str, ev: RegisterRequested | AuthRequested) -> bool:
@@ -629,7 +634,7 @@ class Gateway:
             result, code = 0, issued[1]
         else:
             try:
-                result, code = await self.policy.register(reg)  # type: ignore[union-attr]
+                result, code = await self.policy.register(reg)  # type: ignore[union-attr]  # set by open()
             except Exception as e:
                 # the registry cannot be read: not "unknown terminal" (result 4 would make the device give
                 # up or alarm); no 0x8100 at all, so the terminal sends its 0x0100 again after its timeout
@@ -662,7 +667,7 @@ class Gateway:
 
     async def _authenticate(self, conn: Connection, ev: AuthRequested) -> None:
         h = ev.packet.header
-        policy: AuthPolicy = self.policy  # type: ignore[assignment]
+        policy: AuthPolicy = self.policy  # type: ignore[assignment]  # set by open()
         try:
             # an empty code is never one that was issued (0x8100 never carries one): refused whatever the
             # policy or hook would say
@@ -709,7 +714,7 @@ class Gateway:
         if h.version is V2019 or self.storage is None:
             return None
         try:
-            rec = await self.terminals.get_terminal(h.phone)  # type: ignore[union-attr]
+            rec = await self.terminals.get_terminal(h.phone)  # type: ignore[union-attr]  # set with storage by open()
         except Exception as e:
             log.warning("could not read the registration of %s: %s", h.phone, e)
             return None
@@ -718,7 +723,7 @@ class Gateway:
     async def _logout(self, conn: Connection, ev: LoggedOut) -> None:
         phone = ev.packet.header.phone
         try:
-            await self.policy.logout(phone)  # type: ignore[union-attr]
+            await self.policy.logout(phone)  # type: ignore[union-attr]  # set by open()
         except Exception as e:
             log.error("logout phone=%s: could not clear the registration: %s", phone, e)
         log.info("logout phone=%s %s %s: registration cleared", phone, conn.kind, conn.peer)
@@ -729,7 +734,7 @@ class Gateway:
         result = 0
         row = error = None
         try:
-            row = await self.media.save(packet)  # type: ignore[union-attr]
+            row = await self.media.save(packet)  # type: ignore[union-attr]  # set by open()
             log.info("media phone=%s id=%d saved: %s (%d bytes)", packet.header.phone, row.media_id, row.path,
                      row.size)
         except Exception as e:
@@ -800,7 +805,7 @@ class Gateway:
     async def reset_terminal(self, phone: str) -> tuple[bool, bool]:
         """The operator's reset: ``phone``'s auth code is released (its next 0x0100 gets a new code) and
         its connection here, if any, is closed. ``(known, disconnected)``."""
-        known = await self.policy.release(phone)  # type: ignore[union-attr]
+        known = await self.policy.release(phone)  # type: ignore[union-attr]  # set by open()
         conn = self.sessions.get(phone)
         if conn is not None:
             conn.close("reset by the operator")

@@ -139,7 +139,7 @@ def _openapi(app: FastAPI) -> Any:
 def install(app: FastAPI) -> None:
     """Answer FastAPI's and Starlette's own errors, and unexpected exceptions, with the error object; the
     OpenAPI document says so."""
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's way to extend its document
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, e: ApiError) -> JSONResponse:

@@ -170,7 +170,7 @@ def _record_schema(cls: type, version: Any) -> dict[str, Any]:
 
     props: dict[str, Any] = {}
     required: list[str] = []
-    for s in cls.__wire__:  # type: ignore[attr-defined]
+    for s in cls.__wire__:  # type: ignore[attr-defined]  # set by @record/@message
         if not s.active(version):
             continue
         k = s.kind_for(version)
@@ -185,7 +185,7 @@ def _record_schema(cls: type, version: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "object", "properties": props}
     if required:
         out["required"] = required
-    custom = cls.to_json is not spec.Record.to_json  # type: ignore[attr-defined]
+    custom = cls.to_json is not spec.Record.to_json  # type: ignore[attr-defined]  # cls: a Record class
     if custom:
         out["additionalProperties"] = True
     return out

@@ -52,7 +52,7 @@ class AlarmInfo:
 
 def _title(kind: type, code: int) -> str:
     try:
-        return kind(code).title  # type: ignore[no-any-return]
+        return kind(code).title  # type: ignore[no-any-return]  # kind: one of the titled enums of _TITLES
     except ValueError:
         return f"自定义 0x{code:02X}"
 

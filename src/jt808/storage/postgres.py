@@ -535,8 +535,9 @@ class PostgresStorage(Storage):
         rows = await self._fetch(f"INSERT INTO attachments ({_ATTACHMENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, "
                                  "$8) RETURNING id", row.phone, row.alarm_id, clean_text(row.name), row.size, row.type,
                                  row.path, utc(row.received_at), clean_text(row.alarm_no))
-        row.id = rows[0][0]
-        return row.id  # type: ignore[no-any-return]
+        new_id: int = rows[0][0]
+        row.id = new_id
+        return new_id
 
     async def query_attachments(self, phone: str, alarm_ids: list[str]) -> list[AttachmentRow]:
         if not alarm_ids:

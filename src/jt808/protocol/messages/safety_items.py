@@ -73,10 +73,10 @@ def _row(eid: int, key: str, description: str) -> ExtraCodec:
         return rec
 
     def to_json(rec: Any) -> dict[str, Any]:
-        out = rec.to_json()
+        out: dict[str, Any] = rec.to_json()
         if isinstance(rec, tuple(_YUEBIAO.values())):
             out["layout"] = "yuebiao"
-        return out  # type: ignore[no-any-return]
+        return out
 
     def from_json(v: Any, field: str) -> Record:
         obj = dict(json_obj(v, field))

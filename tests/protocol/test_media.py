@@ -39,7 +39,7 @@ JPEG = bytes.fromhex("ffd8ffe000104a464946") + bytes(range(256)) + bytes.fromhex
 
 VECTORS = Path(__file__).resolve().parent.parent / "vectors"
 IDS = ("0800", "0801", "8800", "8801", "0805", "8802", "0802", "8803", "8804", "8805")
-NOTES = {("0801", "2011-snapshot"): "no 28-byte location", ("0802", "2011-snapshot"): "without the media id"}
+NOTES = {("0801", "2011"): "no 28-byte location", ("0802", "2011"): "without the media id"}  # every 2011 vector
 
 
 @pytest.mark.parametrize("path", sorted(p for i in IDS for p in (VECTORS / i).glob("*.hex")),
@@ -54,7 +54,7 @@ def test_vector(path: Path) -> None:
     expected = json.loads(path.with_suffix(".json").read_text())
     assert json.loads(json.dumps(p.body.to_json(p.version))) == expected
     assert jt808.encode(p, prof) == frame
-    note = NOTES.get((path.parent.name, path.stem))
+    note = NOTES.get((path.parent.name, path.stem[:4]))
     assert (any(note in x for x in p.problems) if note else p.problems == []), p.problems
     again = type(p.body).from_json(expected, p.version)
     assert encode_body(again, p.version, prof) == p.raw_body

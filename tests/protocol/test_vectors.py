@@ -10,6 +10,13 @@ layout: they are **regression snapshots**, not evidence that the layout is right
 bytes have not changed. Evidence comes from the independent sources above and ``INDEPENDENT`` below,
 which :func:`test_independent_sources_cover_both_versions` checks.
 
+Every registered message id has at least one independent vector; 2011 ones exist for 0x0100 (go-jt808,
+SmallChi, a real device in traccar), 0x0102 (traccar) and the ids whose 2011 body differs in SmallChi's tests
+(0x0801, 0x0802, 0x8800; their 2011 0x0702 is read in a test below but cannot be reproduced byte for byte).
+Searched for 2011 frames of other ids without finding any: go-jt808 (``parse_test.go`` has only the 0x0100),
+xtream-codec (2013/2019 only), jt-framework, EMQX's ``emqx_jt808`` suite (2013/2019 only), traccar (other
+frames are from devices of unknown version) and the seeds.
+
 A source containing ``utf8`` marks a device that sends UTF-8 strings; 2011 frames need a profile whose
 default version is 2011 (their header is the 2013 one). Device regressions live in
 ``tests/vectors/devices/`` and are tested in test_devices.py.
@@ -50,12 +57,19 @@ INDEPENDENT: dict[str, str] = {
     "sc-demo": "SmallChi/JT808 README demos",
     "sc-issue": "SmallChi/JT808 GitHub issues (number in the tag)",
     "sc-t": "SmallChi/JT808 src/JT808.Protocol.Test/MessageBody/JT808_0x<id>Test.cs (the id in the tag): their "
-            "whole frames, or their body hex in a header made here (0108 0301 0302 0303 0608 0701 0702 0901 8900); "
-            "0100: Test1_1 and Test2019_2, b: Test2019_4_2; 0702 2013: Test3_1, 2019: Test_2019_2",
+            "whole frames, or their body hex in a header made here (0108 0301 0302 0303 0608 0701 0702 0901 8900, "
+            "0700 8700 8701, and the 2011 bodies of 0801 0802); 0100: Test1_1 and Test2019_2, b: Test2019_4_2, "
+            "2011: Test2011_1 (= Simples/Demo15.cs); 0702 2013: Test3_1, 2019: Test_2019_2; 0700: Test_Serialize_0x00 "
+            "(2013) and _0x01 (2019); 8700: Test_Serilize_0x08 (2013) and _0x00 (2019); 8701: _0xC3 (2013) and "
+            "_0x82 (2019); 0801/0802/8800 2011: Test2011_1",
     "sc1078": "SmallChi/JT1078 JT808.Protocol.Extensions.JT1078.Test (bodies, in a header made here)",
     "scas": "SmallChi/JTActiveSafety tests (SuBiao bodies, in a header made here)",
     "scyb": "SmallChi/JT808.Protocol.Extensions.YueBiao tests (bodies, in a header made here)",
     "gojt808": "cuteLittleDevil/go-jt808 protocol/model/parse_test.go and reply_test.go (TestParse frames)",
+    "traccar": "traccar src/test/java/org/traccar/protocol/HuabaoProtocolDecoderTest.java (real devices; 2011: the "
+               "BSJ-M7B 0x0100 with a 33-byte body, and the 0x0102 of phone 094027849470 whose 0x0100 there is a "
+               "25-byte 2011 body)",
+    "xtream-t": "hylexus xtream-codec ext/jt jt-808 tests: BuiltinMessage<id>Test.java (the id is the directory)",
     "xtream": "hylexus xtream-codec (makeclan/xtream-codec) debug/jt/jt-808-server-spring-boot-starter-debug-ui/"
               "src/utils/codec-utils.ts (codecMockData: the BuiltinMessageXXXX samples; xtream2 = the second "
               "sample of an id)",
@@ -108,6 +122,26 @@ STATED: dict[str, dict[str, object]] = {
     "0900/2013-sc-t0900": {"type": 0x83},
     "8900/2013-sc-t8900": {"type": 0x0B},
     "0901/2013-sc-t0901": {"length": 31},
+    "0700/2013-sc-t0700": {"seq": 1, "command": 0},
+    "0700/2019-sc-t0700": {"seq": 1, "command": 1},
+    "8700/2013-sc-t8700": {"command": 0x08},
+    "8700/2019-sc-t8700": {"command": 0x00},
+    "8701/2013-sc-t8701": {"command": 0xC3},
+    "8701/2019-sc-t8701": {"command": 0x82},
+    "9303/2013-sc1078": {"channel": 1, "direction": 2},  # LogicChannelNo, IrisAdjustment
+    "9304/2013-sc1078": {"channel": 1, "command": 2},  # LogicChannelNo, StartOrStop
+    "9305/2013-sc1078": {"channel": 1, "command": 2},  # LogicChannelNo, StartOrStop
+    "9306/2013-sc1078": {"channel": 1, "command": 2},  # LogicChannelNo, ChangeMultipleControl
+    "0100/2011-sc-t0100": {"province": 40, "city": 50, "manufacturer": "1234", "model": "tk12345", "dev_id": "CHI123",
+                           "color": 1, "license_number": "粤A12345"},
+    "0801/2011-sc-t0801": {"id": 2567, "type": 0, "format": 0, "event": 1, "channel": 123, "multimedia": "AQIDBA=="},
+    "0802/2011-sc-t0802": {"seq": 12369, "length": 2, "result.0.type": 0, "result.0.channel": 123, "result.0.event": 1,
+                           "result.0.location.alarm": 1, "result.0.location.status": 2,
+                           "result.0.location.latitude": 12222222, "result.0.location.longitude": 132444444,
+                           "result.0.location.altitude": 40, "result.0.location.speed": 60,
+                           "result.0.location.time": "181116202020", "result.1.type": 2, "result.1.channel": 124,
+                           "result.1.event": 0, "result.1.location.time": "181116222222"},
+    "8800/2011-sc-t8800": {"mm_id": 129, "retx_ids": []},
 }
 
 
@@ -187,9 +221,39 @@ def test_independent_sources_cover_both_versions() -> None:
         msg_id, version, tag = parse_name(path)
         if _source_of(tag) is not None:
             by_version.setdefault(version, set()).add(msg_id)
-    assert 0x0100 in by_version.get(V2011, set())  # go-jt808's 2011 register (the id whose 2011 layout differs)
+    # 2011: registers from go-jt808, SmallChi and a real device (traccar), that device family's 0x0102, and
+    # SmallChi's 2011 bodies of the ids whose 2011 layout differs (0x0801 without location, 0x0802 without media
+    # id, 0x8800's count byte)
+    assert by_version.get(V2011, set()) >= {0x0100, 0x0102, 0x0801, 0x0802, 0x8800}
     assert len(by_version.get(jt808.V2019, set())) >= 45
     assert len(by_version.get(jt808.V2013, set())) >= 40
+
+
+def test_every_registered_id_has_an_independent_vector() -> None:
+    """At least one frame from outside for each message id this code registers (in some version)."""
+    independent = {parse_name(p)[0] for p in VECTORS if _source_of(parse_name(p)[2]) is not None}
+    missing = sorted(f"0x{mid:04X}" for (mid, _), _ in DEFAULT_MESSAGES if mid not in independent)
+    assert missing == []
+
+
+def test_smallchi_2011_driver_identity_read_but_not_reproduced() -> None:
+    """SmallChi JT808_0x0702Test.cs Test2011_1: a 2011 0x0702 whose ``STRING[20]`` / ``STRING[40]`` are padded
+    with NULs on the *left* (their 2011 writer uses ``PadLeft``; their 2013/2019 writers and go-jt808 and EMQX
+    pad on the right, as the 2013 text says: 后补 0x00). So it is no byte-for-byte vector: we read it (left padding
+    stripped and noted) and would send the right-padded form."""
+    body = ("02" "746B" "0000" "313233343536373839313233343536373839" + "00" * 28 + "717765313233343536616161"
+            "06" "717765727478")  # name length, name, id card (20), certificate (40), organization length, name
+    head = bytes.fromhex("0702") + (len(body) // 2).to_bytes(2, "big") + bytes.fromhex("0139123456780001")
+    raw = head + bytes.fromhex(body)
+    check = 0
+    for b in raw:
+        check ^= b
+    frame = b"\x7e" + raw + bytes([check]) + b"\x7e"
+    profile = _PROFILES[(True, False)]
+    packet = jt808.decode(frame, profile)
+    assert jt808.to_json(packet, profile)["body"] == {"driver_name": "tk", "id_card": "123456789123456789",
+                                                     "certificate": "qwe123456aaa", "organization": "qwertx"}
+    assert sum("padding on the left" in str(p) for p in packet.problems) == 2
 
 
 def _at(obj: object, path: str) -> object:

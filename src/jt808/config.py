@@ -127,7 +127,6 @@ reads it. Environment variables are ``JT808_<SECTION>_<NAME>`` (``JT808_SERVER_P
 from __future__ import annotations
 
 import dataclasses
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -550,6 +549,3 @@ def _coerce(value: Any, kind: type, where: str) -> Any:
         raise ConfigError(f"{where}: expects text, got {value!r}")
     return str(value)
 
-
-def default_env() -> Mapping[str, str]:
-    return os.environ

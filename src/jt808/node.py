@@ -166,7 +166,6 @@ class Node:
         self.internal: HttpServer | None = None
         self.video: VideoService | None = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._started = False
 
     # -- convenience ------------------------------------------------------------------------------------
     @property
@@ -268,7 +267,6 @@ class Node:
         except BaseException:
             await self._undo()
             raise
-        self._started = True
         if gw.metrics.multiprocess:
             self._tasks.append(asyncio.get_running_loop().create_task(self._sync_metrics(), name="jt808-metrics"))
         if self.http is not None:

@@ -21,8 +21,6 @@ __all__ = ["Reader", "Writer"]
 
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
-_I16 = struct.Struct(">h")
-_I32 = struct.Struct(">i")
 
 
 _Bytes = bytes  # (the readers and writers have a method named ``bytes``)
@@ -78,14 +76,6 @@ class Reader:
 
     def u32(self, field: str = "") -> int:
         v: int = _U32.unpack_from(self.data, self.need(4, field))[0]
-        return v
-
-    def i16(self, field: str = "") -> int:
-        v: int = _I16.unpack_from(self.data, self.need(2, field))[0]
-        return v
-
-    def i32(self, field: str = "") -> int:
-        v: int = _I32.unpack_from(self.data, self.need(4, field))[0]
         return v
 
     def uint(self, size: int, field: str = "") -> int:
@@ -169,12 +159,6 @@ class Writer:
 
     def u32(self, v: int, field: str = "") -> None:
         self.out += self._range(v, 0, 0xFFFFFFFF, field).to_bytes(4, "big")
-
-    def i16(self, v: int, field: str = "") -> None:
-        self.out += self._range(v, -0x8000, 0x7FFF, field).to_bytes(2, "big", signed=True)
-
-    def i32(self, v: int, field: str = "") -> None:
-        self.out += self._range(v, -0x80000000, 0x7FFFFFFF, field).to_bytes(4, "big", signed=True)
 
     def uint(self, v: int, size: int, field: str = "") -> None:
         self.out += self._range(v, 0, (1 << (8 * size)) - 1, field).to_bytes(size, "big")

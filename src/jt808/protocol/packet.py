@@ -186,14 +186,6 @@ def decode_body(msg_id: int, version: Version, data: bytes, profile: Profile = D
     return body, tail, version
 
 
-def frame_check(frame: bytes) -> int:
-    """The check code byte a frame carries (after unescaping)."""
-    tail = frame[-3:-1]
-    if tail[:1] == b"\x7d":
-        return 0x7D if tail[1] == 1 else 0x7E
-    return frame[-2]
-
-
 def encode_body(body: Body, version: Version, profile: Profile = DEFAULT_PROFILE,
                 msg_id: int | None = None) -> bytes:
     """Encode a body alone (strict)."""
@@ -268,4 +260,4 @@ def build(body: Body, phone: str, msg_sn: int = 0, version: Version = V2013, **h
     return Packet(Header(body.msg_id, phone, msg_sn, version, **header), body)
 
 
-__all__ += ["build", "frame_check"]
+__all__ += ["build"]

@@ -26,7 +26,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, Self, TypeVar, dataclass_transform
 
-from jt808.errors import BodyError, DecodeError, EncodeError, TruncatedError
+from jt808.errors import BodyError, EncodeError, TruncatedError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2011, V2013, V2019, Version
 
@@ -839,8 +839,3 @@ class MessageRegistry:
 
 
 DEFAULT_MESSAGES = MessageRegistry()
-
-
-def body_error(r: Reader, reason: str, field: str | None = None) -> DecodeError:
-    """A :class:`BodyError` at the reader's current offset (for hand-written codecs)."""
-    return BodyError(reason, offset=r.pos, field=field)

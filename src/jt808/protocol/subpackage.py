@@ -277,13 +277,12 @@ class Incomplete:
 
 
 class _Set:
-    __slots__ = ("attempts", "first_seen", "frags", "last_seen", "nbytes", "problems", "serials")
+    __slots__ = ("attempts", "frags", "last_seen", "nbytes", "problems", "serials")
 
     def __init__(self, now: float) -> None:
         self.frags: dict[int, Packet] = {}
         self.serials: set[int] = set()
         self.nbytes = 0
-        self.first_seen = now
         self.last_seen = now
         self.attempts = 0
         self.problems: list[str] = []

@@ -444,7 +444,6 @@ class Fleet:
         self._uploads: set[asyncio.Task[None]] = set()
         self._bcd_at = -1
         self._bcd = b""
-        self._register_cache: dict[int, bytes] = {}
 
     def interrupt(self, why: str = "interrupted") -> None:
         """End the run early (Ctrl-C, SIGTERM): drain briefly, close, and return the stats as usual."""

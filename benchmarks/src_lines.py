@@ -1,0 +1,147 @@
+"""Lines of ``src/`` (Python files) at a base commit and now, and which issue the growth belongs to.
+
+Issue 12 asks for ``src/`` "smaller than before while doing the same". Between 49c7a56 (before issue 12)
+and now other issues added features (2011 and dialects, hostile terminals, operator API, extensions,
+console, live video, fleet scale); their lines are not "the same". This script tells them apart by
+``git blame``: every line of every ``src/**/*.py`` file at ``--head`` is attributed to the commit that last
+wrote it, and every commit after ``--base`` to an issue by :data:`LABELS` (its subject was read when the table
+was written; commits that mix two issues are split by path in :data:`BY_PATH`). Lines last written at or before
+``--base`` are "old"; "same scope" is old + issue 12 (the consolidation and its typing/test work).
+A line rewritten by a later commit counts for that commit, so the figure is an attribution, not an exact
+partition: a feature commit that reformatted an old line takes it.
+
+Usage: python3 benchmarks/src_lines.py [--base 49c7a56] [--head HEAD] [--by module|package]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+from collections import Counter, defaultdict
+from pathlib import PurePosixPath
+
+ISSUES = {
+    "old": "written at or before the base",
+    "9": "real terminals first (2011, dialects, repairs, phones)",
+    "10": "hostile terminals (limits, re-registration, reassembly budget)",
+    "11": "operator-grade gateway (error object, OpenAPI, CLI, truthful state)",
+    "12": "one place for each piece of knowledge (same scope)",
+    "13": "dash-cam and active-safety extensions, attachments, alarms",
+    "14": "web console",
+    "15": "live video",
+    "16": "fleet scale (fault isolation, outage, logins, MQTT)",
+    "?": "not in the table (commits after it was written)",
+}
+SAME_SCOPE = ("old", "12")
+
+#: commit (short hash) -> issue, for every commit after 49c7a56 that touched src/ (read from its subject)
+LABELS: dict[str, str] = {
+    # 12: consolidation, typing, the suite's findings
+    "1abd603": "12", "4a74bf1": "12", "a91cf30": "12", "ebdaca3": "12", "d724690": "12", "6642000": "12",
+    "7575142": "12", "a4c718c": "12", "9c056ac": "12", "03557c2": "12", "8febb79": "12", "efdde87": "12",
+    "c8a2175": "12", "ff750fc": "12", "ee93b58": "12", "b7c6ec6": "12", "8308349": "12", "e4f4a4a": "12",
+    "0e7522a": "12", "c6cc877": "12", "286d593": "12", "ac7b9c7": "12", "eb30c6c": "12", "e58dbc3": "12",
+    "3de16a7": "12", "91e741c": "12",
+    # 9
+    "9a7a532": "9", "4c0ca0a": "9", "536cd14": "9", "5d846d9": "9", "fc8e3ed": "9", "c9ba91c": "9",
+    # 10
+    "3c92c25": "10", "52630cc": "10", "c42c1d2": "10", "0b06e3e": "10", "9d26915": "10", "29b37ae": "10",
+    "f0b4898": "10", "5e3086f": "10",
+    # 11
+    "284b8ef": "11", "18829bb": "11", "e1e15b5": "11", "74a0553": "11", "82eaeca": "11", "e4d49b4": "11",
+    "e6adfdb": "11",
+    # 13
+    "f6d55a9": "13", "bccf774": "13", "6deaa7b": "13", "53a881d": "13", "9ce93b5": "13", "b011c96": "13",
+    "9c610f7": "13", "caa5146": "13", "0efe6d9": "13", "1493220": "13", "88bb860": "13", "a93fe65": "13",
+    "386cf08": "13", "b618911": "13", "249f9c1": "13", "8c07299": "13", "451c082": "13", "77d6dd1": "13",
+    # 14
+    "4a2a3be": "14", "d8308de": "14", "fabdc61": "14", "053bfb2": "14", "f69c37e": "14", "795ec0a": "14",
+    "9ae04d5": "14", "8c602be": "14", "2064912": "14",
+    # 15
+    "fc043e6": "15", "11b70ed": "15", "35c21c5": "15", "ba2c734": "15", "9e9e492": "15", "2f6e301": "15",
+    "a9a42ed": "15", "175b7ef": "15",
+    # 16
+    "6a956b8": "16", "122ec1f": "16", "41834ca": "16", "1c5e8c2": "16", "84f92bc": "16", "5b00770": "16",
+    "5b97369": "16", "a72eefc": "16", "3c37f79": "16", "d25de12": "16", "b5200c0": "16", "ad59069": "16",
+    "11fb417": "16", "4dc1117": "16",
+}
+#: commits that mixed two issues: (commit, path prefix under src/jt808/) -> issue
+BY_PATH: dict[tuple[str, str], str] = {
+    ("1abd603", "http/errors.py"): "11", ("1abd603", "http/schemas.py"): "11", ("1abd603", "http/docs.py"): "11",
+    ("a91cf30", "protocol/problems.py"): "9",
+}
+
+
+def git(*args: str) -> str:
+    return subprocess.run(["git", *args], check=True, capture_output=True, text=True).stdout
+
+
+def label(commit: str, path: str, old: set[str]) -> str:
+    if commit in old:
+        return "old"
+    short = commit[:7]
+    rel = path.removeprefix("src/jt808/")
+    for (c, prefix), issue in BY_PATH.items():
+        if c == short and rel.startswith(prefix):
+            return issue
+    return LABELS.get(short, "?")
+
+
+def group(path: str, by: str) -> str:
+    parts = PurePosixPath(path.removeprefix("src/")).parts
+    if by == "module":
+        return "/".join(parts)
+    if len(parts) > 2 and parts[1] == "protocol" and parts[2] == "messages":
+        return "jt808/protocol/messages"
+    return "/".join(parts[:2]) if len(parts) > 2 else parts[0] + "/ (top-level modules)"
+
+
+def count(base: str, head: str, by: str) -> tuple[Counter[str], dict[str, Counter[str]]]:
+    before: Counter[str] = Counter()
+    for path in git("ls-tree", "-r", "--name-only", base, "src").split():
+        if path.endswith(".py"):
+            before[group(path, by)] += git("show", f"{base}:{path}").count("\n")
+    old = set(git("rev-list", base).split())
+    now: dict[str, Counter[str]] = defaultdict(Counter)
+    for path in git("ls-tree", "-r", "--name-only", head, "src").split():
+        if not path.endswith(".py"):
+            continue
+        for line in git("blame", "--line-porcelain", head, "--", path).splitlines():
+            head_word = line.split(" ", 1)[0]
+            if len(head_word) == 40 and line.count(" ") >= 2 and all(c in "0123456789abcdef" for c in head_word):
+                now[group(path, by)][label(head_word, path, old)] += 1
+    return before, now
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--base", default="49c7a56")
+    ap.add_argument("--head", default="HEAD")
+    ap.add_argument("--by", choices=("package", "module"), default="package")
+    args = ap.parse_args()
+    before, now = count(args.base, args.head, args.by)
+    cols = ["old", "12", "9", "10", "11", "13", "14", "15", "16", "?"]
+    print(f"src/**/*.py lines: {args.base} -> {args.head}; now split by the issue that last wrote each line")
+    print(f"{'':32} {'base':>6} {'now':>6} {'same':>6} | " + " ".join(f"{c:>5}" for c in cols))
+    total_before = total_now = total_same = 0
+    sums: Counter[str] = Counter()
+    for key in sorted(set(before) | set(now)):
+        c = now.get(key, Counter())
+        n = sum(c.values())
+        same = sum(c[s] for s in SAME_SCOPE)
+        total_before += before[key]
+        total_now += n
+        total_same += same
+        sums.update(c)
+        print(f"{key:32} {before[key]:>6} {n:>6} {same:>6} | " + " ".join(f"{c[x]:>5}" for x in cols))
+    print(f"{'total':32} {total_before:>6} {total_now:>6} {total_same:>6} | "
+          + " ".join(f"{sums[x]:>5}" for x in cols))
+    print()
+    print(f"same scope (old + issue 12): {total_before} -> {total_same} ({total_same - total_before:+d}); "
+          f"other issues' features: {total_now - total_same}")
+    for c in cols:
+        print(f"  {c:>4}: {ISSUES[c]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -187,3 +187,12 @@ def test_every_type_ignore_names_its_codes_and_a_reason() -> None:
            for path in sorted((SRC / "jt808").rglob("*.py"))
            for line, text in _bad_ignores(path.read_text(encoding="utf-8"))]
     assert bad == [], "write `# type: ignore[code]  # why` (or fix the typing):\n" + "\n".join(bad)
+
+
+def test_every_package_says_what_lives_there_and_what_never_does() -> None:
+    missing = []
+    for init in sorted((SRC / "jt808").rglob("__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        if "lives here" not in doc or "never" not in doc:
+            missing.append(str(init.relative_to(ROOT)))
+    assert missing == [], f"package docstrings without 'What lives here' / 'what never does': {missing}"

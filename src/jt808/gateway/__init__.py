@@ -1,4 +1,4 @@
-"""The asyncio platform gateway: TCP/UDP listeners over the sans-I/O
+"""What lives here: the asyncio platform gateway — TCP/UDP listeners over the sans-I/O
 :class:`~jt808.session.platform.PlatformSession`, the session table, downlink commands, storage rows,
 media, hooks, metrics and the typed listener protocols others attach through (:mod:`~jt808.gateway.listeners`).
 

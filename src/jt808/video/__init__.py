@@ -5,6 +5,10 @@ installed: the media port (TCP + UDP) feeding a :class:`~jt808.video.streams.Vid
 0x9101/0x9102/0x9105 through the gateway's commands. The HTTP routes (:mod:`jt808.video.http`) and the
 MQTT bridge open and close streams through it. PyAV itself is imported when a stream's first key frame
 arrives. See ``docs/video.md``.
+
+What lives here: the media side of JT/T 1078 from socket to browser. What never does: the 1078 packet
+format (:mod:`jt808.protocol.media1078`), the signalling bodies (:mod:`jt808.protocol.messages.jt1078`)
+or an import of PyAV at start: a plain install without ``jt808[video]`` runs everything else.
 """
 
 from __future__ import annotations

@@ -354,3 +354,30 @@ def test_re_registering_an_extra_updates_its_json_key() -> None:
     doc = jt808.to_json(jt808.decode(f, prof), prof)
     assert doc["body"]["extra"] == {"tank_level": 5}
     assert jt808.encode(jt808.from_json(doc, prof), prof) == f
+
+
+@pytest.mark.parametrize(("msg_id", "prefix", "path"), [
+    (0x0200, "", ("extra",)),
+    (0x0201, "0005", ("params", "extra")),
+    (0x0500, "0005", ("location", "extra")),
+    (0x0704, "0001 00 0028", ("location", 0, "extra")),
+])
+def test_profile_items_in_every_body_holding_a_location(msg_id: int, prefix: str, path: tuple[object, ...]) -> None:
+    """An extension item (JT/T 1078's 0x14 video alarm) is named by the profile's row wherever a 0x0200 body
+    sits: alone, or inside 0x0201 / 0x0500 / 0x0704 (their JSON used the standard table: ``"20": 5``), both
+    ways; and ``jt808 encode``'s JSON check accepts the name (it said "unknown key 'video_alarm'")."""
+    from jt808.protocol.jsoncheck import json_problems
+    from jt808.protocol.profiles import builtin_profile
+
+    prof = builtin_profile("jt1078")
+    location = h("00000000 00000002 01BA7F0E 07E4F11C 0028 003C 0000 181116202020 010400000064 140400000005")
+    data = frame13(msg_id, h(prefix) + location)
+    packet = jt808.decode(data, prof)
+    doc = jt808.to_json(packet, prof)
+    extra: object = doc["body"]
+    for key in path:
+        extra = extra[key]  # type: ignore[index]  # the JSON path of this message's location items
+    assert extra == {"mileage": 100, "video_alarm": 5}
+    again = jt808.from_json(json.loads(json.dumps(doc)), prof)
+    assert jt808.encode(again, prof) == data
+    assert json_problems(doc, again, profile=prof) == []

@@ -365,7 +365,7 @@ def encode_command(documents: tuple[str, ...], version: str | None, encoding: st
                     raise JT808Error(f"expects a JSON object {{\"header\": …, \"body\": …}}, got "
                                      f"{_json_type(d)}")
                 packet = from_json(d, profile, version=forced)
-                problems = json_problems(d, packet)
+                problems = json_problems(d, packet, profile=profile)
                 if problems:
                     raise JT808Error(f"0x{packet.header.msg_id:04X} " + "; ".join(problems))
                 hexes = [f.hex() for f in _encode_all(packet, profile, max_body)]

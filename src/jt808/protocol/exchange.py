@@ -31,6 +31,7 @@ from jt808.protocol import bits
 from jt808.protocol.header import V2013, V2019, Header, Version
 from jt808.protocol.jsonutil import b64, unb64
 from jt808.protocol.messages.location import LocationReport, location_from_json, location_to_json
+from jt808.protocol.messages.tracking import BatchLocations, LocationQueryReply, VehicleControlReply
 from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 
@@ -38,6 +39,7 @@ __all__ = [
     "ANALOG_KEYS",
     "IO_STATUS_BITS",
     "SIGNAL_BITS",
+    "body_json",
     "from_json",
     "header_from_json",
     "header_to_json",
@@ -73,6 +75,15 @@ def header_to_json(h: Header, body_len: int | None = None) -> dict[str, Any]:
     return out
 
 
+#: bodies holding 0x0200 items, whose JSON depends on the profile's item table
+_WITH_ITEMS = (LocationReport, LocationQueryReply, VehicleControlReply, BatchLocations)
+
+
+def body_json(body: Any, version: Version, profile: Profile | None = None) -> Any:
+    """A body's JSON; the bodies holding 0x0200 items render them with ``profile``'s item table."""
+    return body.to_json(version, profile) if isinstance(body, _WITH_ITEMS) else body.to_json(version)
+
+
 def to_json(packet: Packet, profile: Profile | None = None) -> dict[str, Any]:
     """A packet as EMQX JSON: ``{"header": {...}, "body": {...}}`` (plus ``tail`` when the body had
     bytes after its last field). Unknown, vendor, reserved, encrypted-without-key and fragment bodies
@@ -80,7 +91,7 @@ def to_json(packet: Packet, profile: Profile | None = None) -> dict[str, Any]:
     h = packet.header
     body = packet.body
     version = h.version
-    bj = location_to_json(body, version, profile) if type(body) is LocationReport else body.to_json(version)
+    bj = body_json(body, version, profile)
     body_len = None
     if packet.raw_body is None and not h.length:  # built here, not decoded: say what would be sent
         try:
@@ -208,7 +219,7 @@ def from_json(obj: Any, profile: Profile | None = None, *, version: Version | in
                                     field="unknown_id")
                 raise BodyError(f"no body layout for 0x{mid:04X} in {ver}: send "
                                 '{"unknown_id": true, "data": base64}', field="body")
-            body = location_from_json(bj, ver, prof) if cls is LocationReport else cls.from_json(bj, ver)
+            body = cls.from_json(bj, ver, prof) if issubclass(cls, _WITH_ITEMS) else cls.from_json(bj, ver)
             data_len = len(encode_body(body, ver, prof, mid))  # validates every value
     except DecodeError as e:
         raise e.locate(msg_id=mid, version=ver) from None

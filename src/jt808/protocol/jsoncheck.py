@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from jt808.protocol.exchange import body_json
 from jt808.protocol.packet import Packet
+from jt808.protocol.registry import Profile
 
 __all__ = ["check_time", "json_problems"]
 
@@ -19,10 +21,12 @@ _HEADER_KEYS = {"msg_id", "encrypt", "phone", "msg_sn", "len", "proto_ver", "fra
                 "reserved"}
 
 
-def json_problems(obj: dict[str, Any], packet: Packet, *, unknown_keys: bool = True) -> list[str]:
+def json_problems(obj: dict[str, Any], packet: Packet, *, unknown_keys: bool = True,
+                  profile: Profile | None = None) -> list[str]:
     """Problems of ``obj`` (seed-004 JSON) given the ``packet`` that ``from_json`` made of it; empty when
     the frame says exactly what the JSON says. ``unknown_keys=False``: only values (phone, times), for
-    callers that send one JSON to terminals of several versions."""
+    callers that send one JSON to terminals of several versions. ``profile``: the one ``from_json`` used (its
+    item rows name the 0x0200 items)."""
     out: list[str] = []
     header = obj.get("header")
     if isinstance(header, dict):
@@ -34,7 +38,7 @@ def json_problems(obj: dict[str, Any], packet: Packet, *, unknown_keys: bool = T
     body = obj.get("body")
     version = packet.header.version
     try:
-        rendered = packet.body.to_json(version)
+        rendered = body_json(packet.body, version, profile)
     except Exception:  # a raw or hand-made body: nothing to compare with
         return out
     if isinstance(body, dict) and isinstance(rendered, dict) and not body.get("unknown_id"):

@@ -428,12 +428,12 @@ class LocationReport(_BasicBlock, Body):
                 return v
         return default
 
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return location_to_json(self, version)
+    def to_json(self, version: Version | None = None, profile: Profile | None = None) -> dict[str, Any]:
+        return location_to_json(self, version, profile)
 
     @classmethod
-    def from_json(cls, obj: Any, version: Version | None = None) -> LocationReport:
-        return location_from_json(obj, version)
+    def from_json(cls, obj: Any, version: Version | None = None, profile: Profile | None = None) -> LocationReport:
+        return location_from_json(obj, version, profile)
 
 
 def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: ItemTable,

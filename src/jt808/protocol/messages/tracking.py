@@ -4,7 +4,10 @@
 0x8500 车辆控制 (one class for the 2011/2013 flag byte, one for the 2019 control list), 0x0500 车辆控制应答.
 
 0x0201, 0x0500 and 0x0704 embed full 0x0200 bodies: they are read and written by
-:class:`~jt808.protocol.messages.location.LocationReport` and turned into JSON by its ``to_json``.
+:class:`~jt808.protocol.messages.location.LocationReport` and turned into JSON by its ``to_json``. Their
+items depend on the profile (extension rows such as JT/T 1078's 0x14), so these bodies' ``to_json`` /
+``from_json`` take the profile too (:func:`jt808.to_json` / :func:`jt808.from_json` pass it; without one the
+standard table is used and an extension item is keyed by its decimal id).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from jt808.protocol.bits import CONFIRMABLE_MASK, alarm_names
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2011, V2013, V2019, Version
 from jt808.protocol.messages.location import LocationReport
+from jt808.protocol.registry import Profile
 from jt808.protocol.spec import BYTE, DWORD, WORD, Body, Kind, message, wire
 
 __all__ = [
@@ -59,10 +63,10 @@ def _location_field(json: str) -> Any:
     return dataclasses.field(default_factory=LocationReport, metadata=spec_field.metadata)
 
 
-def _location_json(obj: Any, key: str, version: Version | None) -> LocationReport:
+def _location_json(obj: Any, key: str, version: Version | None, profile: Profile | None) -> LocationReport:
     if key not in obj:
         raise BodyError("is missing", field=key)
-    return LocationReport.from_json(obj[key], version)
+    return LocationReport.from_json(obj[key], version, profile)
 
 
 def _seq_json(obj: Any, cls: type) -> int:
@@ -85,12 +89,12 @@ class LocationQueryReply(Body):
 
     msg_id: ClassVar[int]
 
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return {"seq": self.seq, "params": self.location.to_json(version)}
+    def to_json(self, version: Version | None = None, profile: Profile | None = None) -> dict[str, Any]:
+        return {"seq": self.seq, "params": self.location.to_json(version, profile)}
 
     @classmethod
-    def from_json(cls, obj: Any, version: Version | None = None) -> LocationQueryReply:
-        return cls(_seq_json(obj, cls), _location_json(obj, "params", version))
+    def from_json(cls, obj: Any, version: Version | None = None, profile: Profile | None = None) -> LocationQueryReply:
+        return cls(_seq_json(obj, cls), _location_json(obj, "params", version, profile))
 
 
 @message(0x0500, quotes="seq")
@@ -105,12 +109,13 @@ class VehicleControlReply(Body):
 
     msg_id: ClassVar[int]
 
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return {"seq": self.seq, "location": self.location.to_json(version)}
+    def to_json(self, version: Version | None = None, profile: Profile | None = None) -> dict[str, Any]:
+        return {"seq": self.seq, "location": self.location.to_json(version, profile)}
 
     @classmethod
-    def from_json(cls, obj: Any, version: Version | None = None) -> VehicleControlReply:
-        return cls(_seq_json(obj, cls), _location_json(obj, "location", version))
+    def from_json(cls, obj: Any, version: Version | None = None,
+                  profile: Profile | None = None) -> VehicleControlReply:
+        return cls(_seq_json(obj, cls), _location_json(obj, "location", version, profile))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,18 +258,18 @@ class BatchLocations(Body):
         if self.bad_tail:
             w.bytes(self.bad_tail, "bad_tail")
 
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
+    def to_json(self, version: Version | None = None, profile: Profile | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "type": self.type,
             "length": len(self.locations) if self.count is None else self.count,
-            "location": [loc.to_json(version) for loc in self.locations],
+            "location": [loc.to_json(version, profile) for loc in self.locations],
         }
         if self.bad_tail:
             out["bad_tail"] = base64.b64encode(self.bad_tail).decode("ascii")
         return out
 
     @classmethod
-    def from_json(cls, obj: Any, version: Version | None = None) -> BatchLocations:
+    def from_json(cls, obj: Any, version: Version | None = None, profile: Profile | None = None) -> BatchLocations:
         if not isinstance(obj, dict):
             raise BodyError(f"BatchLocations expects a JSON object, got {type(obj).__name__}")
         for key in ("type", "location"):
@@ -274,7 +279,7 @@ class BatchLocations(Body):
         items = obj["location"]
         if not isinstance(items, list):
             raise BodyError(f"expects a list, got {type(items).__name__}", field="location")
-        locations = [LocationReport.from_json(x, version) for x in items]
+        locations = [LocationReport.from_json(x, version, profile) for x in items]
         count = None
         if "length" in obj:
             n = WORD.from_json(obj["length"], "length")

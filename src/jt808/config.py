@@ -352,6 +352,8 @@ class Config:
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    #: sections given a value by a file, a ``JT808_*`` variable or a flag (the rest are defaults)
+    configured: set[str] = field(default_factory=set, repr=False, compare=False)
 
     # -- loading --------------------------------------------------------------------------------
     @classmethod
@@ -414,6 +416,7 @@ class Config:
                               f"(known: {', '.join(sorted(fields))})")
         current = getattr(obj, name)
         setattr(obj, name, _coerce(value, type(current), f"{source}: {section}.{name}"))
+        self.configured.add(section)
 
     def validate(self) -> None:
         if self.auth.mode not in ("builtin", "anonymous", "http"):

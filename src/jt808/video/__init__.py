@@ -41,9 +41,11 @@ UNSOLICITED = Metric("jt808_video_unsolicited_frames", "counter", "Frames of no 
 
 
 def create(gateway: Gateway, config: Config) -> VideoService | None:
-    """The video service of a node, or None (with one log line) when PyAV is not installed."""
+    """The video service of a node, or None when PyAV is not installed: a warning when the ``[video]``
+    section was configured, else a debug line (a plain install serves everything but video, quietly)."""
     if importlib.util.find_spec("av") is None:
-        log.warning("video disabled: PyAV is not installed (pip install 'jt808[video]')")
+        level = logging.WARNING if "video" in config.configured else logging.DEBUG
+        log.log(level, "video disabled: PyAV is not installed (pip install 'jt808[video]')")
         return None
     return VideoService(gateway, config)
 

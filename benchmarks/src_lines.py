@@ -10,13 +10,19 @@ was written; commits that mix two issues are split by path in :data:`BY_PATH`). 
 A line rewritten by a later commit counts for that commit, so the figure is an attribution, not an exact
 partition: a feature commit that reformatted an old line takes it.
 
-Usage: python3 benchmarks/src_lines.py [--base 49c7a56] [--head HEAD] [--by module|package]
+``--code`` counts only lines that hold code: not blank, not only a comment, not part of a docstring (or any
+other string standing alone as a statement).
+
+Usage: python3 benchmarks/src_lines.py [--base 49c7a56] [--head HEAD] [--by module|package] [--code]
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import io
 import subprocess
+import tokenize
 from collections import Counter, defaultdict
 from pathlib import PurePosixPath
 
@@ -41,7 +47,7 @@ LABELS: dict[str, str] = {
     "7575142": "12", "a4c718c": "12", "9c056ac": "12", "03557c2": "12", "8febb79": "12", "efdde87": "12",
     "c8a2175": "12", "ff750fc": "12", "ee93b58": "12", "b7c6ec6": "12", "8308349": "12", "e4f4a4a": "12",
     "0e7522a": "12", "c6cc877": "12", "286d593": "12", "ac7b9c7": "12", "eb30c6c": "12", "e58dbc3": "12",
-    "3de16a7": "12", "91e741c": "12",
+    "3de16a7": "12", "91e741c": "12", "15f3d28": "12", "d57f4e7": "12", "f1202e5": "12", "e325431": "12",
     # 9
     "9a7a532": "9", "4c0ca0a": "9", "536cd14": "9", "5d846d9": "9", "fc8e3ed": "9", "c9ba91c": "9",
     # 10
@@ -96,20 +102,39 @@ def group(path: str, by: str) -> str:
     return "/".join(parts[:2]) if len(parts) > 2 else parts[0] + "/ (top-level modules)"
 
 
-def count(base: str, head: str, by: str) -> tuple[Counter[str], dict[str, Counter[str]]]:
+def code_lines(text: str) -> set[int]:
+    """Line numbers (1-based) holding code: a token that is not a comment, and not inside a string that
+    stands alone as a statement (docstrings)."""
+    doc: set[int] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            doc.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING,
+            tokenize.ENDMARKER}
+    out: set[int] = set()
+    for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+        if tok.type not in skip:
+            out.update(n for n in range(tok.start[0], tok.end[0] + 1) if n not in doc)
+    return out
+
+
+def count(base: str, head: str, by: str, code: bool = False) -> tuple[Counter[str], dict[str, Counter[str]]]:
     before: Counter[str] = Counter()
     for path in git("ls-tree", "-r", "--name-only", base, "src").split():
         if path.endswith(".py"):
-            before[group(path, by)] += git("show", f"{base}:{path}").count("\n")
+            text = git("show", f"{base}:{path}")
+            before[group(path, by)] += len(code_lines(text)) if code else text.count("\n")
     old = set(git("rev-list", base).split())
     now: dict[str, Counter[str]] = defaultdict(Counter)
     for path in git("ls-tree", "-r", "--name-only", head, "src").split():
         if not path.endswith(".py"):
             continue
+        keep = code_lines(git("show", f"{head}:{path}")) if code else None
         for line in git("blame", "--line-porcelain", head, "--", path).splitlines():
-            head_word = line.split(" ", 1)[0]
-            if len(head_word) == 40 and line.count(" ") >= 2 and all(c in "0123456789abcdef" for c in head_word):
-                now[group(path, by)][label(head_word, path, old)] += 1
+            words = line.split(" ")
+            if len(words[0]) == 40 and len(words) >= 3 and all(c in "0123456789abcdef" for c in words[0]):
+                if keep is None or int(words[2]) in keep:  # words[2]: the line's number in the final file
+                    now[group(path, by)][label(words[0], path, old)] += 1
     return before, now
 
 
@@ -118,10 +143,12 @@ def main() -> None:
     ap.add_argument("--base", default="49c7a56")
     ap.add_argument("--head", default="HEAD")
     ap.add_argument("--by", choices=("package", "module"), default="package")
+    ap.add_argument("--code", action="store_true", help="count only lines of code (no blanks, comments, docstrings)")
     args = ap.parse_args()
-    before, now = count(args.base, args.head, args.by)
+    before, now = count(args.base, args.head, args.by, args.code)
     cols = ["old", "12", "9", "10", "11", "13", "14", "15", "16", "?"]
-    print(f"src/**/*.py lines: {args.base} -> {args.head}; now split by the issue that last wrote each line")
+    what = "lines of code" if args.code else "lines"
+    print(f"src/**/*.py {what}: {args.base} -> {args.head}; now split by the issue that last wrote each line")
     print(f"{'':32} {'base':>6} {'now':>6} {'same':>6} | " + " ".join(f"{c:>5}" for c in cols))
     total_before = total_now = total_same = 0
     sums: Counter[str] = Counter()

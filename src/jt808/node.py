@@ -320,8 +320,6 @@ class Node:
         if gw is not None:
             gw.close_ports()
             await gw.stop()
-        elif self._given_storage is None:
-            pass
 
     async def stop(self) -> None:
         """Stop accepting, close terminals, flush every write; the bridge says goodbye first."""

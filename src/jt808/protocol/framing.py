@@ -26,7 +26,6 @@ __all__ = [
 DEFAULT_MAX_FRAME = 4096
 
 _FLAG = 0x7E
-_ESC = 0x7D
 _from_bytes = int.from_bytes
 _XOR16 = bytes((i >> 8) ^ (i & 0xFF) for i in range(0x10000))  # XOR of the two bytes of a WORD
 

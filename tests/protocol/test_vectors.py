@@ -10,12 +10,12 @@ layout: they are **regression snapshots**, not evidence that the layout is right
 bytes have not changed. Evidence comes from the independent sources above and ``INDEPENDENT`` below,
 which :func:`test_independent_sources_cover_both_versions` checks.
 
-Every registered message id has at least one independent vector; 2011 ones exist for 0x0100 (go-jt808,
-SmallChi, a real device in traccar), 0x0102 (traccar) and the ids whose 2011 body differs in SmallChi's tests
+Every registered message id has at least one independent vector. 2011 ones: 0x0100 (go-jt808, SmallChi, a real
+device in traccar), 0x0102 (traccar), 0x0200 (jt-framework) and the ids whose 2011 body differs in SmallChi's tests
 (0x0801, 0x0802, 0x8800; their 2011 0x0702 is read in a test below but cannot be reproduced byte for byte).
 Searched for 2011 frames of other ids without finding any: go-jt808 (``parse_test.go`` has only the 0x0100),
-xtream-codec (2013/2019 only), jt-framework, EMQX's ``emqx_jt808`` suite (2013/2019 only), traccar (other
-frames are from devices of unknown version) and the seeds.
+xtream-codec (2013/2019 only), jt-framework (no other frame found read as 2011), EMQX's ``emqx_jt808`` suites (the
+gateway speaks 2013/2019 only), traccar (its other frames are from devices of unknown version) and the seeds.
 
 A source containing ``utf8`` marks a device that sends UTF-8 strings; 2011 frames need a profile whose
 default version is 2011 (their header is the 2013 one). Device regressions live in
@@ -69,6 +69,9 @@ INDEPENDENT: dict[str, str] = {
     "traccar": "traccar src/test/java/org/traccar/protocol/HuabaoProtocolDecoderTest.java (real devices; 2011: the "
                "BSJ-M7B 0x0100 with a 33-byte body, and the 0x0102 of phone 094027849470 whose 0x0100 there is a "
                "25-byte 2011 body)",
+    "jtfw": "hylexus/jt-framework SampleDecoderTest.java (package io.github.hylexus.jt808.codec): the 233-byte 0x0200 "
+            "of testDecodeLocationUploadMsg, which it parses with Jt808ProtocolVersion.VERSION_2011 (hex given "
+            "unescaped and without flags; escaped and flagged here)",
     "xtream-t": "hylexus xtream-codec ext/jt jt-808 tests: BuiltinMessage<id>Test.java (the id is the directory)",
     "xtream": "hylexus xtream-codec (makeclan/xtream-codec) debug/jt/jt-808-server-spring-boot-starter-debug-ui/"
               "src/utils/codec-utils.ts (codecMockData: the BuiltinMessageXXXX samples; xtream2 = the second "
@@ -221,10 +224,11 @@ def test_independent_sources_cover_both_versions() -> None:
         msg_id, version, tag = parse_name(path)
         if _source_of(tag) is not None:
             by_version.setdefault(version, set()).add(msg_id)
-    # 2011: registers from go-jt808, SmallChi and a real device (traccar), that device family's 0x0102, and
+    # 2011: registers from go-jt808, SmallChi and a real device (traccar), that device family's 0x0102, a 0x0200
+    # jt-framework reads as 2011, and
     # SmallChi's 2011 bodies of the ids whose 2011 layout differs (0x0801 without location, 0x0802 without media
     # id, 0x8800's count byte)
-    assert by_version.get(V2011, set()) >= {0x0100, 0x0102, 0x0801, 0x0802, 0x8800}
+    assert by_version.get(V2011, set()) >= {0x0100, 0x0102, 0x0200, 0x0801, 0x0802, 0x8800}
     assert len(by_version.get(jt808.V2019, set())) >= 45
     assert len(by_version.get(jt808.V2013, set())) >= 40
 

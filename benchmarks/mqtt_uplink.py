@@ -152,7 +152,7 @@ class Broker:
         conf = tmp / "mosquitto.conf"
         user = f"user {getpass.getuser()}\n"
         conf.write_text(f"{user}listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                        "max_queued_messages 0\nmax_inflight_messages 0\nlog_dest none\n")
+                        "max_queued_messages 0\nmax_inflight_messages 0\nlog_dest none\nset_tcp_nodelay true\n")
         self.proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)])
         for _ in range(100):
             try:

@@ -69,3 +69,23 @@ async def test_serve_with_mqtt_flag(tmp_path: Path, retained) -> None:
         err = (await proc.stderr.read()).decode(errors="replace") if proc.stderr else ""
         await clear_retained(f"jt808/_nodes/{node}/state")
     assert "MQTT connected" in err, err
+
+
+async def test_unreachable_required_broker_is_one_line(tmp_path: Path) -> None:
+    """A required broker that refuses every attempt: the retries are not logged, the start ends with one
+    ``Error:`` line naming the setting, the broker and the cause, with what to do about it."""
+    with socket.socket() as closed:  # a port nothing listens on (bound, not listening: refused)
+        closed.bind(("127.0.0.1", 0))
+        broker = closed.getsockname()[1]
+        env = {**os.environ, "JT808_MQTT_CONNECT_TIMEOUT": "2"}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "jt808.cli", "serve", "--host", "127.0.0.1", "--port", "0", "--no-udp",
+            "--http-port", "0", "--db", "memory", "--data-dir", str(tmp_path), "--mqtt", f"mqtt://127.0.0.1:{broker}",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env)
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    lines = err.decode().strip().splitlines()
+    assert proc.returncode == 1
+    assert lines == [lines[-1]], lines  # nothing before it: no retry lines, no "stopping" lines
+    assert lines[0].startswith(f"Error: mqtt.url: cannot connect to the broker 127.0.0.1:{broker} within 2 s "
+                               "(connection refused); "), lines[0]
+    assert "mqtt.required = false" in lines[0]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
 from collections.abc import Callable
 from typing import Any, cast
@@ -32,6 +33,13 @@ _QOS = (mqtt5.QoS.AT_MOST_ONCE, mqtt5.QoS.AT_LEAST_ONCE, mqtt5.QoS.EXACTLY_ONCE)
 _PINGREQ = mqtt5.PingReqPacket().write()
 _PubAck = mqtt5.PubAckPacket
 _Publish = mqtt5.PublishPacket
+
+
+def _reason(e: OSError) -> str:
+    """``connection refused`` rather than ``[Errno 111] Connect call failed ('127.0.0.1', 1)``."""
+    if not isinstance(e, ssl.SSLError) and e.errno is not None and e.errno > 0:
+        return os.strerror(e.errno).lower()
+    return e.strerror or str(e) or type(e).__name__
 
 
 class MqttError(ConnectionError):
@@ -88,7 +96,7 @@ class MqttConnection(asyncio.Protocol):
             raise MqttError(f"no CONNACK from {host}:{port} within {timeout:g} s") from None
         except (OSError, ssl.SSLError) as e:
             conn.abort()
-            raise MqttError(str(e) or type(e).__name__) from e
+            raise MqttError(_reason(e)) from e
         if ack.reason_code != mqtt5.ConnAckReasonCode.SUCCESS:
             conn.abort()
             why = f": {ack.reason_str}" if ack.reason_str else ""

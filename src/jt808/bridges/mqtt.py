@@ -204,6 +204,7 @@ class MqttBridge:
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
+        self._quiet = False  # connection attempts logged at DEBUG (a required start says the outcome once)
         # held terminals and their subscriptions
         self._held: dict[str, str] = {}  # phone -> dn topic
         self._up: dict[str, str] = {}  # phone -> up topic (held terminals)
@@ -244,16 +245,23 @@ class MqttBridge:
         for conn in list(getattr(gw, "sessions", ())):
             if conn.session.authenticated and not conn.closed:
                 self.on_connected(conn.phone, conn.info())
+        # required: the attempts before the first connection are said once, by the StartupError
+        self._quiet = required
         self._task = asyncio.get_running_loop().create_task(self._run(), name="jt808-mqtt")
         try:
             await asyncio.wait_for(self._connected.wait(), connect_timeout)
         except TimeoutError:
             if required:
                 await self._cancel_run()
+                self._stopping = True  # nothing to say goodbye to: stop() is silent
                 raise StartupError(f"mqtt.url: cannot connect to the broker {self.host}:{self.port} within "
-                                   f"{connect_timeout:g} s ({self._last_error or 'no answer'})") from None
+                                   f"{connect_timeout:g} s ({self._last_error or 'no answer'}); start it, correct "
+                                   "mqtt.url, or set mqtt.required = false to serve without it (uplinks are then "
+                                   "buffered until it answers)") from None
             log.warning("MQTT broker %s:%d not reachable yet; buffering up to %d messages and retrying",
                         self.host, self.port, self.buffer_size)
+        finally:
+            self._quiet = False
 
     async def _cancel_run(self) -> None:
         if self._task is not None:
@@ -504,14 +512,16 @@ class MqttBridge:
                 if self._connected.is_set():
                     log.warning("MQTT connection to %s:%d lost: %s", self.host, self.port, e)
                 else:
-                    log.warning("MQTT broker %s:%d unreachable: %s", self.host, self.port, e)
+                    log.log(logging.DEBUG if self._quiet else logging.WARNING, "MQTT broker %s:%d unreachable: %s",
+                            self.host, self.port, e)
             except Exception:
                 log.exception("MQTT bridge failed; reconnecting")
             if conn is not None:
                 conn.abort()
             self._disconnected()
             delay = backoff * random.uniform(0.8, 1.2)
-            log.info("MQTT: reconnecting in %.1f s (%d messages buffered)", delay, self.buffered)
+            log.log(logging.DEBUG if self._quiet else logging.INFO, "MQTT: reconnecting in %.1f s (%d messages "
+                    "buffered)", delay, self.buffered)
             await self._before_reconnect(delay)
             backoff = min(backoff * 2, _BACKOFF_MAX)
 

@@ -215,6 +215,7 @@ class MqttBridge:
         self._subscribed: set[str] = set()  # dn topics the broker acknowledged
         self._unsub_todo: set[str] = set()
         self._sub_wake = asyncio.Event()
+        self._suback = asyncio.Event()  # set at each SUBACK (wait_subscribed)
         # other nodes
         self._presence: dict[str, str] = {}  # phone -> node holding it
         self._nodes_down: set[str] = set()
@@ -328,6 +329,14 @@ class MqttBridge:
         """Whether the broker has acknowledged this node's subscription to ``phone``'s dn topic."""
         dn = self._held.get(phone)
         return dn is not None and dn in self._subscribed
+
+    async def wait_subscribed(self, phones: list[str], timeout: float = 30.0) -> None:
+        """Wait until the broker has acknowledged the subscriptions to these terminals' dn topics (a
+        :class:`TimeoutError` after ``timeout``), woken by each SUBACK."""
+        async with asyncio.timeout(timeout):
+            while not all(self.subscribed(phone) for phone in phones):
+                self._suback.clear()
+                await self._suback.wait()
 
     @property
     def buffered(self) -> int:
@@ -649,6 +658,7 @@ class MqttBridge:
                         log.warning("MQTT broker refused the subscription to %s (%s)", t, code.name.lower())
                     elif t in self._dn_phone:
                         self._subscribed.add(t)
+                self._suback.set()
 
     # ------------------------------------------------------------------------------------------
     # incoming

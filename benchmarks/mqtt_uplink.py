@@ -1,23 +1,43 @@
-"""Uplinks per second published into Mosquitto by ``jt808 serve --mqtt`` (QoS 1), A/B in one run.
+"""Uplinks per second that ``jt808 serve --mqtt`` publishes into Mosquitto at QoS 1, counted by an
+independent subscriber; every process's CPU beside it. A/B in one run.
 
-    python3 benchmarks/mqtt_uplink.py [--base d25de12~1] [--terminals 1000] [--rates 10000,20000,30000,40000]
-                                      [--seconds 10] [--qos 1]
+    python3 benchmarks/mqtt_uplink.py [--base 064b285] [--broker 127.0.0.1:1883 | --broker private]
+                                      [--terminals 1000] [--rates 20000,30000,40000] [--seconds 10] [--qos 1]
 
-Two gateways run side by side, idle in turn: **B** is this tree (``src/``), **A** the tree of ``--base``
-(a git revision, extracted with ``git archive`` into a temporary directory; ``--base ''`` runs B alone).
-Each is ``jt808 serve --db none --mqtt mqtt://127.0.0.1:1883`` in a subprocess (uvloop, HTTP off, MQTT
-buffer 1,000,000 so that nothing is dropped while a gateway falls behind), with ``--terminals`` TCP
-terminals logged in from this process. For each rate, A then B is offered that many location reports
-per second (round-robin over its terminals, sent every 10 ms) for ``--seconds``; then the load stops and
-the bridge drains. One ``mosquitto_sub -q 1`` (MQTT 5, receive maximum 65,534: the broker neither drops
-nor throttles what it forwards) on ``jt808/+/+/up`` counts what the broker delivers, per gateway (A's
-phones start 0176, B's 0177).
+What runs (all on loopback, one machine):
 
-Printed per rate and side: offered/s; acked by the gateway/s; **delivered/s** by the broker over the
-window (the publish rate the bridge sustained); the drain time; **not delivered** (sent − delivered
-after the drain: dropped or lost); the gateway's CPU share over the window and its **CPU per delivered
-uplink** (window + drain), which depends least on the machine's load; this load generator's CPU share.
-The gateways, the load generator, Mosquitto and mosquitto_sub share the machine.
+- **gateway** B = this tree (``src/``), and A = the tree of ``--base`` (a git revision extracted with
+  ``git archive``; ``--base ''`` runs B alone). Each is ``jt808 serve --db none --mqtt URL`` in its own
+  process (uvloop, UDP and video off, log level WARNING, MQTT buffer 1,000,000 so that nothing is
+  dropped while it falls behind): it reads each terminal's frame, decodes it, acknowledges it (0x8001)
+  and the bridge publishes its EMQX JSON on ``jt808/{phone}/{phone}/up`` at QoS 1.
+- **broker**: the machine's Mosquitto on 127.0.0.1:1883 by default (its CPU read from /proc: other
+  clients of it, if any, are counted too), or ``--broker private`` for one of this run on a free port
+  (no queue limits, no other client).
+- **load generator** (this process): ``--terminals`` TCP terminals per gateway, registered and
+  authenticated, each location report a pre-encoded 0x0200 frame written on its own (one frame per
+  write, as a device sends them), round-robin over the terminals, paced every 10 ms; it counts the
+  gateway's acks.
+- **subscriber**: a separate process (this file with ``--subscriber``), a lean MQTT 5 client subscribed
+  at QoS 1 to every terminal's up topic (receive maximum 65,534: the broker never drops for it), that
+  answers each PUBLISH with its PUBACK and counts them per gateway.
+
+For each rate, A then B (the other idle) is offered that many reports per second for ``--seconds``;
+then the load stops and the bridge drains. Printed per rate and side:
+
+- offered/s, acked/s (by the gateway, to the terminals) over the window;
+- **published/s**: uplinks the broker acknowledged (PUBACK) to the bridge per second during the window
+  (``jt808_mqtt_published_total``), and **received/s**: what the subscriber received during the window;
+  *backlog*: uplinks sent but not yet acknowledged by the broker at the end of the window (the bridge
+  sustained the rate when it is small against the rate);
+- after the drain: *not acked* (sent − acknowledged by the broker) and *not recvd* (sent − received by
+  the subscriber): nothing lost when both are 0;
+- CPU over the window, as a share of one core: gateway, broker, load generator, subscriber; the
+  gateway's *waited*: time it was runnable but not running (/proc/PID/schedstat: the machine, not the
+  gateway, was the limit);
+- **CPU/uplink**: the gateway's CPU seconds (window + drain) ÷ uplinks acknowledged by the broker, and
+  *at 1 core*: the rate one whole core would carry at that cost; *syscalls*: the gateway's read and
+  write system calls (/proc/PID/io) per uplink.
 """
 
 from __future__ import annotations
@@ -37,13 +57,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import jt808
-from jt808 import Header, Packet
-from jt808.protocol.messages.location import LocationReport
-from jt808.protocol.messages.register import TerminalAuth, TerminalRegister
-
 ROOT = Path(__file__).resolve().parent.parent
 ACK = b"\x7e\x80\x01"
+TICK = 0.01
 
 
 def free_port() -> int:
@@ -52,41 +68,208 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def frame(body: Any, phone: str, sn: int) -> bytes:
-    return jt808.encode(Packet(Header(body.msg_id, phone, sn), body))
-
-
-def report(i: int) -> LocationReport:
-    return LocationReport(alarm=0, status=0x000C0003, latitude=31_230_000 + i, longitude=121_470_000 + i,
-                          altitude=12, speed=600, direction=90, time="240311120000",
-                          extras=[(0x01, 12345), (0x02, 500), (0x30, 25), (0x31, 12)])
-
-
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class Term(asyncio.Protocol):
-    def __init__(self, i: int, ready: asyncio.Future[None], prefix: str) -> None:
-        self.i = i
-        self.phone = f"{prefix}{i:08d}"
+def syscalls(pid: int) -> int:
+    """read + write system calls of the process so far (/proc/PID/io)."""
+    with open(f"/proc/{pid}/io") as f:
+        io = dict(line.split(": ") for line in f.read().splitlines())
+    return int(io["syscr"]) + int(io["syscw"])
+
+
+def waited_seconds(pid: int) -> float:
+    """Time the process was runnable but waiting for a CPU (all its threads' main one: /proc/PID/schedstat)."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except OSError:
+        return float("nan")
+
+
+# ---------------------------------------------------------------------------------------------------
+# the subscriber (a separate process): MQTT 5 over a raw asyncio protocol, PUBLISH packets counted
+# ---------------------------------------------------------------------------------------------------
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | 0x80 if n else b)
+        if not n:
+            return bytes(out)
+
+
+def _packet(kind: int, body: bytes) -> bytes:
+    return bytes((kind,)) + _varint(len(body)) + body
+
+
+def _str(s: str) -> bytes:
+    b = s.encode()
+    return len(b).to_bytes(2, "big") + b
+
+
+class Subscriber(asyncio.Protocol):
+    """Counts the PUBLISH packets of each topic prefix (a gateway's phones) and acknowledges each."""
+
+    def __init__(self, prefixes: list[bytes], ready: asyncio.Future[None]) -> None:
+        self.counts = dict.fromkeys(prefixes, 0)
+        self.plen = len(prefixes[0])
         self.ready = ready
+        self.buf = b""
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        n, off = len(buf), 0
+        acks = []
+        counts, plen = self.counts, self.plen
+        while off + 2 <= n:
+            kind = buf[off]
+            length, mult, i = 0, 1, off + 1  # the remaining length: 1..4 bytes
+            while i < n:
+                b = buf[i]
+                i += 1
+                length += (b & 0x7F) * mult
+                if b < 0x80:
+                    break
+                mult <<= 7
+            else:
+                break  # the length itself is incomplete
+            end = i + length
+            if end > n:
+                break
+            if kind & 0xF0 == 0x30:  # PUBLISH
+                tlen = (buf[i] << 8) | buf[i + 1]
+                prefix = buf[i + 2:i + 2 + plen]
+                if prefix in counts:
+                    counts[prefix] += 1
+                if kind & 0x06:  # QoS 1 (or 2, never asked for): PUBACK with its packet id
+                    acks.append(buf[i + 2 + tlen:i + 4 + tlen])
+            elif kind in (0x20, 0x90) and not self.ready.done():  # CONNACK, SUBACK
+                self.ready.set_result(None)
+            off = end
+        self.buf = buf[off:]
+        if acks:
+            self.transport.write(b"".join(b"\x40\x02" + pid for pid in acks))
+
+
+async def subscriber_main(host: str, port: int, prefixes: list[str], topics_file: str) -> None:
+    """Subscribe to the topics listed in ``topics_file`` (one a line); answer each line on stdin with
+    the counts per prefix."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    _, sub = await loop.create_connection(lambda: Subscriber([p.encode() for p in prefixes], ready), host, port)
+    # CONNECT: MQTT 5, clean start, keep alive 0, properties: receive maximum 65534
+    props = b"\x21" + (65534).to_bytes(2, "big")
+    sub.transport.write(_packet(0x10, _str("MQTT") + b"\x05\x02\x00\x00" + _varint(len(props)) + props
+                                + _str(f"jt808-bench-sub-{os.getpid()}")))
+    await ready
+    topics = Path(topics_file).read_text().split()
+    for k in range(0, len(topics), 500):
+        ready = sub.ready = loop.create_future()
+        filters = b"".join(_str(t) + b"\x01" for t in topics[k:k + 500])  # max QoS 1
+        sub.transport.write(_packet(0x82, (k // 500 + 1).to_bytes(2, "big") + b"\x00" + filters))
+        await ready
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    print("ready", flush=True)
+    while await reader.readline():
+        print(" ".join(str(sub.counts[p.encode()]) for p in prefixes), flush=True)
+
+
+class Counter:
+    """The subscriber process, asked for its counts."""
+
+    def __init__(self, host: str, port: int, prefixes: list[str], topics: list[str], tmp: Path) -> None:
+        self.prefixes = prefixes
+        tf = tmp / "topics.txt"
+        tf.write_text("\n".join(topics))
+        self.proc = subprocess.Popen([sys.executable, __file__, "--subscriber", f"{host}:{port}", "--prefixes",
+                                      ",".join(prefixes), "--topics-file", str(tf)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"subscriber did not start: {line!r}")
+
+    def counts(self) -> dict[str, int]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("?\n")
+        return dict(zip(self.prefixes, map(int, self.proc.stdout.readline().split()), strict=True))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+# ---------------------------------------------------------------------------------------------------
+# the broker, the gateways and their terminals
+# ---------------------------------------------------------------------------------------------------
+class Broker:
+    """The machine's Mosquitto (``host:port``) or a private one on a free port (``private``)."""
+
+    def __init__(self, spec: str, tmp: Path) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        if spec == "private":
+            self.host, self.port = "127.0.0.1", free_port()
+            conf = tmp / "mosquitto.conf"
+            conf.write_text(f"user {getpass.getuser()}\nlistener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                            "persistence false\nmax_queued_messages 0\nmax_inflight_messages 0\nlog_dest none\n")
+            self.proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)],
+                                         stderr=subprocess.DEVNULL)
+            self.pid = self.proc.pid
+            for _ in range(100):
+                try:
+                    socket.create_connection((self.host, self.port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        else:
+            host, _, port = spec.rpartition(":")
+            self.host, self.port = host or "127.0.0.1", int(port)
+            out = subprocess.run(["ss", "-ltnpH", f"sport = :{self.port}"], capture_output=True, text=True).stdout
+            pids = [int(x.split(",")[0]) for x in out.split("pid=")[1:]]
+            if not pids:
+                raise SystemExit(f"no broker listening on {spec}")
+            self.pid = pids[0]
+        self.url = f"mqtt://{self.host}:{self.port}"
+
+    def describe(self) -> str:
+        where = "private" if self.proc is not None else "the machine's"
+        return f"{where} Mosquitto {self.host}:{self.port} (pid {self.pid})"
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+class Term(asyncio.Protocol):
+    def __init__(self, phone: str, i: int, ready: asyncio.Future[None], frames: list[bytes],
+                 register: bytes) -> None:
+        self.phone, self.i, self.ready, self.frames = phone, i, ready, frames
+        self.register = register
         self.stage = 0
         self.buf = b""
         self.acked = 0
-        self.frames = [frame(report(i), self.phone, sn) for sn in range(16, 16 + 64)]
         self.k = 0
         self.transport: Any = None
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        transport.write(frame(TerminalRegister(11, 100, "BENCH", "MQTT", f"{self.i:07d}", 1, f"M{self.i}"),
-                              self.phone, 1))
+        transport.write(self.register)
 
     def data_received(self, data: bytes) -> None:
         if self.stage < 2:
+            import jt808
+            from jt808.protocol.messages.register import TerminalAuth
+
             self.buf += data
             frames = jt808.FrameSplitter().feed(self.buf)
             if not frames:
@@ -95,7 +278,7 @@ class Term(asyncio.Protocol):
             p = jt808.decode(frames[0])
             if self.stage == 0:
                 self.stage = 1
-                self.transport.write(frame(TerminalAuth(code=p.body.auth_code), self.phone, 2))
+                self.transport.write(_frame(TerminalAuth(code=p.body.auth_code), self.phone, 2))
             else:
                 self.stage = 2
                 if not self.ready.done():
@@ -103,76 +286,30 @@ class Term(asyncio.Protocol):
             return
         self.acked += data.count(ACK)
 
-    def send_one(self) -> None:
-        self.transport.write(self.frames[self.k])
-        self.k = (self.k + 1) % len(self.frames)
+
+def _frame(body: Any, phone: str, sn: int) -> bytes:
+    import jt808
+    from jt808 import Header, Packet
+
+    return jt808.encode(Packet(Header(body.msg_id, phone, sn), body))
 
 
-class Counter:
-    """mosquitto_sub printing one line (the topic) per delivered message; lines counted per topic prefix."""
+def _report(i: int) -> Any:
+    from jt808.protocol.messages.location import LocationReport
 
-    def __init__(self, port: int, topic: str, prefixes: list[bytes]) -> None:
-        self.counts = dict.fromkeys(prefixes, 0)
-        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(port), "-V", "mqttv5", "-q", "1",
-                                      "-D", "connect", "receive-maximum", "65534", "-t", topic, "-F", "%t"],
-                                     stdout=subprocess.PIPE, bufsize=0)
-        self.task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=1 << 20)
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), self.proc.stdout)
-        self.task = asyncio.create_task(self._read(reader))
-        await asyncio.sleep(0.5)
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        # count only this run's terminals (other publishers may share the broker); a line cut by a
-        # read boundary is counted with the next read
-        tail = b""
-        counts = self.counts
-        while chunk := await reader.read(1 << 16):
-            data = tail + chunk
-            cut = data.rfind(b"\n") + 1
-            for prefix in counts:
-                counts[prefix] += data.count(prefix, 0, cut)
-            tail = data[cut:]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        if self.task is not None:
-            self.task.cancel()
-
-
-class Broker:
-    """A Mosquitto of this run on a free loopback port: no other publisher on it, and no queue limit
-    towards the counting subscriber (a shared broker drops QoS 1 beyond 1,000 queued per client)."""
-
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        conf = tmp / "mosquitto.conf"
-        user = f"user {getpass.getuser()}\n"
-        conf.write_text(f"{user}listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                        "max_queued_messages 0\nmax_inflight_messages 0\nlog_dest none\nset_tcp_nodelay true\n")
-        self.proc = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(conf)])
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+    return LocationReport(alarm=0, status=0x000C0003, latitude=31_230_000 + i, longitude=121_470_000 + i,
+                          altitude=12, speed=600, direction=90, time="240311120000",
+                          extras=[(0x01, 12345), (0x02, 500), (0x30, 25), (0x31, 12)])
 
 
 class Side:
     """One gateway under test (its source tree, process, terminals)."""
 
     def __init__(self, name: str, src: Path, phone_prefix: str, tmp: Path, args: argparse.Namespace,
-                 broker: int) -> None:
+                 broker: Broker) -> None:
         self.name, self.src, self.prefix = name, src, phone_prefix
-        self.topic_prefix = f"jt808/{phone_prefix}".encode()
+        self.topic_prefix = f"jt808/{phone_prefix}"
+        self.phones = [f"{phone_prefix}{i:08d}" for i in range(args.terminals)]
         self.port = free_port()
         self.http_port = free_port()
         self.node = f"jt808-bench-{name}-{os.getpid()}"
@@ -185,13 +322,19 @@ class Side:
                        "[video]\nenabled = false\n[log]\nlevel = \"WARNING\"\n")
         env = {**os.environ, "PYTHONPATH": str(src)}
         self.log = open(self.dir / "server.log", "w")  # noqa: SIM115
-        self.server = subprocess.Popen([sys.executable, "-m", "jt808.cli", "serve", "--config", str(cfg),
+        prof = ["-m", "cProfile", "-o", str(Path(args.profile).resolve() / f"{name}.prof")] if args.profile else []
+        self.server = subprocess.Popen([sys.executable, *prof, "-m", "jt808.cli", "serve", "--config", str(cfg),
                                         "--data-dir", str(self.dir / "data"), "--host", "127.0.0.1", "--port",
-                                        str(self.port), "--db", "none", "--mqtt", f"mqtt://127.0.0.1:{broker}"],
+                                        str(self.port), "--db", "none", "--no-attachments", "--mqtt", broker.url],
                                        env=env, stderr=self.log, cwd=str(self.dir))
         self.terms: list[Term] = []
 
-    async def login(self, n: int) -> None:
+    def topics(self) -> list[str]:
+        return [f"jt808/{p}/{p}/up" for p in self.phones]
+
+    async def login(self) -> None:
+        from jt808.protocol.messages.register import TerminalRegister
+
         loop = asyncio.get_running_loop()
         for _ in range(300):
             with contextlib.suppress(OSError):
@@ -202,13 +345,17 @@ class Side:
         sem = asyncio.Semaphore(200)
 
         async def connect(i: int) -> None:
+            phone = self.phones[i]
+            frames = [_frame(_report(i), phone, sn) for sn in range(16, 16 + 64)]
+            register = _frame(TerminalRegister(11, 100, "BENCH", "MQTT", f"{i:07d}", 1, f"M{i}"), phone, 1)
             async with sem:
                 fut: asyncio.Future[None] = loop.create_future()
-                _, proto = await loop.create_connection(lambda: Term(i, fut, self.prefix), "127.0.0.1", self.port)
+                _, proto = await loop.create_connection(lambda: Term(phone, i, fut, frames, register),
+                                                        "127.0.0.1", self.port)
                 await asyncio.wait_for(fut, 60)
                 self.terms.append(proto)  # type: ignore[arg-type]
 
-        await asyncio.gather(*(connect(i) for i in range(n)))
+        await asyncio.gather(*(connect(i) for i in range(len(self.phones))))
 
     async def published(self) -> int:
         """The bridge's count of uplinks the broker acknowledged (``/metrics``)."""
@@ -235,15 +382,22 @@ class Side:
             print(f"{self.name} server errors:", *errors[:5], sep="\n  ", file=sys.stderr)
 
 
+HEAD = (f"{'side':>4} {'offered/s':>10} {'acked/s':>10} {'published/s':>12} {'received/s':>11} {'backlog':>8} "
+        f"{'drain':>7} {'not acked':>9} {'not recvd':>9} {'gw CPU':>7} {'waited':>7} {'broker':>7} "
+        f"{'loadgen':>7} {'sub':>5} {'CPU/uplink':>11} {'at 1 core':>10} {'syscalls':>9}")
+
+
 async def offer(side: Side, counter: Counter, broker: Broker, rate: int, seconds: float) -> str:
     loop = asyncio.get_running_loop()
     terms = side.terms
-    sent, tick, carry, rr = 0, 0.01, 0.0, 0
-    per_tick = rate * tick
+    sent, carry, rr = 0, 0.0, 0
+    per_tick = rate * TICK
     a0 = sum(t.acked for t in terms)
-    d0 = counter.counts[side.topic_prefix]
+    r0 = counter.counts()[side.topic_prefix]
     p0 = await side.published()
-    c0, l0, b0 = cpu_seconds(side.server.pid), time.process_time(), cpu_seconds(broker.proc.pid)
+    pids = (side.server.pid, broker.pid, counter.proc.pid)
+    c0 = [cpu_seconds(p) for p in pids]
+    w0, l0, s0 = waited_seconds(side.server.pid), time.process_time(), syscalls(side.server.pid)
     t0 = loop.time()
     next_tick = t0
     while loop.time() - t0 < seconds:
@@ -251,41 +405,50 @@ async def offer(side: Side, counter: Counter, broker: Broker, rate: int, seconds
         n = int(carry)
         carry -= n
         for _ in range(n):
-            terms[rr].send_one()
-            rr = (rr + 1) % len(terms)
+            t = terms[rr]
+            t.transport.write(t.frames[t.k])
+            t.k = (t.k + 1) & 63
+            rr += 1
+            if rr == len(terms):
+                rr = 0
         sent += n
-        next_tick += tick
+        next_tick += TICK
         await asyncio.sleep(max(0.0, next_tick - loop.time()))
     t1 = loop.time()
+    c1 = [cpu_seconds(p) for p in pids]
+    w1, l1 = waited_seconds(side.server.pid), time.process_time()
     a1 = sum(t.acked for t in terms)
-    c1, l1, b1 = cpu_seconds(side.server.pid), time.process_time(), cpu_seconds(broker.proc.pid)
     p1 = await side.published()
+    r1 = counter.counts()[side.topic_prefix]
     # drain: until the broker acknowledged, and the subscriber got, everything sent (or 5 s without progress)
-    last, still = (p1, 0), 0
+    last, still = (p1, r1), 0
     while still < 50:
-        published = await side.published()
-        if published - p0 >= sent and counter.counts[side.topic_prefix] - d0 >= sent:
+        now = (await side.published(), counter.counts()[side.topic_prefix])
+        if now[0] - p0 >= sent and now[1] - r0 >= sent:
             break
-        await asyncio.sleep(0.1)
-        now = (published, counter.counts[side.topic_prefix])
         still = still + 1 if now == last else 0
         last = now
+        await asyncio.sleep(0.1)
     t2 = loop.time()
-    c2 = cpu_seconds(side.server.pid)
+    c2, s2 = cpu_seconds(side.server.pid), syscalls(side.server.pid)
     acked_by_broker = await side.published() - p0
-    delivered = counter.counts[side.topic_prefix] - d0
+    received = counter.counts()[side.topic_prefix] - r0
     el = t1 - t0
-    per = (c2 - c0) / acked_by_broker * 1e6 if acked_by_broker else float("nan")
-    return (f"{side.name:>4} {sent / el:10,.0f} {(a1 - a0) / el:10,.0f} {(p1 - p0) / el:12,.0f} {t2 - t1:7.1f} s "
-            f"{sent - acked_by_broker:10,d} {sent - delivered:10,d} {(c1 - c0) / el:9.0%} {per:8.1f} us "
-            f"{(l1 - l0) / el:9.0%} {(b1 - b0) / el:9.0%}")
+    per = (c2 - c0[0]) / acked_by_broker if acked_by_broker else float("nan")
+    share = [(b - a) / el for a, b in zip(c0, c1, strict=True)]
+    return (f"{side.name:>4} {sent / el:10,.0f} {(a1 - a0) / el:10,.0f} {(p1 - p0) / el:12,.0f} "
+            f"{(r1 - r0) / el:11,.0f} "
+            f"{sent - (p1 - p0):8,d} {t2 - t1:6.1f}s {sent - acked_by_broker:9,d} {sent - received:9,d} "
+            f"{share[0]:7.0%} {(w1 - w0) / el:7.0%} {share[1]:7.0%} {(l1 - l0) / el:7.0%} {share[2]:5.0%} "
+            f"{per * 1e6:8.1f} us {1 / per:10,.0f} {(s2 - s0) / acked_by_broker:9.2f}")
 
 
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmpname:
         tmp = Path(tmpname)
-        broker = Broker(tmp)
+        broker = Broker(args.broker, tmp)
         sides: list[Side] = []
+        rev = ""
         if args.base:
             base = tmp / "base"
             base.mkdir()
@@ -294,24 +457,25 @@ async def run(args: argparse.Namespace) -> None:
             subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
             rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", args.base], check=True,
                                  capture_output=True, text=True).stdout.strip()
-            sides.append(Side("A", base / "src", "0176", tmp, args, broker.port))
+            sides.append(Side("A", base / "src", "0176", tmp, args, broker))
         head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True).stdout.strip()
-        sides.append(Side("B", ROOT / "src", "0177", tmp, args, broker.port))
-        counter = Counter(broker.port, "jt808/+/+/up", [s.topic_prefix for s in sides])
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True,
+                               text=True).stdout.strip()
+        sides.append(Side("B", ROOT / "src", "0177", tmp, args, broker))
+        counter = Counter(broker.host, broker.port, [s.topic_prefix for s in sides],
+                          [t for s in sides for t in s.topics()], tmp)
         try:
-            await counter.start()
             for side in sides:
-                await side.login(args.terminals)
+                await side.login()
             await asyncio.sleep(1.0)
             print(f"# {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {platform.machine()}, "
                   f"{os.cpu_count()} CPUs, Python {platform.python_version()}, {args.terminals} terminals per side, "
-                  f"{args.seconds:g} s per rate, QoS {args.qos}, load average {os.getloadavg()[0]:.1f}")
+                  f"{args.seconds:g} s per rate, QoS {args.qos}, {broker.describe()}, "
+                  f"load average {os.getloadavg()[0]:.1f}")
             if args.base:
-                print(f"# A = {args.base} ({rev}), B = this tree (HEAD {head})")
-            print(f"{'side':>4} {'offered/s':>10} {'acked/s':>10} {'published/s':>12} {'drain':>9} "
-                  f"{'not acked':>10} {'not recvd':>10} {'gw CPU':>9} {'CPU/uplink':>11} {'loadgen':>9} "
-                  f"{'broker':>9}")
+                print(f"# A = {args.base} ({rev}), B = this tree (HEAD {head}{', modified' if dirty else ''})")
+            print(HEAD)
             for rate in args.rates:
                 for side in sides:
                     print(await offer(side, counter, broker, rate, args.seconds), flush=True)
@@ -325,19 +489,28 @@ async def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--base", default="d25de12~1", help="git revision of side A ('' = B only)")
+    ap.add_argument("--base", default="064b285", help="git revision of side A ('' = B only)")
+    ap.add_argument("--broker", default="127.0.0.1:1883", help="HOST:PORT of a running Mosquitto, or 'private'")
     ap.add_argument("--terminals", type=int, default=1000)
-    ap.add_argument("--rates", default="10000,20000,30000,40000",
-                    type=lambda s: [int(x) for x in s.split(",")])
+    ap.add_argument("--rates", default="20000,30000,40000", type=lambda s: [int(x) for x in s.split(",")])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--qos", type=int, default=1, choices=(0, 1), help="QoS of the gateway's publishes")
+    ap.add_argument("--profile", metavar="DIR", help="run the gateways under cProfile, writing DIR/A.prof, DIR/B.prof")
+    ap.add_argument("--subscriber", help=argparse.SUPPRESS)
+    ap.add_argument("--prefixes", help=argparse.SUPPRESS)
+    ap.add_argument("--topics-file", help=argparse.SUPPRESS)
     args = ap.parse_args()
     try:
         import uvloop
+        runner: Any = uvloop.run
     except ImportError:
-        asyncio.run(run(args))
+        runner = asyncio.run
+    if args.subscriber:
+        host, _, port = args.subscriber.rpartition(":")
+        runner(subscriber_main(host, int(port), args.prefixes.split(","), args.topics_file))
     else:
-        uvloop.run(run(args))
+        sys.path.insert(0, str(ROOT / "src"))
+        runner(run(args))
 
 
 if __name__ == "__main__":

@@ -440,11 +440,6 @@ class MqttBridge:
             self._drop_log_at = now
             self._dropped_logged = self.dropped
 
-    def _payload(self, obj: Any) -> bytes:
-        if isinstance(obj, bytes):
-            return obj
-        return _dumps(to_json(obj, self.gateway.profile))
-
     def on_media_saved(self, packet: Packet, row: Any, error: BaseException | None) -> None:
         """0x0801 after its file was saved (or failed to be), with the file's reference."""
         phone = packet.header.phone
@@ -611,14 +606,15 @@ class MqttBridge:
     async def _writer(self, conn: MqttConnection) -> None:
         queue, inflight, wake = self._queue, self._inflight, self._wake
         qos = self.qos
+        profile = self.gateway.profile
         window = min(self._window, conn.receive_max) if self.respect_receive_max else self._window
         while True:
             burst = 0
             while queue and len(inflight) < window:
                 item = queue.popleft()
                 topic, obj, retain, extra = item
-                try:
-                    payload = self._payload(obj)
+                try:  # an uplink is kept as its Packet until it is published: rendered once, here
+                    payload = obj if type(obj) is bytes else _dumps(to_json(obj, profile))
                 except Exception as e:  # a packet that cannot be rendered: log it, never stall the queue
                     log.error("MQTT: cannot render a message for %s: %s", topic, e)
                     continue

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 import jt808
+from console_script import jt808_script
 from jt808.cli import main
 from jt808.protocol.framing import frame
 from jt808.protocol.header import Header, pack_header
@@ -31,12 +31,6 @@ def run(*args: str, input: str | bytes | None = None) -> tuple[int, list[str]]:
     if res.exception and not isinstance(res.exception, SystemExit):
         raise res.exception
     return res.exit_code, res.output.splitlines()
-
-
-def jt808_script() -> str:
-    path = shutil.which("jt808")
-    assert path, "the jt808 console script is not installed (pip install -e .)"
-    return path
 
 
 # -- decode ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from console_script import jt808_script
 from gateway.helpers import Terminal, location, make_config  # tests/gateway/helpers.py
 from jt808 import V2013, V2019
 from jt808.gateway import Gateway
@@ -118,10 +119,11 @@ def test_cli_reset_takes_typed_forms(tmp_path: Path) -> None:
         await st.close()
 
     asyncio.run(seed())
-    out = subprocess.run(["jt808", "terminal", "reset", "13912345678", "--db", f"sqlite:///{tmp_path / 'jt808.db'}"],
+    db = f"sqlite:///{tmp_path / 'jt808.db'}"
+    out = subprocess.run([jt808_script(), "terminal", "reset", "13912345678", "--db", db],
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("013912345678: auth code released")
-    bad = subprocess.run(["jt808", "terminal", "reset", "abc", "--db", f"sqlite:///{tmp_path / 'jt808.db'}"],
+    bad = subprocess.run([jt808_script(), "terminal", "reset", "abc", "--db", f"sqlite:///{tmp_path / 'jt808.db'}"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 2 and "not a terminal phone" in bad.stderr

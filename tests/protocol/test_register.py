@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import jt808
+from hypothesis_profiles import examples
 from jt808 import V2011, V2013, V2019, BodyError, EncodeError, Profile, TruncatedError, Version
 from jt808.protocol.buffer import Reader
 from jt808.protocol.messages.register import RegisterReply, RegisterResult, TerminalAuth, TerminalRegister
@@ -207,3 +210,30 @@ def test_reader_context_used_for_text() -> None:
     r = Reader(b"\x00\x01\x00" + "认证".encode(), V2013, Profile("u", encoding="utf-8"), 0x8100)
     assert RegisterReply.decode(r).auth_code == "认证"
     assert DEFAULT_PROFILE.encoding == "gbk"
+
+
+# -- the 2011/2013 detection reads the body once: pinned to the decode in the layout it chose ------------
+_PIECES = st.one_of(
+    st.binary(max_size=60),
+    st.builds(lambda p, c, m, mo, d, col, pl, v: encode_body(TerminalRegister(p, c, m, mo, d, col, pl), v),
+              st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), st.text("ABC\x00\x01 ", max_size=5),
+              st.text("XYZ\x00\x1f ", max_size=8), st.text("0123\x00", max_size=7), st.integers(0, 255),
+              st.text("京A1\x00\x02", max_size=9), st.sampled_from([V2011, V2013])))
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(data=_PIECES)
+def test_register_version_detection_decodes_like_the_chosen_layout(data: bytes) -> None:
+    """decode_body of a 0x0100 with the 2011/2013 inference gives exactly what the general decode gives in
+    the layout the inference chose (body, tail, notes): the reading made to decide is the one returned."""
+    problems: list[str] = []
+    try:
+        body, tail, v = decode_body(0x0100, V2013, data, DEFAULT_PROFILE, problems=problems)
+    except jt808.DecodeError as e:
+        with pytest.raises(type(e)):
+            decode_body(0x0100, V2013, data, Profile("no-infer", infer_2011=False))
+        return
+    ref_problems: list[str] = [p for p in problems if "version inferred" in p]
+    ref, ref_tail, ref_v = decode_body(0x0100, v, data, Profile("no-infer", infer_2011=False),
+                                       problems=ref_problems)
+    assert (body, tail, v, problems) == (ref, ref_tail, ref_v, ref_problems)

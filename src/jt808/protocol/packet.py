@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 from typing import Any, ClassVar
 
@@ -94,39 +95,60 @@ class Packet:
         return self.header == other.header and self.body == other.body and self.tail == other.tail
 
 
-def _reads_cleanly(msg_id: int, data: bytes, version: Version, profile: Profile, unpadded: bool = False) -> bool:
-    """Whether a 0x0100 / 0x0102 body reads sensibly in ``version``'s layout: it decodes to its last byte
-    (0x0100: plate to the end) and its strings hold no control characters (a 2011 0x0100 read with the
-    2013 widths puts the 2011 model's NUL padding and the plate colour byte inside the 2013 model).
-    ``unpadded``: also without NUL padding to strip (nothing noted while reading)."""
+_CONTROL = re.compile("[\x00-\x1f]")
+_TEXTS = ("manufacturer", "model", "dev_id", "license_number", "code", "imei")
+
+
+def _clean_reading(msg_id: int, data: bytes, version: Version, profile: Profile,
+                   unpadded: bool = False) -> tuple[Body, list[str]] | None:
+    """The body and the reader's notes of a 0x0100 / 0x0102 body that reads sensibly in ``version``'s
+    layout, else ``None``: it decodes to its last byte (0x0100: plate to the end) and its strings hold no
+    control characters (a 2011 0x0100 read with the 2013 widths puts the 2011 model's NUL padding and the
+    plate colour byte inside the 2013 model). ``unpadded``: also without NUL padding to strip (nothing
+    noted while reading)."""
     cls = profile.lookup(msg_id, version)
     if cls is None:
-        return False
+        return None
     r = Reader(data, version, profile, msg_id)
     try:
         b = cls.decode(r)
     except (DecodeError, IndexError, ValueError, UnicodeError):
-        return False
-    texts = [getattr(b, k, "") for k in ("manufacturer", "model", "dev_id", "license_number", "code", "imei")]
-    return (r.pos == r.end and not (unpadded and r.problems)
-            and not any(ch < " " for t in texts if isinstance(t, str) for ch in t.strip("\x00")))
+        return None
+    if r.pos != r.end or (unpadded and r.problems):
+        return None
+    for k in _TEXTS:
+        t = getattr(b, k, "")
+        if isinstance(t, str) and _CONTROL.search(t.strip("\x00")):
+            return None
+    return b, r.problems
 
 
-def _register_version(data: bytes, profile: Profile, problems: list[str]) -> Version:
+def _reads_cleanly(msg_id: int, data: bytes, version: Version, profile: Profile, unpadded: bool = False) -> bool:
+    """Whether :func:`_clean_reading` accepts the body in ``version``'s layout."""
+    return _clean_reading(msg_id, data, version, profile, unpadded) is not None
+
+
+def _register_version(data: bytes, profile: Profile,
+                      problems: list[str]) -> tuple[Version, tuple[Body, list[str]] | None]:
     """2011 or 2013 for a 0x0100 without bit 14: the field widths (5/8/7 against 5/20/7) tell them apart
     when the 2013 reading is impossible (shorter than its 37-byte fixed part) or implausible (strings
-    that only the 2011 reading gets right)."""
+    that only the 2011 reading gets right). With the version, the clean reading made to decide it (body
+    and the reader's notes), if one was made: the body is not decoded a second time."""
     if len(data) < 37:
         if len(data) >= 25:
             problems.append(Problem("version_inferred", f"version inferred: 0x0100 body of {len(data)} bytes is "
                                     "shorter than the 2013 fixed part (37): decoded as 2011"))
-            return V2011
-        return V2013
-    if not _reads_cleanly(0x0100, data, V2013, profile) and _reads_cleanly(0x0100, data, V2011, profile):
+            return V2011, None
+        return V2013, None
+    reading = _clean_reading(0x0100, data, V2013, profile)
+    if reading is not None:
+        return V2013, reading
+    reading = _clean_reading(0x0100, data, V2011, profile)
+    if reading is not None:
         problems.append(Problem("version_inferred", f"version inferred: 0x0100 body of {len(data)} bytes reads "
                                 "sensibly only with the 2011 widths (5/8/7): decoded as 2011"))
-        return V2011
-    return V2013
+        return V2011, reading
+    return V2013, None
 
 
 def _body_layout(msg_id: int, version: Version, data: bytes, profile: Profile, problems: list[str]) -> Version:
@@ -155,7 +177,11 @@ def decode_body(msg_id: int, version: Version, data: bytes, profile: Profile = D
     layout = version
     if msg_id == 0x0100 or msg_id == 0x0102:
         if msg_id == 0x0100 and profile.infer_2011 and version is V2013:
-            version = layout = _register_version(data, profile, problems)
+            version, reading = _register_version(data, profile, problems)
+            if reading is not None:  # read cleanly to the end in that layout: the decode below, made once
+                problems.extend(reading[1])
+                return reading[0], b"", version
+            layout = version
         elif version is V2019 and profile.infer_2011:
             layout = _body_layout(msg_id, version, data, profile, problems)
     cls = profile.messages.table.get((msg_id, layout)) or profile.lookup(msg_id, layout)

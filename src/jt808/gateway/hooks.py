@@ -113,6 +113,13 @@ class AuthPolicy(abc.ABC):
                            software_version: str = "") -> bool:
         """Whether ``code`` is the code issued to ``phone``."""
 
+    def authenticate_now(self, phone: str, code: str, imei: str = "",
+                         software_version: str = "") -> TerminalRecord | None:
+        """The answer of :meth:`authenticate` when memory alone gives it: ``phone``'s record (not to be
+        changed) when ``code`` is certainly accepted and nothing needs to be written; ``None`` when
+        :meth:`authenticate` must be asked (a refusal is never decided here)."""
+        return None
+
     async def logout(self, phone: str) -> None:
         """0x0003: the terminal's code is released (its record and history stay)."""
         await self.release(phone)
@@ -180,6 +187,17 @@ class BuiltinRegistry(AuthPolicy):
         if ok:
             await self._remember_identity(rec, imei, software_version)
         return ok
+
+
+    def authenticate_now(self, phone: str, code: str, imei: str = "",
+                         software_version: str = "") -> TerminalRecord | None:
+        storage = self.storage
+        rec = storage.peek(phone) if isinstance(storage, TerminalCache) else None
+        if rec is None or not _code_matches(rec, code):
+            return None  # not in memory, or a refusal: decided on the store's copy by authenticate()
+        if (imei or software_version) and (rec.imei, rec.software_version) != (imei, software_version):
+            return None  # a new identity to remember: a write
+        return rec
 
 
 def _code_matches(rec: TerminalRecord | None, code: str) -> bool:
@@ -256,6 +274,12 @@ class HttpHooks(AuthPolicy):
             log.warning("authentication hook %s unreachable for %s: %s", self.auth_url, phone, e)
             return False
         return r.status_code == 200
+
+    def authenticate_now(self, phone: str, code: str, imei: str = "",
+                         software_version: str = "") -> TerminalRecord | None:
+        if self.auth_url:
+            return None
+        return self.fallback.authenticate_now(phone, code, imei, software_version)
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -456,6 +456,8 @@ class Gateway:
                      old.peer)
             old.close(f"replaced by a new connection from {conn.peer}")
         self.counters["authenticated"] += 1
+        if not self._listeners:
+            return
         info = conn.info()
         info["anonymous"] = anonymous
         for listener in self._listeners:
@@ -581,7 +583,16 @@ class Gateway:
         elif t is AuthRequested:
             auth = cast(AuthRequested, ev)
             if self._may_attempt(conn, "auth", auth):
-                self.spawn(self._authenticate(conn, auth))
+                h = auth.packet.header
+                # the code of a terminal registered a moment ago is in memory: answered now, without a task
+                rec = self.policy.authenticate_now(h.phone, auth.code, auth.imei,  # type: ignore[union-attr]  # set by open()
+                                                   auth.software_version) if auth.code else None
+                if rec is None:
+                    self.spawn(self._authenticate(conn, auth))
+                else:
+                    conn.deciding -= 1
+                    self._auth_accepted(conn, auth, V2011 if rec.version == 2011 and h.version is not V2019
+                                        else None)
         elif t is Authenticated:
             anon = cast(Authenticated, ev)
             log.info("phone=%s %s %s served anonymously (v%d)", anon.phone, conn.kind, conn.peer, int(anon.version))
@@ -690,12 +701,9 @@ class Gateway:
         if conn.closed:
             return
         if ok:
-            conn.session.accept_auth(ev, self.loop.time(), await self._remembered_version(h))
-            conn.settle(True)
-            conn.flush()
-            self.counters["auth_ok"] += 1
-            log.debug("auth phone=%s %s %s: accepted (v%d)", h.phone, conn.kind, conn.peer, int(h.version))
-            self._online(conn)  # last_seen is written with the others' (gateway/lastseen.py), no write per login
+            version = await self._remembered_version(h)
+            if not conn.closed:
+                self._auth_accepted(conn, ev, version)
         else:
             conn.session.reject_auth(ev)
             conn.flush()
@@ -708,6 +716,17 @@ class Gateway:
             limit = self.config.auth.max_auth_failures
             if limit and conn.auth_failures >= limit:
                 conn.close(f"{conn.auth_failures} failed authentications")
+
+    def _auth_accepted(self, conn: Connection, ev: AuthRequested, version: Version | None) -> None:
+        """``version``: the terminal's remembered version (:meth:`_remembered_version`)."""
+        conn.session.accept_auth(ev, self.loop.time(), version)
+        conn.settle(True)
+        conn.flush()
+        self.counters["auth_ok"] += 1
+        if log.isEnabledFor(logging.DEBUG):
+            h = ev.packet.header
+            log.debug("auth phone=%s %s %s: accepted (v%d)", h.phone, conn.kind, conn.peer, int(h.version))
+        self._online(conn)  # last_seen is written with the others' (gateway/lastseen.py), no write per login
 
     async def _remembered_version(self, h: Any) -> Version | None:
         """2011 for a terminal whose stored registration says so (a 2011 header cannot say it itself)."""

@@ -123,6 +123,15 @@ class TerminalCache:
             self._put(phone, rec, now)
         return rec if rec is None else _copy(rec)
 
+    def peek(self, phone: str) -> TerminalRecord | None:
+        """The record of ``phone`` when memory holds a fresh one, else ``None`` (nothing is read). Not a
+        copy: for deciding at once (:meth:`jt808.gateway.hooks.AuthPolicy.authenticate_now`), never to change."""
+        entry = self._entries.get(phone)
+        if entry is not None and entry[0] > time.monotonic():
+            self.hits += 1
+            return entry[1]
+        return None
+
     async def save_terminal(self, rec: TerminalRecord) -> None:
         rec = _copy(rec)
         await self._save(rec)

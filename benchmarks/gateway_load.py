@@ -155,6 +155,13 @@ class Server:
                        "[storage]\nbatch_max_rows = 5000\nbatch_max_delay = 0\n"
                        "[log]\nlevel = \"WARNING\"\n")
         dbarg = {"none": "none", "sqlite": "", "memory": "memory"}.get(db, db)
+        self.schema: str | None = None
+        if dbarg.startswith(("postgres://", "postgresql://")) and "schema=" not in dbarg:
+            # a schema of its own per run: the terminals registered by an earlier run (re-registering a
+            # registered phone is refused by design) and its rows do not meet this one; dropped by stop()
+            self.schema = f"jt808_bench_{os.getpid()}_{int(time.time() * 1000) % 10**9}"
+            self.dsn = dbarg
+            dbarg += ("&" if "?" in dbarg else "?") + "schema=" + self.schema
         cmd = [sys.executable, "-m", "jt808.cli", "serve", "--config", str(cfg), "--data-dir", str(workdir / "data"),
                "--host", "127.0.0.1", "--port", str(self.port), "--db", dbarg]
         if WORKERS > 1:  # the workers' internal HTTP ports are http_port + 1 + index
@@ -200,6 +207,26 @@ class Server:
         errors = [line for line in self.log.read_text().splitlines() if "ERROR" in line or "Traceback" in line]
         if errors:
             print("server errors:", *errors[:10], sep="\n  ", file=sys.stderr)
+        if self.schema is not None:
+            drop_schema(self.dsn, self.schema)
+
+
+def drop_schema(dsn: str, schema: str) -> None:
+    """Drop a benchmark's PostgreSQL schema (in a thread of its own: called from the event loop's thread)."""
+    import threading
+
+    import asyncpg
+
+    async def drop() -> None:
+        con = await asyncpg.connect(dsn)
+        try:
+            await con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await con.close()
+
+    t = threading.Thread(target=asyncio.run, args=(drop(),))
+    t.start()
+    t.join()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,10 +369,13 @@ async def throughput(n: int, inflight: int, db: str, seconds: float, warmup: flo
             a0 = sum(t.acked for t in terms)
             lat.clear()
             c0, t0, g0 = srv.cpu_seconds(), time.perf_counter(), time.process_time()
+            spy = profile_server(srv, seconds)
             await asyncio.sleep(seconds)
             a1 = sum(t.acked for t in terms)
             c1, t1, g1 = srv.cpu_seconds(), time.perf_counter(), time.process_time()
             window = list(lat)
+            if spy is not None:
+                await asyncio.to_thread(spy.wait)
             for t in terms:
                 t.run = False
             await asyncio.sleep(0.5)
@@ -361,6 +391,18 @@ async def throughput(n: int, inflight: int, db: str, seconds: float, warmup: flo
             raise
         finally:
             srv.stop()
+
+
+PROFILE: str | None = None  # --profile FILE: py-spy samples of the server during the measured window
+
+
+def profile_server(srv: Any, seconds: float) -> subprocess.Popen[bytes] | None:
+    pid = srv.proc.pid if getattr(srv, "proc", None) is not None else getattr(srv, "pid", None)
+    if PROFILE is None or pid is None:
+        return None
+    return subprocess.Popen([str(Path(sys.executable).parent / "py-spy"), "record", "--nonblocking", "-r", "250",
+                             "-f", "raw", "-o", PROFILE, "-d", str(max(1, int(seconds))), "-p", str(pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def idle(n: int, db: str) -> dict[str, Any]:
@@ -441,9 +483,11 @@ async def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
                     help="server setting, e.g. --set storage.ack_after_durable=false")
     ap.add_argument("--workers", type=int, default=1, help="jt808 serve --workers N (processes sharing the port)")
+    ap.add_argument("--profile", metavar="FILE", help="py-spy (raw format) of the server during the measured window")
     args = ap.parse_args()
     SETTINGS.extend(args.set)
-    global EXTERNAL, FIRST, WORKERS
+    global EXTERNAL, FIRST, WORKERS, PROFILE
+    PROFILE = args.profile
     FIRST = args.first
     WORKERS = args.workers
     if args.connect:

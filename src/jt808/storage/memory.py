@@ -110,9 +110,10 @@ class MemoryStorage(Storage):
         self._check()
         limit = self.max_rows_per_phone
         for row in rows:
-            # stored as given (the hot path: the gateway never mutates a submitted row); reads copy
+            # stored as given (the hot path: the gateway never mutates a submitted row; aware times in any
+            # zone compare correctly), read back as copies in UTC; only naive times are made aware here
             t, r = row.time, row.received_at
-            if (t is not None and t.tzinfo is not UTC) or r.tzinfo is not UTC:
+            if (t is not None and t.tzinfo is None) or r.tzinfo is None:
                 row = replace(row, time=utc(t), received_at=utc(r))
                 t, r = row.time, row.received_at
             if t is not None and t > r + FUTURE_LIMIT:
@@ -134,7 +135,8 @@ class MemoryStorage(Storage):
             if (start is None or key >= start) and (end is None or key <= end):
                 picked.append((key, seq, row))
         picked.sort(key=lambda item: (item[0], item[1]))
-        return [replace(row, extras=clean_obj(row.extras), extras_json=None) for _, _, row in picked[-limit:]]
+        return [replace(row, time=utc(row.time), received_at=utc(row.received_at), extras=clean_obj(row.extras),
+                        extras_json=None) for _, _, row in picked[-limit:]]
 
     async def latest_locations(self) -> list[LocationRow]:
         self._check()

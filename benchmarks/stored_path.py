@@ -1,0 +1,105 @@
+"""Instructions per stored 0x0200 on the gateway's receive path, without sockets or a database.
+
+What is counted for each report: the platform session receiving reads of 8 frames of deferred 0x0200
+(one terminal, a remembered item layout of 3 items, 2013), ``StorageSink.collect`` building the
+storage rows of each read, the SQLite insert parameters of those rows, and the deferred 0x8001s of
+the read (``ack_many`` + ``data_to_send``): everything the gateway's CPU does per report except the
+socket calls, the event loop and SQLite's own C code.
+
+    python benchmarks/stored_path.py 12000                 # runs the path N times (for a profiler)
+    python benchmarks/stored_path.py --ab SRC_A SRC_B ...  # cachegrind: instructions per report of each tree
+
+``--ab`` runs this script under ``valgrind --tool=cachegrind --cache-sim=no`` with ``PYTHONPATH`` set to each
+``src`` directory, for 4,000 and 12,000 reports, and prints (I(12,000) - I(4,000)) / 8,000 per tree: a
+count that does not move with the load of the machine. The same script works on older trees (it only uses
+``PlatformSession``, ``StorageSink.collect`` and ``jt808.storage.sqlite._location_params_many``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from typing import Any
+
+
+def run(n: int, acks: bool = True) -> None:
+    import jt808
+    from jt808 import Header, Packet
+    from jt808.gateway.sink import StorageSink
+    from jt808.protocol.messages.location import LocationReport
+    from jt808.protocol.messages.register import TerminalAuth
+    from jt808.session.platform import PlatformSession
+    from jt808.storage.sqlite import _location_params_many
+
+    phone = "013900000001"
+    s = PlatformSession(deferred_acks=(0x0200,), quiet={0x0002: 0})  # as the gateway with storage and no listener
+    auth = s.receive_data(jt808.encode(Packet(Header(0x0102, phone, 1), TerminalAuth(code="c"))), 0.0)
+    s.accept_auth(auth[0])  # type: ignore[arg-type]
+    s.data_to_send()
+    sink = StorageSink(None)  # type: ignore[arg-type]  # collect only: no writer
+
+    def frame(sn: int) -> bytes:
+        body = LocationReport(alarm=0, status=0x000C0003, latitude=31_230_000 + sn, longitude=121_470_000 + sn,
+                              altitude=12, speed=600 + sn % 7, direction=90, time="240311120000",
+                              extras=[(0x01, 12345 + sn), (0x30, 25), (0x31, 12)])
+        return jt808.encode(Packet(Header(0x0200, phone, sn), body))
+
+    sns = [sn for sn in range(16, 4000) if 0x7D not in (sn >> 8, sn & 0xFF) and 0x7E not in (sn >> 8, sn & 0xFF)]
+    reads = [b"".join(frame(sn) for sn in sns[i:i + 8]) for i in range(0, 8 * 64, 8)]
+    s.receive_data(reads[0], 1.0)  # the layout is remembered by the first (general) decode
+    s.data_to_send()
+    received_at = datetime.now(UTC)
+    collect = sink.collect
+    for i in range(n // 8):
+        locs: list[Any] = []
+        events: list[Any] = []
+        deferred = []
+        for ev in s.receive_data(reads[i & 63], 2.0):
+            p = ev.packet  # type: ignore[attr-defined]
+            collect(p, received_at, locs, events)
+            deferred.append(p)
+        _location_params_many(locs)
+        if acks:
+            s.ack_many(deferred)
+            s.data_to_send()
+    assert len(locs) == 8, locs
+
+
+def count(src: str, n: int, acks: bool) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "cg.out")
+        env = {**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": "0"}
+        subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}",
+                        sys.executable, __file__, str(n), *(() if acks else ("--no-acks",))],
+                       env=env, check=True, capture_output=True)
+        with open(out) as f:
+            text = f.read()
+    m = re.search(r"^summary:\s+(\d+)", text, re.M)
+    assert m is not None, text[-500:]
+    return int(m.group(1))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("n", nargs="?", type=int, default=12000)
+    ap.add_argument("--ab", nargs="+", metavar="SRC", help="src directories to count (valgrind cachegrind)")
+    ap.add_argument("--no-acks", action="store_true", help="leave the deferred 0x8001s out (the method of "
+                    "BENCHMARKS.md's first count, 2026-12-06 02:30)")
+    args = ap.parse_args()
+    if not args.ab:
+        run(args.n, not args.no_acks)
+        return
+    print(f"# instructions per stored report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
+          f"{sys.version.split()[0]}; (I(12,000) - I(4,000)) / 8,000)", flush=True)
+    for src in args.ab:
+        lo, hi = count(src, 4000, not args.no_acks), count(src, 12000, not args.no_acks)
+        print(f"{src:40} {(hi - lo) / 8000:10,.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -385,6 +385,7 @@ async def throughput(n: int, inflight: int, db: str, seconds: float, warmup: flo
             rate = (a1 - a0) / (t1 - t0)
             return {"terminals": n, "inflight": inflight, "db": db, "acked_per_s": rate,
                     "p50_ms": 1000 * p50, "p99_ms": 1000 * p99,
+                    "acks_per_read": sum(k for _, k in window) / max(len(window), 1),
                     "server_cpu": (c1 - c0) / (t1 - t0), "loadgen_cpu": (g1 - g0) / (t1 - t0)}
         except Exception:
             print(srv.log.read_text()[-3000:], file=sys.stderr)
@@ -459,6 +460,7 @@ def machine() -> str:
 def show_throughput(r: dict[str, Any]) -> None:
     print(f"throughput  N={r['terminals']:>6} K={r['inflight']}  db={r['db']:<7} "
           f"{r['acked_per_s']:>10,.0f} acked/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
+          f"{r.get('acks_per_read', 0):.1f} acks/read  "
           f"CPU server {r['server_cpu']:.0%} loadgen {r['loadgen_cpu']:.0%} "
           f"(server {1e6 * r['server_cpu'] / max(r['acked_per_s'], 1):.1f} µs CPU per report; "
           f"load avg {os.getloadavg()[0]:.2f})", flush=True)

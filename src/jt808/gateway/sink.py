@@ -59,33 +59,31 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
                  tz_offset: float = 8, batch: bool = False, version: Version | None = None,
                  profile: Profile | None = None) -> LocationRow:
     """The storage row of one location (``extras``: the seed-004 ``extra`` map, plus ``bad_tail``)."""
-    status = loc.status
-    lat = loc.latitude / 1e6
-    lng = loc.longitude / 1e6
     ex = loc.extras
-    text = None
     lay = loc.layout
-    if lay is not None and lay.json_format is not None and lay.keys is not None and ex:
+    text = None
+    if ex and lay is not None and (fmt := lay.json_format) is not None:
         # a remembered layout whose map is flat integers: the map and its text straight from the values
+        # (``json_format`` is set only with ``keys``); items changed by hand since: the general rendering
         ids, vals = zip(*ex, strict=False)  # pairs: never ragged
         if ids == lay.ids:
             try:
-                text = lay.json_format % vals
-            except TypeError:  # a value changed by hand to a non-integer: the general rendering
+                text = fmt % vals
+            except TypeError:  # a value changed by hand to a non-integer
                 text = None
-        extras = dict(zip(lay.keys, vals, strict=False)) if text is not None else \
-            _extras_map(loc, version, profile)
+        keys: Any = lay.keys  # (set whenever json_format is)
+        extras = dict(zip(keys, vals, strict=False)) if text is not None else _extras_map(loc, version, profile)
     elif ex or loc.bad_tail:
         extras = _extras_map(loc, version, profile)
     else:
         extras = {}
-    t = loc.time
-    key = (t, tz_offset)
-    dt = _TIMES.get(key, _TIMES)
+    dt = _TIMES.get((loc.time, tz_offset), _TIMES)
     if dt is _TIMES:
-        dt = _bcd_time(t, tz_offset)
+        dt = _bcd_time(loc.time, tz_offset)
+    status = loc.status
     return LocationRow(phone, dt, received_at, loc.alarm, status,  # type: ignore[arg-type]  # dt None: the row keeps no device time
-                       -lat if status & 4 else lat, -lng if status & 8 else lng, loc.altitude, loc.speed / 10,
+                       -loc.latitude / 1e6 if status & 4 else loc.latitude / 1e6,
+                       -loc.longitude / 1e6 if status & 8 else loc.longitude / 1e6, loc.altitude, loc.speed / 10,
                        loc.direction, msg_id, msg_sn, batch, extras, text)
 
 

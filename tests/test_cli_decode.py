@@ -237,3 +237,18 @@ def test_pcap(tmp_path: Path) -> None:
     bad.write_bytes(b"not a capture at all, really not")
     res = CliRunner().invoke(main, ["decode", "--pcap", str(bad)])
     assert res.exit_code != 0 and "capture" in res.output
+
+
+def test_profile_items_through_pretty_and_encode() -> None:
+    """``--profile jt1078``: the 0x14 video-alarm item is named and explained by the profile's row in
+    ``--pretty`` (it had no comment: the standard table was asked), and ``encode`` takes that JSON back
+    (its check refused ``video_alarm`` as an unknown key)."""
+    body = bytes.fromhex("00000000 00000002 01BA7F0E 07E4F11C 0028 003C 0000 181116202020 010400000064 140400000005")
+    f = frame(bytes.fromhex("0200") + len(body).to_bytes(2, "big") + bytes.fromhex("0139123456780001") + body)
+    _code, lines = run("decode", "--profile", "jt1078", "--pretty", f.hex())
+    [line] = [x for x in lines if '"video_alarm"' in x]
+    assert "// 0x14 JT/T 1078 video alarms" in line
+    code, lines = run("decode", "--profile", "jt1078", f.hex())
+    assert code == 0
+    code, out = run("encode", "--profile", "jt1078", lines[0])
+    assert code == 0 and out == [f.hex()]

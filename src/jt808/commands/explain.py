@@ -237,13 +237,13 @@ def _bit_comment(key: str, value: Any, version: Version) -> str | None:
 
 
 class _Pretty:
-    def __init__(self, msg_id: int, version: Version) -> None:
-        self.msg_id, self.version = msg_id, version
+    def __init__(self, msg_id: int, version: Version, profile: Profile) -> None:
+        self.msg_id, self.version, self.profile = msg_id, version, profile
         self.lines: list[str] = []
 
     def meaning(self, key: str, docs: dict[str, str], in_extra: bool) -> str | None:
         if in_extra:
-            row = extras_table(DEFAULT_PROFILE, self.version).by_key.get(key)
+            row = extras_table(self.profile, self.version).by_key.get(key)
             if row is None and key.isdigit():
                 return f"additional-info id 0x{int(key):02X} kept as bytes (base64)"
             return f"0x{row.id:02X} {row.description}" if row is not None else KEY_MEANINGS.get(key)
@@ -326,7 +326,7 @@ def _walk_params(body: bytes, base: int, version: Version, d: _Dump, count_at: i
 def pretty(packet: Packet, doc: dict[str, Any], profile: Profile = DEFAULT_PROFILE) -> str:
     """The JSON ``doc`` of ``packet``, indented and commented (JSON with ``//`` comments)."""
     h = packet.header
-    p = _Pretty(h.msg_id, h.version)
+    p = _Pretty(h.msg_id, h.version, profile)
     p.lines.append(f"// {message_title(h.msg_id, h.version, profile)} · v{int(h.version)}")
     p.lines.append("{")
     p.emit(1, '"header": {', None)

@@ -14,6 +14,12 @@ connection (VmRSS after minus before, divided by N).
     python benchmarks/gateway_load.py throughput --terminals 200 --inflight 8 --db sqlite
     python benchmarks/gateway_load.py idle --terminals 10000
     python benchmarks/gateway_load.py all          # the BENCHMARKS.md set
+    python benchmarks/gateway_load.py durable --src /tmp/base-064b285/src --src src --seconds 6
+                                                   # issue 16 part 4 A/B: CPU per durable report and ack latency
+
+``durable`` runs, for each ``--src`` tree in turn (the gateway of that tree, this load generator), 200 terminals
+x 8 reports in flight (CPU per report) and 10 x 1 / 100 x 1 (ack latency below saturation) with SQLite,
+PostgreSQL (``--pg``, a schema of its own per run) and memory, ``--rounds`` times.
 
 ``--db none`` keeps no data and has no listener: the gateway answers heartbeats and locations from the
 header alone (bodies only length-checked). ``--db memory`` decodes every report, builds its storage row
@@ -142,6 +148,7 @@ def start_server(db: str, workdir: Path) -> Any:
     return EXTERNAL if EXTERNAL is not None else Server(db, workdir)
 
 
+SRC = str(ROOT / "src")  # the tree whose gateway is started (--src: an older checkout, for A/B runs)
 SETTINGS: list[str] = []  # --set section.name=value, passed to the server as JT808_SECTION_NAME
 WORKERS = 1  # --workers N, passed to jt808 serve
 
@@ -169,7 +176,7 @@ class Server:
             while self.port - 1 - WORKERS <= http <= self.port:
                 http = free_port()
             cmd += ["--workers", str(WORKERS), "--http-port", str(http)]
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONPATH": SRC, "PYTHONUNBUFFERED": "1"}
         for item in SETTINGS:
             key, _, value = item.partition("=")
             env["JT808_" + key.replace(".", "_").upper()] = value
@@ -446,6 +453,34 @@ def weighted_percentiles(samples: list[tuple[float, int]], qs: tuple[float, ...]
     return out
 
 
+async def durable_set(srcs: list[str], pg: str, seconds: float, rounds: int) -> None:
+    """Issue 16 part 4, A/B in one run: CPU per durable report (200 terminals x 8 in flight) and ack latency
+    below saturation (10 x 1 and 100 x 1) for SQLite, PostgreSQL and memory, each tree in turn."""
+    global SRC
+    steps = [(200, 8, db) for db in ("sqlite", pg, "memory")] + \
+            [(n, 1, db) for n in (10, 100) for db in ("sqlite", pg, "memory")]
+    for r in range(rounds):
+        for n, k, db in steps:
+            for src in srcs:
+                SRC = src
+                res = await throughput(n, k, db, seconds)
+                res["db"] = "postgresql" if db == pg else db
+                print(f"round {r + 1} {_short(src):>24}: ", end="")
+                show_throughput(res)
+
+
+def _short(src: str) -> str:
+    """A tree's name for the output: its commit when it is a git checkout."""
+    try:
+        out = subprocess.run(["git", "-C", src, "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", src, "status", "--porcelain", "--", "."], capture_output=True,
+                               text=True).stdout.strip()
+        return out + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return src
+
+
 def machine() -> str:
     cpu = "?"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
@@ -474,7 +509,7 @@ def show_idle(r: dict[str, Any]) -> None:
 
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", choices=["throughput", "idle", "all"])
+    ap.add_argument("mode", choices=["throughput", "idle", "all", "durable"])
     ap.add_argument("--terminals", "-n", type=int, default=200)
     ap.add_argument("--inflight", "-k", type=int, default=8)
     ap.add_argument("--db", default="none", help="none (storage off), sqlite, memory, or a postgresql:// URL")
@@ -485,10 +520,17 @@ async def main() -> None:
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE",
                     help="server setting, e.g. --set storage.ack_after_durable=false")
     ap.add_argument("--workers", type=int, default=1, help="jt808 serve --workers N (processes sharing the port)")
+    ap.add_argument("--src", action="append", default=[], metavar="DIR",
+                    help="src directory of the gateway to start (default: this checkout's); durable mode: several, "
+                         "run alternately (A/B)")
+    ap.add_argument("--pg", default="postgresql://127.0.0.1/test", help="durable mode: the PostgreSQL URL")
+    ap.add_argument("--rounds", type=int, default=2, help="durable mode: rounds of the whole set")
     ap.add_argument("--profile", metavar="FILE", help="py-spy (raw format) of the server during the measured window")
     args = ap.parse_args()
     SETTINGS.extend(args.set)
-    global EXTERNAL, FIRST, WORKERS, PROFILE
+    global EXTERNAL, FIRST, WORKERS, PROFILE, SRC
+    if args.src and args.mode != "durable":
+        SRC = str(Path(args.src[0]).resolve())
     PROFILE = args.profile
     FIRST = args.first
     WORKERS = args.workers
@@ -497,7 +539,9 @@ async def main() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(f"# {machine()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
-    if args.mode == "throughput":
+    if args.mode == "durable":
+        await durable_set([str(Path(d).resolve()) for d in args.src] or [SRC], args.pg, args.seconds, args.rounds)
+    elif args.mode == "throughput":
         show_throughput(await throughput(args.terminals, args.inflight, args.db, args.seconds))
     elif args.mode == "idle":
         show_idle(await idle(args.terminals, args.db))

@@ -252,3 +252,12 @@ def test_profile_items_through_pretty_and_encode() -> None:
     assert code == 0
     code, out = run("encode", "--profile", "jt1078", lines[0])
     assert code == 0 and out == [f.hex()]
+
+
+def test_pretty_names_the_video_alarms_of_a_64_bit_alarm_word() -> None:
+    """JT/T 1078 alarm flags are 64 bits (0x1205 resource items, 0x9205 queries): ``--pretty`` named the low
+    32 bits only and failed on the rest ("expects an unsigned 32-bit integer")."""
+    vector = Path(__file__).parent / "vectors" / "1205" / "2019-snapshot.hex"
+    code, lines = run("decode", "--pretty", vector.read_text().strip())
+    [line] = [x for x in lines if '"alarm": 8589934603' in x]
+    assert code == 0 and line.endswith("set: emergency, overspeed, dangerous_driving, video_signal_blocked")

@@ -106,3 +106,22 @@ async def test_sqlite_stores_the_rendered_json_and_reads_it_back(tmp_path: Path)
         assert all(r.extras_json is None for r in back)
     finally:
         await st.close()
+
+
+def test_event_rows_name_profile_items() -> None:
+    """A 0x0201 (stored as an event row besides its location row) on the jt1078 profile: the 0x14 item of its
+    location is ``video_alarm`` in the event JSON as in the API's and the bridge's JSON (it was ``"20": 5``)."""
+    from jt808.gateway.sink import StorageSink
+    from jt808.protocol.profiles import builtin_profile
+
+    prof = builtin_profile("jt1078")
+    body = bytes.fromhex("0005 00000000 00000002 01BA7F0E 07E4F11C 0028 003C 0000 181116202020 140400000005")
+    raw = bytes.fromhex("0201") + len(body).to_bytes(2, "big") + bytes.fromhex("0139123456780001") + body
+    packet = jt808.decode(jt808.protocol.framing.frame(raw), prof)
+    sink = StorageSink(None, profile=prof)  # type: ignore[arg-type]  # collect() does not reach the writer
+    locs: list[Any] = []
+    events: list[Any] = []
+    sink.collect(packet, datetime.now(UTC), locs, events)
+    [event] = events
+    assert event.body["params"]["extra"] == {"video_alarm": 5} == jt808.to_json(packet, prof)["body"]["params"]["extra"]
+    assert len(locs) == 1

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from jt808.protocol.exchange import body_json
 from jt808.protocol.header import Version
 from jt808.protocol.messages.location import LocationReport, location_to_json
 from jt808.protocol.packet import Packet, RawBody, encode
@@ -128,7 +129,7 @@ class StorageSink:
             locs.append(location_row(h.phone, loc, mid, h.msg_sn, received_at, tz, False, h.version, prof))
         if self.save_events and mid not in NOT_STORED_AS_EVENTS:
             try:
-                j = body.to_json(h.version)
+                j = body_json(body, h.version, prof)  # 0x0201/0x0500 items named by the profile's rows
             except Exception as e:  # a body that cannot render still leaves a trace
                 j = {"error": f"{type(e).__name__}: {e}"}
             events.append(EventRow(h.phone, mid, received_at, j, h.msg_sn))

@@ -6,9 +6,11 @@ reconnection and resubscription (:mod:`jt808.bridges.mqtt`), so what it needs fr
 connection that writes many PUBLISH packets at once and hands every PUBACK back cheaply. Through
 aiomqtt (paho underneath) each uplink cost ≈ 40 µs of the gateway's CPU (a message object, a lock,
 properties, logging and one ``send`` per PUBLISH; three ``recv`` calls, a properties object and two
-reason-code objects per PUBACK): a ceiling of ≈ 7,000 uplinks/s per process. Here a PUBLISH is one
-``mqtt5`` call, the packets of a burst go out in one write, and the PUBACKs of one read are decoded
-from one buffer (BENCHMARKS.md, "MQTT bridge").
+reason-code objects per PUBACK): a ceiling of ≈ 7,000 uplinks/s per process. Here the packets of a
+burst go out in one write and the PUBACKs of one read are decoded from one buffer; the two packets of
+every uplink — a PUBLISH without properties, its PUBACK — are written and read here without packet
+objects (:func:`publish_bytes` and :meth:`MqttConnection.data_received`, each pinned to ``mqtt5`` by a
+property test), everything else by ``mqtt5`` (BENCHMARKS.md, "MQTT bridge").
 
 What this connection does itself: CONNECT / CONNACK (clean start, will, credentials, TLS through
 asyncio), packet identifiers, SUBSCRIBE / UNSUBSCRIBE awaiting their acknowledgements, answering

@@ -13,8 +13,9 @@ What runs (all on loopback, one machine):
   dropped while it falls behind): it reads each terminal's frame, decodes it, acknowledges it (0x8001)
   and the bridge publishes its EMQX JSON on ``jt808/{phone}/{phone}/up`` at QoS 1.
 - **broker**: the machine's Mosquitto on 127.0.0.1:1883 by default (its CPU read from /proc: other
-  clients of it, if any, are counted too), or ``--broker private`` for one of this run on a free port
-  (no queue limits, no other client).
+  clients of it, if any, are counted too; the retained statuses and node states the run leaves are
+  cleared at the end), or ``--broker private`` for one of this run on a free port (no queue limits, no
+  other client).
 - **load generator** (this process): ``--terminals`` TCP terminals per gateway, registered and
   authenticated, each location report a pre-encoded 0x0200 frame written on its own (one frame per
   write, as a device sends them), round-robin over the terminals, paced every 10 ms; it counts the
@@ -183,7 +184,7 @@ class Subscriber(asyncio.Protocol):
                     counts[prefix] += 1
                 if kind & 0x06:  # QoS 1 (or 2, never asked for): PUBACK with its packet id
                     acks.append(buf[i + 2 + tlen:i + 4 + tlen])
-            elif kind in (0x20, 0x90) and not self.ready.done():  # CONNACK, SUBACK
+            elif kind in (0x20, 0x90, 0x40) and not self.ready.done():  # CONNACK, SUBACK, PUBACK
                 self.ready.set_result(None)
             off = end
         self.buf = buf[off:]
@@ -217,6 +218,22 @@ async def subscriber_main(host: str, port: int, prefixes: list[str], topics_file
     print("ready", flush=True)
     while await reader.readline():
         print(" ".join(str(sub.counts[p.encode()]) for p in prefixes), flush=True)
+
+
+async def clear_retained(host: str, port: int, topics: list[str]) -> None:
+    """Empty retained messages on ``topics`` (the statuses and node states a run leaves on a shared
+    broker): QoS 0 publishes, then one at QoS 1 whose PUBACK says the broker has handled them all."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    _, c = await loop.create_connection(lambda: Subscriber(["-"], ready), host, port)
+    c.transport.write(_packet(0x10, _str("MQTT") + b"\x05\x02\x00\x00\x00" + _str(f"jt808-bench-clean-{os.getpid()}")))
+    await asyncio.wait_for(ready, 10)
+    c.ready = ready = loop.create_future()
+    c.transport.write(b"".join(_packet(0x31, _str(t) + b"\x00") for t in topics)
+                      + _packet(0x33, _str(topics[-1]) + b"\x00\x01\x00"))
+    await asyncio.wait_for(ready, 30)
+    c.transport.write(b"\xe0\x00")  # DISCONNECT
+    c.transport.close()
 
 
 class Counter:
@@ -536,6 +553,10 @@ async def run(args: argparse.Namespace) -> None:
             counter.stop()
             for side in sides:
                 side.close()
+            if broker.proc is None:  # the machine's broker: leave no retained status or node state behind
+                await clear_retained(broker.host, broker.port, [
+                    t for side in sides for t in (f"jt808/_nodes/{side.node}/state",
+                                                  *(f"jt808/{p}/{p}/status" for p in side.phones))])
             broker.stop()
 
 

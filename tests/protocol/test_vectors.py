@@ -252,11 +252,7 @@ def test_smallchi_2011_driver_identity_read_but_not_reproduced() -> None:
     body = ("02" "746B" "0000" "313233343536373839313233343536373839" + "00" * 28 + "717765313233343536616161"
             "06" "717765727478")  # name length, name, id card (20), certificate (40), organization length, name
     head = bytes.fromhex("0702") + (len(body) // 2).to_bytes(2, "big") + bytes.fromhex("0139123456780001")
-    raw = head + bytes.fromhex(body)
-    check = 0
-    for b in raw:
-        check ^= b
-    frame = b"\x7e" + raw + bytes([check]) + b"\x7e"
+    frame = jt808.protocol.framing.frame(head + bytes.fromhex(body))
     profile = _PROFILES[(True, False)]
     packet = jt808.decode(frame, profile)
     assert jt808.to_json(packet, profile)["body"] == {"driver_name": "tk", "id_card": "123456789123456789",

@@ -48,6 +48,7 @@ LABELS: dict[str, str] = {
     "c8a2175": "12", "ff750fc": "12", "ee93b58": "12", "b7c6ec6": "12", "8308349": "12", "e4f4a4a": "12",
     "0e7522a": "12", "c6cc877": "12", "286d593": "12", "ac7b9c7": "12", "eb30c6c": "12", "e58dbc3": "12",
     "3de16a7": "12", "91e741c": "12", "15f3d28": "12", "d57f4e7": "12", "f1202e5": "12", "e325431": "12",
+    "58a6adb": "12", "c1b682b": "12", "8108b42": "12", "24a45f8": "12",
     # 9
     "9a7a532": "9", "4c0ca0a": "9", "536cd14": "9", "5d846d9": "9", "fc8e3ed": "9", "c9ba91c": "9",
     # 10
@@ -70,6 +71,9 @@ LABELS: dict[str, str] = {
     "6a956b8": "16", "122ec1f": "16", "41834ca": "16", "1c5e8c2": "16", "84f92bc": "16", "5b00770": "16",
     "5b97369": "16", "a72eefc": "16", "3c37f79": "16", "d25de12": "16", "b5200c0": "16", "ad59069": "16",
     "11fb417": "16", "4dc1117": "16",
+    # this session's other slices (issue 16 parts 3-5 and the stored-report regression of issue 12, measured as 16)
+    "177e572": "16", "d30ca9a": "16", "99be2a3": "16", "7f7a684": "16", "2ecadbd": "16", "1924ee4": "16",
+    "63f6901": "16", "e9b736d": "16",
 }
 #: commits that mixed two issues: (commit, path prefix under src/jt808/) -> issue
 BY_PATH: dict[tuple[str, str], str] = {

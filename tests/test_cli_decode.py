@@ -261,3 +261,14 @@ def test_pretty_names_the_video_alarms_of_a_64_bit_alarm_word() -> None:
     code, lines = run("decode", "--pretty", vector.read_text().strip())
     [line] = [x for x in lines if '"alarm": 8589934603' in x]
     assert code == 0 and line.endswith("set: emergency, overspeed, dangerous_driving, video_signal_blocked")
+
+
+def test_profile_parameter_fields_in_pretty_and_explain() -> None:
+    """A JT/T 1078 parameter (0x007B, two BYTE fields) on ``--profile jt1078``: ``--pretty`` spells its fields out
+    from the profile's row (it said "raw bytes, base64") and ``--explain`` uses that row's name and meaning."""
+    body = bytes.fromhex("0005 01 0000007B 02 050A")
+    f = frame(bytes.fromhex("0104") + len(body).to_bytes(2, "big") + bytes.fromhex("0139123456780001") + body)
+    _code, lines = run("decode", "--profile", "jt1078", "--pretty", f.hex())
+    assert any(x.endswith("// passenger_limit 5, fatigue_threshold 10") for x in lines)
+    _code, lines = run("decode", "--profile", "jt1078", "--explain", f.hex())
+    assert any("param 0x007b" in x and "图像分析报警参数设置" in x for x in lines)

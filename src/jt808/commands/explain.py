@@ -11,6 +11,8 @@ report item by item; other hand-written bodies as plain hex rows) and the check 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import Any
 
@@ -236,7 +238,7 @@ class _Pretty:
     def obj(self, d: dict[str, Any], indent: int, cls: Any, in_extra: bool = False) -> None:
         docs, items = _docs(cls, self.version)
         keys = list(d)
-        param = _param_comments(d, self.version) if self.msg_id in _PARAM_MSGS else {}
+        param = _param_comments(d, self.version, self.profile) if self.msg_id in _PARAM_MSGS else {}
         for i, k in enumerate(keys):
             v = d[k]
             comma = "," if i < len(keys) - 1 else ""
@@ -254,22 +256,30 @@ class _Pretty:
 _PARAM_MSGS = frozenset({0x8103, 0x0104})
 
 
-def _param_comments(d: dict[str, Any], version: Version) -> dict[str, str]:
-    """Comments of one parameter item ``{"id", "value"}`` from the parameter table."""
+def _param_comments(d: dict[str, Any], version: Version, profile: Profile) -> dict[str, str]:
+    """Comments of one parameter item ``{"id", "value"}`` from the parameter table (the profile's rows first)."""
     pid = d.get("id")
     if not isinstance(pid, int) or "value" not in d:
         return {}
-    row = param_def(pid, version)
+    row = param_def(pid, version, profile)
     if row is None:
         return {"id": f"0x{pid:04X} reserved / unknown parameter (value kept as bytes, base64)"}
     value = d["value"]
     if isinstance(value, str) and row.type is not ParamType.STRING:
-        return {"id": f"0x{pid:04X} {row.name} ({row.kind})", "value": "raw bytes, base64"}
+        shown = "raw bytes, base64"
+        if row.type is ParamType.BYTES and row.fields:  # a fixed layout of bit fields (JT/T 1078's rows)
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) == row.size:
+                shown = ", ".join(f"{f.name} {v}" for f, v in zip(row.fields, row.unpack(raw), strict=True))
+        return {"id": f"0x{pid:04X} {row.name} ({row.kind})", "value": shown}
     shown = describe_param(pid, value, version).split(" = ", 1)[1] if row.fields else row.description
     return {"id": f"0x{pid:04X} {row.name} ({row.kind})", "value": shown}
 
 
-def _walk_params(body: bytes, base: int, version: Version, d: _Dump, count_at: int) -> None:
+def _walk_params(body: bytes, base: int, version: Version, d: _Dump, count_at: int, profile: Profile) -> None:
     """Parameter items ``id DWORD · len BYTE · value`` after the count BYTE at ``count_at``."""
     if count_at:
         d.row(base, body[:count_at], "seq", f"WORD = {int.from_bytes(body[:count_at], 'big')}")
@@ -280,7 +290,7 @@ def _walk_params(body: bytes, base: int, version: Version, d: _Dump, count_at: i
             d.row(base + p, body[p:], "(bad tail)", "not a whole item")
             return
         pid, n = int.from_bytes(body[p:p + 4], "big"), body[p + 4]
-        row = param_def(pid, version)
+        row = param_def(pid, version, profile)
         d.row(base + p, body[p:p + 5], f"param 0x{pid:04x}", f"len {n} " + (
             f"{row.name} ({row.kind}): {row.description}" if row is not None else "reserved / unknown"))
         d.row(base + p + 5, body[p + 5:p + 5 + n], "  value")
@@ -455,7 +465,7 @@ def explain(frame: bytes, packet: Packet | None, profile: Profile = DEFAULT_PROF
     elif isinstance(b, LocationReport):
         _walk_location(body, off, h.version, d, profile)
     elif h.msg_id in _PARAM_MSGS and not isinstance(b, RawBody) and len(body) >= (3 if h.msg_id == 0x0104 else 1):
-        _walk_params(body, off, h.version, d, 2 if h.msg_id == 0x0104 else 0)
+        _walk_params(body, off, h.version, d, 2 if h.msg_id == 0x0104 else 0, profile)
     elif isinstance(b, RawBody) or not isinstance(b, Body) or not _walk_declared(
             b, packet.raw_body if packet.raw_body is not None else body, off, h.version, profile, d, h.msg_id):
         for i in range(0, len(body), 16):

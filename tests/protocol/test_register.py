@@ -237,3 +237,77 @@ def test_register_version_detection_decodes_like_the_chosen_layout(data: bytes) 
     ref, ref_tail, ref_v = decode_body(0x0100, v, data, Profile("no-infer", infer_2011=False),
                                        problems=ref_problems)
     assert (body, tail, v, problems) == (ref, ref_tail, ref_v, ref_problems)
+
+
+# -- the fast decoders of 0x0100 / 0x0102 are pinned to the general path ---------------------------------
+_TEXT = st.text(st.sampled_from(list("AZaz09 -\x00\x01\x1f\x7f中京")), max_size=9)
+_CLEAN = st.text("AZaz09 -~\x7f", max_size=8).map(str.encode)
+_DIRTY = st.lists(st.sampled_from([b"A", b"0", b"\x00", b"\x01", b"\x1f", b"\xff", "中".encode("gbk")]),
+                  min_size=1, max_size=6).map(b"".join)
+_CHUNK = st.one_of(_CLEAN, _CLEAN, _CLEAN, _DIRTY)
+_LEAD = st.sampled_from([0] * 7 + [1])  # NULs before the text
+
+
+def _fixed(n: int) -> st.SearchStrategy[bytes]:
+    """A BYTE[n] text field, NUL-padded on the right, sometimes on the left too."""
+    return st.builds(lambda lead, t: (b"\x00" * lead + t)[:n].ljust(n, b"\x00"), _LEAD, _CHUNK)
+
+
+_RAW_REG = st.builds(lambda head, m, mo, d, col, plate: head + m + mo + d + bytes((col,)) + plate,
+                     st.binary(min_size=4, max_size=4), _fixed(5), _fixed(20), _fixed(7), st.integers(0, 255),
+                     st.builds(lambda a, t, b: b"\x00" * a + t + b"\x00" * b, _LEAD, _CHUNK, _LEAD))
+_NONEMPTY = st.text("AZaz09 -~\x7f", min_size=1, max_size=5).map(str.encode)
+_DEFECTS = {"none": lambda t: t, "lead": lambda t: b"\x00" + t, "tail": lambda t: t + b"\x00",
+            "control": lambda t: t[:1] + b"\x01" + t[1:], "gbk": lambda t: t[:1] + "中".encode("gbk")}
+
+
+def _one_defect(head: bytes, texts: list[bytes], color: int, field: int, defect: str) -> bytes:
+    """A 2013 body of clean text fields but one, which gets ``defect`` (the cases the fast decoder leaves)."""
+    texts = list(texts)
+    texts[field] = _DEFECTS[defect](texts[field])
+    fixed = [t[:n].ljust(n, b"\x00") for t, n in zip(texts[:3], (5, 20, 7), strict=True)]
+    return head + b"".join(fixed) + bytes((color,)) + texts[3]
+
+
+_DEFECTIVE = st.builds(_one_defect, st.binary(min_size=4, max_size=4), st.lists(_NONEMPTY, min_size=4, max_size=4),
+                       st.integers(0, 255), st.integers(0, 3), st.sampled_from(sorted(_DEFECTS)))
+_REG_BODIES = st.one_of(
+    _DEFECTIVE, _DEFECTIVE, _RAW_REG, st.binary(max_size=64),
+    st.builds(lambda p, c, m, mo, d, col, pl: encode_body(TerminalRegister(p, c, m, mo, d, col, pl), V2013),
+              st.integers(0, 0xFFFF), st.integers(0, 0xFFFF), _TEXT.map(lambda t: t[:2]), _TEXT,
+              _TEXT.map(lambda t: t[:3]), st.integers(0, 255), _TEXT))
+_FAST_PROFILES = [DEFAULT_PROFILE, Profile("utf8", encoding="utf-8"), Profile("no-infer", infer_2011=False),
+                  Profile("utf16", encoding="utf-16-le")]
+
+
+@settings(max_examples=examples(600), deadline=None)
+@given(data=_REG_BODIES, profile=st.sampled_from(_FAST_PROFILES))
+def test_fast_register_decode_gives_what_the_general_path_gives(data: bytes, profile: Profile) -> None:
+    fast = TerminalRegister.fast_decode(data, profile, V2013)
+    if fast is None:
+        return
+    problems: list[str] = []
+    body, tail, v = decode_body(0x0100, V2013, data, profile, problems=problems)
+    assert (fast, b"", V2013, []) == (body, tail, v, problems)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(data=st.one_of(st.binary(max_size=24), _CHUNK, st.builds(bytes.__add__, _CHUNK, st.just(b"\x00"))),
+       profile=st.sampled_from(_FAST_PROFILES), version=st.sampled_from([V2011, V2013, V2019]))
+def test_fast_auth_decode_gives_what_the_general_path_gives(data: bytes, profile: Profile, version: Version) -> None:
+    fast = TerminalAuth.fast_decode(data, profile, version)
+    if fast is None:
+        return
+    problems: list[str] = []
+    body, tail, v = decode_body(0x0102, version, data, profile, problems=problems)
+    assert (fast, b"", version, []) == (body, tail, v, problems)
+
+
+def test_fast_decoders_take_the_common_bodies() -> None:
+    """The bodies real terminals send (and the benchmarks) go through them; the others do not."""
+    reg = TerminalRegister(11, 100, "ACME1", "T808", "0000001", 1, "B12345")
+    assert TerminalRegister.fast_decode(encode_body(reg, V2013), DEFAULT_PROFILE, V2013) == reg
+    assert TerminalRegister.fast_decode(encode_body(reg, V2011), DEFAULT_PROFILE, V2013) is None  # 25 + 6 bytes
+    gbk = TerminalRegister(11, 100, "ACME1", "T808", "0000001", 1, "京A12345")
+    assert TerminalRegister.fast_decode(encode_body(gbk, V2013), DEFAULT_PROFILE, V2013) is None
+    assert TerminalAuth.fast_decode(b"0123456789abcdef", DEFAULT_PROFILE, V2013) == TerminalAuth("0123456789abcdef")

@@ -3,9 +3,17 @@ as through storage — a wrong code refused, the remembered 2011 version applied
 
 from __future__ import annotations
 
-from jt808 import V2011, V2019
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import jt808
+from hypothesis_profiles import examples
+from jt808 import V2011, V2013, V2019, Header, Packet, Profile, Version
+from jt808.errors import EncodeError
 from jt808.gateway import Gateway
-from jt808.protocol.messages.register import TerminalAuth, TerminalRegister
+from jt808.protocol.messages.register import RegisterReply, TerminalAuth, TerminalRegister
+from jt808.session import PlatformSession, RegisterRequested
 
 from .helpers import Terminal
 
@@ -55,3 +63,30 @@ async def test_a_new_2019_identity_is_written_not_answered_from_memory(gateway: 
         assert rec is not None and (rec.imei, rec.software_version) == ("860000000000001", "2.5")
     finally:
         await t.close()
+
+
+# -- the 0x8100 of a 2011/2013 terminal with an ASCII code, packed directly: pinned to the general encoder --
+@settings(max_examples=examples(300), deadline=None)
+@given(phone=st.from_regex(r"\A[0-9]{12}\Z"), sn=st.integers(0, 0xFFFF), serial=st.integers(0, 0xFFFF),
+       code=st.text(st.characters(max_codepoint=0x7F), min_size=1, max_size=40) | st.text(min_size=1, max_size=8),
+       version=st.sampled_from([V2011, V2013, V2019]), encoding=st.sampled_from(["gbk", "utf-8", "utf-16-le"]))
+def test_register_reply_fast_path_encodes_like_the_general_path(phone: str, sn: int, serial: int, code: str,
+                                                                 version: Version, encoding: str) -> None:
+    profile = Profile(f"p-{encoding}", encoding=encoding)
+    sessions = [PlatformSession(profile), PlatformSession(profile)]
+    frame = jt808.encode(Packet(Header(0x0100, phone, sn, V2013 if version is V2011 else version),
+                                TerminalRegister(11, 100, "ACME", "T808", "000001", 1, "B1")))  # even: UTF-16 too
+    events = [s.receive_data(frame, 1.0)[0] for s in sessions]
+    for s in sessions:
+        s._sn = serial
+    assert isinstance(events[0], RegisterRequested) and isinstance(events[1], RegisterRequested)
+    try:
+        sessions[0].accept_register(events[0], code)
+    except EncodeError:
+        with pytest.raises(EncodeError):
+            h = events[1].packet.header
+            sessions[1]._reply(RegisterReply(sn, 0, code), h.version, h.phone)
+        return
+    h = events[1].packet.header
+    sessions[1]._reply(RegisterReply(h.msg_sn, 0, code), h.version, h.phone)
+    assert sessions[0].data_to_send() == sessions[1].data_to_send()

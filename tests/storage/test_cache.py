@@ -58,6 +58,26 @@ async def test_a_storm_is_read_and_written_in_groups(storage: Storage) -> None:
         p: code for p, (_, code) in zip(phones, results, strict=True)}
 
 
+async def test_logins_trickling_in_are_grouped_a_lone_one_is_not_delayed(storage: Storage) -> None:
+    """Terminals arriving one by one (each in its own loop iteration, as reads from their sockets do) while
+    groups follow each other wait ``GATHER`` seconds for company; the first one, after a quiet spell, goes at
+    once."""
+    store = Counting(storage)
+    cache = TerminalCache(store)  # type: ignore[arg-type]
+    first = asyncio.ensure_future(cache.get_terminal("013900000000"))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert store.calls == ["get_terminals"]  # alone: asked at once, not held back GATHER seconds
+    assert await first is None
+    reads: list[asyncio.Future[TerminalRecord | None]] = []
+    for i in range(1, 41):
+        reads.append(asyncio.ensure_future(cache.get_terminal(f"0139{i:08d}")))
+        await asyncio.sleep(0)  # one loop iteration apart
+        await asyncio.sleep(0)
+    await asyncio.gather(*reads)
+    assert store.calls.count("get_terminals") <= 4  # the first and a few groups, not one read per login
+
+
 async def test_a_stale_cached_code_is_checked_against_the_store(storage: Storage) -> None:
     """Another process (a sibling worker, another node) registered the terminal again: the code it issued is
     in the store, this process still holds the old one."""

@@ -42,7 +42,7 @@ from jt808.protocol.framing import DEFAULT_MAX_FRAME, FrameSplitter, check_code,
 from jt808.protocol.header import MAX_BODY, V2019, Header, Version, canonical_phone, pack_header
 from jt808.protocol.messages.general import PlatformGeneralReply, ServerTimeReply
 from jt808.protocol.messages.media import MediaDataReply
-from jt808.protocol.messages.register import RegisterReply
+from jt808.protocol.messages.register import ASCII_COMPATIBLE, RegisterReply
 from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.replies import answers
@@ -93,6 +93,8 @@ REPLY_IDS: dict[int, tuple[int, ...]] = {
 
 _ACK13 = struct.Struct(">BHH6sHHHBBB")  # 7E, 0x8001, props, phone, sn | seq, id, result | check, 7E
 _FRAG = struct.Struct(">HH")
+_H13 = struct.Struct(">HH6sH")  # 2011/2013 header: id, properties (body length), BCD phone, serial
+_REG_OK = struct.Struct(">HB")  # 0x8100: serial answered, result (the code follows)
 _UTC = UTC
 _MEDIA = 0x0801
 _SPLIT_KEEP = 16  # split downlinks kept for 0x0005 re-send requests
@@ -461,6 +463,14 @@ class PlatformSession:
         if not auth_code:
             raise EncodeError("an empty auth code makes many devices fail: give a real one", field="auth_code")
         h = event.packet.header
+        if h.version is not V2019 and len(self._phone_raw) == 6 and h.phone == self.phone and len(auth_code) < 1000 \
+                and auth_code.isascii() and self.profile.encoding.lower() in ASCII_COMPATIBLE:
+            # a 2011/2013 reply with an ASCII code (what the gateway issues): two packs, as _reply would encode it
+            body = _REG_OK.pack(h.msg_sn, 0) + auth_code.encode()
+            content = _H13.pack(0x8100, len(body), self._phone_raw, self.next_serial()) + body
+            self._out.append(b"\x7e" + escape(content + bytes((check_code(content),))) + b"\x7e")
+            self.tx_frames += 1
+            return
         self._reply(RegisterReply(h.msg_sn, 0, auth_code), h.version, h.phone)
 
     def reject_register(self, event: RegisterRequested, result: int) -> None:

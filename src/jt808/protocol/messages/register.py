@@ -85,7 +85,7 @@ class TerminalRegister(Body):
         characters: what the general path reads (its 2011/2013 detection keeps the 2013 reading of such a
         body, nothing is noted) in one unpack. Anything else takes the general path."""
         if version is not V2013 or cls is not TerminalRegister or len(data) < 37 \
-                or profile.encoding.lower() not in _ASCII_COMPATIBLE:
+                or profile.encoding.lower() not in ASCII_COMPATIBLE:
             return None
         province, city, maker, model, dev_id, color = _REG13.unpack_from(data)
         plate = data[37:]
@@ -103,7 +103,7 @@ class TerminalRegister(Body):
 _REG13 = struct.Struct(">HH5s20s7sB")  # the 2013 fixed part (37 bytes); the plate follows
 _CONTROL = re.compile(b"[\x00-\x1f]")
 #: encodings in which ASCII bytes are the ASCII characters (the fast decoders apply to them only)
-_ASCII_COMPATIBLE = frozenset({"gbk", "gb2312", "gb18030", "utf-8", "utf8", "ascii", "latin-1", "iso-8859-1",
+ASCII_COMPATIBLE = frozenset({"gbk", "gb2312", "gb18030", "utf-8", "utf8", "ascii", "latin-1", "iso-8859-1",
                                "cp936", "big5"})
 
 
@@ -179,6 +179,6 @@ class TerminalAuth(Body):
     def fast_decode(cls, data: bytes, profile: Any, version: Version) -> Self | None:
         """A 2011/2013 code of ASCII text without NUL padding: the whole body, as the general path reads it."""
         if version is V2019 or cls is not TerminalAuth or not data.isascii() or data[:1] == b"\0" \
-                or data[-1:] == b"\0" or profile.encoding.lower() not in _ASCII_COMPATIBLE:
+                or data[-1:] == b"\0" or profile.encoding.lower() not in ASCII_COMPATIBLE:
             return None
         return cls(data.decode())

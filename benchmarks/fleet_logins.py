@@ -140,7 +140,7 @@ async def live(terms: list[gl.Term], start_wall: float, seconds: float, heartbea
 
 async def generator(args: argparse.Namespace) -> None:
     """``--child``: one load-generator process; talks JSON lines with the driver (stdin / stdout)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     gl.FIRST = 0
     loop = asyncio.get_running_loop()

@@ -227,10 +227,22 @@ class CutProxy:
         self._server: asyncio.base_events.Server | None = None
         self._pairs: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.restored = asyncio.Event()  # set while the proxy is up
+
+    def follow(self, bridge: Any) -> None:
+        """The bridge's pause between two connection attempts ends as soon as this proxy is restored, so
+        that a test waits for the reconnection itself, not for the backoff (which grows to seconds, more
+        under load, while the test works through its outage)."""
+        async def pause(delay: float) -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.restored.wait(), delay)
+
+        bridge._before_reconnect = pause
 
     async def start(self, port: int = 0) -> CutProxy:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", port or self.port)
         self.port = self._server.sockets[0].getsockname()[1]
+        self.restored.set()
         return self
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -258,6 +270,7 @@ class CutProxy:
 
     async def cut(self) -> None:
         """Drop every connection and stop listening."""
+        self.restored.clear()
         server, self._server = self._server, None
         if server is not None:
             server.close()

@@ -46,6 +46,7 @@ async def test_outage_loses_nothing_within_the_buffer(make_node, retained) -> No
     proxy = await CutProxy().start()
     try:
         node = await make_node(mqtt_url=f"mqtt://127.0.0.1:{proxy.port}", mqtt={"buffer_size": 1000})
+        proxy.follow(node.bridge)
         assert node.bridge.connected
         phone = random_phone()
         base = f"jt808/{phone}/{phone}"
@@ -84,6 +85,7 @@ async def test_outage_beyond_the_buffer_drops_the_oldest_and_counts(make_node, r
     proxy = await CutProxy().start()
     try:
         node = await make_node(mqtt_url=f"mqtt://127.0.0.1:{proxy.port}", mqtt={"buffer_size": 50})
+        proxy.follow(node.bridge)
         phone = random_phone()
         base = f"jt808/{phone}/{phone}"
         retained.add(f"{base}/status")
@@ -116,6 +118,7 @@ async def test_broker_unreachable_at_start(make_node, retained) -> None:
     await proxy.cut()
     try:
         node = await make_node(mqtt_url=f"mqtt://127.0.0.1:{port}", connect_timeout=0.3)  # does not fail
+        proxy.follow(node.bridge)
         assert not node.bridge.connected
         phone = random_phone()
         base = f"jt808/{phone}/{phone}"
@@ -139,6 +142,7 @@ async def test_cut_in_the_middle_of_traffic(make_node, retained) -> None:
     proxy = await CutProxy().start()
     try:
         node = await make_node(mqtt_url=f"mqtt://127.0.0.1:{proxy.port}", mqtt={"buffer_size": 5000})
+        proxy.follow(node.bridge)
         phone = random_phone()
         base = f"jt808/{phone}/{phone}"
         retained.add(f"{base}/status")

@@ -1,6 +1,7 @@
 """Batched location inserts per second into SQLite and PostgreSQL.
 
     python3 benchmarks/storage_write.py [--rows 200000] [--batch 1000] [--pg postgresql://postgres@127.0.0.1/test]
+    python3 benchmarks/storage_write.py --commit      # latency of one small durable write per backend
 
 For each backend it reports two figures:
 - ``add_batch``: rows/s of back-to-back ``Storage.add_batch`` calls of ``--batch`` rows each;
@@ -61,12 +62,58 @@ async def bench_writer(st: Storage, rows: list[LocationRow], batch: int) -> floa
     return len(rows) / elapsed
 
 
+async def commit_latency(pg: str, n: int = 300) -> None:
+    """What a durable ack waits for at least, below saturation: one ``add_batch`` of one row at a time (a
+    transaction and its commit: PostgreSQL's WAL flush, SQLite's WAL write), and a PostgreSQL ``SELECT 1``
+    round trip beside it."""
+    rows = make_rows(n)
+
+    async def each(st: Storage) -> str:
+        lat = []
+        for r in rows:
+            t = time.perf_counter()
+            await st.add_batch([r], [])
+            lat.append(time.perf_counter() - t)
+        lat.sort()
+        return f"p50 {1e3 * lat[n // 2]:.2f} ms  p90 {1e3 * lat[n * 9 // 10]:.2f} ms"
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for sync in ("NORMAL", "FULL"):
+            st = SQLiteStorage(Path(tmp) / f"commit-{sync}.db", synchronous=sync)
+            await st.open()
+            print(f"{'sqlite (synchronous=' + sync + ')':32} one-row write {await each(st)}")
+            await st.close()
+    schema = f"jt808_bench_{uuid.uuid4().hex[:8]}"
+    st = PostgresStorage(pg, schema=schema)
+    await st.open()
+    try:
+        con = await asyncpg.connect(pg)
+        settings = [await con.fetchval(f"SHOW {k}") for k in ("fsync", "synchronous_commit", "wal_sync_method")]
+        lat = []
+        for _ in range(n):
+            t = time.perf_counter()
+            await con.fetchval("SELECT 1")
+            lat.append(time.perf_counter() - t)
+        lat.sort()
+        print(f"{'postgresql':32} one-row write {await each(st)}  (SELECT 1: p50 {1e3 * lat[n // 2]:.2f} ms; "
+              f"fsync={settings[0]}, synchronous_commit={settings[1]}, wal_sync_method={settings[2]})")
+    finally:
+        await st.close()
+        await con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await con.close()
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--commit", action="store_true", help="only the latency of one small durable write")
     args = ap.parse_args()
+    if args.commit:
+        print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load average {os.getloadavg()[0]:.1f}")
+        await commit_latency(args.pg)
+        return
     rows = make_rows(args.rows)
     print(f"# {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.processor() or platform.machine()}, "
           f"Python {platform.python_version()}, {args.rows} rows, batch {args.batch}, "

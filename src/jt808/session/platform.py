@@ -518,13 +518,15 @@ class PlatformSession:
     def ack_many(self, packets: Iterable[Packet], result: int = 0) -> None:
         ack13 = self._ack13 if len(self._phone_raw) == 6 else None
         out = self._out
+        n = 0
         for p in packets:
             h = p.header
             if ack13 is not None and h.version is not V2019:
                 out.append(ack13(h.msg_sn, h.msg_id, result))
-                self.tx_frames += 1
+                n += 1
             else:
                 self._general(h, result)
+        self.tx_frames += n
 
     # ------------------------------------------------------------------------------------------
     # output
@@ -538,7 +540,8 @@ class PlatformSession:
         """A 2011/2013 0x8001 frame: one pack, the check code from the session's precomputed part."""
         sn = self._sn
         self._sn = (sn + 1) & 0xFFFF
-        x = self._ack_x ^ (sn >> 8) ^ (sn & 0xFF) ^ (seq >> 8) ^ (seq & 0xFF) ^ (msg_id >> 8) ^ (msg_id & 0xFF) ^ result
+        v = sn ^ seq ^ msg_id  # the XOR of the three WORDs' bytes is the XOR of the bytes of their XOR
+        x = self._ack_x ^ (v >> 8) ^ (v & 0xFF) ^ result
         f = _ACK13.pack(0x7E, 0x8001, 5, self._phone_raw, sn, seq, msg_id, result, x, 0x7E)
         if f.count(b"\x7e") != 2 or b"\x7d" in f:
             f = b"\x7e" + escape(f[1:-1]) + b"\x7e"

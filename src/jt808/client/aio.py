@@ -39,6 +39,7 @@ from jt808.errors import ReplyTimeout, SessionError
 from jt808.protocol.header import MAX_BODY, V2019, Version
 from jt808.protocol.messages.general import HeartBeat, QueryServerTime, TerminalLogout
 from jt808.protocol.messages.location import LocationReport
+from jt808.protocol.messages.register import TerminalAuth, TerminalRegister
 from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import Profile
 from jt808.protocol.spec import Body
@@ -67,20 +68,14 @@ class Status:
     DISCONNECTED = 2
 
 
-class _Stream(asyncio.Protocol):
+class _Link(asyncio.Protocol, asyncio.DatagramProtocol):
+    """The socket's callbacks, for a TCP stream or UDP datagrams."""
+
     def __init__(self, owner: AsyncTerminal) -> None:
         self.owner = owner
 
     def data_received(self, data: bytes) -> None:
         self.owner._received(data, stream=True)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.owner._lost(self, exc)
-
-
-class _Datagram(asyncio.DatagramProtocol):
-    def __init__(self, owner: AsyncTerminal) -> None:
-        self.owner = owner
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         self.owner._received(data, stream=False)
@@ -192,11 +187,11 @@ class AsyncTerminal:
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
         transport: asyncio.BaseTransport
-        protocol: _Stream | _Datagram
+        protocol: _Link
         if self.transport_kind == "tcp":
-            transport, protocol = await loop.create_connection(lambda: _Stream(self), self.host, self.port)
+            transport, protocol = await loop.create_connection(lambda: _Link(self), self.host, self.port)
         else:
-            transport, protocol = await loop.create_datagram_endpoint(lambda: _Datagram(self),
+            transport, protocol = await loop.create_datagram_endpoint(lambda: _Link(self),
                                                                       remote_addr=(self.host, self.port))
         self._transport, self._protocol = transport, protocol
         self.session._splitter = type(self.session._splitter)()  # a new stream starts clean
@@ -240,9 +235,7 @@ class AsyncTerminal:
         self._connected.clear()
         self.authenticated = False
         self._fail_waiters(ConnectionError(f"connection lost: {exc}" if exc else "connection closed by the server"))
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-            self._heartbeat_task = None
+        self._stop_heartbeat()
         if self._closing or self._logged_out:
             self.status = Status.DISCONNECTED
             return
@@ -349,21 +342,11 @@ class AsyncTerminal:
             log.exception("%s: on_message failed", self.phone)
             return
         if asyncio.iscoroutine(result):
-            task = asyncio.get_running_loop().create_task(result)
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(result)
 
     def _flush(self) -> None:
-        t = self._transport
-        if t is None:
-            return
-        if self.transport_kind == "tcp":
-            data = self.session.data_to_send()
-            if data:
-                t.write(data)
-        else:
-            for frame in self.session.frames_to_send():
-                t.sendto(frame)
+        if self._transport is not None:
+            self._write_frames(self.session.frames_to_send())
 
     def _arm_timer(self) -> None:
         deadline = self.session.get_timer()
@@ -441,8 +424,6 @@ class AsyncTerminal:
     async def register(self, province: int, city: int, manufacturer: str, model: str, dev_id: str,
                        color: int, license_number: str, **kw: Any) -> Any:
         """0x0100 → the 0x8100 body (``result``, ``auth_code``)."""
-        from jt808.protocol.messages.register import TerminalRegister
-
         body = TerminalRegister(province=province, city=city, manufacturer=manufacturer, model=model,
                                 dev_id=dev_id, color=color, license_number=license_number)
         return (await self.request(body, **kw)).body
@@ -450,8 +431,6 @@ class AsyncTerminal:
     async def authenticate(self, code: str, imei: str = "", software_version: str = "", **kw: Any) -> Any:
         """0x0102 → the 0x8001 body. On success the code is kept for re-authentication after a
         reconnection, the heartbeat starts and stored reports are forwarded."""
-        from jt808.protocol.messages.register import TerminalAuth
-
         if self.version is V2019:
             body = TerminalAuth(code=code, imei=imei, software_version=software_version)
         else:
@@ -475,9 +454,13 @@ class AsyncTerminal:
         """0x0002 → the 0x8001 body."""
         return (await self.request(HeartBeat(), **kw)).body
 
-    def _start_heartbeat(self) -> None:
+    def _stop_heartbeat(self) -> None:
         if self._heartbeat_task is not None:
             self._heartbeat_task.cancel()
+            self._heartbeat_task = None
+
+    def _start_heartbeat(self) -> None:
+        self._stop_heartbeat()
         if self.heartbeat_interval > 0:
             self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat_loop())
 
@@ -501,9 +484,7 @@ class AsyncTerminal:
         self.auth_code = None
         self.authenticated = False
         self._logged_out = True
-        if self._heartbeat_task is not None:
-            self._heartbeat_task.cancel()
-            self._heartbeat_task = None
+        self._stop_heartbeat()
         try:
             return (await self.request(TerminalLogout(), **kw)).body
         except (ConnectionError, ReplyTimeout):

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+from jt808.protocol import bits
+from jt808.protocol.header import V2013, V2019
 from jt808.protocol.messages.params import ParamType, param_def
 from jt808.protocol.replies import general_answered
 
@@ -167,16 +169,8 @@ class TerminalParams:
 # ---------------------------------------------------------------------------------------------
 # Location status (PROTOCOL.md §4.3)
 # ---------------------------------------------------------------------------------------------
-#: seed-001 status name -> (bit offset, width)
-STATUS_FIELDS: dict[str, tuple[int, int]] = {
-    "acc_onoff": (0, 1), "loc_status": (1, 1), "NS_latitude": (2, 1), "EW_longitude": (3, 1),
-    "operational_status": (4, 1), "long_lat_encryption": (5, 1), "forward_collision_warning": (6, 1),
-    "lane_departure_warning": (7, 1), "load_status": (8, 2), "vehicle_oil_status": (10, 1),
-    "vehicle_circuit_status": (11, 1), "door_lock": (12, 1), "door_1_status": (13, 1),
-    "door_2_status": (14, 1), "door_3_status": (15, 1), "door_4_status": (16, 1), "door_5_status": (17, 1),
-    "gps_onoff": (18, 1), "bds_onoff": (19, 1), "glonass_onoff": (20, 1), "galileo_onoff": (21, 1),
-    "running_status": (22, 1),
-}
+#: seed-001 status name -> (bit offset, width), from the protocol's status table (:data:`jt808.protocol.bits.STATUS`)
+STATUS_FIELDS: dict[str, tuple[int, int]] = {f.s001: (f.bit, f.width) for f in bits.STATUS if f.s001}
 
 
 class LocStatusConfig:
@@ -211,19 +205,8 @@ class LocStatusConfig:
 # ---------------------------------------------------------------------------------------------
 # Alarms (PROTOCOL.md §4.2) and their parameter bits (0x0050-0x0054)
 # ---------------------------------------------------------------------------------------------
-ALARM_NAMES: tuple[str, ...] = (
-    "emergency_alarm", "over_speed_alarm", "fatigue_driving_alarm", "dangerous_driving_behaviour_alarm",
-    "gnss_module_failure_alarm", "gnss_antenna_disconnection_alarm", "gnss_antenna_short_circuit_alarm",
-    "terminal_main_power_supply_undervoltage_alarm", "terminal_main_power_failure_alarm",
-    "terminal_lcd_or_display_failure_alarm", "tts_module_fault_alarm", "camera_failure_alarm",
-    "road_transport_license_ic_card_module_fault_alarm", "over_speed_warning", "fatigue_driving_warning",
-    "illegal_driving_alarm", "tire_pressure_warning", "right_turn_blind_spot_abnormal_alarm",
-    "cumulative_driving_overtime_alarm_for_the_day", "overtime_parking_alarm", "in_and_out_of_the_area_alarm",
-    "entry_and_exit_route_alarm", "insufficient_or_too_long_driving_time_on_the_road_section_alarm",
-    "route_departure_alarm", "vehicle_vss_failure_alarm", "vehicle_fuel_abnormality_alarm", "vehicle_theft_alarm",
-    "vehicle_illegal_ignition_alarm", "vehicle_illegal_displacement_alarm", "collision_rollover_alarm",
-    "rollover_alarm", "illegal_door_opening_alarm",
-)
+#: seed-001 alarm name of each bit, 0-31, from the protocol's alarm tables (2019's name where 2013's differs)
+ALARM_NAMES: tuple[str, ...] = tuple(str((bits.ALARMS[V2019].get(n) or bits.ALARMS[V2013][n]).s001) for n in range(32))
 _ALARM_BIT = {name: i for i, name in enumerate(ALARM_NAMES)}
 _DEFAULT_ALARM = (0, 0, 0, 0, 1, 0)  # onoff, shield, sms, shoot, shoot_store (1 = store), key
 
@@ -263,8 +246,8 @@ class LocAlarmWarningConfig:
 # ---------------------------------------------------------------------------------------------
 # Additional information items (PROTOCOL.md §4.4)
 # ---------------------------------------------------------------------------------------------
-_SIGNAL_NAMES = ("low_beam_lights", "high_beam", "right_turn", "left_turn", "brake", "reverse", "fog_light",
-                 "position", "horn", "air_conditioning", "neutral", "retarder", "abs_work", "heating", "clutch")
+_SEED_SIGNAL = {key: name for name, key in bits.SIGNAL_ALIASES.items()}
+_SIGNAL_NAMES = tuple(_SEED_SIGNAL.get(key, key) for key in bits.SIGNAL_KEYS)  # the seed's names, bit 0 first
 
 
 class LocAdditionalInfoConfig:

@@ -33,7 +33,15 @@ from jt808.client.downlink import seed_message
 from jt808.client.jt_message import GENERAL_ANSWER_MSG_ID
 from jt808.errors import JT808Error, ReplyTimeout
 from jt808.protocol.header import V2019, Version
+from jt808.protocol.messages.general import HeartBeat, QueryServerTime
 from jt808.protocol.messages.location import LocationBasic, LocationReport
+from jt808.protocol.messages.media import MediaData, MediaEvent, MediaItem, SearchMediaReply, TakePhotoReply
+from jt808.protocol.messages.params import AttributesReply, Param, ParametersReply, RawValue, UpgradeResult
+from jt808.protocol.messages.records import CanData, CanItem, DriverIdentity, TachographUpload, Waybill
+from jt808.protocol.messages.register import TerminalRegister
+from jt808.protocol.messages.text import EventReport, InfoDemand, QuestionAnswer
+from jt808.protocol.messages.tracking import BatchLocations, LocationQueryReply, VehicleControlReply
+from jt808.protocol.messages.transport import CompressedData, TerminalRsaKey, UplinkPassThrough
 from jt808.protocol.packet import Packet, RawBody
 from jt808.protocol.spec import Body
 
@@ -275,8 +283,6 @@ class JTT808:
     # -- registration -----------------------------------------------------------------------------
     def register(self, province_id: Any, city_id: Any, manufacturer_id: str, terminal_model: str, terminal_id: str,
                  license_plate_color: int, license_plate: str) -> dict[str, Any]:
-        from jt808.protocol.messages.register import TerminalRegister
-
         v = self._version
         widths = {V2019: (11, 30, 30)}.get(v, (5, 8, 7) if v is Version.V2011 else (5, 20, 7))
         body = TerminalRegister(province=int(province_id), city=int(city_id),
@@ -301,8 +307,6 @@ class JTT808:
         return {"message_id": p.id, "serial_no": p.seq, "result_code": p.result}
 
     def heart_beat(self) -> bool:
-        from jt808.protocol.messages.general import HeartBeat
-
         return self._report(HeartBeat()).get("result_code") == 0
 
     def logout(self) -> bool:
@@ -329,8 +333,6 @@ class JTT808:
         return True
 
     def query_server_time(self) -> dict[str, Any]:
-        from jt808.protocol.messages.general import QueryServerTime
-
         p = self._request(QueryServerTime())
         if p is None or p.header.msg_id != 0x8004:
             return {}
@@ -338,8 +340,6 @@ class JTT808:
 
     # -- reports ----------------------------------------------------------------------------------
     def params_report(self, response_serial_no: int, terminal_params: dict[int, str]) -> dict[str, Any]:
-        from jt808.protocol.messages.params import Param, ParametersReply, RawValue
-
         params = [Param(int(k), RawValue(bytes.fromhex(v) if isinstance(v, str) else bytes(v)))
                   for k, v in terminal_params.items()]
         return self._report(ParametersReply(seq=response_serial_no, params=params))
@@ -352,8 +352,6 @@ class JTT808:
                           support_glonass: int, support_galileo: int, support_gprs: int, support_cdma: int,
                           support_td_scdma: int, support_wcdma: int, support_cdma2000: int, support_td_lte: int,
                           support_other_communication: int) -> dict[str, Any]:
-        from jt808.protocol.messages.params import AttributesReply
-
         kind = (applicable_passenger_vehicles | applicable_to_dangerous_goods_vehicles << 1
                 | applicable_to_ordinary_freight_vehicles << 2 | applicable_to_taxi << 3
                 | support_hard_disk_video << 6 | machine_type << 7)
@@ -371,8 +369,6 @@ class JTT808:
         return self._report(body)
 
     def upgrade_result_report(self, upgrade_type: int, result_code: int) -> dict[str, Any]:
-        from jt808.protocol.messages.params import UpgradeResult
-
         return self._report(UpgradeResult(type=upgrade_type, result=result_code))
 
     def loction_report(self, response_msg_id: int | None, response_serial_no: int | None, alarm_flag: Any,
@@ -383,12 +379,8 @@ class JTT808:
         loc = location_body(alarm_flag, loc_status, latitude, longitude, altitude, speed, direction, time,
                             loc_additional_info)
         if response_msg_id == 0x8201:
-            from jt808.protocol.messages.tracking import LocationQueryReply
-
             return self._report(LocationQueryReply(seq=int(response_serial_no or 0), location=loc))
         if response_msg_id == 0x8500:
-            from jt808.protocol.messages.tracking import VehicleControlReply
-
             return self._report(VehicleControlReply(seq=int(response_serial_no or 0), location=loc))
         t = self._terminal
         if t is None:
@@ -405,18 +397,12 @@ class JTT808:
     location_report = loction_report
 
     def event_report(self, event_id: int) -> dict[str, Any]:
-        from jt808.protocol.messages.text import EventReport
-
         return self._report(EventReport(id=event_id))
 
     def issue_question_response(self, response_serial_no: int, answer_id: int) -> dict[str, Any]:
-        from jt808.protocol.messages.text import QuestionAnswer
-
         return self._report(QuestionAnswer(seq=response_serial_no, id=answer_id))
 
     def information_demand_cancellation(self, info_type: int, onoff: int) -> dict[str, Any]:
-        from jt808.protocol.messages.text import InfoDemand
-
         return self._report(InfoDemand(id=info_type, flag=onoff))
 
     def query_area_route_data_response(self, query_type: int, data: Iterable[Any]) -> dict[str, Any]:
@@ -426,35 +412,25 @@ class JTT808:
         return self._report(RawBody(raw, "encoded"), msg_id=0x0608)
 
     def driving_record_data_upload(self, response_serial_no: int, cmd_word: int, cmd_data: Any) -> dict[str, Any]:
-        from jt808.protocol.messages.records import TachographUpload
-
         return self._report(TachographUpload(seq=response_serial_no, command=cmd_word, data=_bytes(cmd_data)))
 
     def electronic_waybill_report(self, data: Any) -> dict[str, Any]:
-        from jt808.protocol.messages.records import Waybill
-
         return self._report(Waybill(data=_bytes(data)))
 
     def driver_identity_information_report(self, status: int, time: str, ic_read_result: int = 0,
                                            driver_name: str = "", qualification_certificate_code: str = "",
                                            issuing_agency_name: str = "", certificate_validity: str = "",
                                            driver_id_number: str = "") -> dict[str, Any]:
-        from jt808.protocol.messages.records import DriverIdentity
-
         body = DriverIdentity(status=status, time=time, ic_result=ic_read_result, driver_name=driver_name,
                               certificate=qualification_certificate_code, organization=issuing_agency_name,
                               cert_expiry=certificate_validity or "00000000", id_card=driver_id_number)
         return self._report(body)
 
     def location_bulk_report(self, data_type: int, loc_datas: Iterable[Sequence[Any]]) -> dict[str, Any]:
-        from jt808.protocol.messages.tracking import BatchLocations
-
         locations = [location_body(*loc) for loc in loc_datas]
         return self._report(BatchLocations(type=data_type, locations=locations))
 
     def can_bus_data_upload(self, recive_time: str, can_datas: Iterable[Sequence[Any]]) -> dict[str, Any]:
-        from jt808.protocol.messages.records import CanData, CanItem
-
         items = []
         for channel, frame_type, method, can_id, can_data in can_datas:
             data = _hex_or_text(can_data)[:8].ljust(8, b"\x00")
@@ -464,8 +440,6 @@ class JTT808:
 
     def media_event_upload(self, media_id: int, media_type: int, media_encoding: int, event_id: int,
                            channel_id: int) -> dict[str, Any]:
-        from jt808.protocol.messages.media import MediaEvent
-
         return self._report(MediaEvent(id=media_id, type=media_type, format=media_encoding, event=event_id,
                                        channel=channel_id))
 
@@ -473,8 +447,6 @@ class JTT808:
                           channel_id: int, media_data: Any, loc_data: Sequence[Any]) -> dict[str, Any]:
         """0x0801, sub-packaged when long; the platform's 0x8800 names missing fragments, which are
         re-sent. ``result_code`` is 0 once the 0x8800 lists none."""
-        from jt808.protocol.messages.media import MediaData
-
         body = MediaData(id=media_id, type=media_type, format=media_encoding, event=event_id, channel=channel_id,
                          location=_basic(loc_data), multimedia=_bytes(media_data))
         t = self._terminal
@@ -491,32 +463,22 @@ class JTT808:
 
     def camera_shoots_immediately_response(self, response_serial_no: int, result: int,
                                            ids: Iterable[int]) -> dict[str, Any]:
-        from jt808.protocol.messages.media import TakePhotoReply
-
         return self._report(TakePhotoReply(seq=response_serial_no, result=result, ids=list(ids)))
 
     def stored_media_data_retrieval_response(self, response_serial_no: int,
                                              medias: Iterable[Sequence[Any]]) -> dict[str, Any]:
-        from jt808.protocol.messages.media import MediaItem, SearchMediaReply
-
         items = [MediaItem(media_id, media_type, channel_id, event_code, _basic(loc))
                  for media_id, media_type, channel_id, event_code, loc in medias]
         return self._report(SearchMediaReply(seq=response_serial_no, result=items))
 
     def data_uplink_transparent_transmission(self, data_type: int, data: Any) -> dict[str, Any]:
-        from jt808.protocol.messages.transport import UplinkPassThrough
-
         return self._report(UplinkPassThrough(type=data_type, data=_bytes(data)))
 
     def data_compression_report(self, data: Any) -> dict[str, Any]:
-        from jt808.protocol.messages.transport import CompressedData
-
         return self._report(CompressedData(data=_bytes(data)))
 
     def terminal_rsa_public_key(self, e: int, n: Any) -> dict[str, Any]:
         """0x0A00. ``n`` as an int (seed 000), a hex string (seed 001) or bytes; 128 bytes on the wire."""
-        from jt808.protocol.messages.transport import TerminalRsaKey
-
         if isinstance(n, int):
             raw = n.to_bytes(max(128, (n.bit_length() + 7) // 8), "big")
         elif isinstance(n, str):

@@ -107,21 +107,29 @@ def _render_factory(profile: Profile, mode: str, pretty: bool, explain: bool) ->
     """frame -> one output record (compact JSON line, or pretty/explain text)."""
     prof = profile
 
-    def compact(frame: bytes, extra: dict) -> str:
+    def decoded(frame: bytes, extra: dict) -> tuple[Packet | None, dict[str, Any] | str]:
+        """The packet (when it decoded) and its JSON document, or the error line instead of the document."""
+        p = None
         try:
             p = decode(frame, prof, mode=mode)
             j = to_json(p, prof)
         except JT808Error as e:
-            return _error(str(e))
+            return p, _error(str(e))
         except Exception as e:  # a body codec's slip must not stop the stream
-            return _error(f"internal error: {type(e).__name__}: {e}")
+            return p, _error(f"internal error: {type(e).__name__}: {e}")
         if p.problems:
             j["problems"] = p.problems
-        if extra:
-            j.update(extra)
+        j.update(extra)
+        return p, j
+
+    def compact(frame: bytes, extra: dict) -> str:
+        p, j = decoded(frame, extra)
+        if isinstance(j, str):
+            return j
         try:
             return _dumps(j)
         except (TypeError, ValueError) as e:
+            assert p is not None
             return _error(f"internal error: JSON of 0x{p.header.msg_id:04X}: {e}")
 
     if not pretty and not explain:
@@ -131,24 +139,15 @@ def _render_factory(profile: Profile, mode: str, pretty: bool, explain: bool) ->
     from jt808.commands.explain import pretty as pretty_packet
 
     def human(frame: bytes, extra: dict) -> str:
-        p: Packet | None = None
-        err = None
-        try:
-            p = decode(frame, prof, mode=mode)
-            j = to_json(p, prof)
-            if p.problems:
-                j["problems"] = p.problems
-            j.update(extra)
-        except Exception as e:
-            err = _error(str(e) if isinstance(e, JT808Error) else f"internal error: {type(e).__name__}: {e}")
+        p, j = decoded(frame, extra)
         parts = []
         if explain:
             try:
                 parts.append(explain_frame(frame, p, prof))
             except Exception as e:
                 parts.append(f"(no dump: {e})")
-        if err is not None:
-            parts.append(err)
+        if isinstance(j, str):
+            parts.append(j)
         elif pretty:
             assert p is not None
             parts.append(pretty_packet(p, j, prof))

@@ -20,7 +20,7 @@ from jt808.protocol import bits
 from jt808.protocol.buffer import Reader
 from jt808.protocol.framing import check_code, unescape
 from jt808.protocol.header import V2019, Version, frame_layout
-from jt808.protocol.messages.location import LocationBasic, extras_table
+from jt808.protocol.messages.location import LocationBasic, LocationReport, extras_table
 from jt808.protocol.messages.params import ParamType, describe_param, param_def
 from jt808.protocol.packet import Packet, RawBody
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
@@ -274,8 +274,8 @@ def _param_comments(d: dict[str, Any], version: Version, profile: Profile) -> di
                 raw = b""
             if len(raw) == row.size:
                 shown = ", ".join(f"{f.name} {v}" for f, v in zip(row.fields, row.unpack(raw), strict=True))
-        return {"id": f"0x{pid:04X} {row.name} ({row.kind})", "value": shown}
-    shown = describe_param(pid, value, version).split(" = ", 1)[1] if row.fields else row.description
+    else:
+        shown = describe_param(pid, value, version).split(" = ", 1)[1] if row.fields else row.description
     return {"id": f"0x{pid:04X} {row.name} ({row.kind})", "value": shown}
 
 
@@ -458,8 +458,6 @@ def explain(frame: bytes, packet: Packet | None, profile: Profile = DEFAULT_PROF
     body = body_content[off:]
     d.lines.append(f"body ({len(body)} bytes)")
     b = packet.body
-    from jt808.protocol.messages.location import LocationReport
-
     if not body:
         d.lines.append("  (empty)")
     elif isinstance(b, LocationReport):

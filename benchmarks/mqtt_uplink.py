@@ -25,7 +25,8 @@ What runs (all on loopback, one machine):
   answers each PUBLISH with its PUBACK and counts them per gateway, reading every 5 ms.
 
 On a machine shared with other work, ``--nice -10`` puts the processes under test (gateways, broker,
-load generator, subscriber) ahead of it, so that the rate measured is what the gateway does with a core
+load generator, subscriber; with the kernel's autogroups, the scheduling groups of this session and of
+the broker, restored after) ahead of it, so that the rate measured is what the gateway does with a core
 rather than what the machine's other jobs leave it (the *waited* column says how much that was).
 
 For each rate, A then B (the other idle) is offered that many reports per second for ``--seconds``;
@@ -114,13 +115,6 @@ def set_autogroup_nice(pid: int, nice: int) -> None:
     with contextlib.suppress(OSError), open(f"/proc/{pid}/autogroup", "w") as f:
         f.write(str(nice))
 
-
-def own_session(nice: int) -> None:
-    """This benchmark (and the processes it starts) in a session, so an autogroup, of its own at ``nice``."""
-    with contextlib.suppress(OSError):
-        os.setsid()
-    if autogroup_nice(os.getpid()) is not None:
-        set_autogroup_nice(os.getpid(), nice)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -584,10 +578,17 @@ def main() -> None:
         host, _, port = args.subscriber.rpartition(":")
         runner(subscriber_main(host, int(port), args.prefixes.split(","), args.topics_file))
     else:
-        if args.nice:
-            own_session(args.nice)
+        # this process's scheduling group (its session's, with autogroups) at --nice while it runs, so
+        # the gateways and subscriber it starts are ahead too; restored after, Ctrl-C included
+        group = autogroup_nice(os.getpid())
+        if args.nice and group is not None:
+            set_autogroup_nice(os.getpid(), args.nice)
         sys.path.insert(0, str(ROOT / "src"))
-        runner(run(args))
+        try:
+            runner(run(args))
+        finally:
+            if args.nice and group is not None:
+                set_autogroup_nice(os.getpid(), group)
 
 
 if __name__ == "__main__":

@@ -68,6 +68,7 @@ def check_data_dir(cfg: Config) -> Path:
 def make_storage(cfg: Config) -> Storage:
     """The backend named by ``storage.db`` (not opened); :class:`ConfigError` for an unusable URL."""
     from jt808.storage import StorageError, create_storage
+    from jt808.storage._util import redact_url
 
     db = cfg.storage.db.strip()
     url = "memory" if db.lower() == "none" else (db or None)
@@ -76,12 +77,13 @@ def make_storage(cfg: Config) -> Storage:
     except StorageError as e:
         raise ConfigError(f"storage.db: {e}") from None
     except ValueError as e:  # e.g. ?pool_max=abc
-        raise ConfigError(f"storage.db: {_redact(db)}: {e}") from None
+        raise ConfigError(f"storage.db: {redact_url(db)}: {e}") from None
 
 
 async def open_storage(cfg: Config) -> Storage:
     """:func:`make_storage`, opened (schema created); :class:`StartupError` when the database refuses."""
     from jt808.storage import StorageError
+    from jt808.storage._util import redact_url
 
     storage = make_storage(cfg)
     try:
@@ -91,26 +93,12 @@ async def open_storage(cfg: Config) -> Storage:
         if cause is None:  # the URL's own settings
             raise ConfigError(f"storage.db: {e}") from None
         if isinstance(cause, OSError | TimeoutError):  # unreachable
-            raise StartupError(f"storage.db: cannot connect to {_redact(cfg.storage.db)}: "
+            raise StartupError(f"storage.db: cannot connect to {redact_url(cfg.storage.db)}: "
                                f"{_storage_reason(cause)}") from None
         raise StartupError(f"storage.db: {e}") from None  # refused: unknown database or role, password …
     except Exception as e:
         raise StartupError(f"storage.db: {_storage_reason(e)}") from None
     return storage
-
-
-def _redact(url: str) -> str:
-    """``url`` without its password."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        pass
-    return url
 
 
 def _storage_reason(e: BaseException) -> str:

@@ -128,14 +128,16 @@ class Metrics:
 
     def render(self) -> bytes:
         """The Prometheus text exposition (of the whole cluster with ``--workers``)."""
-        if self.multiprocess is None:
-            return generate_latest(self.registry)
+        return generate_latest(self.registry if self.multiprocess is None else self._cluster())
+
+    def _cluster(self) -> CollectorRegistry:
+        """Multiprocess: a registry reading every worker's files (this one's synced first)."""
         from prometheus_client import multiprocess
 
         self.sync()
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=self.multiprocess)
-        return generate_latest(registry)
+        return registry
 
     def value(self, name: str, labels: tuple[str, ...] = ()) -> float | None:
         """One value as :meth:`render` shows it (summed over the workers), or None if absent."""
@@ -144,11 +146,7 @@ class Metrics:
                 if s.metric.name == name and s.labels == labels:
                     return s.value
             return None
-        from prometheus_client import multiprocess
-
-        self.sync()
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry, path=self.multiprocess)
+        registry = self._cluster()
         want = dict(zip(_label_names(registry, name), labels, strict=False))
         for fam in registry.collect():
             for sample in fam.samples:

@@ -312,11 +312,15 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
     def location_report(self) -> LocationReport:
         """Where the terminal is now (0x0201 / 0x0500 replies)."""
         r = self.route
-        status = _STATUS | (0b100 if r.lat < 0 else 0) | (0b1000 if r.lng < 0 else 0)
-        return LocationReport(alarm=0, status=status, latitude=round(abs(r.lat) * 1e6),
+        return LocationReport(alarm=0, status=self.status(), latitude=round(abs(r.lat) * 1e6),
                               longitude=round(abs(r.lng) * 1e6), altitude=r.altitude, speed=round(r.speed * 10),
                               direction=int(r.heading) % 360, time=self.fleet.now_bcd().hex(),
                               extras=[(0x01, round(self.mileage * 10))])
+
+    def status(self) -> int:
+        """The 0x0200 status word: fixed, ACC on, GPS + BeiDou, the hemisphere bits of the route's position."""
+        r = self.route
+        return _STATUS | (0b100 if r.lat < 0 else 0) | (0b1000 if r.lng < 0 else 0)
 
     def camera_command(self, msg_id: int, body: bytes) -> int:
         from jt808.errors import DecodeError
@@ -368,12 +372,7 @@ class VirtualTerminal(asyncio.Protocol, asyncio.DatagramProtocol):
         r = self.route
         r.advance(dt)
         self.mileage += r.speed * dt / 3600
-        status = _STATUS
-        if r.lat < 0:
-            status |= 0b100
-        if r.lng < 0:
-            status |= 0b1000
-        body = BASIC.pack(0, status, round(abs(r.lat) * 1e6), round(abs(r.lng) * 1e6), r.altitude,
+        body = BASIC.pack(0, self.status(), round(abs(r.lat) * 1e6), round(abs(r.lng) * 1e6), r.altitude,
                            round(r.speed * 10), int(r.heading) % 360, self.fleet.now_bcd())
         body += b"\x01\x04" + round(self.mileage * 10).to_bytes(4, "big") + b"\x30\x01\x1f\x31\x01\x0c"
         if cfg.profile == "dashcam" and cfg.alarm_interval > 0 and self.alarm_rnd.random() < dt / cfg.alarm_interval:

@@ -6,6 +6,7 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any, overload
+from urllib.parse import urlsplit, urlunsplit
 
 from jt808.storage.sanitize import clean_obj, needs_cleaning
 
@@ -99,3 +100,14 @@ def alarm_filter(phone: str | None, start: Any, end: Any, kind: str | None, ackn
     if acknowledged is not None:
         conds.append("acknowledged_at IS NOT NULL" if acknowledged else "acknowledged_at IS NULL")
     return (" WHERE " + " AND ".join(conds) if conds else ""), tuple(params)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (for messages and logs)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+    except ValueError:
+        pass
+    return url

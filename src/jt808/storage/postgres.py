@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type information
 
-from jt808.storage._util import alarm_filter, dumps, loads, utc
+from jt808.storage._util import alarm_filter, dumps, loads, redact_url, utc
 from jt808.storage.base import (
     AlarmRow,
     AttachmentRow,
@@ -337,7 +337,7 @@ class PostgresStorage(Storage):
                 self.dsn, min_size=self.pool_min, max_size=self.pool_max, init=_init_connection,
                 server_settings={"search_path": self.schema, "application_name": "jt808"})
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
-            raise StorageUnavailable(f"postgresql: cannot open {_redact(self.dsn)}: {e}") from e
+            raise StorageUnavailable(f"postgresql: cannot open {redact_url(self.dsn)}: {e}") from e
 
     async def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -632,14 +632,6 @@ def _terminal(r: asyncpg.Record) -> TerminalRecord:
                           model=r[6], dev_id=r[7], color=r[8], license_number=r[9], registered_at=r[10],
                           last_seen=r[11], imei=r[12], software_version=r[13], extra=r[14] or {},
                           last_registered_at=r[15])
-
-
-def _redact(dsn: str) -> str:
-    parts = urlsplit(dsn)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return dsn
 
 
 def _range_where(phone: str, start: datetime | None, end: datetime | None) -> tuple[str, list[Any]]:

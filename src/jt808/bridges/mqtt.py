@@ -47,7 +47,7 @@ executes it with the usual retry policy and answers on A's ``rpc`` topic.
 
 The connection is :class:`jt808.bridges.connection.MqttConnection` (packets by the ``mqtt5`` codec):
 uplinks are published in bursts inside a window of acknowledgements this module keeps itself:
-30,000–40,000 uplinks/s measured per gateway process at QoS 1 into Mosquitto, ≈ 21 µs of the gateway's
+30,000–45,000 uplinks/s measured per gateway process at QoS 1 into Mosquitto, ≈ 18–22 µs of the gateway's
 CPU per uplink end to end (BENCHMARKS.md); through aiomqtt / paho the per-message work capped a process
 near 7,000/s.
 """

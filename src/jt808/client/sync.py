@@ -25,7 +25,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from jt808.client.aio import AsyncTerminal, Status
@@ -34,7 +34,7 @@ from jt808.client.jt_message import GENERAL_ANSWER_MSG_ID
 from jt808.errors import JT808Error, ReplyTimeout
 from jt808.protocol.header import V2019, Version
 from jt808.protocol.messages.general import HeartBeat, QueryServerTime
-from jt808.protocol.messages.location import LocationBasic, LocationReport
+from jt808.protocol.messages.location import LocationBasic, LocationReport, time_bcd
 from jt808.protocol.messages.media import MediaData, MediaEvent, MediaItem, SearchMediaReply, TakePhotoReply
 from jt808.protocol.messages.params import AttributesReply, Param, ParametersReply, RawValue, UpgradeResult
 from jt808.protocol.messages.records import CanData, CanItem, DriverIdentity, TachographUpload, Waybill
@@ -48,13 +48,6 @@ from jt808.protocol.spec import Body
 __all__ = ["JTT808"]
 
 log = logging.getLogger("jt808.client")
-
-_GMT8 = timezone(timedelta(hours=8))
-
-
-def _now_bcd() -> str:
-    return datetime.now(UTC).astimezone(_GMT8).strftime("%y%m%d%H%M%S")
-
 
 def _int(v: Any, name: str) -> int:
     """An int from an int or a hex string (the seed passes alarm/status words either way)."""
@@ -114,7 +107,7 @@ def location_body(alarm_flag: Any, loc_status: Any, latitude: float, longitude: 
             n = raw[p + 1]
             extras.append((raw[p], raw[p + 2:p + 2 + n]))
             p += 2 + n
-    when = (time or _now_bcd()).replace(" ", "0")
+    when = (time or time_bcd(datetime.now(UTC))).replace(" ", "0")
     return LocationReport(alarm=_int(alarm_flag, "alarm_flag"), status=status, latitude=round(abs(latitude) * 1e6),
                           longitude=round(abs(longitude) * 1e6), altitude=int(altitude),
                           speed=round(float(speed) * 10), direction=int(direction), time=when, extras=extras)

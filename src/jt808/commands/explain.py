@@ -24,7 +24,7 @@ from jt808.protocol.messages.location import LocationBasic, LocationReport, extr
 from jt808.protocol.messages.params import ParamType, describe_param, param_def
 from jt808.protocol.packet import Packet, RawBody
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
-from jt808.protocol.spec import Body, Record, by_version
+from jt808.protocol.spec import Body, Record
 
 __all__ = ["HEADER_MEANINGS", "KEY_MEANINGS", "explain", "message_title", "pretty"]
 
@@ -159,11 +159,6 @@ def message_title(msg_id: int, version: Version, profile: Profile = DEFAULT_PROF
 
 
 # -- field docs from the declarations ----------------------------------------------------------
-def _kind_for(spec: Any, version: Version) -> Any:
-    k = spec.kind
-    return k.for_version(version) if isinstance(k, by_version) else k
-
-
 def _docs(cls: type | None, version: Version) -> tuple[dict[str, str], dict[str, Any]]:
     """(key -> doc, key -> item record class) from a declared structure."""
     docs: dict[str, str] = {}
@@ -173,7 +168,7 @@ def _docs(cls: type | None, version: Version) -> tuple[dict[str, str], dict[str,
     for s in getattr(cls, "__wire__", ()):
         if s.doc:
             docs[s.key] = s.doc
-        k = _kind_for(s, version)
+        k = s.kind_for(version)
         item = getattr(k, "item", None)
         if isinstance(item, type) and issubclass(item, Record):
             items[s.key] = item
@@ -366,7 +361,7 @@ def _walk_declared(body_obj: Body, body: bytes, base: int, version: Version, pro
             continue
         if s.when is not None and not s.when(vals):
             continue
-        k = _kind_for(s, version)
+        k = s.kind_for(version)
         start = r.pos
         try:
             v = vals[s.name] = k.read(r, s.name)

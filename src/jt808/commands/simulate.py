@@ -80,37 +80,36 @@ class _Progress:
         return table
 
 
+_SUMMARY_KEYS = ("terminals_connected", "registered", "authenticated", "sent", "acked", "location_reports",
+                 "heartbeats", "commands_answered", "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99",
+                 "ack_latency_ms_max", "reconnects", "camera_streams", "alarms", "uploads", "uploaded_files", "errors",
+                 "elapsed_s")
+
+
+def _summary_rows(summary: dict[str, Any], sep: str) -> list[tuple[str, str]]:
+    """``(what, value)`` rows of the summary; ``sep`` joins the words of the names of the rows after the counters."""
+    rows = [(key, str(summary[key])) for key in _SUMMARY_KEYS]
+    if summary["error_kinds"]:
+        rows.append((f"error{sep}kinds", ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items()))))
+    rows += [(f"connect{sep}failed", f"{reason} ({n}x)") for reason, n in sorted(summary["connect_failures"].items())]
+    if summary["interrupted"]:
+        rows.append(("interrupted", summary["interrupted"]))
+    return rows
+
+
 def _summary_table(summary: dict[str, Any]) -> Any:
     from rich.table import Table
 
     t = Table(title="summary", show_header=False)
     t.add_column("what")
     t.add_column("value", justify="right")
-    for key in ("terminals_connected", "registered", "authenticated", "sent", "acked", "location_reports",
-                "heartbeats", "commands_answered", "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99",
-                "ack_latency_ms_max", "reconnects", "camera_streams", "alarms", "uploads", "uploaded_files", "errors",
-                "elapsed_s"):
-        t.add_row(key, str(summary[key]))
-    if summary["error_kinds"]:
-        t.add_row("error kinds", ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items())))
-    for reason, n in sorted(summary["connect_failures"].items()):
-        t.add_row("connect failed", f"{reason} ({n}x)")
-    if summary["interrupted"]:
-        t.add_row("interrupted", summary["interrupted"])
+    for what, value in _summary_rows(summary, " "):
+        t.add_row(what, value)
     return t
 
 
 def _summary_lines(summary: dict[str, Any]) -> list[str]:
-    out = [f"{key}: {summary[key]}" for key in (
-        "terminals_connected", "registered", "authenticated", "sent", "acked", "location_reports", "heartbeats",
-        "commands_answered", "acked_per_s", "ack_latency_ms_p50", "ack_latency_ms_p99", "ack_latency_ms_max",
-        "reconnects", "camera_streams", "alarms", "uploads", "uploaded_files", "errors", "elapsed_s")]
-    if summary["error_kinds"]:
-        out.append("error_kinds: " + ", ".join(f"{k}={v}" for k, v in sorted(summary["error_kinds"].items())))
-    out += [f"connect_failed: {reason} ({n}x)" for reason, n in sorted(summary["connect_failures"].items())]
-    if summary["interrupted"]:
-        out.append(f"interrupted: {summary['interrupted']}")
-    return out
+    return [f"{what}: {value}" for what, value in _summary_rows(summary, "_")]
 
 
 @click.command("simulate")

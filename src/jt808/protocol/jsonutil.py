@@ -12,7 +12,7 @@ from typing import Any
 
 from jt808.errors import BodyError
 
-__all__ = ["b64", "json_int", "json_obj", "unb64"]
+__all__ = ["b64", "json_int", "json_obj", "text_len", "unb64"]
 
 
 def b64(data: bytes) -> str:
@@ -44,3 +44,12 @@ def json_obj(v: Any, field: str) -> dict[str, Any]:
     if not isinstance(v, dict):
         raise BodyError(f"expects a JSON object, got {type(v).__name__}", field=field)
     return v
+
+
+def text_len(text: str) -> int:
+    """Byte length of a text in GBK, the standard's encoding (UTF-8 when GBK cannot hold it): the seed-004
+    ``…_len`` keys beside length-prefixed strings."""
+    try:
+        return len(text.encode("gbk", "surrogateescape"))
+    except UnicodeEncodeError:
+        return len(text.encode("utf-8", "surrogateescape"))

@@ -10,13 +10,13 @@ A platform message the terminal cannot decode is answered 0x0001 result 2, an un
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jt808.protocol.header import Version
 from jt808.protocol.messages.area import AreasQueryReply
 from jt808.protocol.messages.general import TerminalGeneralReply
-from jt808.protocol.messages.location import LocationReport
+from jt808.protocol.messages.location import LocationReport, time_bcd
 from jt808.protocol.messages.media import SearchMediaReply, TakePhotoReply
 from jt808.protocol.messages.params import AttributesReply, ParametersReply, make_params
 from jt808.protocol.messages.records import DriverIdentity, TachographUpload
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["answer", "default_params"]
 
-_GMT8 = timezone(timedelta(hours=8))
-
-
 def default_params(heartbeat: float) -> dict[int, Any]:
     """The parameters a simulated terminal starts with (0x8103 changes them, 0x8104 / 0x8106 read them)."""
     return {0x0001: int(heartbeat) or 30, 0x0002: 10, 0x0003: 3, 0x0013: "127.0.0.1", 0x0018: 6808,
@@ -41,7 +38,7 @@ def default_params(heartbeat: float) -> dict[int, Any]:
 
 
 def _now() -> str:
-    return datetime.now(UTC).astimezone(_GMT8).strftime("%y%m%d%H%M%S")
+    return time_bcd(datetime.now(UTC))
 
 
 def _loc(t: VirtualTerminal) -> LocationReport:

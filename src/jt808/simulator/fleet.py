@@ -31,7 +31,7 @@ import struct
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from jt808.errors import JT808Error
@@ -39,14 +39,13 @@ from jt808.protocol.frame import decode_payload, read_frame
 from jt808.protocol.framing import FrameSplitter, check_code, escape, unescape
 from jt808.protocol.header import V2011, V2019, Version, bcd_encode
 from jt808.protocol.messages.general import TerminalGeneralReply
-from jt808.protocol.messages.location import BASIC, LocationReport
+from jt808.protocol.messages.location import BASIC, LocationReport, time_bcd
 from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.simulator.answers import answer, default_params
 from jt808.simulator.route import Route
 
 __all__ = ["QUIRKS", "Fleet", "FleetConfig", "Stats", "VirtualTerminal", "percentile"]
 
-_GMT8 = timezone(timedelta(hours=8))
 _STATUS = 0b11 | 1 << 18 | 1 << 19  # ACC on, fixed, GPS + BeiDou
 
 
@@ -456,7 +455,7 @@ class Fleet:
         sec = int(time.time())
         if sec != self._bcd_at:
             self._bcd_at = sec
-            self._bcd = bytes.fromhex(datetime.fromtimestamp(sec, UTC).astimezone(_GMT8).strftime("%y%m%d%H%M%S"))
+            self._bcd = bytes.fromhex(time_bcd(datetime.fromtimestamp(sec, UTC)))
         return self._bcd
 
     def register_body(self, t: VirtualTerminal) -> bytes:

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from jt808.errors import BodyError, DecodeError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2013, V2019, Version
+from jt808.protocol.jsonutil import text_len
 from jt808.protocol.spec import (
     BCD,
     BYTE,
@@ -171,13 +172,6 @@ def _items(item: Any, count: Kind, count_key: str) -> Kind:
     return _Items(item, count, count_key)  # type: ignore[arg-type]  # item: a Kind or a record class
 
 
-def _gbk_len(text: str) -> int:
-    try:
-        return len(text.encode("gbk", "surrogateescape"))
-    except UnicodeEncodeError:
-        return len(text.encode("utf-8", "surrogateescape"))
-
-
 class _VersionedJson:
     """JSON of structures whose list items change with the version (2019 fields inside items).
 
@@ -204,7 +198,7 @@ class _VersionedJson:
                 out[s.key] = k.to_json(v) if isinstance(k.item, Kind) else [x.to_json(version) for x in v]
                 continue
             if s.name == "name":
-                out["name_len"] = _gbk_len(v)
+                out["name_len"] = text_len(v)
             out[s.key] = k.to_json(v)
         return out
 

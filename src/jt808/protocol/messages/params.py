@@ -41,7 +41,7 @@ from typing import Any, ClassVar, NamedTuple
 from jt808.errors import BodyError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2013, V2019, Version
-from jt808.protocol.jsonutil import b64, unb64
+from jt808.protocol.jsonutil import b64, text_len, unb64
 from jt808.protocol.registry import Profile
 from jt808.protocol.spec import (
     BCD,
@@ -900,7 +900,7 @@ class UpgradePackage(Body):
     msg_id: ClassVar[int]
 
     def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return {"type": self.type, "manufacturer": self.manufacturer, "ver_len": _text_len(self.version),
+        return {"type": self.type, "manufacturer": self.manufacturer, "ver_len": text_len(self.version),
                 "version": self.version, "fw_len": len(self.firmware), "firmware": b64(self.firmware)}
 
     @classmethod
@@ -909,18 +909,10 @@ class UpgradePackage(Body):
         body = super(UpgradePackage, cls).from_json(obj, version)  # noqa: UP008
         if "fw_len" in obj and obj["fw_len"] != len(body.firmware):
             raise BodyError(f"says {obj['fw_len']!r} but 'firmware' has {len(body.firmware)} bytes", field="fw_len")
-        if "ver_len" in obj and obj["ver_len"] != _text_len(body.version):
-            raise BodyError(f"says {obj['ver_len']!r} but 'version' has {_text_len(body.version)} bytes",
+        if "ver_len" in obj and obj["ver_len"] != text_len(body.version):
+            raise BodyError(f"says {obj['ver_len']!r} but 'version' has {text_len(body.version)} bytes",
                             field="ver_len")
         return body
-
-
-def _text_len(text: str) -> int:
-    """Byte length of a text in GBK (the standard's encoding; UTF-8 when GBK cannot hold it)."""
-    try:
-        return len(text.encode("gbk", "surrogateescape"))
-    except UnicodeEncodeError:
-        return len(text.encode("utf-8", "surrogateescape"))
 
 
 @message(0x0108, versions=(V2013, V2019))

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from jt808.errors import EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2019, Version
+from jt808.protocol.jsonutil import text_len
 from jt808.protocol.spec import (
     BYTE,
     LIST,
@@ -67,14 +68,6 @@ TEXT_FLAGS_2019: dict[int, str] = {
 QUESTION_FLAGS: dict[int, str] = {0: "emergency", 3: "terminal TTS read-out", 4: "advertising screen"}
 
 
-def _text_len(text: str) -> int:
-    """Byte length of ``text`` in GBK (UTF-8 when GBK cannot hold it)."""
-    try:
-        return len(text.encode("gbk", "surrogateescape"))
-    except UnicodeEncodeError:
-        return len(text.encode("utf-8", "surrogateescape"))
-
-
 class _Lengths(Record):
     """Adds seed 004's byte-length keys of length-prefixed strings to the generic JSON mapping.
 
@@ -90,7 +83,7 @@ class _Lengths(Record):
         for k, v in plain.items():
             lk = self._lengths.get(k)
             if lk is not None:
-                out[lk] = _text_len(v)
+                out[lk] = text_len(v)
             out[k] = v
         return out
 

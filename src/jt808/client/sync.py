@@ -82,6 +82,11 @@ def _bytes(v: Any) -> bytes:
     return str(v).encode("gbk")
 
 
+def _widths(cls: Any, version: Version) -> dict[str, int]:
+    """Byte widths of the fields of ``cls`` in ``version``, from its declaration (0: variable length)."""
+    return {s.name: s.kind_for(version).size or 0 for s in cls.__wire__ if s.active(version)}
+
+
 def _fit(text: str, width: int, keep_tail: bool = False) -> str:
     raw = text.encode("gbk")
     if len(raw) <= width:
@@ -111,6 +116,11 @@ def location_body(alarm_flag: Any, loc_status: Any, latitude: float, longitude: 
     return LocationReport(alarm=_int(alarm_flag, "alarm_flag"), status=status, latitude=round(abs(latitude) * 1e6),
                           longitude=round(abs(longitude) * 1e6), altitude=int(altitude),
                           speed=round(float(speed) * 10), direction=int(direction), time=when, extras=extras)
+
+
+def _answered(b: Any) -> dict[str, Any]:
+    """The seed's return dict of a 0x8001 body."""
+    return {"message_id": b.id, "serial_no": b.seq, "result_code": b.result}
 
 
 def _basic(loc: Sequence[Any]) -> LocationBasic:
@@ -207,12 +217,7 @@ class JTT808:
 
     @staticmethod
     def _general(packet: Packet | None) -> dict[str, Any]:
-        if packet is None:
-            return {}
-        b: Any = packet.body
-        if packet.header.msg_id == 0x8001:
-            return {"message_id": b.id, "serial_no": b.seq, "result_code": b.result}
-        return {}
+        return {} if packet is None or packet.header.msg_id != 0x8001 else _answered(packet.body)
 
     def _report(self, body: Body, msg_id: int | None = None) -> dict[str, Any]:
         return self._general(self._request(body, msg_id))
@@ -276,11 +281,10 @@ class JTT808:
     # -- registration -----------------------------------------------------------------------------
     def register(self, province_id: Any, city_id: Any, manufacturer_id: str, terminal_model: str, terminal_id: str,
                  license_plate_color: int, license_plate: str) -> dict[str, Any]:
-        v = self._version
-        widths = {V2019: (11, 30, 30)}.get(v, (5, 8, 7) if v is Version.V2011 else (5, 20, 7))
-        body = TerminalRegister(province=int(province_id), city=int(city_id),
-                                manufacturer=_fit(manufacturer_id, widths[0]), model=_fit(terminal_model, widths[1]),
-                                dev_id=_fit(terminal_id, widths[2], keep_tail=True), color=int(license_plate_color),
+        w = _widths(TerminalRegister, self._version)
+        body = TerminalRegister(province=int(province_id), city=int(city_id), color=int(license_plate_color),
+                                manufacturer=_fit(manufacturer_id, w["manufacturer"]),
+                                model=_fit(terminal_model, w["model"]), dev_id=_fit(terminal_id, w["dev_id"], True),
                                 license_number=license_plate)
         p = self._request(body)
         if p is None or p.header.msg_id != 0x8100:
@@ -297,7 +301,7 @@ class JTT808:
         except (ReplyTimeout, ConnectionError, JT808Error, TimeoutError) as e:
             log.warning("authentication: %s", e)
             return {}
-        return {"message_id": p.id, "serial_no": p.seq, "result_code": p.result}
+        return _answered(p)
 
     def heart_beat(self) -> bool:
         return self._report(HeartBeat()).get("result_code") == 0
@@ -353,10 +357,9 @@ class JTT808:
         gnss = support_gps | support_bds << 1 | support_glonass << 2 | support_galileo << 3
         comm = (support_gprs | support_cdma << 1 | support_td_scdma << 2 | support_wcdma << 3
                 | support_cdma2000 << 4 | support_td_lte << 5 | support_other_communication << 7)
-        wide = self._version is V2019
-        body = AttributesReply(type=kind, manufacturer=_fit(manufacturer_id, 5),
-                               model=_fit(terminal_model, 30 if wide else 20),
-                               id=_fit(terminal_id, 30 if wide else 7, keep_tail=True),
+        w = _widths(AttributesReply, self._version)
+        body = AttributesReply(type=kind, manufacturer=_fit(manufacturer_id, w["manufacturer"]),
+                               model=_fit(terminal_model, w["model"]), id=_fit(terminal_id, w["id"], keep_tail=True),
                                iccid=str(iccid).rjust(20, "0")[-20:], hardware_version=hardware_version,
                                firmware_version=firmware_version, gnss_prop=gnss, comm_prop=comm)
         return self._report(body)
@@ -385,7 +388,7 @@ class JTT808:
             return {}
         if reply is None:
             return {"stored": True}
-        return {"message_id": reply.id, "serial_no": reply.seq, "result_code": reply.result}
+        return _answered(reply)
 
     location_report = loction_report
 

@@ -19,8 +19,13 @@ benchmark from one host).
    evenly) except 1 % of them, which send one location report per second each (acknowledged after
    the commit); printed: heartbeat ack p50/p99, report ack p50/p99, CPU of both sides.
 
+A connection closed before its login completed (a gateway refusing newcomers in a storm,
+``--concurrency`` above ``limits.max_unauthenticated``) is retried 2 s later, as devices do; the count is
+printed.
+
     python benchmarks/fleet_logins.py -n 5000 --db sqlite
     python benchmarks/fleet_logins.py -n 100000 --workers 8 --db postgresql://127.0.0.1/test --fresh-db
+    python benchmarks/fleet_logins.py -n 5000 --seconds 0 --tree /tmp/base --tree . --rounds 3   # A/B
 
 ``--fresh-db`` (PostgreSQL): the run gets a database of its own, created from the URL's server and dropped
 afterwards (a registered phone may not register again, so a second run in the same database would be
@@ -44,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -67,35 +73,58 @@ def own_cpu() -> float:
 # ---------------------------------------------------------------------------------------------
 # a load-generator process: logs its slice in, then lives when told to
 # ---------------------------------------------------------------------------------------------
-async def connect_slice(port: int, first: int, n: int, source: str, concurrency: int) -> list[gl.Term]:
+class Terminal(gl.Term):
+    """gateway_load's lean terminal; a connection closed before its login completed (refused by a full
+    gateway in a storm) fails its login, and :func:`connect_slice` comes back later, as devices do."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.login.done():
+            self.login.set_exception(ConnectionError("closed before the login completed"))
+
+
+async def connect_slice(port: int, first: int, n: int, source: str, concurrency: int,
+                        retry: float = 2.0) -> tuple[list[gl.Term], int]:
+    """The terminals logged in, and how many connections were closed before their login completed (each
+    retried ``retry`` seconds later, up to 10 times)."""
     loop = asyncio.get_running_loop()
     terms: list[gl.Term] = []
     sem = asyncio.Semaphore(concurrency)
+    refused = 0
 
     async def one(i: int) -> None:
-        async with sem:
-            fut: asyncio.Future[None] = loop.create_future()
-            for attempt in range(5):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                try:  # a socket of our own: no name resolution of either address per connection
-                    sock.setblocking(False)
-                    # the port is chosen at connect (by the 4-tuple), not searched for at bind: a bind to port 0
-                    # scans the ports in use, and costs grow with every socket already bound
-                    sock.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
-                    sock.bind((f"{source}.{1 + i % SOURCES}", 0))
-                    await loop.sock_connect(sock, ("127.0.0.1", port))
-                    _, proto = await loop.create_connection(lambda: gl.Term(i, 0, [], [], fut), sock=sock)
-                    break
-                except OSError:
-                    sock.close()
-                    if attempt == 4:
+        nonlocal refused
+        for tries in range(10):
+            async with sem:
+                fut: asyncio.Future[None] = loop.create_future()
+                for attempt in range(5):
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    try:  # a socket of our own: no name resolution of either address per connection
+                        sock.setblocking(False)
+                        # the port is chosen at connect (by the 4-tuple), not searched for at bind: a bind to
+                        # port 0 scans the ports in use, and costs grow with every socket already bound
+                        sock.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+                        sock.bind((f"{source}.{1 + i % SOURCES}", 0))
+                        await loop.sock_connect(sock, ("127.0.0.1", port))
+                        _, proto = await loop.create_connection(partial(Terminal, i, 0, [], [], fut), sock=sock)
+                        break
+                    except OSError:
+                        sock.close()
+                        if attempt == 4:
+                            raise
+                        await asyncio.sleep(0.2 * (attempt + 1))
+                try:
+                    await asyncio.wait_for(fut, 120)
+                except ConnectionError:
+                    refused += 1
+                    if tries == 9:
                         raise
-                    await asyncio.sleep(0.2 * (attempt + 1))
-            await asyncio.wait_for(fut, 120)
-            terms.append(proto)  # type: ignore[arg-type]
+                else:
+                    terms.append(proto)  # type: ignore[arg-type]
+                    return
+            await asyncio.sleep(retry)
 
     await asyncio.gather(*(one(i) for i in range(first, first + n)))
-    return terms
+    return terms, refused
 
 
 async def live(terms: list[gl.Term], start_wall: float, seconds: float, heartbeat: float) -> dict[str, Any]:
@@ -154,8 +183,8 @@ async def generator(args: argparse.Namespace) -> None:
     say({"ready": True})
     await reader.readline()  # "go"
     cpu0, t0 = own_cpu(), time.perf_counter()
-    terms = await connect_slice(args.port, args.first, args.count, args.source, args.concurrency)
-    say({"logged_in": len(terms), "secs": time.perf_counter() - t0, "cpu": own_cpu() - cpu0})
+    terms, refused = await connect_slice(args.port, args.first, args.count, args.source, args.concurrency)
+    say({"logged_in": len(terms), "refused": refused, "secs": time.perf_counter() - t0, "cpu": own_cpu() - cpu0})
     cmd = json.loads(await reader.readline())
     if cmd.get("live"):
         say(await live(terms, cmd["start"], cmd["seconds"], cmd["heartbeat"]))
@@ -269,10 +298,13 @@ async def main(args: argparse.Namespace) -> None:
                 cpu1 = srv.cpu_seconds()
                 logged = sum(d["logged_in"] for d in done)
                 gen_cpu = sum(d["cpu"] for d in done)
+                refused = sum(d["refused"] for d in done)
+                retried = f"; {refused:,} closed before their login, retried" if refused else ""
                 print(f"logins      N={logged:>7,}  {logged / (t1 - t0):>8,.0f} logins/s  gateway "
                       f"{1e6 * (cpu1 - cpu0) / logged:6.1f} µs CPU per login  load generators "
                       f"{1e6 * gen_cpu / logged:6.1f} µs per login  (load avg {load0:.2f} → "
-                      f"{os.getloadavg()[0]:.2f})", flush=True)
+                      f"{os.getloadavg()[0]:.2f}){retried}",
+                      flush=True)
                 await asyncio.sleep(1)
                 rss1 = srv.rss()
                 print(f"idle        N={logged:>7,}  RSS {rss0 / 2**20:.1f} → {rss1 / 2**20:.1f} MB  "
@@ -355,6 +387,17 @@ async def count_instructions(args: argparse.Namespace) -> None:
           f"{a:,} with {n1:,} logins, {b:,} with {n2:,}; {gl.ROOT})", flush=True)
 
 
+async def run_all(args: argparse.Namespace) -> None:
+    """Every ``--tree`` in turn, ``--rounds`` times (A/B pairs in one run); the figures of each say which."""
+    trees = [Path(t).resolve() for t in args.tree] or [gl.ROOT]
+    for r in range(args.rounds):
+        for tree in trees:
+            gl.ROOT = tree
+            if len(trees) > 1 or args.rounds > 1:
+                print(f"## round {r + 1}, gateway from {tree}", flush=True)
+            await (count_instructions(args) if args.instructions else main(args))
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--terminals", "-n", type=int, default=10_000)
@@ -367,6 +410,9 @@ if __name__ == "__main__":
     ap.add_argument("--concurrency", type=int, default=1000, help="logins in progress at once (all generators)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.NAME=VALUE")
     ap.add_argument("--instructions", action="store_true", help="instructions per login under cachegrind")
+    ap.add_argument("--tree", action="append", default=[], metavar="DIR",
+                    help="source tree the gateway runs from (default: this one); several: run each in turn (A/B)")
+    ap.add_argument("--rounds", type=int, default=1, help="with several --tree: how many times each, alternating")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--first", type=int, help=argparse.SUPPRESS)
@@ -381,7 +427,5 @@ if __name__ == "__main__":
         pass
     if a.child:
         asyncio.run(generator(a))
-    elif a.instructions:
-        asyncio.run(count_instructions(a))
     else:
-        asyncio.run(main(a))
+        asyncio.run(run_all(a))

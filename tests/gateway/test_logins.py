@@ -3,6 +3,11 @@ as through storage — a wrong code refused, the remembered 2011 version applied
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,10 +17,12 @@ from hypothesis_profiles import examples
 from jt808 import V2011, V2013, V2019, Header, Packet, Profile, Version
 from jt808.errors import EncodeError
 from jt808.gateway import Gateway
+from jt808.gateway.limits import Admission
+from jt808.gateway.server import _mid_login
 from jt808.protocol.messages.register import RegisterReply, TerminalAuth, TerminalRegister
 from jt808.session import PlatformSession, RegisterRequested
 
-from .helpers import Terminal
+from .helpers import Terminal, make_config
 
 
 async def test_auth_from_memory_refuses_a_wrong_code_and_accepts_the_right_one(gateway: Gateway) -> None:
@@ -90,3 +97,75 @@ def test_register_reply_fast_path_encodes_like_the_general_path(phone: str, sn: 
     h = events[1].packet.header
     sessions[1]._reply(RegisterReply(h.msg_sn, 0, code), h.version, h.phone)
     assert sessions[0].data_to_send() == sessions[1].data_to_send()
+
+
+# -- a reconnect storm: the accepts run ahead of the reads, the cap does not close terminals mid-login ------
+class _Conn:
+    def __init__(self, deciding: int = 0, sock: socket.socket | None = None) -> None:
+        self.deciding = deciding
+        self.transport = None if sock is None else _Transport(sock)
+
+
+class _Transport:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+    def get_extra_info(self, name: str) -> Any:
+        return self.sock if name == "socket" else None
+
+
+def test_mid_login_is_a_decision_in_flight_or_bytes_waiting_in_the_socket() -> None:
+    a, b = socket.socketpair()
+    try:
+        assert not _mid_login(_Conn(sock=a))  # type: ignore[arg-type]  # the attributes _mid_login reads
+        b.send(b"\x7e\x01\x00")
+        assert _mid_login(_Conn(sock=a))  # type: ignore[arg-type]
+        assert _mid_login(_Conn(deciding=1))  # type: ignore[arg-type]
+        assert not _mid_login(_Conn())  # type: ignore[arg-type]  # a UDP session: no socket of its own
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_cap_evicts_the_oldest_idle_connection_and_refuses_when_all_are_mid_login() -> None:
+    busy: set[str] = set()
+    adm = Admission(max_total=3, busy=lambda c: c in busy)
+    for c in ("a", "b", "c"):
+        assert adm.admit(c, "10.0.0.1", 1.0) == (None, [])
+    busy.add("a")  # its 0x0100 waits to be read: the next oldest makes room
+    assert adm.admit("d", "10.0.0.2", 2.0) == (None, ["b"])
+    busy.update({"c", "d"})
+    refusal, evicted = adm.admit("e", "10.0.0.3", 3.0)
+    assert refusal is not None and "middle of their login" in refusal and evicted == []
+    assert (adm.full, adm.evicted, len(adm)) == (1, 1, 3)
+    busy.clear()  # read and answered: a flood of silent connections is evicted oldest first again
+    assert adm.admit("f", "10.0.0.4", 4.0) == (None, ["a"])
+
+
+async def test_a_burst_over_the_cap_keeps_the_terminals_already_in(tmp_path: Path) -> None:
+    """More connections than ``limits.max_unauthenticated`` arrive before the gateway reads any (a restart's
+    storm): the first ones, whose 0x0100 waits in their sockets, are answered; the ones beyond the cap are
+    refused at once (they come back), not the other way round."""
+    cfg = make_config(tmp_path, limits={"max_unauthenticated": 4})
+    async with Gateway(cfg) as gw:
+        socks = []
+        for i in range(8):  # connected and sent while the loop is held: accepted together afterwards
+            s = socket.create_connection(("127.0.0.1", gw.tcp_port))
+            s.sendall(Terminal(f"0137000000{i:02d}").frame(
+                TerminalRegister(11, 100, "ACME1", "T808", "0000001", 1, f"B{i}")))
+            socks.append(s)
+        try:
+            loop = asyncio.get_running_loop()
+            answered = []
+            for s in socks:
+                s.setblocking(False)
+                try:
+                    data = await asyncio.wait_for(loop.sock_recv(s, 4096), 3)
+                except (TimeoutError, ConnectionError):
+                    data = b""
+                answered.append(data[1:3] == b"\x81\x00")
+            assert answered == [True] * 4 + [False] * 4
+            assert gw.guard.admission.full == 4 and gw.guard.admission.evicted == 0
+        finally:
+            for s in socks:
+                s.close()

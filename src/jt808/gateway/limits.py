@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from jt808.gateway.metrics import Metric, Sample
@@ -149,6 +149,10 @@ class AttemptLimits:
         return scope
 
 
+#: unauthenticated connections looked at (oldest first) for one that is not mid-login, to make room
+EVICT_SCAN = 64
+
+
 class Admission:
     """Connections that have not authenticated yet (TCP sockets and UDP sessions made by a registration).
 
@@ -161,16 +165,22 @@ class Admission:
     """
 
     def __init__(self, deadline: float = 20.0, max_total: int = 4096, max_per_address: int = 256,
-                 frame_timeout: float = 15.0, trusted: Trusted | None = None) -> None:
+                 frame_timeout: float = 15.0, trusted: Trusted | None = None,
+                 busy: Callable[[Any], bool] | None = None) -> None:
         self.trusted = trusted if trusted is not None else Trusted()
         self.deadline = deadline
         self.max_total = max_total
         self.max_per_address = max_per_address
         self.frame_timeout = frame_timeout
+        #: whether a connection is in the middle of its login (bytes waiting to be read, a decision in
+        #: flight): not evicted to make room, see :meth:`admit`
+        self.busy = busy
         self._pending: OrderedDict[Any, tuple[float, str]] = OrderedDict()  # conn -> (arrived, host)
         self._per_host: Counter[str] = Counter()
         self._partial: dict[Any, float] = {}
+        self._all_busy_at: float | None = None
         self.refused = 0
+        self.full = 0  # newcomers refused because every connection that could make room was mid-login
         self.evicted = 0
         self.expired = 0
         self.stalled_cut = 0
@@ -185,20 +195,49 @@ class Admission:
         return self._per_host.get(host, 0)
 
     def admit(self, conn: Any, host: str, now: float) -> tuple[str | None, list[Any]]:
-        """``(refusal or None, connections to close to make room)``."""
+        """``(refusal or None, connections to close to make room)``.
+
+        Under the global cap the oldest unauthenticated connection makes room — unless it is in the middle
+        of its login (``busy``: its 0x0100 waits in the socket, as after a restart when a whole fleet
+        reconnects at once and the accepts run ahead of the reads; or its registration is being decided):
+        then the next oldest of the first :data:`EVICT_SCAN`, and when all of those are busy the newcomer is
+        refused instead (closed at once: it comes back, while the terminals already in finish). A flood of
+        silent connections is evicted as before."""
         if self.max_per_address and self._per_host.get(host, 0) >= self.max_per_address and host not in self.trusted:
             self.refused += 1
             return f"{self.max_per_address} unauthenticated connections from {host} already", []
         evicted: list[Any] = []
-        while self.max_total and len(self._pending) >= self.max_total:
-            old, (_, old_host) = self._pending.popitem(last=False)
+        pending = self._pending
+        while self.max_total and len(pending) >= self.max_total:
+            old = self._victim(now)
+            if old is None:
+                self.full += 1
+                return (f"{self.max_total} unauthenticated connections in the middle of their login "
+                        "(limits.max_unauthenticated)"), evicted
+            _, old_host = pending.pop(old)
             self._drop_host(old_host)
             self._partial.pop(old, None)
             self.evicted += 1
             evicted.append(old)
-        self._pending[conn] = (now, host)
+        pending[conn] = (now, host)
         self._per_host[host] += 1
         return None, evicted
+
+    def _victim(self, now: float) -> Any:
+        """The oldest connection that is not busy (of the first EVICT_SCAN), or None. Within one loop
+        iteration (the same ``now``) nothing busy becomes idle: a scan that found none is not repeated."""
+        busy = self.busy
+        if busy is None:
+            return next(iter(self._pending))
+        if self._all_busy_at == now:
+            return None
+        for i, conn in enumerate(self._pending):
+            if i >= EVICT_SCAN:
+                break
+            if not busy(conn):
+                return conn
+        self._all_busy_at = now
+        return None
 
     def authenticated(self, conn: Any) -> None:
         self.forget(conn)
@@ -316,6 +355,7 @@ class Guard:
                   for k in ("register", "auth") for sc in ("connection", "address", "phone")),
                 Sample(UNAUTHENTICATED, (), len(a)),
                 Sample(UNAUTH_CLOSED, ("per_address_cap",), a.refused), Sample(UNAUTH_CLOSED, ("evicted",), a.evicted),
+                Sample(UNAUTH_CLOSED, ("full",), a.full),
                 Sample(UNAUTH_CLOSED, ("auth_deadline",), a.expired), Sample(STALLED, (), a.stalled_cut),
                 *(Sample(UDP_REFUSED, (r,), c.get(f"udp_{r}", 0))
                   for r in ("unbound", "sessions_full", "pending_full")),

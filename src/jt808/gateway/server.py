@@ -160,6 +160,7 @@ class Gateway:
         self.stopping = False
         self.counters: Counter[str] = Counter()
         self.guard = Guard(cfg.limits, log)
+        self.guard.admission.busy = _mid_login
         self.metrics.add_source(self.guard.metric_samples)
 
     # ------------------------------------------------------------------------------------------
@@ -963,6 +964,28 @@ class Gateway:
     def metrics_text(self) -> str:
         """Prometheus text exposition (see :mod:`jt808.gateway.metrics`)."""
         return self.metrics.render().decode()
+
+
+_NONE_WAITING = b"\0\0\0\0"
+
+
+def _mid_login(conn: Connection) -> bool:
+    """An unauthenticated connection in the middle of its login (not to be evicted to make room): its
+    registration or authentication is being decided, or bytes wait in its socket (a TCP terminal whose
+    0x0100 arrived but was not read yet: FIONREAD)."""
+    if conn.deciding:
+        return True
+    transport = getattr(conn, "transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return False
+    try:
+        import fcntl  # only when the cap is reached (and not on Windows)
+        import termios
+
+        return fcntl.ioctl(sock.fileno(), termios.FIONREAD, _NONE_WAITING) != _NONE_WAITING
+    except (ImportError, OSError, ValueError):
+        return False
 
 
 def port_error(setting: str, proto: str, host: str, port: int, e: OSError) -> StartupError:

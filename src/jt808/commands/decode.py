@@ -291,31 +291,9 @@ def decode_command(frames: tuple[str, ...], version: str | None, encoding: str |
                     batch = []
             out.write(batch)
             return
-        if frames:
-            out.write(list(decode_lines(frames, profile, pretty=pretty, explain=explain, mode=mode)))
-            return
-        stdin = _binary(sys.stdin)
-        render = _render_factory(profile, mode, pretty, explain)
-        for lines in _chunks_of_lines(stdin):
-            records: list[Any] = []
-            append = records.append
-            for line in lines:
-                s = line.strip()
-                if not s:
-                    continue
-                if s[:1] == b"7" and s[-1:] in (b"e", b"E"):
-                    try:
-                        append(render(_unhexlify(s), {}))
-                        continue
-                    except (binascii.Error, ValueError):
-                        pass
-                try:
-                    frame = parse_hex(s)
-                except ValueError as e:
-                    append(_error(str(e)))
-                    continue
-                append(render(frame, {}))
-            out.write(records)
+        chunks: Iterable[Iterable[bytes | str]] = [frames] if frames else _chunks_of_lines(_binary(sys.stdin))
+        for lines in chunks:
+            out.write(list(decode_lines(lines, profile, pretty=pretty, explain=explain, mode=mode)))
 
     _guard_pipe(run)
     if out.errors:

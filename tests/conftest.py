@@ -15,13 +15,12 @@ VECTORS = ROOT / "tests" / "vectors"
 
 def reset_module_caches() -> None:
     """Forget everything the code remembers between calls, so that no test's verdict depends on the tests
-    that ran before it: remembered 0x0200 item layouts (the fast path) and the per-profile item tables of
-    every profile, plus the pure lookup caches (times, parameter ranges, bit-name tables)."""
+    that ran before it: the per-profile item tables of every profile, plus the pure lookup caches (times,
+    parameter ranges, bit-name tables)."""
     from jt808.gateway import sink
-    from jt808.protocol import bits, layouts, registry
+    from jt808.protocol import bits, registry
     from jt808.protocol.messages import params
 
-    layouts.clear_all()
     stack = [registry.DEFAULT_PROFILE]
     while stack:  # the default profile and every profile derived from it
         p = stack.pop()

@@ -442,6 +442,16 @@ def test_s002_frames(hexframe: str, body: dict) -> None:
     assert j["body"] == body
 
 
+def test_basic_keys_are_the_basic_block_fields() -> None:
+    """``basic_to_json`` writes the eight keys out (one map literal): they are the basic block's fields, in
+    wire order, for the 0x0200 body and the 28-byte block alike."""
+    from jt808.protocol.messages.location import BASIC_NAMES, LocationBasic, basic_to_json
+
+    rep = LocationReport(1, 2, 3, 4, 5, 6, 7, "240311120000")
+    assert list(basic_to_json(rep).items()) == [(k, getattr(rep, k)) for k in BASIC_NAMES]
+    assert list(LocationBasic(1, 2, 3, 4, 5, 6, 7, "240311120000").to_json()) == list(BASIC_NAMES)
+
+
 def test_fast_bit_renderers_equal_the_shared_bit_maps() -> None:
     import random
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from jt808.protocol.exchange import body_json
 from jt808.protocol.header import Version
-from jt808.protocol.messages.location import LocationReport, location_to_json
+from jt808.protocol.messages.location import LocationReport, location_extra
 from jt808.protocol.packet import Packet, RawBody, encode
 from jt808.protocol.registry import Profile
 from jt808.session.events import MessageReceived
@@ -60,24 +60,7 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
                  tz_offset: float = 8, batch: bool = False, version: Version | None = None,
                  profile: Profile | None = None) -> LocationRow:
     """The storage row of one location (``extras``: the seed-004 ``extra`` map, plus ``bad_tail``)."""
-    ex = loc.extras
-    lay = loc.layout
-    text = None
-    if ex and lay is not None and (fmt := lay.json_format) is not None:
-        # a remembered layout whose map is flat integers: the map and its text straight from the values
-        # (``json_format`` is set only with ``keys``); items changed by hand since: the general rendering
-        ids, vals = zip(*ex, strict=False)  # pairs: never ragged
-        if ids == lay.ids:
-            try:
-                text = fmt % vals
-            except TypeError:  # a value changed by hand to a non-integer
-                text = None
-        keys: Any = lay.keys  # (set whenever json_format is)
-        extras = dict(zip(keys, vals, strict=False)) if text is not None else _extras_map(loc, version, profile)
-    elif ex or loc.bad_tail:
-        extras = _extras_map(loc, version, profile)
-    else:
-        extras = {}
+    extras, text = location_extra(loc, version, profile)
     dt = _TIMES.get((loc.time, tz_offset), _TIMES)
     if dt is _TIMES:
         dt = _bcd_time(loc.time, tz_offset)
@@ -86,15 +69,6 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
                        -loc.latitude / 1e6 if status & 4 else loc.latitude / 1e6,
                        -loc.longitude / 1e6 if status & 8 else loc.longitude / 1e6, loc.altitude, loc.speed / 10,
                        loc.direction, msg_id, msg_sn, batch, extras, text)
-
-
-def _extras_map(loc: LocationReport, version: Version | None, profile: Profile | None) -> dict[str, Any]:
-    """The seed-004 "extra" map of a report (plus ``bad_tail`` when items ran past the body)."""
-    j = location_to_json(loc, version, profile)
-    extras = j.get("extra") or {}
-    if "bad_tail" in j:
-        extras = {**extras, "bad_tail": j["bad_tail"]}
-    return extras
 
 
 class StorageSink:

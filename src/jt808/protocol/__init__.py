@@ -2,7 +2,7 @@
 
 What lives here: framing and escaping, the header codec and the one frame decoder, message bodies
 declared once each (:mod:`~jt808.protocol.messages`) with their TLV tables (additional items,
-terminal parameters), the remembered-layout fast path (:mod:`~jt808.protocol.layouts`), profiles,
+terminal parameters), profiles,
 sub-packaging, RSA, the EMQX JSON (:mod:`~jt808.protocol.exchange`). What never does: sockets, threads,
 clocks, logging, storage, or any import outside the standard library (``cryptography`` is imported
 lazily by :mod:`jt808.protocol.crypto`, only when RSA is used). ``tests/test_architecture.py`` keeps it so.

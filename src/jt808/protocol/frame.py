@@ -58,7 +58,7 @@ _PHONES: dict[bytes, str] = {}  # BCD phone -> its digits (the hot path reads th
 
 
 def read_frame(data: bytes, profile: Profile = DEFAULT_PROFILE, version: Version | None = None,
-               strict: bool = False, *, accept_bad_check: bool | None = None) -> tuple[Header, bytes, list[str]]:
+               strict: bool = False, accept_bad_check: bool | None = None) -> tuple[Header, bytes, list[str]]:
     """Header, body bytes and problems of one frame: ``data`` is what lies between the two 0x7E flags,
     unescaped, check code included (when the device sent one).
 
@@ -153,7 +153,7 @@ def _located(e: JT808Error, header: Header | None) -> JT808Error:
     return e
 
 
-def decode_payload(header: Header, body: bytes, problems: list[str], profile: Profile = DEFAULT_PROFILE, *,
+def decode_payload(header: Header, body: bytes, problems: list[str], profile: Profile = DEFAULT_PROFILE,
                    keep_bad_body: bool = False) -> Packet:
     """The :class:`Packet` of a read frame: fragments kept raw (reason ``fragment``), RSA bodies decrypted
     with the profile's key (kept raw without one), other bodies decoded (the message's whole-body fast
@@ -223,8 +223,8 @@ def decode(frame: bytes, profile: Profile = DEFAULT_PROFILE, *, strict: bool = T
     if b"\x7d" in content:
         content = unescape(content)
     lenient = mode == "lenient"
-    return decode_frame(content, profile, strict=mode == "strict", accept_bad_check=lenient or profile.accept_bad_check,
-                        keep_bad_body=lenient)
+    header, body, problems = read_frame(content, profile, None, mode == "strict", lenient or profile.accept_bad_check)
+    return decode_payload(header, body, problems, profile, lenient)
 
 
 def decode_frame(data: bytes, profile: Profile = DEFAULT_PROFILE, *, version: Version | None = None,

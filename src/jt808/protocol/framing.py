@@ -39,16 +39,18 @@ def check_code(data: bytes | bytearray | memoryview) -> int:
             x ^= b
         return x
     x = _from_bytes(data, "little")
-    if n > 64:
-        s = 512
-        while s < n << 3:
-            s <<= 1
-        while s > 256:
-            s >>= 1
-            x ^= x >> s
-    elif n > 32:
-        x ^= x >> 256
     if n > 16:
+        if n > 32:
+            if n > 64:
+                if n > 128:
+                    s = 2048
+                    while s < n << 3:
+                        s <<= 1
+                    while s > 1024:
+                        s >>= 1
+                        x ^= x >> s
+                x ^= x >> 512
+            x ^= x >> 256
         x ^= x >> 128
     x ^= x >> 64
     x ^= x >> 32

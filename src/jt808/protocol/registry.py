@@ -28,7 +28,7 @@ class ExtraCodec:
     the id's layout; the item is then kept raw. ``encode(value) -> bytes``. ``key`` is the seed-004
     JSON key under ``extra``; ``versions`` limits the id to versions where it exists; ``sizes`` the
     value lengths it accepts (``None``: any); ``uint`` > 0 marks a plain big-endian unsigned integer of
-    that many bytes (decoded inline, eligible for remembered layouts).
+    that many bytes (read with one ``Struct`` unpack of id and value).
 
     The JSON form: ``to_json(value) -> JSON value`` (``None``: the value as is) and
     ``from_json(json_value, field) -> value`` (``None``: the JSON value as is; raise

@@ -15,14 +15,17 @@ id, JSON key, wire type, versions, value codec, JSON rendering and parsing, desc
 the EMQX JSON (:func:`location_to_json` / :func:`location_from_json`, here next to the message), the
 CLI's ``--explain`` and the storage rows all read these rows. A device profile or an extension family
 adds rows of its own (``profile.register_extras(rows)``): :func:`extras_table` merges them per profile
-and version into an :class:`ItemTable`, which also holds the remembered item layouts
-(:mod:`jt808.protocol.layouts`, the one fast path).
+and version into an :class:`ItemTable`, which also derives from them, once, how each item is read (item
+plans: one ``Struct`` unpack of id and value for a plain integer) and how it is rendered in JSON.
+There is one route for every report, whatever its layout: nothing is remembered between reports.
 """
 
 from __future__ import annotations
 
+import json
 import operator
 import struct
+from collections.abc import Callable
 from dataclasses import field
 from datetime import datetime, timedelta, timezone
 from typing import Any, ClassVar, Self
@@ -32,7 +35,6 @@ from jt808.protocol import bits
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2013, V2019, Version
 from jt808.protocol.jsonutil import b64, json_int, json_obj, unb64
-from jt808.protocol.layouts import Layout, Layouts, plan_layout
 from jt808.protocol.registry import DEFAULT_PROFILE, ExtraCodec, Profile
 from jt808.protocol.spec import BCD, DWORD, WORD, Body, Record, message, record, wire
 
@@ -46,6 +48,7 @@ __all__ = [
     "LocationReport",
     "RawExtra",
     "extras_table",
+    "location_extra",
     "location_from_json",
     "location_to_json",
     "read_location",
@@ -115,8 +118,10 @@ def _unpack_basic(r: Reader) -> BasicValues:
 
 
 def basic_to_json(loc: Any) -> dict[str, Any]:
-    """The eight basic keys of a location (0x0200 body or the 28-byte block)."""
-    return dict(zip(BASIC_NAMES, _basic_values(loc), strict=True))
+    """The eight basic keys of a location (0x0200 body or the 28-byte block): ``BASIC_NAMES`` written out
+    (a literal builds the map in one go; ``tests/protocol/test_exchange.py`` checks the keys)."""
+    return {"alarm": loc.alarm, "status": loc.status, "latitude": loc.latitude, "longitude": loc.longitude,
+            "altitude": loc.altitude, "speed": loc.speed, "direction": loc.direction, "time": loc.time}
 
 
 def basic_from_json(obj: Any, prefix: str = "") -> BasicValues:
@@ -247,27 +252,30 @@ def _temp_row(decode: Any, encode: Any) -> ExtraCodec:
 
 
 # Fast renderers of the bit maps, with the output of bits.signal_map / io_status_map / analog_map
-# (tested equal): the 15 signal flags as two precomputed halves merged, IO status from a 4-entry table.
+# (tested equal): a copy of the 15-key signal map of the low byte (the high flags 0), updated with the
+# high flags when any is set; IO status copied from a 4-entry table.
 _SIG = bits.SIGNAL_KEYS
-_SIG_LO = [{k: (n >> i) & 1 for i, k in enumerate(_SIG[:8])} for n in range(256)]
-_SIG_HI = [{k: (n >> i) & 1 for i, k in enumerate(_SIG[8:])} for n in range(1 << (len(_SIG) - 8))]
-_IO_T = [{k: (n >> i) & 1 for i, k in enumerate(bits.IO_STATUS_KEYS)} for n in range(1 << len(bits.IO_STATUS_KEYS))]
 _NSIG, _NIO = len(_SIG), len(bits.IO_STATUS_KEYS)
+_SIG_LO = [{k: (n >> i) & 1 if i < 8 else 0 for i, k in enumerate(_SIG)} for n in range(256)]
+_SIG_HI = [{k: (n >> i) & 1 for i, k in enumerate(_SIG[8:])} for n in range(1 << (_NSIG - 8))]
+_IO_T = [{k: (n >> i) & 1 for i, k in enumerate(bits.IO_STATUS_KEYS)} for n in range(1 << _NIO)]
 
 
 def _signal_json(v: int) -> dict[str, int]:
     if type(v) is not int or not 0 <= v <= 0xFFFFFFFF:
         return bits.signal_map(v)  # raises the located error
-    out = {**_SIG_LO[v & 0xFF], **_SIG_HI[(v >> 8) & ((1 << (_NSIG - 8)) - 1)]}
-    if v >> _NSIG:
-        out["reserved"] = v >> _NSIG
+    out = _SIG_LO[v & 0xFF].copy()
+    if v >> 8:
+        out.update(_SIG_HI[(v >> 8) & ((1 << (_NSIG - 8)) - 1)])
+        if v >> _NSIG:
+            out["reserved"] = v >> _NSIG
     return out
 
 
 def _io_json(v: int) -> dict[str, int]:
     if type(v) is not int or not 0 <= v <= 0xFFFF:
         return bits.io_status_map(v)
-    out = dict(_IO_T[v & ((1 << _NIO) - 1)])
+    out = _IO_T[v & ((1 << _NIO) - 1)].copy()
     if v >> _NIO:
         out["reserved"] = v >> _NIO
     return out
@@ -315,19 +323,62 @@ _CUSTOM_LO, _CUSTOM_HI = 0xE1, 0xFF
 
 
 class ItemTable(dict[int, ExtraCodec]):
-    """The rows of one profile and version, by id, and what derives from them: ``by_key`` (JSON key ->
-    row), ``layouts`` (remembered item layouts, :mod:`jt808.protocol.layouts`)."""
+    """The rows of one profile and version, by id, and what derives from them once: ``by_key`` (JSON key ->
+    row), ``plans`` (how the item loop reads each id and length; ``None`` for a vendor item layout) and
+    ``render`` (each id's JSON key, renderer, and ``"key":`` text for the storage row's JSON)."""
 
-    __slots__ = ("by_key", "layouts")
+    __slots__ = ("by_key", "plans", "render")
 
-    def __init__(self, rows: dict[int, ExtraCodec], profile_rows: dict[int, ExtraCodec]) -> None:
+    def __init__(self, rows: dict[int, ExtraCodec], profile_rows: dict[int, ExtraCodec], standard: bool = True) -> None:
         super().__init__(rows)
         # standard keys name the standard ids in every version; a profile's own keys are added after
         by_key = {row.key: self.get(row.id, row) for row in ITEMS}
         for row in profile_rows.values():
             by_key.setdefault(row.key, row)
         self.by_key = by_key
-        self.layouts = Layouts()
+        self.plans = _plans(self) if standard else None  # (vendor item layouts: _read_extras_vendor)
+        self.render = {eid: (row.key, row.to_json, _text_key(row)) for eid, row in self.items()}
+
+
+def _text_key(row: ExtraCodec) -> str | None:
+    """``"key":`` in JSON text, for a row whose JSON value is the decoded integer as is and whose key is
+    plain text (what the storage encoder writes for it: no escapes, ``ensure_ascii`` off)."""
+    text = json.dumps(row.key, ensure_ascii=False)
+    return text + ":" if row.to_json is None and text[1:-1] == row.key else None
+
+
+#: ``plans[id][length]``: reads the clean item at ``p`` as ``(id, value)`` (``unpack(data, p)``), or ``None``
+#: for a length its row does not take (the item is kept raw and noted)
+ItemPlans = list[list[Callable[[bytes, int], tuple[int, Any]] | None]]
+_UINT_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
+#: ids without a row: the value bytes, for each length
+_RAW_PLAN: list[Callable[[bytes, int], tuple[int, Any]] | None] = [
+    struct.Struct(f">Bx{n}s").unpack_from for n in range(256)]
+
+
+def _plans(rows: dict[int, ExtraCodec]) -> ItemPlans:
+    """The item plans of a table (1-byte ids and lengths), derived from its rows: a plain unsigned integer
+    is one ``Struct`` unpack of id and value, any other value its row's ``decode`` of the value bytes."""
+    plans = [_RAW_PLAN] * 256
+    for eid, c in rows.items():
+        if not 0 <= eid <= 0xFF:
+            continue  # (a 2-byte id of a vendor layout: read by _read_extras_vendor)
+        if c.uint in _UINT_FMT:
+            uint: Callable[[bytes, int], tuple[int, Any]] = struct.Struct(">Bx" + _UINT_FMT[c.uint]).unpack_from
+        else:
+            uint = _uint_plan(eid, c.uint)
+        coded = _decode_plan(eid, c.decode)
+        plans[eid] = [uint if n and c.uint == n else None if c.sizes is not None and n not in c.sizes else coded
+                      for n in range(256)]
+    return plans
+
+
+def _uint_plan(eid: int, size: int) -> Callable[[bytes, int], tuple[int, Any]]:
+    return lambda data, p: (eid, _from_bytes(data[p + 2:p + 2 + size], "big"))
+
+
+def _decode_plan(eid: int, decode: Callable[[bytes], Any]) -> Callable[[bytes, int], tuple[int, Any]]:
+    return lambda data, p: (eid, decode(data[p + 2:p + 2 + data[p + 1]]))
 
 
 def extras_table(profile: Profile, version: Version) -> ItemTable:
@@ -338,7 +389,8 @@ def extras_table(profile: Profile, version: Version) -> ItemTable:
         if profile.carriage_temp_sign_magnitude and version is V2019:
             rows[0x06] = _CARRIAGE_SM
         rows.update(profile.extras)
-        tbl = profile.extra_tables[version] = ItemTable(rows, profile.extras)
+        tbl = profile.extra_tables[version] = ItemTable(
+            rows, profile.extras, profile.extra_id_size == 1 and profile.extra_len_size == 1)
     return tbl
 
 
@@ -351,50 +403,46 @@ class LocationReport(_BasicBlock, Body):
 
     ``extras`` is the ordered list of ``(id, value)`` items (see the module docstring).
     Latitude/longitude are unsigned 1e-6 degrees as on the wire; :attr:`lat` / :attr:`lng` give signed
-    degrees using status bits 2/3. ``layout``: the remembered item layout the items were read with (set by
-    decoding, ``None`` for a report built by hand; not part of equality).
+    degrees using status bits 2/3.
     """
 
     extras: list[tuple[int, Any]] = field(default_factory=list)
     bad_tail: bytes = b""
-    layout: Layout | None = field(default=None, compare=False, repr=False)
 
     msg_id: ClassVar[int]
 
     @classmethod
     def decode(cls, r: Reader) -> LocationReport:
         basic = _unpack_basic(r)
-        data, p, end = r.data, r.pos, r.end
-        extras: list[tuple[int, Any]] = []
-        bad = b""
-        lay = None
-        if p < end:
-            profile = r.profile
-            if profile.extra_id_size != 1 or profile.extra_len_size != 1:
-                p, bad = _read_extras_vendor(r, p, end, extras)
-            else:
-                tbl = profile.extra_tables.get(r.version) or extras_table(profile, r.version)
-                lay = tbl.layouts.spans.get((p, end))
-                if lay is not None and lay.marks(data) == lay.expected:
-                    extras = [*zip(lay.ids, lay.items.unpack_from(data, p))]  # noqa: B905 - same length by construction
-                    p = end
-                else:
-                    p, bad, lay = _read_items(r, data, p, end, tbl, extras)
-        r.pos = p
-        return cls(*basic, extras=extras, bad_tail=bad, layout=lay)
+        p, end = r.pos, r.end
+        if p == end:
+            return cls(*basic, [], b"")
+        r.pos = end
+        profile = r.profile
+        tbl = profile.extra_tables.get(r.version) or extras_table(profile, r.version)
+        plans = tbl.plans
+        if plans is None:
+            extras: list[tuple[int, Any]] = []
+            _, bad = _read_extras_vendor(r, p, end, extras)
+        else:
+            extras, bad = read_items(r.data, p, end, tbl, plans, r.problems)
+        return cls(*basic, extras, bad)
 
     @classmethod
     def fast_decode(cls, data: bytes, profile: Profile, version: Version) -> Self | None:
-        """Whole-body decode when the items repeat a remembered layout (see :mod:`jt808.protocol.layouts`)."""
-        tbl: ItemTable | None = profile.extra_tables.get(version)
-        if tbl is None:
+        """A whole body without a :class:`Reader`; ``None`` (the general decode reads it again) when
+        something is to be noted in the packet's problems, or for a vendor item layout."""
+        tbl = profile.extra_tables.get(version) or extras_table(profile, version)
+        plans = tbl.plans
+        n = len(data)
+        if plans is None or n < 28:
             return None
-        lay = tbl.layouts.bodies.get(len(data))  # (only layouts with a whole-body Struct are kept here)
-        if lay is None or lay.marks(data) != lay.expected or lay.body is None:
+        problems: list[str] = []
+        extras, _ = read_items(data, 28, n, tbl, plans, problems)
+        if problems:
             return None
-        v = lay.body.unpack_from(data)  # basic block and every item value in one unpack
-        return cls(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7].hex(),
-                   [*zip(lay.ids, v[8:])], b"", lay)  # noqa: B905 - same length by construction
+        a, s, la, lo, al, sp, d, t = BASIC.unpack_from(data)
+        return cls(a, s, la, lo, al, sp, d, t.hex(), extras, b"")
 
     def encode(self, w: Writer) -> None:
         out = w.out
@@ -436,55 +484,50 @@ class LocationReport(_BasicBlock, Body):
         return location_from_json(obj, version, profile)
 
 
-def _read_items(r: Reader, data: bytes, p: int, end: int, tbl: ItemTable,
-                extras: list[tuple[int, Any]]) -> tuple[int, bytes, Layout | None]:
-    """The standard item loop (1-byte ids and lengths). Remembers the layout of clean reports."""
-    start = p
-    bad = b""
-    plain = True  # every item a plain uint of its row's size, or an unknown id kept as bytes
-    get = tbl.get
+def read_items(data: bytes, p: int, end: int, tbl: ItemTable, plans: ItemPlans,
+               problems: list[str]) -> tuple[list[tuple[int, Any]], bytes]:
+    """The standard item loop (1-byte ids and lengths) over ``data[p:end]``: the ``(id, value)`` items and
+    the bad tail (bytes after the last whole item). What is kept raw is noted in ``problems``."""
+    extras: list[tuple[int, Any]] = []
     append = extras.append
-    while p < end:
-        if p + 2 > end:
-            bad = data[p:end]
-            r.problems.append(f"0x0200: additional-info tail of {end - p} byte at offset {p} "
-                              "is not an item; kept raw")
-            p = end
-            break
-        eid = data[p]
-        n = data[p + 1]
-        q = p + 2 + n
-        if q > end:
-            bad = data[p:end]
-            r.problems.append(f"0x0200: additional-info item 0x{eid:02X} at offset {p} claims "
-                              f"{n} bytes, {end - p - 2} left; tail kept raw")
-            p = end
-            break
-        c = get(eid)
-        if c is None:
-            append((eid, data[p + 2:q]))
-        elif n and c.uint == n:  # (n == 0 would match every non-integer row, uint 0)
-            append((eid, _from_bytes(data[p + 2:q], "big")))
-        elif c.sizes is not None and n not in c.sizes:
-            plain = False
-            append((eid, RawExtra(data[p + 2:q])))
-            r.problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) has {n} bytes, "
-                              f"expected {'/'.join(map(str, c.sizes))}; kept raw")
-        else:
-            plain = False
-            try:
-                append((eid, c.decode(data[p + 2:q])))
-            except (ValueError, IndexError, KeyError) as e:
-                append((eid, RawExtra(data[p + 2:q])))
-                r.problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) not decodable "
-                                  f"({e}); kept raw")
-        p = q
-    lay = None
-    if plain and not bad and extras:
-        lay = plan_layout(tbl, data, start, end, extras, BASIC.format if start == 28 else None)
-        if lay is not None:
-            tbl.layouts.add(start, end, lay)
-    return p, bad, lay
+    try:
+        while p < end:
+            q = p + 2 + data[p + 1]  # (past the body's end: the check below)
+            if q > end:
+                return extras, _tail(data, p, end, problems)
+            plan = plans[data[p]][q - p - 2]
+            if plan is None:
+                append(_kept_raw(data, p, q, tbl, problems, None))
+            else:
+                try:
+                    append(plan(data, p))
+                except (ValueError, IndexError, KeyError) as e:
+                    append(_kept_raw(data, p, q, tbl, problems, e))
+            p = q
+    except IndexError:  # one byte left at the end of the data: no item
+        return extras, _tail(data, p, end, problems)
+    return extras, b""
+
+
+def _tail(data: bytes, p: int, end: int, problems: list[str]) -> bytes:
+    if p + 2 > end:
+        problems.append(f"0x0200: additional-info tail of {end - p} byte at offset {p} is not an item; kept raw")
+    else:
+        problems.append(f"0x0200: additional-info item 0x{data[p]:02X} at offset {p} claims "
+                        f"{data[p + 1]} bytes, {end - p - 2} left; tail kept raw")
+    return data[p:end]
+
+
+def _kept_raw(data: bytes, p: int, q: int, tbl: ItemTable, problems: list[str],
+              error: Exception | None) -> tuple[int, RawExtra]:
+    eid = data[p]
+    c = tbl[eid]
+    if error is None:
+        problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) has {q - p - 2} bytes, "
+                        f"expected {'/'.join(map(str, c.sizes or ()))}; kept raw")
+    else:
+        problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) not decodable ({error}); kept raw")
+    return eid, RawExtra(data[p + 2:q])
 
 
 def bcd_time(text: str, tz_offset: float = 8) -> datetime | None:
@@ -629,64 +672,115 @@ def location_to_json(report: Any, version: Version | None = None,
     re-encode byte for byte: ``extra_dups`` (later occurrences of an id, ``[{"id", "data": base64}]``),
     ``extra_order`` (the ids in wire order, when the map cannot tell it), ``bad_tail`` (base64).
     """
-    if version is None:
-        version = V2013
     out = basic_to_json(report)
     extras = report.extras
     if extras:
-        tbl = extras_table(profile or DEFAULT_PROFILE, version)
+        prof = profile or DEFAULT_PROFILE
+        tbl = prof.extra_tables.get(version or V2013) or extras_table(prof, version or V2013)
+        # the common case first: every item has a row, a decoded value and a key of its own
+        render = tbl.render
         extra: dict[str, Any] = {}
-        seen: set[int] = set()
-        dups: list[dict[str, Any]] = []
-        canonical: list[Any] = []  # ids in key insertion order (None = the custome map)
-        custom_ids: list[int] = []
-        get = tbl.get
-        for eid, v in extras:
-            # Only the first occurrence of an id goes into the map; every later one, in order, into
-            # extra_dups. from_json takes an id's occurrences in that order, so comparing id sequences
-            # below is enough to know whether extra_order is needed.
-            if eid in seen:
-                dups.append({"id": eid, "data": b64(_item_bytes(eid, v, tbl))})
-                continue
-            seen.add(eid)
-            row = get(eid)
-            if row is not None and type(v) is not bytes and type(v) is not RawExtra:
-                key = row.key
-                if key in extra:  # two ids of a profile sharing one key: the later one by its number
-                    extra[str(eid)] = b64(_item_bytes(eid, v, tbl))
-                else:
-                    extra[key] = row.to_json(v) if row.to_json is not None else v
-                canonical.append(eid)
-                continue
-            k, jv = _render_item(eid, v, tbl)
-            if k is None:
-                cm = extra.get("custome")
-                if cm is None:
-                    cm = extra["custome"] = {}
-                    canonical.append(None)
-                cm[str(eid)] = jv
-                custom_ids.append(eid)
-            else:
-                extra[k] = jv
-                canonical.append(eid)
-        out["extra"] = extra
-        if dups or len(custom_ids) > 1:
-            if dups:
-                out["extra_dups"] = dups
-            # The order from_json will rebuild: map order (custome expanded in place), then the dups.
-            rebuilt: list[int] = []
-            for k in canonical:
-                if k is None:
-                    rebuilt.extend(custom_ids)
-                else:
-                    rebuilt.append(k)
-            rebuilt.extend(d["id"] for d in dups)
-            wire_ids = [eid for eid, _ in extras]
-            if rebuilt != wire_ids:
-                out["extra_order"] = wire_ids
+        plain = True
+        try:
+            for eid, v in extras:
+                key, to_json, _ = render[eid]
+                if type(v) is bytes or type(v) is RawExtra or key in extra:
+                    plain = False
+                    break
+                extra[key] = v if to_json is None else to_json(v)
+        except KeyError:  # an id without a row
+            plain = False
+        if plain:
+            out["extra"] = extra
+        else:
+            _render_items(out, extras, tbl)
     if report.bad_tail:
         out["bad_tail"] = b64(report.bad_tail)
     return out
+
+
+def location_extra(report: Any, version: Version | None = None,
+                   profile: Profile | None = None) -> tuple[dict[str, Any], str | None]:
+    """What a storage row keeps of a report's items: its JSON ``extra`` map (plus ``bad_tail`` when items ran
+    past the body) and, when the map holds only integers under plain keys, its compact JSON text as the
+    storage encoder writes it (``separators=(",", ":")``, ``ensure_ascii=False``); else ``None``."""
+    extras = report.extras
+    if not extras and not report.bad_tail:
+        return {}, None
+    if not report.bad_tail:
+        prof = profile or DEFAULT_PROFILE
+        render = (prof.extra_tables.get(version or V2013) or extras_table(prof, version or V2013)).render
+        extra: dict[str, Any] = {}
+        parts: list[str] = []
+        try:
+            for eid, v in extras:
+                key, _, text_key = render[eid]
+                if text_key is None or type(v) is not int or key in extra:
+                    break
+                extra[key] = v
+                parts.append(text_key + str(v))
+            else:
+                return extra, "{" + ",".join(parts) + "}"
+        except KeyError:  # an id without a row
+            pass
+    j = location_to_json(report, version, profile)
+    extra = j.get("extra") or {}
+    if "bad_tail" in j:
+        extra = {**extra, "bad_tail": j["bad_tail"]}
+    return extra, None
+
+
+def _render_items(out: dict[str, Any], extras: list[tuple[int, Any]], tbl: ItemTable) -> None:
+    """``extra`` (and ``extra_dups``, ``extra_order`` when needed) of any item list."""
+    extra: dict[str, Any] = {}
+    seen: set[int] = set()
+    dups: list[dict[str, Any]] = []
+    canonical: list[Any] = []  # ids in key insertion order (None = the custome map)
+    custom_ids: list[int] = []
+    get = tbl.get
+    for eid, v in extras:
+        # Only the first occurrence of an id goes into the map; every later one, in order, into
+        # extra_dups. from_json takes an id's occurrences in that order, so comparing id sequences
+        # below is enough to know whether extra_order is needed.
+        if eid in seen:
+            dups.append({"id": eid, "data": b64(_item_bytes(eid, v, tbl))})
+            continue
+        seen.add(eid)
+        row = get(eid)
+        if row is not None and type(v) is not bytes and type(v) is not RawExtra:
+            key = row.key
+            if key in extra:  # two ids of a profile sharing one key: the later one by its number
+                extra[str(eid)] = b64(_item_bytes(eid, v, tbl))
+            else:
+                extra[key] = row.to_json(v) if row.to_json is not None else v
+            canonical.append(eid)
+            continue
+        k, jv = _render_item(eid, v, tbl)
+        if k is None:
+            cm = extra.get("custome")
+            if cm is None:
+                cm = extra["custome"] = {}
+                canonical.append(None)
+            cm[str(eid)] = jv
+            custom_ids.append(eid)
+        else:
+            extra[k] = jv
+            canonical.append(eid)
+    out["extra"] = extra
+    if dups or len(custom_ids) > 1:
+        if dups:
+            out["extra_dups"] = dups
+        # The order from_json will rebuild: map order (custome expanded in place), then the dups.
+        rebuilt: list[int] = []
+        for k in canonical:
+            if k is None:
+                rebuilt.extend(custom_ids)
+            else:
+                rebuilt.append(k)
+        rebuilt.extend(d["id"] for d in dups)
+        wire_ids = [eid for eid, _ in extras]
+        if rebuilt != wire_ids:
+            out["extra_order"] = wire_ids
 
 
 def _id_key(k: str, field: str) -> int:

@@ -37,7 +37,7 @@ from typing import Any
 
 from jt808.errors import ReplyTimeout, SessionError
 from jt808.protocol.header import MAX_BODY, V2019, Version
-from jt808.protocol.messages.general import HeartBeat, QueryServerTime, TerminalLogout
+from jt808.protocol.messages.general import HeartBeat, QueryServerTime, TerminalGeneralReply, TerminalLogout
 from jt808.protocol.messages.location import LocationReport
 from jt808.protocol.messages.register import TerminalAuth, TerminalRegister
 from jt808.protocol.packet import Packet, RawBody, encode_body
@@ -496,11 +496,7 @@ class AsyncTerminal:
 
     async def answer(self, packet: Packet, result: int = 0) -> int:
         """0x0001 general answer to a server message."""
-        if self._transport is None:
-            raise ConnectionError("not connected")
-        sn = self.session.reply(packet.header.msg_sn, packet.header.msg_id, result)
-        self._flush()
-        return sn
+        return await self.send(TerminalGeneralReply(packet.header.msg_sn, packet.header.msg_id, result))
 
     async def report_location(self, report: LocationReport, **kw: Any) -> Any:
         """0x0200 → the 0x8001 body; ``None`` when it could not be delivered and was stored for later

@@ -4,6 +4,7 @@ independent subscriber; every process's CPU beside it. A/B in one run.
     python3 benchmarks/mqtt_uplink.py [--base 064b285] [--broker 127.0.0.1:1883 | --broker private]
                                       [--terminals 1000] [--rates 20000,30000,40000] [--seconds 10] [--qos 1]
                                       [--nice -10] [--profile DIR]
+    python3 benchmarks/mqtt_uplink.py --bridge-only N [--rendered] [--broker private] [--src DIR]  # bridge alone
 
 What runs (all on loopback, one machine):
 
@@ -554,6 +555,59 @@ async def run(args: argparse.Namespace) -> None:
             broker.stop()
 
 
+async def bridge_only(args: argparse.Namespace) -> None:
+    """The bridge alone, in this process: ``--bridge-only N`` decoded 0x0200 packets of 1,000 terminals
+    through ``on_uplink`` (``--rendered``: their JSON already rendered, through the outgoing buffer), until
+    the broker acknowledged them all. For instruction counts, e.g. under ``valgrind --tool=cachegrind
+    --cache-sim=no`` at two values of N: the difference ÷ the difference of N is per uplink."""
+    import jt808
+    from jt808.bridges.mqtt import MqttBridge, _dumps
+    from jt808.config import MqttConfig
+    from jt808.protocol.exchange import to_json
+    from jt808.protocol.registry import DEFAULT_PROFILE
+
+    class StubGateway:
+        profile = DEFAULT_PROFILE
+        sessions = ()
+
+        def is_online(self, phone: str) -> bool:
+            return False
+
+    with tempfile.TemporaryDirectory() as tmpname:
+        broker = Broker(args.broker, Path(tmpname))
+        cfg = MqttConfig(url=broker.url, buffer_size=1_000_000, client_id=f"jt808-bench-inproc-{os.getpid()}")
+        bridge = MqttBridge(StubGateway(), cfg)
+        try:
+            await bridge.start(required=True)
+            while not bridge.published:  # the node's "online" state, published first, out of the count
+                await asyncio.sleep(0.01)
+            phones = [f"0178{i:08d}" for i in range(1000)]
+            packets = [jt808.decode(_frame(_report(i), phones[i], i)) for i in range(1000)]
+            ups = [f"jt808/{p}/{p}/up" for p in phones]
+            rendered = [_dumps(to_json(p, DEFAULT_PROFILE)) for p in packets]
+            for phone, up in zip(phones, ups, strict=True):
+                bridge._up[phone] = up  # held, without the status events
+            await bridge.wait_idle(30)
+            c0, p0 = time.process_time(), bridge.published
+            for k in range(args.bridge_only):
+                i = k % 1000
+                if args.rendered:
+                    bridge._enqueue(ups[i], rendered[i], False)
+                else:
+                    bridge.on_uplink(phones[i], packets[i])
+                if k % 50 == 49:  # the gateway hands uplinks over a read at a time
+                    await asyncio.sleep(0)
+            await bridge.wait_idle(600)
+            c1 = time.process_time()
+            print(f"{bridge.published - p0} acknowledged by the broker, {(c1 - c0) / args.bridge_only * 1e6:.2f} us "
+                  f"CPU per uplink ({'JSON rendered before' if args.rendered else 'JSON included'})")
+        finally:
+            await bridge.stop()
+            if broker.proc is None:
+                await clear_retained(broker.host, broker.port, [bridge.state_topic])
+            broker.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--base", default="064b285", help="git revision of side A ('' = B only)")
@@ -565,6 +619,9 @@ def main() -> None:
     ap.add_argument("--nice", type=int, default=0, help="scheduling priority of the processes under test (-10: "
                     "ahead of other work on a shared machine; needs root); the broker's is restored after")
     ap.add_argument("--profile", metavar="DIR", help="run the gateways under cProfile, writing DIR/A.prof, DIR/B.prof")
+    ap.add_argument("--bridge-only", type=int, metavar="N", help="the bridge alone in this process, N uplinks")
+    ap.add_argument("--rendered", action="store_true", help="--bridge-only: payloads rendered beforehand")
+    ap.add_argument("--src", help="--bridge-only: the source tree to import jt808 from (A/B)")
     ap.add_argument("--subscriber", help=argparse.SUPPRESS)
     ap.add_argument("--prefixes", help=argparse.SUPPRESS)
     ap.add_argument("--topics-file", help=argparse.SUPPRESS)
@@ -577,6 +634,9 @@ def main() -> None:
     if args.subscriber:
         host, _, port = args.subscriber.rpartition(":")
         runner(subscriber_main(host, int(port), args.prefixes.split(","), args.topics_file))
+    elif args.bridge_only:
+        sys.path.insert(0, args.src or str(ROOT / "src"))
+        runner(bridge_only(args))
     else:
         # this process's scheduling group (its session's, with autogroups) at --nice while it runs, so
         # the gateways and subscriber it starts are ahead too; restored after, Ctrl-C included

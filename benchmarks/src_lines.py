@@ -73,7 +73,12 @@ LABELS: dict[str, str] = {
     "11fb417": "16", "4dc1117": "16",
     # this session's other slices (issue 16 parts 3-5 and the stored-report regression of issue 12, measured as 16)
     "177e572": "16", "d30ca9a": "16", "99be2a3": "16", "7f7a684": "16", "2ecadbd": "16", "1924ee4": "16",
-    "63f6901": "16", "e9b736d": "16",
+    "63f6901": "16", "e9b736d": "16", "18cdc32": "16", "5017a3b": "16", "cdba11e": "16", "3ae4f8b": "16",
+    "5990160": "16",
+    # the "shrink" slice: issue 12's same scope made smaller, behaviour unchanged
+    "6b8d27b": "12", "aa134eb": "12", "99ca396": "12", "38298b0": "12", "7dab5b3": "12", "639dbc4": "12",
+    # decode's "one 0x0200 route" (issue 12 item 3: the remembered layouts removed) counts as the same scope
+    "0529fe2": "12",
 }
 #: commits that mixed two issues: (commit, path prefix under src/jt808/) -> issue
 BY_PATH: dict[tuple[str, str], str] = {

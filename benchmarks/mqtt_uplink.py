@@ -23,7 +23,8 @@ What runs (all on loopback, one machine):
   gateway's acks.
 - **subscriber**: a separate process (this file with ``--subscriber``), a lean MQTT 5 client subscribed
   at QoS 1 to every terminal's up topic (receive maximum 65,534: the broker never drops for it), that
-  answers each PUBLISH with its PUBACK and counts them per gateway, reading every 5 ms.
+  answers each PUBLISH with its PUBACK and counts them per gateway, reading every 5 ms (at once during
+  bursts).
 
 On a machine shared with other work, ``--nice -10`` puts the processes under test (gateways, broker,
 load generator, subscriber; with the kernel's autogroups, the scheduling groups of this session and of
@@ -185,10 +186,13 @@ class Subscriber(asyncio.Protocol):
         self.buf = buf[off:]
         if acks:
             self.transport.write(b"".join(b"\x40\x02" + pid for pid in acks))
-            # read every 5 ms rather than at each packet: fewer, larger reads (the broker has up to 65,534
-            # messages in flight to it, so it never waits for these PUBACKs)
-            self.transport.pause_reading()
-            asyncio.get_running_loop().call_later(0.005, self.transport.resume_reading)
+            if len(data) < 1 << 16:
+                # read every 5 ms rather than at each packet: fewer, larger reads (the broker has up to
+                # 65,534 messages in flight to it, so it does not wait for these PUBACKs); a large read
+                # (a burst, a drain) is followed at once: beyond 65,534 + its queue (1,000) unacknowledged
+                # messages the broker drops for this subscriber
+                self.transport.pause_reading()
+                asyncio.get_running_loop().call_later(0.005, self.transport.resume_reading)
 
 
 async def subscriber_main(host: str, port: int, prefixes: list[str], topics_file: str) -> None:
@@ -196,7 +200,9 @@ async def subscriber_main(host: str, port: int, prefixes: list[str], topics_file
     the counts per prefix."""
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
-    _, sub = await loop.create_connection(lambda: Subscriber([p.encode() for p in prefixes], ready), host, port)
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    _, sub = await loop.create_connection(lambda: Subscriber([p.encode() for p in prefixes], ready), sock=sock)
     # CONNECT: MQTT 5, clean start, keep alive 0, properties: receive maximum 65534
     props = b"\x21" + (65534).to_bytes(2, "big")
     sub.transport.write(_packet(0x10, _str("MQTT") + b"\x05\x02\x00\x00" + _varint(len(props)) + props

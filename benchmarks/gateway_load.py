@@ -527,7 +527,7 @@ async def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="durable mode: rounds of the whole set")
     ap.add_argument("--profile", metavar="FILE", help="py-spy (raw format) of the server during the measured window")
     args = ap.parse_args()
-    SETTINGS.extend(args.set)
+    SETTINGS.extend(["video.enabled=false", *args.set])  # no media port: several gateways may run at once
     global EXTERNAL, FIRST, WORKERS, PROFILE, SRC
     if args.src and args.mode != "durable":
         SRC = str(Path(args.src[0]).resolve())

@@ -141,9 +141,9 @@ def count(base: str, head: str, by: str, code: bool = False) -> tuple[Counter[st
         keep = code_lines(git("show", f"{head}:{path}")) if code else None
         for line in git("blame", "--line-porcelain", head, "--", path).splitlines():
             words = line.split(" ")
-            if len(words[0]) == 40 and len(words) >= 3 and all(c in "0123456789abcdef" for c in words[0]):
-                if keep is None or int(words[2]) in keep:  # words[2]: the line's number in the final file
-                    now[group(path, by)][label(words[0], path, old)] += 1
+            is_sha = len(words[0]) == 40 and len(words) >= 3 and all(c in "0123456789abcdef" for c in words[0])
+            if is_sha and (keep is None or int(words[2]) in keep):  # words[2]: the line's number in the final file
+                now[group(path, by)][label(words[0], path, old)] += 1
     return before, now
 
 

@@ -91,7 +91,7 @@ def to_json(packet: Packet, profile: Profile | None = None) -> dict[str, Any]:
     h = packet.header
     body = packet.body
     version = h.version
-    bj = body_json(body, version, profile)
+    bj = location_to_json(body, version, profile) if type(body) is LocationReport else body_json(body, version, profile)
     body_len = None
     if packet.raw_body is None and not h.length:  # built here, not decoded: say what would be sent
         try:

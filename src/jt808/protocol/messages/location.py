@@ -347,13 +347,21 @@ def _text_key(row: ExtraCodec) -> str | None:
     return text + ":" if row.to_json is None and text[1:-1] == row.key else None
 
 
-#: ``plans[id][length]``: reads the clean item at ``p`` as ``(id, value)`` (``unpack(data, p)``), or ``None``
-#: for a length its row does not take (the item is kept raw and noted)
-ItemPlans = list[list[Callable[[bytes, int], tuple[int, Any]] | None]]
+#: ``plans[id][length]``: reads the item at ``p`` as ``(id, value)`` (``plan(data, p)``); for a length its row
+#: does not take, or a value its row's ``decode`` refuses, it raises (the item is kept raw and noted)
+ItemPlans = list[list[Callable[[bytes, int], tuple[int, Any]]]]
 _UINT_FMT = {1: "B", 2: "H", 4: "I", 8: "Q"}
 #: ids without a row: the value bytes, for each length
-_RAW_PLAN: list[Callable[[bytes, int], tuple[int, Any]] | None] = [
+_RAW_PLAN: list[Callable[[bytes, int], tuple[int, Any]]] = [
     struct.Struct(f">Bx{n}s").unpack_from for n in range(256)]
+
+
+class _Unexpected(ValueError):
+    """An item length its row does not take."""
+
+
+def _unexpected(data: bytes, p: int) -> tuple[int, Any]:
+    raise _Unexpected
 
 
 def _plans(rows: dict[int, ExtraCodec]) -> ItemPlans:
@@ -368,8 +376,8 @@ def _plans(rows: dict[int, ExtraCodec]) -> ItemPlans:
         else:
             uint = _uint_plan(eid, c.uint)
         coded = _decode_plan(eid, c.decode)
-        plans[eid] = [uint if n and c.uint == n else None if c.sizes is not None and n not in c.sizes else coded
-                      for n in range(256)]
+        plans[eid] = [uint if n and c.uint == n else _unexpected if c.sizes is not None and n not in c.sizes
+                      else coded for n in range(256)]
     return plans
 
 
@@ -492,17 +500,14 @@ def read_items(data: bytes, p: int, end: int, tbl: ItemTable, plans: ItemPlans,
     append = extras.append
     try:
         while p < end:
-            q = p + 2 + data[p + 1]  # (past the body's end: the check below)
-            if q > end:
+            n = data[p + 1]
+            q = p + 2 + n
+            if q > end:  # (also when the length byte lies past the body's end)
                 return extras, _tail(data, p, end, problems)
-            plan = plans[data[p]][q - p - 2]
-            if plan is None:
-                append(_kept_raw(data, p, q, tbl, problems, None))
-            else:
-                try:
-                    append(plan(data, p))
-                except (ValueError, IndexError, KeyError) as e:
-                    append(_kept_raw(data, p, q, tbl, problems, e))
+            try:
+                append(plans[data[p]][n](data, p))
+            except (ValueError, IndexError, KeyError) as e:
+                append(_kept_raw(data, p, q, tbl, problems, e))
             p = q
     except IndexError:  # one byte left at the end of the data: no item
         return extras, _tail(data, p, end, problems)
@@ -519,10 +524,10 @@ def _tail(data: bytes, p: int, end: int, problems: list[str]) -> bytes:
 
 
 def _kept_raw(data: bytes, p: int, q: int, tbl: ItemTable, problems: list[str],
-              error: Exception | None) -> tuple[int, RawExtra]:
+              error: Exception) -> tuple[int, RawExtra]:
     eid = data[p]
     c = tbl[eid]
-    if error is None:
+    if type(error) is _Unexpected:
         problems.append(f"0x0200: additional-info 0x{eid:02X} ({c.key}) has {q - p - 2} bytes, "
                         f"expected {'/'.join(map(str, c.sizes or ()))}; kept raw")
     else:

@@ -205,15 +205,21 @@ class JTT808:
             except Exception:
                 log.exception("JTT808 callback failed")
 
-    def _request(self, body: Body, msg_id: int | None = None, **kw: Any) -> Packet | None:
+    def _call(self, what: str, make: Callable[[AsyncTerminal], Coroutine[Any, Any, Any]]) -> tuple[bool, Any]:
+        """Run ``make(terminal)`` on the client's loop: ``(True, its result)``, or ``(False, None)`` (logged as
+        ``what``) when there is no terminal, no reply or no link."""
         t = self._terminal
         if t is None:
-            return None
+            return False, None
         try:
-            return self._submit(t.request(body, msg_id=msg_id, **kw))
+            return True, self._submit(make(t))
         except (ReplyTimeout, ConnectionError, JT808Error, TimeoutError) as e:
-            log.warning("0x%04X: %s", body.msg_id if msg_id is None else msg_id, e)
-            return None
+            log.warning("%s: %s", what, e)
+            return False, None
+
+    def _request(self, body: Body, msg_id: int | None = None, **kw: Any) -> Packet | None:
+        mid = body.msg_id if msg_id is None else msg_id
+        return self._call(f"0x{mid:04X}", lambda t: t.request(body, msg_id=msg_id, **kw))[1]
 
     @staticmethod
     def _general(packet: Packet | None) -> dict[str, Any]:
@@ -293,15 +299,8 @@ class JTT808:
         return {"serial_no": b.seq, "registration_result": b.result, "auth_code": getattr(b, "auth_code", "")}
 
     def authentication(self, auth_code: str, imei: str = "", app_version: str = "") -> dict[str, Any]:
-        t = self._terminal
-        if t is None:
-            return {}
-        try:
-            p = self._submit(t.authenticate(auth_code, imei, app_version))
-        except (ReplyTimeout, ConnectionError, JT808Error, TimeoutError) as e:
-            log.warning("authentication: %s", e)
-            return {}
-        return _answered(p)
+        ok, body = self._call("authentication", lambda t: t.authenticate(auth_code, imei, app_version))
+        return _answered(body) if ok else {}
 
     def heart_beat(self) -> bool:
         return self._report(HeartBeat()).get("result_code") == 0
@@ -378,17 +377,10 @@ class JTT808:
             return self._report(LocationQueryReply(seq=int(response_serial_no or 0), location=loc))
         if response_msg_id == 0x8500:
             return self._report(VehicleControlReply(seq=int(response_serial_no or 0), location=loc))
-        t = self._terminal
-        if t is None:
+        ok, reply = self._call("0x0200", lambda t: t.report_location(loc))
+        if not ok:
             return {}
-        try:
-            reply = self._submit(t.report_location(loc))
-        except (ReplyTimeout, ConnectionError, JT808Error, TimeoutError) as e:
-            log.warning("0x0200: %s", e)
-            return {}
-        if reply is None:
-            return {"stored": True}
-        return _answered(reply)
+        return {"stored": True} if reply is None else _answered(reply)
 
     location_report = loction_report
 

@@ -77,8 +77,9 @@ LABELS: dict[str, str] = {
     "5990160": "16",
     # the "shrink" slice: issue 12's same scope made smaller, behaviour unchanged
     "6b8d27b": "12", "aa134eb": "12", "99ca396": "12", "38298b0": "12", "7dab5b3": "12", "639dbc4": "12",
-    # decode's "one 0x0200 route" (issue 12 item 3: the remembered layouts removed) counts as the same scope
-    "0529fe2": "12",
+    "6dd81d5": "12",
+    # decode's "one 0x0200 route" (issue 12 item 3: the remembered layouts removed) and its follow-up: the same scope
+    "0529fe2": "12", "c9778db": "12",
 }
 #: commits that mixed two issues: (commit, path prefix under src/jt808/) -> issue
 BY_PATH: dict[tuple[str, str], str] = {

@@ -49,11 +49,17 @@ async def test_quecpython_terminal_end_to_end(tmp_path: Path, version: int, udp:
             async with httpx.AsyncClient(base_url=s.api, timeout=30) as c:
                 post = asyncio.create_task(c.post(f"/api/v1/terminals/{phone}/commands",
                                                   json={"header": {"msg_id": 0x8201}}))
-                if udp:  # a UDP downlink waits for the terminal's next datagram (its NAT mapping is open)
-                    await asyncio.sleep(0.3)
-                    await t.send(q.heartbeat())
                 while True:
-                    cmd = await t.recv()
+                    if udp:  # a UDP downlink waits for the terminal's next datagram (its NAT mapping is open):
+                        # heartbeat, as a terminal does, until the command has come (the POST may reach the
+                        # gateway after any one of them)
+                        await t.send(q.heartbeat())
+                        try:
+                            cmd = await t.recv(timeout=0.5)
+                        except TimeoutError:
+                            continue
+                    else:
+                        cmd = await t.recv()
                     if cmd.header.msg_id == 0x8201:
                         break
                 body = f"{cmd.header.msg_sn:04x}" + q.location_body() + "01040000007b"

@@ -802,9 +802,20 @@ async def test_the_attacks_against_jt808_serve(tmp_path: Path) -> None:
             await spoof.send(location(5))
             await spoof.send(TerminalLogout())
             await spoof.expect_nothing()
+            metrics = f"http://127.0.0.1:{srv.http}/metrics"
+            sent = 'jt808_commands_total{status="sent"}'
+
+            async def commands_sent() -> float:
+                for line in (await c.get(metrics)).text.splitlines():
+                    if line.startswith(sent):
+                        return float(line.split()[-1])
+                return 0.0
+
+            before = await commands_sent()
             cmd = asyncio.create_task(c.post(f"{api}/{u_phone}/commands", params={"timeout": "3"},
                                              json={"header": {"msg_id": 0x8201}, "body": {}}))
-            await asyncio.sleep(0.3)
+            while await commands_sent() == before:  # the command is held for the terminal's next datagram
+                await asyncio.sleep(0.02)  # (a poll of the gateway process: no event crosses to the test)
             await spoof.send(HeartBeat())
             await spoof.expect_nothing(0.5)  # the held command is not released to the spoofer's address
             await u.send(HeartBeat())

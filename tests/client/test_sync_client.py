@@ -160,9 +160,10 @@ def test_every_method(gateway: Any, client_for: Any, method: str, version: str) 
     assert c.status() == Status.DISCONNECTED
 
 
-def test_media_is_stored_by_the_gateway(gateway: Any, client_for: Any) -> None:
-    c = client_for("TCP", "2019")
-    login(c, "2019")
+@pytest.mark.parametrize("version", ["2011", "2019"])  # 2011: no location block before the media
+def test_media_is_stored_by_the_gateway(gateway: Any, client_for: Any, version: str) -> None:
+    c = client_for("TCP", version)
+    login(c, version)
     media = bytes(range(256)) * 40
     res = c.media_data_upload(77, 0, 0, 1, 2, media, loc_data()[:-1])
     assert res["result_code"] == 0

@@ -53,6 +53,29 @@ async def test_multi_fragment_photo_saved_equal_to_the_original(gateway: Gateway
     assert rows[0].path.endswith(".jpg") and rows[0].location["latitude"] == 31_230_000
 
 
+async def test_2011_terminal_photo_saved_whole(gateway: Gateway) -> None:
+    """A 2011 terminal's 0x0801 has no location block: the photo starts right after the 8-byte prefix and is
+    saved byte for byte (read with the 2013 layout, its first 28 bytes were taken for a location)."""
+    t = await Terminal(version=jt808.V2011).connect(gateway.tcp_port)
+    try:
+        await t.login()
+        jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + PHOTO[:2500] + b"\xff\xd9"
+        parts = split(Packet(Header(0x0801, t.phone, t.sn, t.version),
+                             MediaData(id=7, type=0, format=0, event=1, channel=1, location=None, multimedia=jpeg)),
+                      1000)
+        for part in parts[:-1]:
+            await t.send_raw(jt808.encode(part))
+            assert (await t.recv()).header.msg_id == 0x8001
+        await t.send_raw(jt808.encode(parts[-1]))
+        done = await t.recv()
+        assert done.header.msg_id == 0x8800 and done.body.mm_id == 7 and done.body.retx_ids == []
+        rows = await gateway.storage.query_media(PHONE)
+        assert len(rows) == 1 and rows[0].size == len(jpeg) and Path(rows[0].path).read_bytes() == jpeg
+        assert rows[0].path.endswith(".jpg") and not rows[0].location
+    finally:
+        await t.close()
+
+
 async def test_missing_fragment_asked_after_timeout(tmp_path: Path) -> None:
     async with Gateway(make_config(tmp_path, session={"fragment_timeout": 0.3})) as gw:
         t = await Terminal().connect(gw.tcp_port)

@@ -174,6 +174,11 @@ sample(0x0805, {"seq": 3, "result": 0, "length": 2, "ids": [1, 2]}, {"seq": 3, "
 sample(0x8802, {"type": 0, "channel": 1, "event": 0, "start_time": T0, "end_time": T1})
 sample(0x0802, {"seq": 3, "length": 1, "result": [{"id": 1, "type": 0, "channel": 1, "event": 0,
                                                     "location": LOC_BASIC}]})
+# 2011's layouts: no location before the media, no media id in the search results
+SAMPLES[(0x0801, 2011)] = [{"id": 1, "type": 0, "format": 0, "event": 1, "channel": 1,
+                            "multimedia": b64(b"\xff\xd8\xff\xe0jpeg\xff\xd9")}]
+SAMPLES[(0x0802, 2011)] = [{"seq": 3, "length": 1, "result": [{"type": 0, "channel": 1, "event": 0,
+                                                               "location": LOC_BASIC}]}]
 sample(0x8803, {"type": 0, "channel": 1, "event": 0, "start_time": T0, "end_time": T1, "delete": 0})
 sample(0x8804, {"command": 1, "time": 30, "save": 0, "rate": 1})
 sample(0x8805, {"id": 1, "flag": 0})
@@ -345,3 +350,20 @@ def test_from_json_only_ever_raises_decode_errors() -> None:
                         continue
                     assert jt808.decode(jt808.encode(p), PROFILE_2011 if version is V2011 else jt808.DEFAULT_PROFILE,
                                         strict=False).header.msg_id == mid
+
+
+def test_from_json_takes_the_profiles_default_version() -> None:
+    """A document without ``proto_ver`` is what the profile says a frame without bit 14 is: 2011 for a 2011
+    fleet's profile (no ``version=`` needed to round-trip its frames), 2013 otherwise; ``proto_ver`` stays 2019."""
+    body = SAMPLES[(0x0801, 2011)][0]
+    doc = {"header": {"msg_id": 0x0801, "phone": "013912345678", "msg_sn": 5}, "body": body}
+    p = jt808.from_json(doc, PROFILE_2011)
+    assert p.version is V2011 and p.body.location is None
+    frame = jt808.encode(p, PROFILE_2011)
+    back = jt808.decode(frame, PROFILE_2011)
+    assert back.problems == [] and jt808.to_json(back, PROFILE_2011)["body"] == body
+    assert jt808.encode(jt808.from_json(jt808.to_json(back, PROFILE_2011), PROFILE_2011), PROFILE_2011) == frame
+    assert jt808.from_json(doc).version is jt808.V2013
+    assert jt808.from_json(doc, PROFILE_2011, version=2013).version is jt808.V2013
+    doc19 = {"header": {"msg_id": 0x0002, "phone": "013912345678", "msg_sn": 5, "proto_ver": 1}, "body": {}}
+    assert jt808.from_json(doc19, PROFILE_2011).version is V2019

@@ -219,10 +219,12 @@ def _hand() -> dict[type, Callable[[Version], st.SearchStrategy[Any]]]:
         text_msgs.CallBack: lambda v: st.builds(text_msgs.CallBack, type=st.integers(0, 1), phone=text(20)),
         media.MediaData: lambda v: st.builds(media.MediaData, id=st.integers(0, 2**32 - 1), type=st.integers(0, 2),
                                              format=st.integers(0, 4), event=st.integers(0, 7),
-                                             channel=st.integers(0, 255), location=_basic_block(),
+                                             channel=st.integers(0, 255),  # 2011: no location
+                                             location=st.none() if v is V2011 else _basic_block(),
                                              multimedia=binary(64)),
         media.SearchMediaReply: lambda v: st.builds(media.SearchMediaReply, seq=st.integers(0, 65535), result=st.lists(
-            st.builds(media.MediaItem, id=st.integers(0, 2**32 - 1), type=st.integers(0, 2),
+            st.builds(media.MediaItem, id=st.none() if v is V2011 else st.integers(0, 2**32 - 1),  # 2011: no id
+                      type=st.integers(0, 2),
                       channel=st.integers(0, 255), event=st.integers(0, 3), location=_basic_block()), max_size=3)),
         area.AreasQueryReply: area_items,
         text_msgs.SetEvents: lambda v: record_strategy(text_msgs.SetEvents, v).map(

@@ -32,7 +32,7 @@ from jt808.client.aio import AsyncTerminal, Status
 from jt808.client.downlink import seed_message
 from jt808.client.jt_message import GENERAL_ANSWER_MSG_ID
 from jt808.errors import JT808Error, ReplyTimeout
-from jt808.protocol.header import V2019, Version
+from jt808.protocol.header import V2011, V2019, Version
 from jt808.protocol.messages.general import HeartBeat, QueryServerTime
 from jt808.protocol.messages.location import LocationBasic, LocationReport, time_bcd
 from jt808.protocol.messages.media import MediaData, MediaEvent, MediaItem, SearchMediaReply, TakePhotoReply
@@ -434,9 +434,11 @@ class JTT808:
     def media_data_upload(self, media_id: int, media_type: int, media_encoding: int, event_id: int,
                           channel_id: int, media_data: Any, loc_data: Sequence[Any]) -> dict[str, Any]:
         """0x0801, sub-packaged when long; the platform's 0x8800 names missing fragments, which are
-        re-sent. ``result_code`` is 0 once the 0x8800 lists none."""
+        re-sent. ``result_code`` is 0 once the 0x8800 lists none. A 2011 terminal sends no location (2011's
+        0x0801 has none)."""
         body = MediaData(id=media_id, type=media_type, format=media_encoding, event=event_id, channel=channel_id,
-                         location=_basic(loc_data), multimedia=_bytes(media_data))
+                         location=None if self._version is V2011 else _basic(loc_data),
+                         multimedia=_bytes(media_data))
         t = self._terminal
         if t is None:
             return {}

@@ -131,12 +131,13 @@ def _hint(v: Any, field: str, hi: int, msg_id: int | None) -> int:
     return v
 
 
-def header_from_json(obj: Any, version: Version | None = None) -> Header:
+def header_from_json(obj: Any, version: Version | None = None, default: Version = V2013) -> Header:
     """Build a :class:`Header` from EMQX's header object.
 
-    ``proto_ver`` present means 2019; otherwise 2013 (or ``version`` when given: 2011, or 2019 with
-    ``proto_ver`` 1). ``phone`` may be a string or an integer (seed 004's example) and is left-padded
-    with zeros to 12 / 20 digits. ``len`` is ignored (recomputed when encoding).
+    ``proto_ver`` present means 2019; otherwise ``default`` (2013, or a profile's ``default_version``),
+    or ``version`` when given (2011, or 2019 with ``proto_ver`` 1). ``phone`` may be a string or an
+    integer (seed 004's example) and is left-padded with zeros to 12 / 20 digits. ``len`` is ignored
+    (recomputed when encoding).
     """
     if not isinstance(obj, dict):
         raise HeaderError(f"header expects a JSON object, got {type(obj).__name__}", field="header")
@@ -153,7 +154,7 @@ def header_from_json(obj: Any, version: Version | None = None) -> Header:
         ver = V2019
         proto_ver = _hint(obj["proto_ver"], "proto_ver", 0xFF, mid)
     else:
-        ver = version if version is not None else V2013
+        ver = version if version is not None else default
         proto_ver = 1
     phone = _phone(obj["phone"], 10 if ver is V2019 else 6, mid)
     sn = _hint(obj["msg_sn"], "msg_sn", 0xFFFF, mid)
@@ -190,7 +191,7 @@ def from_json(obj: Any, profile: Profile | None = None, *, version: Version | in
     if "header" not in obj:
         raise HeaderError("is missing", field="header")
     forced = Version.parse(version) if version is not None else None
-    h = header_from_json(obj["header"], forced)
+    h = header_from_json(obj["header"], forced, prof.default_version)
     mid, ver = h.msg_id, h.version
     bj = obj.get("body", {})
     if bj is None:

@@ -1,16 +1,20 @@
 """Multimedia: 0x0800, 0x0801, 0x8800, 0x8801, 0x0805, 0x8802, 0x0802, 0x8803, 0x8804, 0x8805.
 
 - 0x0800 多媒体事件信息上传 ``id · type · format · event · channel``.
-- 0x0801 多媒体数据上传: the same prefix, the 28-byte basic location block (2013 on) and the media bytes.
-  Usually sub-packaged: only fragment 1 holds the 36-byte prefix, so decode the reassembled body
-  (:class:`jt808.protocol.subpackage.Reassembler`). A body with fewer than 28 bytes after the 8-byte
-  prefix is read without location (2011 layout / SmallChi's rule) and flagged.
+- 0x0801 多媒体数据上传: the same prefix, the 28-byte basic location block (2013 on; 2011 has none) and
+  the media bytes. Usually sub-packaged: only fragment 1 holds the prefix, so decode the reassembled body
+  (:class:`jt808.protocol.subpackage.Reassembler`). Which layout a body has is decided by its version
+  and, against it, by where the media's own signature (JPEG ``FF D8``, ``RIFF`` …, by the ``format``
+  code) starts: right after the prefix (2011) or 28 bytes later (2013). A layout other than the
+  version's is read and flagged; so is a 2013 body with fewer than 28 bytes after the prefix (SmallChi's
+  rule).
 - 0x8800 多媒体数据上传应答 ``mm_id · length? · retx_ids``: decoded with or without the count (a reply
   that ends after ``mm_id`` means "all received"); always encoded with the count (0 when complete), as
   EMQX does.
 - 0x8801 摄像头立即拍摄命令 and its reply 0x0805 (count and ids only when ``result`` = 0, SmallChi/EMQX).
-- 0x8802 / 0x0802 stored-media search and reply (items carry a 28-byte location in every version; an item
-  without the media id — 2011 layout — is accepted when the body size says so, and flagged).
+- 0x8802 / 0x0802 stored-media search and reply (items carry a 28-byte location in every version; items
+  without the media id are 2011's layout, with it 2013's: the body size decides, the other version's
+  layout is flagged).
 - 0x8803 存储多媒体数据上传命令, 0x8804 录音开始命令, 0x8805 单条存储多媒体数据检索上传命令.
 
 Codes (PROTOCOL.md §6.8): type 0 image / 1 audio / 2 video; format 0 JPEG / 1 TIF / 2 MP3 / 3 WAV / 4 WMV.
@@ -26,7 +30,7 @@ from typing import Any, ClassVar
 
 from jt808.errors import BodyError, EncodeError, TruncatedError
 from jt808.protocol.buffer import Reader, Writer
-from jt808.protocol.header import V2013, V2019, Version
+from jt808.protocol.header import V2011, V2013, V2019, Version
 from jt808.protocol.messages.location import LocationBasic
 from jt808.protocol.spec import BCD, BYTE, BYTES_REST, DWORD, LIST, WORD, Body, message, wire
 
@@ -47,6 +51,11 @@ __all__ = [
 ]
 
 _PREFIX = struct.Struct(">IBBBB")  # id, type, format, event, channel
+#: How the media of each ``format`` code starts (PROTOCOL.md §6.8: JPEG, TIF, MP3, WAV, WMV): where it
+#: starts tells a 2011 0x0801 (media right after the prefix) from a 2013 one (a 28-byte location first).
+_MAGIC: dict[int, tuple[bytes, ...]] = {0: (b"\xff\xd8\xff",), 1: (b"II*\x00", b"MM\x00*"),
+                                       2: (b"ID3", b"\xff\xfb", b"\xff\xfa", b"\xff\xf3", b"\xff\xf2"),
+                                       3: (b"RIFF",), 4: (b"\x30\x26\xb2\x75",)}
 #: Bytes of the 0x0801 prefix held by fragment 1: id/type/format/event/channel (8) + location (28).
 MEDIA_PREFIX = 36
 
@@ -104,8 +113,8 @@ class MediaEvent(Body):
 class MediaData(Body):
     """多媒体数据上传 — multimedia data: prefix, basic location (28 bytes), media bytes.
 
-    ``location`` is ``None`` when the body has fewer than 28 bytes after the 8-byte prefix (2011 devices;
-    decoding notes it) and is then omitted on encode and from the JSON.
+    ``location`` is ``None`` in the 2011 layout (see the module docstring for how it is recognised) and
+    is then omitted on encode and from the JSON.
     """
 
     id: int = wire(DWORD)
@@ -123,14 +132,26 @@ class MediaData(Body):
         p = r.pos
         if p + 8 > r.end:
             raise TruncatedError(f"multimedia prefix needs 8 bytes, {r.end - p} left", offset=p, field="id")
-        mid, typ, fmt, ev, ch = _PREFIX.unpack_from(r.data, p)
-        r.pos = p + 8
+        data = r.data
+        mid, typ, fmt, ev, ch = _PREFIX.unpack_from(data, p)
+        p = r.pos = p + 8
+        left = r.end - p
+        magic = _MAGIC.get(fmt, ())
+        bare = data.startswith(magic, p, r.end)  # the media starts right after the prefix
+        located = left >= 28 and data[p + 22:p + 28].hex().isdigit()  # 28 bytes ending in a BCD time follow
         loc: LocationBasic | None = None
-        if r.end - r.pos >= 28:
-            loc = LocationBasic.decode(r)
-        else:
-            r.note(f"0x0801: only {r.end - r.pos} byte(s) after the 8-byte prefix: no 28-byte location "
+        if r.version is V2011:
+            if located and not bare and data.startswith(magic, p + 28, r.end):
+                r.note("0x0801: the media starts after a 28-byte location block in a 2011 frame: read as the "
+                       "2013 layout")
+                loc = LocationBasic.decode(r)
+        elif left < 28:
+            r.note(f"0x0801: only {left} byte(s) after the 8-byte prefix: no 28-byte location "
                    "block (2011 layout?); all kept as multimedia")
+        elif bare and not located:
+            r.note("0x0801: the media starts right after the 8-byte prefix: no location block (2011 layout)")
+        else:
+            loc = LocationBasic.decode(r)
         return cls(mid, typ, fmt, ev, ch, loc, r.rest())
 
     def encode(self, w: Writer) -> None:
@@ -327,8 +348,9 @@ class MediaItem:
 @message(0x0802, quotes="seq")
 class SearchMediaReply(Body):
     """存储多媒体数据检索应答 — stored-media search reply: ``seq`` of the 0x8802 answered and the items
-    (JSON key ``result``, count ``length``). Items are 35 bytes (id + type/channel/event + 28-byte location);
-    31-byte items without the id (2011) are accepted when the body size says so, and flagged.
+    (JSON key ``result``, count ``length``). Items are 35 bytes (id + type/channel/event + 28-byte location),
+    31 bytes without the id in 2011; the other version's items are accepted when the body size says so,
+    and flagged.
     Seed 004's "variable-length 2019 location" is not followed (EMQX, SmallChi, yezhihao read 28)."""
 
     seq: int = wire(WORD)
@@ -341,10 +363,14 @@ class SearchMediaReply(Body):
         seq = r.u16("seq")
         n = r.u16("length")
         left = r.end - r.pos
-        with_id = True
-        if left != 35 * n and left == 31 * n:
-            with_id = False
-            r.note(f"0x0802: {n} item(s) of 31 bytes: items without the media id (2011 layout)")
+        if r.version is V2011:
+            with_id = left != 31 * n and left == 35 * n
+            if with_id:
+                r.note(f"0x0802: {n} item(s) of 35 bytes in a 2011 frame: items with the media id (2013 layout)")
+        else:
+            with_id = left == 35 * n or left != 31 * n
+            if not with_id:
+                r.note(f"0x0802: {n} item(s) of 31 bytes: items without the media id (2011 layout)")
         items = []
         data = r.data
         for _ in range(n):

@@ -112,7 +112,7 @@ def mixed_stream(size: int = 1 << 20) -> tuple[bytes, int]:
     return bytes(out), n
 
 
-def best(fn, number: int, repeat: int) -> float:  # type: ignore[no-untyped-def]
+def best(fn, number: int, repeat: int) -> float:
     return min(timeit.repeat(fn, number=number, repeat=repeat)) / number
 
 

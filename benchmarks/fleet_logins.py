@@ -119,7 +119,7 @@ async def connect_slice(port: int, first: int, n: int, source: str, concurrency:
                     if tries == 9:
                         raise
                 else:
-                    terms.append(proto)  # type: ignore[arg-type]
+                    terms.append(proto)
                     return
             await asyncio.sleep(retry)
 
@@ -219,14 +219,14 @@ class Generators:
             await self.read(proc)
 
     async def read(self, proc: asyncio.subprocess.Process) -> dict[str, Any]:
-        line = await proc.stdout.readline()  # type: ignore[union-attr]
+        line = await proc.stdout.readline()
         if not line:
             raise RuntimeError(f"load generator {proc.pid} exited ({await proc.wait()})")
-        return json.loads(line)  # type: ignore[no-any-return]
+        return json.loads(line)
 
     async def send_all(self, obj: Any) -> list[dict[str, Any]]:
         for proc in self.procs:
-            proc.stdin.write((json.dumps(obj) + "\n").encode())  # type: ignore[union-attr]
+            proc.stdin.write((json.dumps(obj) + "\n").encode())
         return list(await asyncio.gather(*(self.read(p) for p in self.procs)))
 
     async def stop(self) -> None:
@@ -317,8 +317,8 @@ async def main(args: argparse.Namespace) -> None:
                     secs = args.seconds + 2
                     hb = [tuple(x) for d in out for x in d["hb"]]
                     rep = [tuple(x) for d in out for x in d["rep"]]
-                    hp = gl.weighted_percentiles(hb, (0.5, 0.99))  # type: ignore[arg-type]
-                    rp = gl.weighted_percentiles(rep, (0.5, 0.99))  # type: ignore[arg-type]
+                    hp = gl.weighted_percentiles(hb, (0.5, 0.99))
+                    rp = gl.weighted_percentiles(rep, (0.5, 0.99))
                     hbs = sum(c for _, c in hb)
                     print(f"living      N={logged:>7,}  {hbs / args.seconds:,.0f} heartbeats/s (every "
                           f"{args.heartbeat:g} s) p50 {1e3 * hp[0]:.2f} ms p99 {1e3 * hp[1]:.2f} ms; "

@@ -357,7 +357,7 @@ async def connect_all(port: int, n: int, inflight: int, lat: list[float], frames
                         raise
                     await asyncio.sleep(0.2 * (attempt + 1))
             await asyncio.wait_for(fut, 60)
-            terms.append(proto)  # type: ignore[arg-type]
+            terms.append(proto)
 
     await asyncio.gather(*(one(i) for i in range(n)))
     return terms

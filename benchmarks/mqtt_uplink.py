@@ -407,7 +407,7 @@ class Side:
                 _, proto = await loop.create_connection(lambda: Term(phone, i, fut, frames, register),
                                                         "127.0.0.1", self.port)
                 await asyncio.wait_for(fut, 60)
-                self.terms.append(proto)  # type: ignore[arg-type]
+                self.terms.append(proto)
 
         await asyncio.gather(*(connect(i) for i in range(len(self.phones))))
 

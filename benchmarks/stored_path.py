@@ -39,7 +39,7 @@ def run(n: int, acks: bool = True) -> None:
     phone = "013900000001"
     s = PlatformSession(deferred_acks=(0x0200,), quiet={0x0002: 0})  # as the gateway with storage and no listener
     auth = s.receive_data(jt808.encode(Packet(Header(0x0102, phone, 1), TerminalAuth(code="c"))), 0.0)
-    s.accept_auth(auth[0])  # type: ignore[arg-type]
+    s.accept_auth(auth[0])
     s.data_to_send()
     sink = StorageSink(None)  # type: ignore[arg-type]  # collect only: no writer
 
@@ -60,7 +60,7 @@ def run(n: int, acks: bool = True) -> None:
         events: list[Any] = []
         deferred = []
         for ev in s.receive_data(reads[i & 63], 2.0):
-            p = ev.packet  # type: ignore[attr-defined]
+            p = ev.packet
             collect(p, received_at, locs, events)
             deferred.append(p)
         _location_params_many(locs)

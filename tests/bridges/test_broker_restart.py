@@ -308,7 +308,7 @@ async def _kill_and_snapshot(broker: PrivateBroker, bridge: MqttBridge, rec: Rec
     mark = len(rec.order)
     pending = _buffer(bridge)
     assert None not in pending, "only uplinks were pending"
-    return pending, mark  # type: ignore[return-value]
+    return pending, mark
 
 
 async def _restart_before_the_bridge(broker: PrivateBroker, bridge: MqttBridge, collector: Collector) -> None:

@@ -178,7 +178,7 @@ def test_media_is_stored_by_the_gateway(gateway: Any, client_for: Any, version: 
 def test_serials_wrap_at_65535_over_the_wire(gateway: Any, client_for: Any) -> None:
     c = client_for("TCP", "2013")
     login(c, "2013")
-    c._terminal.session._sn = 0xFFFF  # type: ignore[union-attr]
+    c._terminal.session._sn = 0xFFFF
     assert general(c.event_report(1), 0x0301) == 0xFFFF
     assert general(c.event_report(2), 0x0301) == 0
 
@@ -338,7 +338,7 @@ def test_server_messages_reach_the_callback_and_are_answered(gateway: Any, clien
         for key, value in expected.items():
             assert data[key] == value, (hex(body.msg_id), key, data)
     # a heartbeat interval set by the platform (0x8103 param 0x0001) is taken by the client
-    assert c._terminal.heartbeat_interval == 30  # type: ignore[union-attr]
+    assert c._terminal.heartbeat_interval == 30
 
 
 def test_auto_answer_option(gateway: Any, client_for: Any) -> None:

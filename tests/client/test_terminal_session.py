@@ -40,7 +40,7 @@ def frames(data: bytes) -> list[Packet]:
     return out
 
 
-def login(version) -> tuple[TerminalSession, PlatformSession]:  # type: ignore[no-untyped-def]
+def login(version) -> tuple[TerminalSession, PlatformSession]:
     from jt808.protocol.messages.register import TerminalAuth
 
     t = TerminalSession(PHONE, version)
@@ -76,7 +76,7 @@ def test_phone_is_validated_and_padded() -> None:
 
 
 @pytest.mark.parametrize("version", [V2013, V2019])
-def test_long_uplink_is_split_reassembled_and_answered_once(version) -> None:  # type: ignore[no-untyped-def]
+def test_long_uplink_is_split_reassembled_and_answered_once(version) -> None:
     t, p = login(version)
     body = long_report()
     serials = t.send(body, expect_reply=True)
@@ -110,14 +110,14 @@ def test_platform_resend_request_gets_exactly_the_named_fragments() -> None:
     assert ev.resent == [] and ev.unknown == [1]
 
 
-def _split_downlink(version, text_len: int = 2500, sn: int = 100) -> list[bytes]:  # type: ignore[no-untyped-def]
+def _split_downlink(version, text_len: int = 2500, sn: int = 100) -> list[bytes]:
     phone = PHONE.rjust(20 if version is V2019 else 12, "0")
     packet = Packet(Header(0x8300, phone, sn, version), TextMessage(flag=0x0C, text="字" * (text_len // 2)))
     return encode_many(packet, max_body=512)
 
 
 @pytest.mark.parametrize("version", [V2013, V2019])
-def test_split_downlink_reassembled_in_any_order_and_auto_answered(version) -> None:  # type: ignore[no-untyped-def]
+def test_split_downlink_reassembled_in_any_order_and_auto_answered(version) -> None:
     t = TerminalSession(PHONE, version, auto_answer=GENERAL_ANSWER_MSG_ID)
     parts = _split_downlink(version)
     assert len(parts) == 5

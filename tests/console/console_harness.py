@@ -74,10 +74,10 @@ class Vehicle:
     def report(self, lat: float, lng: float, **kw: Any) -> None:
         if kw.get("when") is None:
             self.position = (lat, lng)
-        self.env.call(self.t.report_location(report(lat, lng, **kw)))  # type: ignore[union-attr]
+        self.env.call(self.t.report_location(report(lat, lng, **kw)))
 
     def request(self, body: Any) -> Any:
-        return self.env.call(self.t.request(body))  # type: ignore[union-attr]
+        return self.env.call(self.t.request(body))
 
     def close(self) -> None:
         if self.t is not None:

@@ -41,7 +41,7 @@ def test_alarm_appears_live_and_is_acknowledged(env: ConsoleEnv, playwright_sync
         row.query_selector("button.ack").click()
         page.wait_for_selector(f"#alarm-table tr:has-text('{PHONE}') >> text=acknowledged", timeout=15_000)
         assert any(p.header.msg_id == 0x8203 for p in v.received)  # the terminal was told
-        alarm_id = int(row.get_attribute("data-alarm"))  # type: ignore[arg-type]
+        alarm_id = int(row.get_attribute("data-alarm"))
         listed = b.context.request.get(f"{env.url}api/v1/alarms?phone={PHONE}").json()["items"]
         assert next(a for a in listed if a["id"] == alarm_id)["acknowledged_at"]
         page.select_option("#alarm-ack-filter", "false")

@@ -134,7 +134,7 @@ class Terminal:
 class UdpTerminal(Terminal):
     """The same terminal over UDP: one datagram per frame."""
 
-    async def connect(self, port: int, source: str | None = None) -> UdpTerminal:  # type: ignore[override]
+    async def connect(self, port: int, source: str | None = None) -> UdpTerminal:
         loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         outer = self

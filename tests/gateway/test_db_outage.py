@@ -53,7 +53,7 @@ class Reporter:
         async def send(i: int) -> None:
             frame = t.frame(location(i % 1000), msg_sn=i)
             in_flight[i] = i
-            t.writer.write(frame)  # type: ignore[union-attr]
+            t.writer.write(frame)
 
         nxt = 0
         while not (stop.is_set() and not in_flight and not resend):
@@ -64,7 +64,7 @@ class Reporter:
                     await send(nxt)
                     nxt += 1
                     self.sent += 1
-            await t.writer.drain()  # type: ignore[union-attr]
+            await t.writer.drain()
             p = await t.recv(15)
             if p.header.msg_id != 0x8001 or p.body.seq not in in_flight:
                 continue
@@ -101,9 +101,9 @@ async def test_postgres_stopped_and_started_under_load(tmp_path: Path, private_p
         await private_pg.astop("immediate")
         down_at = time.monotonic()
         await asyncio.wait_for(health.wait_state("failing"), 10)  # the next write finds out
-        written_at_failure = gw.writer.rows_written  # type: ignore[union-attr]
+        written_at_failure = gw.writer.rows_written
         await asyncio.sleep(OUTAGE)
-        written_during = gw.writer.rows_written - written_at_failure  # type: ignore[union-attr]
+        written_during = gw.writer.rows_written - written_at_failure
         assert "jt808_storage_up 0" in gw.metrics_text()
         assert health.snapshot()["state"] == "failing" and health.refused_rows > 0
         await private_pg.astart()

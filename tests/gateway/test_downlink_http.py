@@ -279,7 +279,7 @@ async def test_quarantine_route(api_gateway: Gateway, client: httpx.AsyncClient)
     from jt808.storage import QuarantineRow
 
     when = datetime(2024, 5, 1, tzinfo=UTC)
-    await api_gateway.storage.add_quarantine([  # type: ignore[union-attr]
+    await api_gateway.storage.add_quarantine([
         QuarantineRow(PHONE, "location", 0x0200, 7, when, "StorageError: alarm refused", {"alarm": 1},
                       b"\x7e\x02\x00\x7e"),
         QuarantineRow("013911112222", "event", 0x0702, 8, when, "e", {})])

@@ -196,7 +196,7 @@ def test_the_session_and_the_sink_take_the_same_path(case: Any) -> None:
     rows of the ``Reader`` decode, for any profile (derived ones included)."""
     profile, version, rep, _ = case
     s = PlatformSession(profile, anonymous=True, deferred_acks={0x0200}, quiet={0x0002: 0})
-    sink = StorageSink(None, tz_offset=8, profile=profile)  # type: ignore[arg-type]
+    sink = StorageSink(None, tz_offset=8, profile=profile)
     phone = "01391234567800000000" if version is V2019 else "013912345678"
     for sn in range(2):
         f = jt808.encode(Packet(Header(0x0200, phone, sn, version), rep), profile=profile)

@@ -297,7 +297,7 @@ async def test_location_not_acked_ok_when_the_write_fails(tmp_path: Path) -> Non
 
     inner = MemoryStorage()
     await inner.open()
-    gw = Gateway(make_config(tmp_path), storage=FailingWrites(inner))  # type: ignore[arg-type]
+    gw = Gateway(make_config(tmp_path), storage=FailingWrites(inner))
     async with gw:
         t = await Terminal().connect(gw.tcp_port)
         await t.login()

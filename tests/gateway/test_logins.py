@@ -119,8 +119,8 @@ def test_mid_login_is_a_decision_in_flight_or_bytes_waiting_in_the_socket() -> N
     try:
         assert not _mid_login(_Conn(sock=a))  # type: ignore[arg-type]  # the attributes _mid_login reads
         b.send(b"\x7e\x01\x00")
-        assert _mid_login(_Conn(sock=a))  # type: ignore[arg-type]
-        assert _mid_login(_Conn(deciding=1))  # type: ignore[arg-type]
+        assert _mid_login(_Conn(sock=a))
+        assert _mid_login(_Conn(deciding=1))
         assert not _mid_login(_Conn())  # type: ignore[arg-type]  # a UDP session: no socket of its own
     finally:
         a.close()

@@ -41,8 +41,8 @@ REPORTS = 30
 async def burst(t: Terminal, bodies: list[Body]) -> dict[int, tuple[int, int]]:
     """Send every body without waiting, then read the 0x8001 answers: {msg_sn: (msg_id, result)}."""
     first = t.sn
-    t.writer.write(b"".join(t.frame(b) for b in bodies))  # type: ignore[union-attr]
-    await t.writer.drain()  # type: ignore[union-attr]
+    t.writer.write(b"".join(t.frame(b) for b in bodies))
+    await t.writer.drain()
     sns = {(first + i) & 0xFFFF for i in range(len(bodies))}
     acks: dict[int, tuple[int, int]] = {}
     while not sns <= acks.keys():
@@ -146,7 +146,7 @@ async def test_one_poison_terminal_never_fails_the_fleet(tmp_path: Path, backend
         # the 2099 report keeps its time but is placed by its receive time (a range around now finds it)
         now = datetime.now(UTC)
         recent = await storage.query_locations(poison.phone, now - timedelta(hours=1), now + timedelta(hours=1))
-        assert [r.time.year for r in recent if r.msg_sn == poison_first + 3] == [2099]  # type: ignore[union-attr]
+        assert [r.time.year for r in recent if r.msg_sn == poison_first + 3] == [2099]
         [driver] = await storage.query_events(poison.phone, 0x0702)
         assert driver.body["driver_name"] == CLEANED and driver.body["organization"] == CLEANED
         assert driver.body["certificate"] == "C" * 19 + "\\xff"
@@ -170,7 +170,7 @@ async def test_one_poison_terminal_never_fails_the_fleet(tmp_path: Path, backend
         assert "jt808_storage_rows_rejected_total 2" in metrics
         assert "jt808_storage_up 1" in metrics
         assert 'jt808_storage_values_repaired_total{kind="time"}' in metrics
-        assert gw.storage.health.ok and gw.writer.isolations >= 1  # type: ignore[union-attr]
+        assert gw.storage.health.ok and gw.writer.isolations >= 1
         for t in [*good, poison]:
             await t.close()
     finally:

@@ -602,7 +602,7 @@ async def test_connection_flood_leaves_room_for_terminals_and_healthz(tmp_path: 
             for src in sources:
                 floods.append(subprocess.Popen([sys.executable, script, str(srv.tcp), str(per_process), src],
                                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
-            ready = [await asyncio.to_thread(f.stdout.readline) for f in floods]  # type: ignore[union-attr]
+            ready = [await asyncio.to_thread(f.stdout.readline) for f in floods]
             established = sum(int(line.split()[1]) for line in ready)
             assert established >= 2 * per_process * 0.8, ready  # a loaded machine may drop a few SYNs
             # during the flood: the gateway holds far fewer sockets than the flood opened …
@@ -625,7 +625,7 @@ async def test_connection_flood_leaves_room_for_terminals_and_healthz(tmp_path: 
     finally:
         for f in floods:
             if f.poll() is None:
-                f.stdin.close()  # type: ignore[union-attr]
+                f.stdin.close()
                 try:
                     await asyncio.to_thread(f.wait, 30)
                 except subprocess.TimeoutExpired:

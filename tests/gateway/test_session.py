@@ -41,11 +41,11 @@ S002_LOCATION_ACK = bytes.fromhex("7e800100056857502162891ac01ac0020000ea7e")
 
 
 def frame(body: object, sn: int = 0, phone: str = PHONE, version: jt808.Version = V2013, **h: object) -> bytes:
-    return jt808.encode(Packet(Header(body.msg_id, phone, sn, version, **h), body))  # type: ignore[attr-defined]
+    return jt808.encode(Packet(Header(body.msg_id, phone, sn, version, **h), body))
 
 
 def authed(**kw: object) -> PlatformSession:
-    s = PlatformSession(**kw)  # type: ignore[arg-type]
+    s = PlatformSession(**kw)
     ev = s.receive_data(frame(TerminalAuth(code="c"), 0), 0.0)
     s.accept_auth(ev[0])
     s.data_to_send()

@@ -436,7 +436,7 @@ def test_strict_encoding_names_the_field() -> None:
         encode_body(SetPolygonArea(flag=1, start_time="2401"), V2013)
     assert e.value.field == "start_time"
     with pytest.raises(EncodeError) as e:
-        encode_body(SetRoute(points=["x"]), V2013)  # type: ignore[list-item]
+        encode_body(SetRoute(points=["x"]), V2013)
     assert e.value.field == "points"
     with pytest.raises(EncodeError) as e:
         encode_body(SetRoute(name="\U0001F600"), V2019)

@@ -146,7 +146,7 @@ def test_status_value_seed001_names_and_errors() -> None:
     with pytest.raises(BodyError):
         status_value({"acc": 2})
     with pytest.raises(BodyError):
-        status_value([("acc", 1)])  # type: ignore[arg-type]
+        status_value([("acc", 1)])
 
 
 # -- 0x25 / 0x2A / 0x2B ---------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def content13(msg_id: int, body: bytes, sn: int = 7, props_extra: int = 0, phone
 
 
 def frame13(msg_id: int, body: bytes, **kw: int | str) -> bytes:
-    return frame(content13(msg_id, body, **kw))  # type: ignore[arg-type]
+    return frame(content13(msg_id, body, **kw))
 
 
 def location_frame(extras_hex: str = "", profile: Profile | None = None) -> tuple[bytes, jt808.Packet]:

@@ -157,7 +157,7 @@ def _with(path: tuple[str, ...], value: object, drop: bool = False) -> dict:
     (("body", "id"), 1.5, False, "id", jt808.BodyError),
     (("body", "result"), 256, False, "result", jt808.BodyError),
 ])
-def test_from_json_names_field_and_message(path, value, drop, field, err) -> None:  # type: ignore[no-untyped-def]
+def test_from_json_names_field_and_message(path, value, drop, field, err) -> None:
     with pytest.raises(err) as ei:
         from_json(_with(path, value, drop))
     e = ei.value

@@ -177,7 +177,7 @@ def test_media_data_encode_is_strict() -> None:
         encode_body(MediaData(id=1, location=LocationBasic(speed=70000)), V2013)
     assert ei.value.field == "speed"
     with pytest.raises(jt808.EncodeError):
-        encode_body(MediaData(id=1, multimedia="not bytes"), V2013)  # type: ignore[arg-type]
+        encode_body(MediaData(id=1, multimedia="not bytes"), V2013)
 
 
 def test_media_data_reply_8800_with_and_without_count() -> None:

@@ -390,7 +390,7 @@ def test_encode_is_strict() -> None:
         (SetParameters([Param(0xF001, b"\0" * 256)]), "params[0].value"),
         (SetParameters([Param(-1, b"")]), "params[0].id"),
         (SetParameters([Param(1, 1)] * 256), "length"),
-        (SetParameters([(1, 1)]), "params[0]"),  # type: ignore[list-item]
+        (SetParameters([(1, 1)]), "params[0]"),
     ]
     for body, field in cases:
         with pytest.raises(EncodeError) as ei:

@@ -74,11 +74,11 @@ def kind_strategy(kind: Kind, version: Version) -> st.SearchStrategy[Any]:
     if isinstance(kind, _Int):
         return st.integers(kind.lo, kind.hi)
     if isinstance(kind, _Bcd):
-        return bcd(kind.size)  # type: ignore[arg-type]
+        return bcd(kind.size)
     if isinstance(kind, _Str):
-        return fixed_text(kind.size)  # type: ignore[arg-type]
+        return fixed_text(kind.size)
     if isinstance(kind, _Bytes):
-        return binary(kind.size, kind.size)  # type: ignore[arg-type]
+        return binary(kind.size, kind.size)
     if isinstance(kind, _StrRest):
         return text(40)
     if isinstance(kind, _BytesRest):
@@ -101,12 +101,12 @@ def kind_strategy(kind: Kind, version: Version) -> st.SearchStrategy[Any]:
 def record_strategy(cls: type[Record], version: Version) -> st.SearchStrategy[Any]:
     """Draw the declared fields in order; a ``when`` field whose condition is false keeps its default."""
     specs = [s for s in cls.__wire__ if s.active(version)]
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     strategies = {s.name: kind_strategy(s.kind_for(version), version) for s in specs}
 
     def default(name: str) -> Any:
         f = fields[name]
-        return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default  # type: ignore[misc]
+        return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
     @st.composite
     def draw_record(draw: Callable[..., Any]) -> Any:
@@ -317,7 +317,7 @@ def test_every_registered_pair_has_a_complete_strategy() -> None:
     for mid, _, cls in PAIRS:
         if cls not in HAND:
             wired = {s.name for s in cls.__wire__}
-            loose = [f.name for f in dataclasses.fields(cls) if f.compare and f.name not in wired]  # type: ignore[arg-type]
+            loose = [f.name for f in dataclasses.fields(cls) if f.compare and f.name not in wired]
             assert not loose, f"0x{mid:04X} {cls.__name__}: fields {loose} need a hand strategy"
 
 

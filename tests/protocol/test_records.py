@@ -320,7 +320,7 @@ def test_can_data_strict_encoding() -> None:
         encode_body(CanData(time="1234560789", can_data=[CanItem(1, bytes(9))]), V2013)
     assert e.value.field == "data"
     with pytest.raises(EncodeError) as e:
-        encode_body(CanData(time="1234560789", can_data=[b"x"]), V2013)  # type: ignore[list-item]
+        encode_body(CanData(time="1234560789", can_data=[b"x"]), V2013)
     assert e.value.field == "can_data[0]"
 
 

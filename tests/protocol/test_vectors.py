@@ -262,7 +262,7 @@ def test_smallchi_2011_driver_identity_read_but_not_reproduced() -> None:
 
 def _at(obj: object, path: str) -> object:
     for part in path.split("."):
-        obj = obj[int(part)] if isinstance(obj, list) else obj[part]  # type: ignore[index]
+        obj = obj[int(part)] if isinstance(obj, list) else obj[part]
     return obj
 
 

@@ -169,7 +169,7 @@ async def test_idle_writer_probes_the_store_while_failing(mem: Recording) -> Non
         if len(pings) < 3:
             raise StorageUnavailable("still down")
 
-    mem.ping = ping  # type: ignore[method-assign]
+    mem.ping = ping
     mem.fail_next = 1
     w = BatchWriter(mem, max_rows=4, max_delay=0)
     with pytest.raises(StorageUnavailable):

@@ -36,7 +36,7 @@ async def test_rows_queued_during_a_commit_follow_it_without_waiting_their_age()
     first = w.submit_locations(rows(3))
     await asyncio.sleep(0)
     w._flush_now = True  # the first batch goes now (as if its age had come) and stalls in add_batch
-    w._wakeup.set()  # type: ignore[union-attr]
+    w._wakeup.set()
     await asyncio.sleep(0.01)
     assert st.batches == []
     later = [w.submit_locations(rows(2, 10 + 2 * i)) for i in range(4)]  # arrive during the commit

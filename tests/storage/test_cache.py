@@ -17,10 +17,10 @@ class Counting:
         self.inner = inner
         self.calls: list[str] = []
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str):
         attr = getattr(self.inner, name)
         if callable(attr):
-            async def call(*a, **kw):  # type: ignore[no-untyped-def]
+            async def call(*a, **kw):
                 self.calls.append(name)
                 return await attr(*a, **kw)
             return call
@@ -34,8 +34,8 @@ def reg(phone: str) -> Registration:
 
 async def test_a_login_reads_the_store_once(storage: Storage) -> None:
     store = Counting(storage)
-    cache = TerminalCache(store)  # type: ignore[arg-type]
-    policy = BuiltinRegistry(cache)  # type: ignore[arg-type]
+    cache = TerminalCache(store)
+    policy = BuiltinRegistry(cache)
     result, code = await policy.register(reg("013900000001"))
     assert result == 0
     assert await policy.authenticate("013900000001", code, 2013)
@@ -43,18 +43,18 @@ async def test_a_login_reads_the_store_once(storage: Storage) -> None:
     assert rec is not None and rec.auth_code == code
     assert store.calls == ["get_terminals", "save_terminals"]
     rec.auth_code = "changed"  # a copy: the cache is not changed by its callers
-    assert (await cache.get_terminal("013900000001")).auth_code == code  # type: ignore[union-attr]
+    assert (await cache.get_terminal("013900000001")).auth_code == code
 
 
 async def test_a_storm_is_read_and_written_in_groups(storage: Storage) -> None:
     store = Counting(storage)
-    cache = TerminalCache(store)  # type: ignore[arg-type]
-    policy = BuiltinRegistry(cache)  # type: ignore[arg-type]
+    cache = TerminalCache(store)
+    policy = BuiltinRegistry(cache)
     phones = [f"0139{i:08d}" for i in range(300)]
     results = await asyncio.gather(*(policy.register(reg(p)) for p in phones))
     assert all(r == 0 for r, _ in results)
     assert store.calls.count("get_terminals") <= 3 and store.calls.count("save_terminals") <= 3
-    assert {p: (await storage.get_terminal(p)).auth_code for p in phones} == {  # type: ignore[union-attr]
+    assert {p: (await storage.get_terminal(p)).auth_code for p in phones} == {
         p: code for p, (_, code) in zip(phones, results, strict=True)}
 
 
@@ -63,7 +63,7 @@ async def test_logins_trickling_in_are_grouped_a_lone_one_is_not_delayed(storage
     groups follow each other wait ``GATHER`` seconds for company; the first one, after a quiet spell, goes at
     once."""
     store = Counting(storage)
-    cache = TerminalCache(store)  # type: ignore[arg-type]
+    cache = TerminalCache(store)
     first = asyncio.ensure_future(cache.get_terminal("013900000000"))
     for _ in range(3):
         await asyncio.sleep(0)

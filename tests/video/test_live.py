@@ -163,7 +163,7 @@ async def test_last_viewer_leaving_sends_0x9102(node: Node) -> None:
 
         async def spy(packet: Any) -> None:
             seen.append(packet.header.msg_id)
-            await handler(packet)  # type: ignore[misc]
+            await handler(packet)
 
         t.on_message = spy
         async with httpx.AsyncClient(timeout=30) as client, \

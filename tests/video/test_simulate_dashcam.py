@@ -36,7 +36,7 @@ async def test_simulate_dashcam_keeps_streams_live(tmp_path: Path) -> None:
                 await asyncio.wait_for(proc.wait(), 0.1)
             except TimeoutError:
                 pass
-        err = (await proc.stderr.read()).decode()  # type: ignore[union-attr]
+        err = (await proc.stderr.read()).decode()
         assert proc.returncode == 0, err
         summary = json.loads(out.read_text())
         assert summary["camera_streams"] == 2 and summary["errors"] == 0

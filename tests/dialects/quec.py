@@ -6,9 +6,9 @@ that description, not copied:
   0x0100 strings and the plate are NUL-padded on the left, the plate to the terminal-id width);
 - the body length is OR-ed into the properties word unmasked: a body of 1024 bytes or more sets the
   encryption / sub-package bits (no sub-packaging is done, a 3 KB 0x0801 goes out in one frame);
-- the check code is ``hex(xor)[2:]``: one hex digit when the XOR is below 0x10; the byte-pair loop
-  that converts the hex string back to bytes then drops that last odd nibble, so the frame ends right
-  after its body;
+- the check code is ``hex(xor)[2:]``: one hex digit when the XOR is below 0x10 (zero included: "0");
+  the byte-pair loop that converts the hex string back to bytes then drops that last odd nibble, so the
+  frame ends right after its body (with a zero XOR its last byte then reads as a valid check code);
 - 2019: bit 14 set, protocol version 1, 20-digit phone; 2011/2013: 12-digit phone, no version byte;
   0x0100 field widths 5/8/7 (2011), 5/20/7 (2013), 11/30/30 (2019).
 """
@@ -42,6 +42,7 @@ class QuecFramer:
         self.phone = fill(phone, 20 if version == 2019 else 12)
         self.sn = 0
         self.lost = 0  # frames sent without their check code (XOR 1..F, body under 1024 bytes)
+        self.zero = 0  # the same with a zero XOR: the frame's last byte reads as its check code
 
     def frame(self, msg_id: int, body_hex: str) -> bytes:
         props = 0x4000 if self.version == 2019 else 0
@@ -57,8 +58,11 @@ class QuecFramer:
         for b in data:
             x ^= b
         message += f"{x:x}"  # one hex digit when below 0x10
-        if 0 < x < 0x10 and len(body_hex) < 2048:
-            self.lost += 1
+        if x < 0x10 and len(body_hex) < 2048:
+            if x:
+                self.lost += 1
+            else:
+                self.zero += 1
         pairs = [message[i * 2:i * 2 + 2] for i in range(len(message) // 2)]  # drops an odd last nibble
         out = bytearray(b"\x7e")
         for p in pairs:
@@ -170,10 +174,26 @@ class QuecTerminal:
                 await self.writer.wait_closed()
 
 
+def zero_xor_code(phone: str, version: int, sn: int = 1, nth: int = 0) -> str:
+    """The ``nth`` auth code of the gateway's form (16 hex digits) whose 0x0102 with serial ``sn`` XORs to
+    zero, so that the client sends it without a check code (its "0" lost) and the frame's last byte, the
+    code's last character, reads as a valid check code. None exists for some phones and versions."""
+    for i in range(1 << 16):
+        code = f"{i:016x}"
+        q = QuecFramer(phone, version)
+        q.sn = sn
+        q.auth(code)
+        if q.zero:
+            if not nth:
+                return code
+            nth -= 1
+    raise AssertionError(f"no 16-hex-digit code XORs to zero for {phone} v{version} serial {sn}")
+
+
 def sent_serial(frame: bytes) -> int:
     content = unescape(frame[1:-1])
     off = 15 if content[2] & 0x40 else 10
     return content[off] << 8 | content[off + 1]
 
 
-__all__: list[Any] = ["QuecFramer", "QuecTerminal", "fill", "sent_serial"]
+__all__: list[Any] = ["QuecFramer", "QuecTerminal", "fill", "sent_serial", "zero_xor_code"]

@@ -586,8 +586,10 @@ class Gateway:
             if self._may_attempt(conn, "auth", auth):
                 h = auth.packet.header
                 # the code of a terminal registered a moment ago is in memory: answered now, without a task
-                rec = self.policy.authenticate_now(h.phone, auth.code, auth.imei,  # type: ignore[union-attr]  # set by open()
-                                                   auth.software_version) if auth.code else None
+                decide = self.policy.authenticate_now  # type: ignore[union-attr]  # set by open()
+                rec = decide(h.phone, auth.code, auth.imei, auth.software_version) if auth.code else None
+                if rec is None and auth.alt_code:  # the frame read the other way (AuthRequested.alt_code)
+                    rec = decide(h.phone, auth.alt_code)
                 if rec is None:
                     self.spawn(self._authenticate(conn, auth))
                 else:
@@ -685,6 +687,8 @@ class Gateway:
             # policy or hook would say
             ok = bool(ev.code or policy.anonymous) and await policy.authenticate(
                 h.phone, ev.code, int(h.version), ev.imei, ev.software_version)
+            if not ok and ev.alt_code:  # the frame read the other way: one of the two may be the issued code
+                ok = await policy.authenticate(h.phone, ev.alt_code, int(h.version))
         except Exception as e:
             # the registry / auth service cannot be asked now: a general failure (result 1, which terminals
             # retry), not counted as a wrong code, the connection stays

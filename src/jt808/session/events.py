@@ -69,15 +69,23 @@ class RegisterRequested(Event):
 
 
 class AuthRequested(Event):
-    """0x0102 arrived. Answer with ``accept_auth(event)`` or ``reject_auth(event)``."""
+    """0x0102 arrived. Answer with ``accept_auth(event)`` or ``reject_auth(event)``.
 
-    __slots__ = ("code", "imei", "packet", "software_version")
+    ``alt_code``: the code read the other way when the frame has two readings (else empty): a 2011/2013
+    frame whose XOR is zero and whose body-length field is one over the body is read as carrying its
+    check code (``code``), but is also what the QuecPython client sends when its check code, zero, was
+    written as one hex digit and lost: the code then ends with the frame's last byte. Either may be the
+    issued code."""
 
-    def __init__(self, packet: Packet, code: str, imei: str = "", software_version: str = "") -> None:
+    __slots__ = ("alt_code", "code", "imei", "packet", "software_version")
+
+    def __init__(self, packet: Packet, code: str, imei: str = "", software_version: str = "",
+                 alt_code: str = "") -> None:
         self.packet = packet
         self.code = code
         self.imei = imei
         self.software_version = software_version
+        self.alt_code = alt_code
 
     @property
     def phone(self) -> str:

@@ -43,7 +43,7 @@ from jt808.protocol.header import MAX_BODY, V2019, Header, Version, canonical_ph
 from jt808.protocol.messages.general import PlatformGeneralReply, ServerTimeReply
 from jt808.protocol.messages.media import MediaDataReply
 from jt808.protocol.messages.register import ASCII_COMPATIBLE, RegisterReply
-from jt808.protocol.packet import Packet, RawBody, encode_body
+from jt808.protocol.packet import Packet, RawBody, decode_body, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.replies import answers
 from jt808.protocol.spec import Body
@@ -378,7 +378,8 @@ class PlatformSession:
             return
         if msg_id == 0x0102:
             events.append(AuthRequested(packet, getattr(body, "code", ""), getattr(body, "imei", ""),
-                                        getattr(body, "software_version", "")))
+                                        getattr(body, "software_version", ""),
+                                        _alt_code(packet, piece, self.profile) if packet.problems else ""))
             return
         if msg_id not in NO_GENERAL_REPLY:
             if acked:
@@ -667,3 +668,19 @@ class PlatformSession:
         return {"rx_bytes": self.rx_bytes, "rx_frames": self.rx_frames, "tx_frames": self.tx_frames,
                 "rejected": self.rejected, "repairs": dict(self.repairs)}
 
+
+def _alt_code(packet: Packet, piece: bytes, profile: Profile) -> str:
+    """The 0x0102 code read with the frame's last byte as the code's last character rather than as the
+    check code (:attr:`AuthRequested.alt_code`): when that byte is a valid check code (a zero XOR) and
+    the body-length field counts it in the body. Empty when the frame has no such second reading."""
+    h = packet.header
+    raw = packet.raw_body
+    if h.version is V2019 or h.frag_total or raw is None or len(raw) + 1 != h.length:
+        return ""
+    c = unescape(piece) if b"\x7d" in piece else piece
+    if check_code(c):
+        return ""
+    try:
+        return str(getattr(decode_body(0x0102, h.version, raw + c[-1:], profile)[0], "code", ""))
+    except JT808Error:
+        return ""

@@ -114,6 +114,17 @@ def test_session_reads_a_zero_xor_auth_code_both_ways() -> None:
     assert (ev.code, ev.alt_code) == ("0123456789abcdef", "")
 
 
+def _config(tmp_path: Path) -> Config:
+    """A gateway in this process: memory storage, TCP and UDP on one free port, no HTTP."""
+    cfg = Config()
+    cfg.data_dir = tmp_path / "data"
+    cfg.server.host = "127.0.0.1"
+    cfg.server.port = cfg.video.port = 0
+    cfg.http.enabled = False
+    cfg.storage.db = "memory"
+    return cfg
+
+
 class _Registry:
     """An HTTP registry hook (auth.registry_url) that grants one chosen code."""
 
@@ -144,12 +155,7 @@ async def test_auth_code_whose_zero_check_code_was_lost(tmp_path: Path, udp: boo
     assert wrong != code
     registry = _Registry(code)
     hook = await asyncio.start_server(registry.handle, "127.0.0.1", 0)
-    cfg = Config()
-    cfg.data_dir = tmp_path / "data"
-    cfg.server.host = "127.0.0.1"
-    cfg.server.port = cfg.video.port = 0
-    cfg.http.enabled = False
-    cfg.storage.db = "memory"
+    cfg = _config(tmp_path)
     if how == "registered-now":  # the hook grants the chosen code (the built-in registry draws one at random)
         cfg.set("auth", "mode", "http")
         cfg.set("auth", "registry_url", f"http://127.0.0.1:{hook.sockets[0].getsockname()[1]}/registry")
@@ -178,3 +184,26 @@ async def test_auth_code_whose_zero_check_code_was_lost(tmp_path: Path, udp: boo
         hook.close()
         await hook.wait_closed()
     assert registry.requests == (1 if how == "registered-now" else 0)
+
+
+@pytest.mark.parametrize("udp", [False, True], ids=["tcp", "udp"])
+@pytest.mark.parametrize("cached", [True, False], ids=["registered-now", "registered-before"])
+async def test_auth_code_that_is_not_text_is_refused(tmp_path: Path, udp: bool, cached: bool) -> None:
+    """A 0x0102 whose code holds bytes that are no GBK text (kept as surrogates by the decoder) is refused
+    with result 1 like any wrong code (it raised in the code comparison: unanswered from memory, "registry
+    cannot be read" from storage), and the terminal then authenticates with its code."""
+    async with Gateway(_config(tmp_path)) as gw:
+        assert gw.storage is not None and gw.terminals is not None
+        rec = TerminalRecord(f"0{PHONE_2011}", "0123456789abcdef", version=2011)
+        await (gw.terminals if cached else gw.storage).save_terminal(rec)  # in the login cache, or the store only
+        t = await QuecTerminal(PHONE_2011, 2011, udp=udp).connect(gw.udp_port if udp else gw.tcp_port)
+        q = t.framer
+        try:
+            for body in ("0123456789abcdff", "ff" * 16, "0123456789abcd" + "c8"):  # 0xFF / a cut GBK pair
+                frame = q.frame(0x0102, body)
+                refused = await t.request(frame)
+                assert (refused.header.msg_id, refused.body.seq, refused.body.result) == (0x8001, sent_serial(frame), 1)
+            await _ack(t, q.auth("0123456789abcdef"))
+            assert (gw.counters["auth_refused"], gw.counters["auth_retry"], gw.counters["auth_ok"]) == (3, 0, 1)
+        finally:
+            await t.close()

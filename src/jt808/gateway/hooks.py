@@ -201,8 +201,9 @@ class BuiltinRegistry(AuthPolicy):
 
 
 def _code_matches(rec: TerminalRecord | None, code: str) -> bool:
+    # surrogates: the decoder keeps bytes that are no text so (a wrong code, not an error)
     return rec is not None and bool(rec.auth_code) and bool(code) and hmac.compare_digest(
-        rec.auth_code.encode(), code.encode())
+        rec.auth_code.encode("utf-8", "surrogatepass"), code.encode("utf-8", "surrogatepass"))
 
 
 class AnonymousPolicy(BuiltinRegistry):

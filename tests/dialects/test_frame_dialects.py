@@ -107,6 +107,45 @@ def test_one_digit_check_code_lost(version: int, make: str) -> None:
     assert jt808.decode(kept).problems == []  # frames with two-digit codes are plain frames
 
 
+def _zero_lost_frame(version: int, make: str) -> bytes:
+    """A frame of the QuecPython client whose check code was a zero XOR, written "0" and lost: its last
+    byte, the body's, reads as a valid check code."""
+    q = QuecFramer("13912345678", version)
+    for _ in range(3000):
+        zero = q.zero
+        f = getattr(q, make)()
+        if q.zero > zero:
+            return f
+    raise AssertionError("no zero-XOR frame in 3,000 serials")
+
+
+@pytest.mark.parametrize("version", [2011, 2013, 2019])
+def test_lost_zero_check_code_read_as_such_when_only_that_reading_decodes(version: int) -> None:
+    """The location's last item is cut by the "length field one over" reading (its body one byte short), and
+    whole when the last byte is the body's: that reading is taken, and flagged as the lost check code."""
+    f = _zero_lost_frame(version, "location")
+    assert check_code(unescape(f[1:-1])) == 0
+    p = jt808.decode(f, mode="tolerant")
+    assert [problem_kind(x) for x in p.problems] == ["check_code_missing"], p.problems
+    assert isinstance(p.body, LocationReport) and p.body.extra(0x01) == 123 and p.tail == b""
+    assert len(p.raw_body) == p.header.length
+    for keep_bad_body in (False, True):
+        assert decode_frame(unescape(f[1:-1]), keep_bad_body=keep_bad_body).body == p.body
+    with pytest.raises(BadLength):
+        jt808.decode(f)  # strict: no repair
+
+
+def test_length_one_over_stays_so_when_both_readings_decode() -> None:
+    """A vendor's length field one over (traccar's frames) is not taken for a lost check code: with the byte
+    read as a check code the body decodes as well, and the reading of the frame as sent is kept."""
+    body = jt808.encode_body(jt808.protocol.messages.general.TerminalGeneralReply(5, 0x8103, 0), jt808.V2013)
+    header = bytes.fromhex("0001") + (len(body) + 1).to_bytes(2, "big") + bytes.fromhex("013912345678") + b"\x00\x07"
+    content = header + body
+    frame = jt808.protocol.framing.frame(content)
+    p = jt808.decode(frame, mode="tolerant")
+    assert [problem_kind(x) for x in p.problems] == ["length_mismatch"] and p.body.seq == 5
+
+
 @pytest.mark.parametrize("version", [2011, 2013, 2019])
 def test_overflowing_body_length_of_a_3k_media_frame(version: int) -> None:
     q = QuecFramer("13912345678", version)
@@ -175,3 +214,16 @@ def test_session_tolerant_by_default_strict_when_configured() -> None:
     assert isinstance(ev, FrameRejected) and ev.replied  # answered "message error" (result 2)
     nack = jt808.decode(strict.data_to_send())
     assert (nack.body.id, nack.body.result) == (0x0002, 2)
+
+
+def test_session_counts_the_reading_taken() -> None:
+    """A location whose zero check code was lost: the session's repair counters (``/metrics``) name the
+    repair the frame decoder settled on (``check_code_missing``), not the first reading's ``length_mismatch``."""
+    from jt808.session.events import MessageReceived
+    from jt808.session.platform import PlatformSession
+
+    f = _zero_lost_frame(2013, "location")
+    s = PlatformSession(anonymous=True)
+    [*_, ev] = s.receive_data(f, 0.0)
+    assert isinstance(ev, MessageReceived) and ev.packet.body.extra(0x01) == 123
+    assert s.repairs == {"check_code_missing": 1}

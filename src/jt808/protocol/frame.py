@@ -17,8 +17,11 @@ per kind in ``/metrics``):
     length, not as flags.
 ``check_code_missing``
     the frame ends right after its body (header + body-length = the unescaped length) and the XOR of
-    what is there is 1..0x0F: the client formatted the check code as one hex digit, which was lost (a
-    zero XOR makes the last byte a valid check code, and the frame is read as carrying one).
+    what is there is 1..0x0F: the client formatted the check code as one hex digit, which was lost. A
+    zero XOR (the code "0", lost the same way) makes the last byte a valid check code: such a frame reads
+    both as a length field one over (``length_mismatch``, what some vendors send) and as a body without
+    its check code. The first reading is decoded; when its body does not decode cleanly and the second's
+    does, the second is taken (and flagged ``check_code_missing``).
 ``version_bit``
     bit 14 (2019) set on a frame whose lengths only add up with the 2013 header.
 ``bad_check_code``
@@ -40,6 +43,7 @@ from jt808.protocol.header import V2011, V2013, V2019, Header, Version, frame_la
 from jt808.protocol.packet import Packet, RawBody, decode_body
 from jt808.protocol.problems import PROBLEM_KINDS, Problem, problem_kind
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
+from jt808.protocol.spec import Body
 
 __all__ = [
     "MODES",
@@ -139,7 +143,9 @@ def read_frame(data: bytes, profile: Profile = DEFAULT_PROFILE, version: Version
                f"frame holds {len(body)}")
         if strict:
             raise _located(BadLength(msg), header)
-        problems.append(Problem("length_mismatch", msg + " (decoded what the frame holds)"))
+        # a valid check code right after a body one byte short: or a body whose zero check code was lost
+        other = data[-1:] if has_cc and not xor and len(body) + 1 == header.length else b""
+        problems.append(Problem("length_mismatch", msg + " (decoded what the frame holds)", other))
     return header, body, problems
 
 
@@ -179,17 +185,46 @@ def decode_payload(header: Header, body: bytes, problems: list[str], profile: Pr
         cls = profile.messages.table.get((header.msg_id, header.version))
         fast = cls.fast_decode if cls is not None else None
         if fast is not None:
-            b = fast(body, profile, header.version)
-            if b is not None:
-                return Packet(header, b, body, problems)
+            fb = fast(body, profile, header.version)
+            if fb is not None:
+                return Packet(header, fb, body, problems)
+    other = problems[-1].other_reading if problems and type(problems[-1]) is Problem else b""
+    read = len(problems)
+    again: tuple[Body, list[str], Version] | None = None
     try:
         b, tail, v = decode_body(header.msg_id, header.version, body, profile, strict=not keep_bad_body,
                                  problems=problems)
     except DecodeError as e:
-        raise _located(e, header) from None
+        again = _other_reading(header, body + other, profile) if other else None
+        if again is None:
+            raise _located(e, header) from None
+    else:
+        flaws = len(problems) - read + bool(tail) + (type(b) is RawBody)
+        if other and flaws:
+            again = _other_reading(header, body + other, profile)
+            if again is not None and len(again[1]) >= flaws:
+                again = None
+    if again is not None:  # the other reading (the last byte is the body's) decodes better: taken
+        del problems[read:]
+        problems[-1] = Problem("check_code_missing", f"0x{header.msg_id:04X}: no check-code byte after the body "
+                               "(a zero XOR: its one-digit '0' was lost); the last byte is the body's, which "
+                               "decodes only so")
+        problems += again[1]
+        header.version = again[2]
+        return Packet(header, again[0], body + other, problems)
     if v is not header.version:
         header.version = v
     return Packet(header, b, body, problems, tail)
+
+
+def _other_reading(header: Header, body: bytes, profile: Profile) -> tuple[Body, list[str], Version] | None:
+    """``body`` decoded (its notes, its version) when it decodes whole, else ``None``."""
+    noted: list[str] = []
+    try:
+        b, tail, v = decode_body(header.msg_id, header.version, body, profile, strict=True, problems=noted)
+    except DecodeError:
+        return None
+    return None if tail or type(b) is RawBody else (b, noted, v)
 
 
 #: How :func:`decode` reads a frame: ``strict`` (the standard only), ``tolerant`` (the gateway's reading:

@@ -28,12 +28,16 @@ PROBLEM_KINDS = (
 class Problem(str):
     """One repair or oddity of a decoded frame: the text, and its ``kind`` (one of :data:`PROBLEM_KINDS`)."""
 
-    __slots__ = ("kind",)
+    __slots__ = ("kind", "other_reading")
     kind: str
+    #: For a ``length_mismatch`` that another reading explains: the byte(s) the frame decoder took for the
+    #: check code, which that reading gives the body (a lost zero check code; see :mod:`jt808.protocol.frame`).
+    other_reading: bytes
 
-    def __new__(cls, kind: str, text: str) -> Problem:
+    def __new__(cls, kind: str, text: str, other_reading: bytes = b"") -> Problem:
         self = super().__new__(cls, text)
         self.kind = kind
+        self.other_reading = other_reading
         return self
 
 

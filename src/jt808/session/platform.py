@@ -313,12 +313,15 @@ class PlatformSession:
             self._fragment(header, body, problems, now, events, piece)
             return
         read = len(problems)
+        last = problems[-1] if read else None
         try:
             packet = decode_payload(header, body, problems, profile)
         except JT808Error as e:
             self._general(header, 2)
             self._reject(events, e, piece, True)
             return
+        if last is not None and problems[read - 1] is not last:  # the frame decoder took its other reading
+            self._count([last, problems[read - 1]], (-1, 1))
         if len(problems) > read:
             self._count(problems[read:])
         if msg_id in self.deferred_acks and msg_id not in NO_GENERAL_REPLY and type(packet.body) is not RawBody:
@@ -326,11 +329,14 @@ class PlatformSession:
             return
         self._dispatch(packet, now, events, piece)
 
-    def _count(self, problems: list[str]) -> None:
+    def _count(self, problems: list[str], signs: tuple[int, ...] = ()) -> None:
+        """Count repairs by kind (``signs``: +1 or -1 per problem, default +1 each)."""
         repairs = self.repairs
-        for p in problems:
+        for i, p in enumerate(problems):
             k = problem_kind(p)
-            repairs[k] = repairs.get(k, 0) + 1
+            n = repairs[k] = repairs.get(k, 0) + (signs[i] if signs else 1)
+            if not n:
+                del repairs[k]
 
     def _nack(self, header: Header | None) -> bool:
         """0x8001 result 2 for a frame whose header was read but whose body or check code was not

@@ -8,7 +8,7 @@ import random
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from jt808.errors import DecodeError, EncodeError
@@ -69,6 +69,9 @@ def test_stream_in_any_chunking() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.integers(0, 2000), max_size=12), st.binary(max_size=200))
+# found by Hypothesis: the chunk ends exactly where the half packet cut by the junk claims to end (its body
+# swallowed the junk and the next packets' start); it was taken, with the packets inside it lost
+@example([1290], b"\x00\x00\x00\x00")
 def test_random_cuts_and_garbage(cuts: list[int], junk: bytes) -> None:
     data, pkts = _stream()
     junk = junk.replace(b"01cd", b"01cx")
@@ -84,6 +87,21 @@ def test_random_cuts_and_garbage(cuts: list[int], junk: bytes) -> None:
     assert [(p.seq, p.body) for p in out[-len(pkts):]] == [(p.seq, p.body) for p in pkts]
     assert parser.pending < 4
     assert parser.garbage_bytes >= 2 * len(junk)
+
+
+def test_packet_holding_a_header_at_the_end_of_the_data() -> None:
+    """A packet whose body holds "01cd" and which ends exactly where the data ends: over TCP it waits for
+    the next bytes (a header there confirms it), in a datagram (``final``) it is taken at once."""
+    [pkt] = packetize("013912345678", 1, 98, DataType.P_FRAME, 1000, b"\x00\x00\x00\x0101cd\x81\x62" + bytes(40), 5)
+    raw = encode_packet(pkt)
+    [nxt] = packetize("013912345678", 1, 98, DataType.P_FRAME, 1040, bytes(30), 6)
+    tcp = MediaParser(6)
+    assert tcp.feed(raw) == [] and tcp.pending == len(raw)
+    assert tcp.feed(encode_packet(nxt)) == [pkt, nxt] and tcp.pending == 0 and tcp.garbage_bytes == 0
+    udp = MediaParser(6)
+    assert udp.feed(raw, final=True) == [pkt]
+    udp.end_datagram()
+    assert udp.pending == 0 and udp.garbage_bytes == 0
 
 
 def test_garbage_that_looks_like_a_header() -> None:

@@ -285,7 +285,9 @@ class MediaParser:
             self.last_problem = reason
             del self._buf[:n]
 
-    def feed(self, data: bytes) -> list[MediaPacket]:
+    def feed(self, data: bytes, final: bool = False) -> list[MediaPacket]:
+        """The packets completed by ``data``. ``final``: nothing follows it (a UDP datagram), so a packet
+        ending exactly where the data ends is taken even if a header seems to start inside it."""
         self.bytes += len(data)
         buf = self._buf
         buf += data
@@ -313,6 +315,8 @@ class MediaParser:
                     self._skip(j, "packet cut short (a header inside it)")
                     continue
                 pkt.problems.append("not followed by a 01cd header")
+            elif end == len(buf) and not final and buf.find(MAGIC, 1, end) > 0:
+                break  # a header inside it and nothing after it yet: what follows decides (see above)
             del buf[:end]
             self.packets += 1
             out.append(pkt)

@@ -104,7 +104,7 @@ class _UdpMedia(asyncio.DatagramProtocol):
                 self._expire()
             feed = self.feeds[addr] = _Feed(self.server, f"{addr[0]}:{addr[1]}")
         try:
-            pkts = feed.parser.feed(data)
+            pkts = feed.parser.feed(data, final=True)
             feed.parser.end_datagram()
             if pkts:
                 feed.packets(pkts)

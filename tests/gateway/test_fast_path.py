@@ -232,3 +232,17 @@ def test_vendor_item_layouts_take_the_reader() -> None:
     f = jt808.encode(Packet(Header(0x0200, "013912345678", 1, V2013), rep), profile=vendor)
     assert LocationReport.fast_decode(jt808.decode(f, vendor).raw_body or b"", vendor, V2013) is None
     assert jt808.decode(f, vendor).body == rep
+
+
+def test_values_the_renderers_refuse_get_the_general_error() -> None:
+    """Hand-built values a renderer refuses (also in a repeated id, which the general rendering encodes):
+    ``location_to_json`` raises what the general rendering raises."""
+    for extras in ([(0x25, 1 << 40)], [(0x25, 3), (0x25, -1)], [(0x01, 5), (0x2B, "x")], [(0x11, 7)]):
+        rep = LocationReport(0, 3, 1, 2, 3, 4, 5, "240311120000", extras)
+        errors = []
+        for render in (location_to_json, general_json):
+            try:
+                render(rep, V2013, DEFAULT_PROFILE)
+            except Exception as e:
+                errors.append((type(e), str(e)))
+        assert len(errors) == 2 and errors[0] == errors[1], extras

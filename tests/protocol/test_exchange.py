@@ -443,12 +443,12 @@ def test_s002_frames(hexframe: str, body: dict) -> None:
 
 
 def test_basic_keys_are_the_basic_block_fields() -> None:
-    """``basic_to_json`` writes the eight keys out (one map literal): they are the basic block's fields, in
+    """``location_to_json`` writes the eight keys out (one map literal): they are the basic block's fields, in
     wire order, for the 0x0200 body and the 28-byte block alike."""
-    from jt808.protocol.messages.location import BASIC_NAMES, LocationBasic, basic_to_json
+    from jt808.protocol.messages.location import BASIC_NAMES, LocationBasic
 
     rep = LocationReport(1, 2, 3, 4, 5, 6, 7, "240311120000")
-    assert list(basic_to_json(rep).items()) == [(k, getattr(rep, k)) for k in BASIC_NAMES]
+    assert list(location_to_json(rep).items()) == [(k, getattr(rep, k)) for k in BASIC_NAMES]
     assert list(LocationBasic(1, 2, 3, 4, 5, 6, 7, "240311120000").to_json()) == list(BASIC_NAMES)
 
 
@@ -459,12 +459,13 @@ def test_fast_bit_renderers_equal_the_shared_bit_maps() -> None:
     from jt808.protocol.messages.location import _analog_json, _io_json, _signal_json
 
     rng = random.Random(25)
-    for v in [0, 1, 0x7FFF, 0x8000, 0xFFFFFFFF, *(rng.getrandbits(32) for _ in range(3000))]:
+    for v in [*range(300), 0x7FFF, 0x8000, 0xFFFFFFFF, *(rng.getrandbits(32) for _ in range(3000))]:
         assert list(_signal_json(v).items()) == list(bits.signal_map(v).items())
         assert _analog_json(v) == bits.analog_map(v)
         assert list(_io_json(v & 0xFFFF).items()) == list(bits.io_status_map(v & 0xFFFF).items())
-    with pytest.raises(jt808.BodyError):
-        _signal_json(1 << 32)
+    for bad in (1 << 32, -1, True):
+        with pytest.raises(jt808.BodyError):
+            _signal_json(bad)
 
 
 # -- property: any additional-info sequence survives frame -> JSON -> frame --------------------

@@ -117,13 +117,6 @@ def _unpack_basic(r: Reader) -> BasicValues:
     return a, s, la, lo, al, sp, d, t.hex()
 
 
-def basic_to_json(loc: Any) -> dict[str, Any]:
-    """The eight basic keys of a location (0x0200 body or the 28-byte block): ``BASIC_NAMES`` written out
-    (a literal builds the map in one go; ``tests/protocol/test_exchange.py`` checks the keys)."""
-    return {"alarm": loc.alarm, "status": loc.status, "latitude": loc.latitude, "longitude": loc.longitude,
-            "altitude": loc.altitude, "speed": loc.speed, "direction": loc.direction, "time": loc.time}
-
-
 def basic_from_json(obj: Any, prefix: str = "") -> BasicValues:
     """The eight basic values from their JSON keys, checked (fields named ``prefix + key``)."""
     if not isinstance(obj, dict):
@@ -152,6 +145,9 @@ def basic_from_json(obj: Any, prefix: str = "") -> BasicValues:
 class LocationBasic(_BasicBlock):
     """The 28-byte basic block alone (0x0801, 0x0802 and 0x0805 carry it without additional items)."""
 
+    extras: ClassVar[tuple[()]] = ()  # (for location_to_json)
+    bad_tail: ClassVar[bytes] = b""
+
     @classmethod
     def decode(cls, r: Reader) -> LocationBasic:
         return cls(*_unpack_basic(r))
@@ -160,7 +156,7 @@ class LocationBasic(_BasicBlock):
         w.out += _pack_basic(self, w)
 
     def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return basic_to_json(self)
+        return location_to_json(self)
 
     @classmethod
     def from_json(cls, obj: Any, version: Version | None = None, key: str = "location") -> LocationBasic:
@@ -262,7 +258,9 @@ _IO_T = [{k: (n >> i) & 1 for i, k in enumerate(bits.IO_STATUS_KEYS)} for n in r
 
 
 def _signal_json(v: int) -> dict[str, int]:
-    if type(v) is not int or not 0 <= v <= 0xFFFFFFFF:
+    if type(v) is int and 0 <= v < 256:
+        return _SIG_LO[v].copy()
+    if type(v) is not int or v >> 32:  # (negative too)
         return bits.signal_map(v)  # raises the located error
     out = _SIG_LO[v & 0xFF].copy()
     if v >> 8:
@@ -273,7 +271,7 @@ def _signal_json(v: int) -> dict[str, int]:
 
 
 def _io_json(v: int) -> dict[str, int]:
-    if type(v) is not int or not 0 <= v <= 0xFFFF:
+    if type(v) is not int or v >> 16:
         return bits.io_status_map(v)
     out = _IO_T[v & ((1 << _NIO) - 1)].copy()
     if v >> _NIO:
@@ -282,7 +280,7 @@ def _io_json(v: int) -> dict[str, int]:
 
 
 def _analog_json(v: int) -> dict[str, int]:
-    if type(v) is not int or not 0 <= v <= 0xFFFFFFFF:
+    if type(v) is not int or v >> 32:
         return bits.analog_map(v)
     return {"ad0": v & 0xFFFF, "ad1": v >> 16}
 
@@ -320,14 +318,17 @@ STANDARD_EXTRAS: dict[int, ExtraCodec] = {row.id: row for row in ITEMS}
 _CARRIAGE_SM = _temp_row(_sign_magnitude16, _enc_sign_magnitude16)
 #: the custom range: bytes values of these ids go under ``extra.custome`` in JSON
 _CUSTOM_LO, _CUSTOM_HI = 0xE1, 0xFF
+#: the types of the values kept as bytes (not rendered by their row)
+_RAW = frozenset((bytes, RawExtra))
 
 
 class ItemTable(dict[int, ExtraCodec]):
     """The rows of one profile and version, by id, and what derives from them once: ``by_key`` (JSON key ->
-    row), ``plans`` (how the item loop reads each id and length; ``None`` for a vendor item layout) and
-    ``render`` (each id's JSON key, renderer, and ``"key":`` text for the storage row's JSON)."""
+    row), ``plans`` (how the item loop reads each id and length; ``None`` for a vendor item layout), ``render``
+    (each id's JSON key and renderer, ``None`` for a value as is) and ``text`` (the ids whose JSON is the integer
+    as is: key and ``"key":`` text for the storage row's JSON)."""
 
-    __slots__ = ("by_key", "plans", "render")
+    __slots__ = ("by_key", "plans", "render", "text")
 
     def __init__(self, rows: dict[int, ExtraCodec], profile_rows: dict[int, ExtraCodec], standard: bool = True) -> None:
         super().__init__(rows)
@@ -337,14 +338,10 @@ class ItemTable(dict[int, ExtraCodec]):
             by_key.setdefault(row.key, row)
         self.by_key = by_key
         self.plans = _plans(self) if standard else None  # (vendor item layouts: _read_extras_vendor)
-        self.render = {eid: (row.key, row.to_json, _text_key(row)) for eid, row in self.items()}
-
-
-def _text_key(row: ExtraCodec) -> str | None:
-    """``"key":`` in JSON text, for a row whose JSON value is the decoded integer as is and whose key is
-    plain text (what the storage encoder writes for it: no escapes, ``ensure_ascii`` off)."""
-    text = json.dumps(row.key, ensure_ascii=False)
-    return text + ":" if row.to_json is None and text[1:-1] == row.key else None
+        self.render = {eid: (row.key, row.to_json) for eid, row in self.items()}
+        # "key": as the storage encoder writes it (no escapes, ensure_ascii off), for plain keys only
+        self.text = {eid: (row.key, f'"{row.key}":') for eid, row in self.items()
+                     if row.to_json is None and json.dumps(row.key, ensure_ascii=False)[1:-1] == row.key}
 
 
 #: ``plans[id][length]``: reads the item at ``p`` as ``(id, value)`` (``plan(data, p)``); for a length its row
@@ -669,33 +666,34 @@ def _render_item(eid: int, v: Any, tbl: dict[int, ExtraCodec]) -> tuple[str | No
 
 def location_to_json(report: Any, version: Version | None = None,
                      profile: Profile | None = None) -> dict[str, Any]:
-    """The seed-004/EMQX JSON of a location report (``LocationReport``).
+    """The seed-004/EMQX JSON of a location report (``LocationReport``, or ``LocationBasic``: no items).
 
-    Basic fields, then ``extra`` (only when items exist). Items: standard keys, bit maps for
+    The basic fields (``BASIC_NAMES`` written out: a literal builds the map in one go; test_exchange.py checks
+    the keys), then ``extra`` (only when items exist). Items: standard keys, bit maps for
     ``signal``/``io_status``/``analog``, ``custome`` for ids 0xE1-0xFF, ``"<decimal id>": base64``
     for anything else (unknown ids, known ids with a bad length, 0x05/0x06 in 2013). Beyond EMQX, to
     re-encode byte for byte: ``extra_dups`` (later occurrences of an id, ``[{"id", "data": base64}]``),
     ``extra_order`` (the ids in wire order, when the map cannot tell it), ``bad_tail`` (base64).
     """
-    out = basic_to_json(report)
+    out = {"alarm": report.alarm, "status": report.status, "latitude": report.latitude,
+           "longitude": report.longitude, "altitude": report.altitude, "speed": report.speed,
+           "direction": report.direction, "time": report.time}
     extras = report.extras
     if extras:
         prof = profile or DEFAULT_PROFILE
         tbl = prof.extra_tables.get(version or V2013) or extras_table(prof, version or V2013)
-        # the common case first: every item has a row, a decoded value and a key of its own
+        # the common case first: every item has a row, a decoded value (not bytes) and a key of its own
         render = tbl.render
         extra: dict[str, Any] = {}
-        plain = True
         try:
             for eid, v in extras:
-                key, to_json, _ = render[eid]
-                if type(v) is bytes or type(v) is RawExtra or key in extra:
-                    plain = False
+                if type(v) in _RAW:
                     break
+                key, to_json = render[eid]
                 extra[key] = v if to_json is None else to_json(v)
-        except KeyError:  # an id without a row
-            plain = False
-        if plain:
+        except Exception:  # an id without a row, a value its renderer refuses: the general rendering decides
+            extra = {}
+        if len(extra) == len(extras):  # (fewer keys when the loop stopped or a key came twice)
             out["extra"] = extra
         else:
             _render_items(out, extras, tbl)
@@ -714,13 +712,13 @@ def location_extra(report: Any, version: Version | None = None,
         return {}, None
     if not report.bad_tail:
         prof = profile or DEFAULT_PROFILE
-        render = (prof.extra_tables.get(version or V2013) or extras_table(prof, version or V2013)).render
+        text = (prof.extra_tables.get(version or V2013) or extras_table(prof, version or V2013)).text
         extra: dict[str, Any] = {}
         parts: list[str] = []
         try:
             for eid, v in extras:
-                key, _, text_key = render[eid]
-                if text_key is None or type(v) is not int or key in extra:
+                key, text_key = text[eid]
+                if type(v) is not int or key in extra:
                     break
                 extra[key] = v
                 parts.append(text_key + str(v))

@@ -131,7 +131,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from jt808.errors import JT808Error
 
@@ -323,21 +323,6 @@ class LogConfig:
     level: str = "INFO"
 
 
-_SECTIONS: dict[str, type] = {
-    "server": ServerConfig,
-    "auth": AuthConfig,
-    "limits": LimitsConfig,
-    "session": SessionConfig,
-    "downlink": DownlinkConfig,
-    "storage": StorageConfig,
-    "attachments": AttachmentConfig,
-    "http": HttpConfig,
-    "mqtt": MqttConfig,
-    "video": VideoConfig,
-    "log": LogConfig,
-}
-
-
 @dataclass
 class Config:
     data_dir: Path = Path("./jt808-data")
@@ -482,6 +467,10 @@ class Config:
             out[section] = d
         return out
 
+
+#: section name -> its settings class, in file order: the fields of :class:`Config` that hold one
+_SECTIONS: dict[str, type] = {f.name: cast(type, f.default_factory) for f in dataclasses.fields(Config)
+                              if dataclasses.is_dataclass(f.default_factory)}
 
 #: fields of a stored terminal that ``auth.reregister_match`` may name (what a 0x0100 carries)
 REREGISTER_FIELDS = ("dev_id", "license_number", "model", "manufacturer", "province", "city", "color")

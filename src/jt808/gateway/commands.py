@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from jt808.errors import BodyError, DecodeError, HeaderError, JT808Error, ReplyTimeout
 from jt808.gateway.downlink import Downlink
 from jt808.gateway.errors import CommandFailed, TerminalOffline
-from jt808.gateway.listeners import CommandObserver, CommandRoute
+from jt808.gateway.listeners import CommandObserver, CommandRoute, tell
 from jt808.protocol.header import V2011, V2013, Version
 from jt808.protocol.packet import Packet
 from jt808.protocol.spec import Body
@@ -169,11 +169,7 @@ class Commands:
             gw.counters[f"commands_{status}"] += 1
             if cmd_id is not None:
                 gw.spawn(self._update_command(cmd_id, status, reply))
-            for observer in self.observers:
-                try:
-                    observer.on_command_result(phone, msg_id, status, reply)
-                except Exception:
-                    log.exception("command observer %r failed", observer)
+            tell(self.observers, "on_command_result", phone, msg_id, status, reply)
         if result != 0:
             raise CommandFailed(reply, result)
         return reply

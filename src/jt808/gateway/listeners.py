@@ -24,6 +24,8 @@ nothing replaces an attribute of the gateway at run time.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -31,7 +33,22 @@ if TYPE_CHECKING:
     from jt808.storage.base import MediaRow
 
 __all__ = ["CommandObserver", "CommandRoute", "EventListener", "FrameObserver", "GatewayListener", "HealthCheck",
-           "LocationObserver", "MediaObserver"]
+           "LocationObserver", "MediaObserver", "tell"]
+
+log = logging.getLogger("jt808.gateway")
+
+
+def tell(observers: Iterable[Any], method: str, *args: Any) -> None:
+    """Call ``method(*args)`` of each observer that has it; one that raises is logged and the others still
+    hear of it (an observer's bug never reaches the gateway)."""
+    for observer in observers:
+        call = getattr(observer, method, None)
+        if call is None:
+            continue
+        try:
+            call(*args)
+        except Exception:
+            log.exception("%r failed in %s", observer, method)
 
 
 @runtime_checkable

@@ -40,7 +40,7 @@ from jt808.gateway.downlink import REPLY_MATCH
 from jt808.gateway.hooks import AnonymousPolicy, AuthPolicy, BuiltinRegistry, HttpHooks, Registration
 from jt808.gateway.lastseen import LastSeen
 from jt808.gateway.limits import Guard, peer_host
-from jt808.gateway.listeners import FrameObserver, GatewayListener, HealthCheck, LocationObserver, MediaObserver
+from jt808.gateway.listeners import FrameObserver, GatewayListener, HealthCheck, LocationObserver, MediaObserver, tell
 from jt808.gateway.media import MediaStore
 from jt808.gateway.metrics import Metrics, gateway_samples
 from jt808.gateway.sessions import SessionRegistry
@@ -440,11 +440,7 @@ class Gateway:
         if conn.downlink is not None:
             conn.downlink.close(reason)
         if self.sessions.unbind(conn):
-            for listener in self._listeners:
-                try:
-                    listener.on_disconnected(phone, reason)
-                except Exception:
-                    log.exception("listener %r failed in on_disconnected", listener)
+            tell(self._listeners, "on_disconnected", phone, reason)
         self.guard.peer_log.log(logging.DEBUG, peer_host(conn.peer), self.loop.time(),
                                 "disconnect %s %s phone=%s reason=%s rx=%d tx=%d", conn.kind, conn.peer, phone,
                                 reason, conn.session.rx_frames, conn.session.tx_frames)
@@ -461,11 +457,7 @@ class Gateway:
             return
         info = conn.info()
         info["anonymous"] = anonymous
-        for listener in self._listeners:
-            try:
-                listener.on_connected(conn.phone, info)
-            except Exception:
-                log.exception("listener %r failed in on_connected", listener)
+        tell(self._listeners, "on_connected", conn.phone, info)
 
     # ------------------------------------------------------------------------------------------
     # events (the hot path: one call per read)
@@ -564,11 +556,7 @@ class Gateway:
                     log.warning(*args)
                 else:  # nobody proven yet: many connections from one peer must not flood the log either
                     self.guard.peer_log.log(logging.WARNING, peer_host(conn.peer), self.loop.time(), *args)
-            for observer in self._frame_observers:
-                try:
-                    observer.on_frame_rejected(conn.phone or "", rej.raw, str(rej.error))
-                except Exception:
-                    log.exception("frame observer %r failed", observer)
+            tell(self._frame_observers, "on_frame_rejected", conn.phone or "", rej.raw, str(rej.error))
         elif t is MessageRefused:
             self.counters["refused_unauthenticated"] += 1
             if conn.session.rx_frames <= 3 or log.isEnabledFor(logging.DEBUG):
@@ -764,11 +752,7 @@ class Gateway:
         except Exception as e:
             result, error = 1, e
             log.error("media phone=%s: could not save: %s", packet.header.phone, e)
-        for observer in self._media_observers:
-            try:
-                observer.on_media_saved(packet, row, error)
-            except Exception:
-                log.exception("media observer %r failed", observer)
+        tell(self._media_observers, "on_media_saved", packet, row, error)
         if deferred and not conn.closed:
             conn.session.ack(packet, result)
             conn.flush()
@@ -859,14 +843,7 @@ class Gateway:
     def emit(self, phone: str, kind: str, data: dict[str, Any]) -> None:
         """Announce a derived event (``alarm``, ``attachment`` …) to the listeners that take events
         (:class:`~jt808.gateway.listeners.EventListener`)."""
-        for listener in self._listeners:
-            on_event = getattr(listener, "on_event", None)
-            if on_event is None:
-                continue
-            try:
-                on_event(phone, kind, data)
-            except Exception:
-                log.exception("listener %r failed in on_event", listener)
+        tell(self._listeners, "on_event", phone, kind, data)
 
     def add_media_observer(self, observer: MediaObserver) -> None:
         """``observer`` hears of each 0x0801 upload once its file is saved (or could not be)."""

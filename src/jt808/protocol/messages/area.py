@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from jt808.errors import BodyError, DecodeError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
-from jt808.protocol.header import V2013, V2019, Version
+from jt808.protocol.header import V2019, Version
 from jt808.protocol.jsonutil import text_len
 from jt808.protocol.spec import (
     BCD,
@@ -42,7 +42,6 @@ from jt808.protocol.spec import (
     Kind,
     Record,
     _List,
-    _Values,
     message,
     record,
     wire,
@@ -152,7 +151,7 @@ def _relocate(e: DecodeError, path: str) -> None:
 
 
 class _Items(_List):
-    """A counted list whose decode errors name the item: ``areas[2].start_time``."""
+    """A counted list whose decode and JSON errors name the item: ``areas[2].start_time``."""
 
     def read(self, r: Reader, field: str) -> list[Any]:
         assert self.count is not None
@@ -167,74 +166,44 @@ class _Items(_List):
                 raise
         return out
 
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> list[Any]:
+        if self.item_is_kind or not isinstance(v, list):
+            return super().from_json(v, field, version)
+        out: list[Any] = []
+        for i, x in enumerate(v):
+            try:
+                out.append(self.item.from_json(x, version))
+            except BodyError as e:
+                _relocate(e, f"{field}[{i}]")
+                raise
+        return out
+
 
 def _items(item: Any, count: Kind, count_key: str) -> Kind:
     return _Items(item, count, count_key)  # type: ignore[arg-type]  # item: a Kind or a record class
 
 
-class _VersionedJson:
-    """JSON of structures whose list items change with the version (2019 fields inside items).
-
-    Same mapping as :meth:`Record.to_json` / :meth:`Record.from_json`, but the version reaches the
-    items of record lists, and a 2019 ``name`` gets its seed-004 ``name_len`` companion.
-    """
+class _VersionedJson(Record):
+    """The JSON of :class:`Record` (the version reaches the items of record lists), with the seed-004
+    ``name_len`` companion of a 2019 ``name`` (written before it; on input an integer, else ignored)."""
 
     __slots__ = ()
-    __wire__: ClassVar[tuple[Any, ...]]
 
     def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        view = _Values(self)
-        for s in type(self).__wire__:
-            if version is not None and not s.active(version):
-                continue
-            if s.when is not None and not s.when(view):
-                continue
-            k = s.kind_for(version or V2013)
-            v = getattr(self, s.name)
-            if isinstance(k, _List):
-                if k.count_key:
-                    out[k.count_key] = len(v)
-                out[s.key] = k.to_json(v) if isinstance(k.item, Kind) else [x.to_json(version) for x in v]
-                continue
-            if s.name == "name":
-                out["name_len"] = text_len(v)
-            out[s.key] = k.to_json(v)
+        out = super().to_json(version)
+        if "name" in out:
+            name = out.pop("name")
+            out["name_len"] = text_len(name)
+            out["name"] = name
         return out
 
     @classmethod
     def from_json(cls, obj: Any, version: Version | None = None) -> Any:
-        if not isinstance(obj, dict):
-            raise BodyError(f"{cls.__name__} expects a JSON object, got {type(obj).__name__}")
-        vals: dict[str, Any] = {}
-        for s in cls.__wire__:
-            if version is not None and not s.active(version):
-                continue
-            if s.when is not None and not s.when(vals):
-                continue
-            if s.key not in obj:
-                raise BodyError("is missing", field=s.key)
-            k = s.kind_for(version or V2013)
-            raw = obj[s.key]
-            if isinstance(k, _List) and not isinstance(k.item, Kind):
-                if not isinstance(raw, list):
-                    raise BodyError(f"expects a list, got {type(raw).__name__}", field=s.key)
-                v = []
-                for i, x in enumerate(raw):
-                    try:
-                        v.append(k.item.from_json(x, version))
-                    except BodyError as e:
-                        _relocate(e, f"{s.key}[{i}]")
-                        raise
-            else:
-                v = k.from_json(raw, s.key)
-            if isinstance(k, _List) and k.count_key and k.count_key in obj and obj[k.count_key] != len(v):
-                raise BodyError(f"says {obj[k.count_key]!r} but '{s.key}' has {len(v)} items", field=k.count_key)
-            if s.name == "name" and "name_len" in obj and (
-                    isinstance(obj["name_len"], bool) or not isinstance(obj["name_len"], int)):
-                raise BodyError("expects an integer", field="name_len")
-            vals[s.name] = v
-        return cls(**vals)
+        body = super().from_json(obj, version)
+        if (version is None or version is V2019) and "name_len" in obj and hasattr(body, "name") and (
+                isinstance(obj["name_len"], bool) or not isinstance(obj["name_len"], int)):
+            raise BodyError("expects an integer", field="name_len")
+        return body
 
 
 # ---------------------------------------------------------------------------------------------

@@ -163,39 +163,31 @@ class Cluster:
         if self.client is not None:
             await self.client.aclose()
 
-    async def remote_online(self) -> set[str]:
-        """Phones held by the siblings that answer (one that does not answer holds none, as far as we know)."""
+    async def _ask_all(self, method: str, path: str, key: str, failed: str) -> list[Any]:
+        """``key`` of the JSON answer of every sibling to ``method path`` (None from one that fails: logged
+        as ``failed``)."""
         import asyncio
 
-        async def ask(port: int) -> list[str]:
+        async def ask(port: int) -> Any:
             try:
-                r = await self.client.get(f"http://127.0.0.1:{port}/internal/v1/online", timeout=2.0)
+                r = await self.client.request(method, f"http://127.0.0.1:{port}{path}", timeout=2.0)
                 r.raise_for_status()
-                return list(r.json().get("phones", []))
+                return r.json().get(key)
             except Exception as e:
-                log.warning("worker on port %d did not list its terminals: %s", port, e)
-                return []
+                log.warning("worker on port %d %s: %s", port, failed, e)
+                return None
 
-        out: set[str] = set()
-        for phones in await asyncio.gather(*(ask(p) for p in self.ports)):
-            out.update(phones)
-        return out
+        return await asyncio.gather(*(ask(p) for p in self.ports))
+
+    async def remote_online(self) -> set[str]:
+        """Phones held by the siblings that answer (one that does not answer holds none, as far as we know)."""
+        answers = await self._ask_all("GET", "/internal/v1/online", "phones", "did not list its terminals")
+        return {phone for phones in answers for phone in phones or ()}
 
     async def remote_disconnect(self, phone: str) -> bool:
         """Ask every sibling to close ``phone``'s connection; whether one did."""
-        import asyncio
-
-        async def ask(port: int) -> bool:
-            try:
-                r = await self.client.post(f"http://127.0.0.1:{port}/internal/v1/terminals/{phone}/disconnect",
-                                           timeout=2.0)
-                r.raise_for_status()
-                return bool(r.json().get("disconnected"))
-            except Exception as e:
-                log.warning("worker on port %d did not take the reset of %s: %s", port, phone, e)
-                return False
-
-        return any(await asyncio.gather(*(ask(p) for p in self.ports)))
+        return any(await self._ask_all("POST", f"/internal/v1/terminals/{phone}/disconnect", "disconnected",
+                                       f"did not take the reset of {phone}"))
 
     async def remote_send(self, phone: str, obj: dict[str, Any], timeout: float | None) -> Any:
         """Try each sibling in turn: the reply JSON of the one holding ``phone``; raises like ``Gateway.send``."""

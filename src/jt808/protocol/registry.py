@@ -176,9 +176,6 @@ class Profile:
         for child in self._children:
             child._refresh_extras()
 
-    def extra_codec(self, extra_id: int) -> ExtraCodec | None:
-        return self._extras.get(extra_id)
-
     @property
     def extras(self) -> dict[int, ExtraCodec]:
         return self._extras

@@ -290,10 +290,6 @@ class TerminalSession:
         self._out.extend(frames[i] for i in wanted)
         return wanted
 
-    def queue_raw(self, frame: bytes) -> None:
-        """Queue an already encoded frame (a re-transmission)."""
-        self._out.append(frame)
-
     def data_to_send(self) -> bytes:
         """Everything queued, as one byte string (stream transports)."""
         if not self._out:

@@ -387,10 +387,6 @@ class Param:
     value: int | str | bytes
 
     @property
-    def definition(self) -> ParamDef | None:
-        return param_def(self.id)
-
-    @property
     def name(self) -> str:
         d = param_def(self.id)
         return d.name if d is not None else f"reserved_{self.id:04x}"

@@ -12,7 +12,6 @@ standard table is used and an extension item is keyed by its decimal id).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -21,6 +20,7 @@ from jt808.errors import BodyError, DecodeError, EncodeError
 from jt808.protocol.bits import CONFIRMABLE_MASK, alarm_names
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2011, V2013, V2019, Version
+from jt808.protocol.jsonutil import b64, unb64
 from jt808.protocol.messages.location import LocationReport
 from jt808.protocol.registry import Profile
 from jt808.protocol.spec import BYTE, DWORD, WORD, Body, Kind, message, wire
@@ -265,7 +265,7 @@ class BatchLocations(Body):
             "location": [loc.to_json(version, profile) for loc in self.locations],
         }
         if self.bad_tail:
-            out["bad_tail"] = base64.b64encode(self.bad_tail).decode("ascii")
+            out["bad_tail"] = b64(self.bad_tail)
         return out
 
     @classmethod
@@ -284,12 +284,7 @@ class BatchLocations(Body):
         if "length" in obj:
             n = WORD.from_json(obj["length"], "length")
             count = n if n != len(locations) else None
-        bad = b""
-        if "bad_tail" in obj:
-            try:
-                bad = base64.b64decode(obj["bad_tail"], validate=True)
-            except (ValueError, TypeError):
-                raise BodyError("is not valid base64", field="bad_tail") from None
+        bad = unb64(obj["bad_tail"], "bad_tail") if "bad_tail" in obj else b""
         return cls(typ, locations, count, bad)
 
 
@@ -425,7 +420,7 @@ class Control:
 
     def to_json(self) -> dict[str, Any]:
         p = self.param
-        return {"id": self.id, "param": base64.b64encode(p).decode("ascii") if isinstance(p, bytes) else p}
+        return {"id": self.id, "param": b64(p) if isinstance(p, bytes) else p}
 
     @classmethod
     def from_json(cls, obj: Any, i: int = 0) -> Control:
@@ -437,10 +432,7 @@ class Control:
         cid = WORD.from_json(obj["id"], f"{where}.id")
         p = obj.get("param", b"")
         if isinstance(p, str):
-            try:
-                return cls(cid, base64.b64decode(p, validate=True))
-            except ValueError:
-                raise BodyError("is not valid base64", field=f"{where}.param") from None
+            return cls(cid, unb64(p, f"{where}.param"))
         if cid not in CONTROL_PARAMS:
             raise BodyError(f"control id 0x{cid:04X} has no known parameter: give it as base64",
                             field=f"{where}.param")

@@ -1,18 +1,21 @@
 """Checks and conversions shared by the JSON forms of bodies, items and parameters.
 
 Every failure is a :class:`~jt808.errors.BodyError` naming the field, so a caller can locate it
-(``e.locate(msg_id=…)``). Nothing here knows a message.
+(``e.locate(msg_id=…)``). Nothing here knows a message; :class:`LengthKeys` is the seed-004 length keys
+of any declared structure.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, ClassVar
 
 from jt808.errors import BodyError
+from jt808.protocol.header import Version
+from jt808.protocol.spec import Record
 
-__all__ = ["b64", "json_int", "json_obj", "text_len", "unb64"]
+__all__ = ["LengthKeys", "b64", "json_int", "json_obj", "text_len", "unb64"]
 
 
 def b64(data: bytes) -> str:
@@ -53,3 +56,36 @@ def text_len(text: str) -> int:
         return len(text.encode("gbk", "surrogateescape"))
     except UnicodeEncodeError:
         return len(text.encode("utf-8", "surrogateescape"))
+
+
+class LengthKeys(Record):
+    """Seed 004's length keys of length-prefixed values, added to the generic JSON mapping.
+
+    ``_lengths`` maps a field's JSON key (its attribute name) to the key of its length, written just before
+    it: the byte count of binary data, the GBK byte count of a text (:func:`text_len`). On input a length is
+    ignored, unless ``_check_lengths``: then a given length must match the value.
+    """
+
+    __slots__ = ()
+    _lengths: ClassVar[dict[str, str]] = {}
+    _check_lengths: ClassVar[bool] = False
+
+    def _length(self, key: str) -> int:
+        v = getattr(self, key)
+        return text_len(v) if isinstance(v, str) else len(v)
+
+    def to_json(self, version: Version | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in super().to_json(version).items():
+            if k in self._lengths:
+                out[self._lengths[k]] = self._length(k)
+            out[k] = v
+        return out
+
+    @classmethod
+    def from_json(cls, obj: Any, version: Version | None = None) -> Any:
+        body = super().from_json(obj, version)
+        for k, lk in cls._lengths.items() if cls._check_lengths else ():
+            if lk in obj and obj[lk] != body._length(k):
+                raise BodyError(f"says {obj[lk]!r} but {k!r} has {body._length(k)} bytes", field=lk)
+        return body

@@ -41,7 +41,7 @@ from typing import Any, ClassVar, NamedTuple
 from jt808.errors import BodyError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2013, V2019, Version
-from jt808.protocol.jsonutil import b64, text_len, unb64
+from jt808.protocol.jsonutil import LengthKeys, b64, unb64
 from jt808.protocol.registry import Profile
 from jt808.protocol.spec import (
     BCD,
@@ -878,7 +878,7 @@ class UpgradeResultCode(IntEnum):
 
 
 @message(0x8108, versions=(V2013, V2019))
-class UpgradePackage(Body):
+class UpgradePackage(LengthKeys, Body):
     """下发终端升级包 — upgrade package: ``type BYTE · manufacturer BYTE[5] · ver_len BYTE · version ·
     fw_len DWORD · firmware``.
 
@@ -894,21 +894,8 @@ class UpgradePackage(Body):
     firmware: bytes = wire(BYTES32)
 
     msg_id: ClassVar[int]
-
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return {"type": self.type, "manufacturer": self.manufacturer, "ver_len": text_len(self.version),
-                "version": self.version, "fw_len": len(self.firmware), "firmware": b64(self.firmware)}
-
-    @classmethod
-    def from_json(cls, obj: Any, version: Version | None = None) -> UpgradePackage:
-        # explicit super(): the slotted dataclass is a new class, so the zero-argument form fails
-        body = super(UpgradePackage, cls).from_json(obj, version)  # noqa: UP008
-        if "fw_len" in obj and obj["fw_len"] != len(body.firmware):
-            raise BodyError(f"says {obj['fw_len']!r} but 'firmware' has {len(body.firmware)} bytes", field="fw_len")
-        if "ver_len" in obj and obj["ver_len"] != text_len(body.version):
-            raise BodyError(f"says {obj['ver_len']!r} but 'version' has {text_len(body.version)} bytes",
-                            field="ver_len")
-        return body
+    _lengths: ClassVar[dict[str, str]] = {"firmware": "fw_len", "version": "ver_len"}
+    _check_lengths: ClassVar[bool] = True
 
 
 @message(0x0108, versions=(V2013, V2019))

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from jt808.errors import BodyError, DecodeError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2011, V2013, V2019, Version
+from jt808.protocol.jsonutil import LengthKeys
 from jt808.protocol.spec import (
     BCD,
     BYTE,
@@ -128,7 +129,7 @@ class TachographParams(Body):
 
 
 @message(0x0701)
-class Waybill(Body):
+class Waybill(LengthKeys, Body):
     """电子运单上报 — e-waybill: ``length DWORD · data BYTE[length]`` (content format vendor/regional).
 
     JSON ``{"length", "data": base64}``; on input ``length``, when given, must match the data.
@@ -137,16 +138,8 @@ class Waybill(Body):
     data: bytes = wire(BYTES32)
 
     msg_id: ClassVar[int]
-
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return {"length": len(self.data), **Record.to_json(self, version)}
-
-    @classmethod
-    def from_json(cls, obj: Any, version: Version | None = None) -> Waybill:
-        body: Waybill = Record.from_json.__func__(cls, obj, version)  # type: ignore[attr-defined]  # the generic Record.from_json, for cls
-        if "length" in obj and obj["length"] != len(body.data):
-            raise BodyError(f"says {obj['length']!r} but 'data' has {len(body.data)} bytes", field="length")
-        return body
+    _lengths: ClassVar[dict[str, str]] = {"data": "length"}
+    _check_lengths: ClassVar[bool] = True
 
 
 # ---------------------------------------------------------------------------------------------

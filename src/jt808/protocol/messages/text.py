@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 from jt808.errors import EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2019, Version
-from jt808.protocol.jsonutil import text_len
+from jt808.protocol.jsonutil import LengthKeys as _Lengths
 from jt808.protocol.spec import (
     BYTE,
     LIST,
@@ -28,7 +28,6 @@ from jt808.protocol.spec import (
     STR_REST,
     WORD,
     Body,
-    Record,
     message,
     record,
     wire,
@@ -66,26 +65,6 @@ TEXT_FLAGS_2019: dict[int, str] = {
 }
 #: 0x8302 flag bits (S001; yezhihao's reuse of the 0x8300 bits is not followed).
 QUESTION_FLAGS: dict[int, str] = {0: "emergency", 3: "terminal TTS read-out", 4: "advertising screen"}
-
-
-class _Lengths(Record):
-    """Adds seed 004's byte-length keys of length-prefixed strings to the generic JSON mapping.
-
-    ``_lengths`` maps a string field's JSON key to the key of its length, written just before it.
-    """
-
-    __slots__ = ()
-    _lengths: ClassVar[dict[str, str]] = {}
-
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        plain = Record.to_json(self, version)
-        out: dict[str, Any] = {}
-        for k, v in plain.items():
-            lk = self._lengths.get(k)
-            if lk is not None:
-                out[lk] = text_len(v)
-            out[k] = v
-        return out
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ including 0x8A00's ``n`` when read from JSON (EMQX writes that string verbatim, 
 
 from __future__ import annotations
 
-import base64
 import gzip
 import zlib
 from enum import IntEnum
@@ -18,7 +17,7 @@ from typing import Any, ClassVar
 
 from jt808.errors import BodyError, EncodeError
 from jt808.protocol.buffer import Writer
-from jt808.protocol.header import Version
+from jt808.protocol.jsonutil import LengthKeys
 from jt808.protocol.spec import BYTE, BYTES, BYTES32, BYTES_REST, DWORD, Body, message, wire
 
 __all__ = [
@@ -96,13 +95,15 @@ def gunzip_body(data: bytes, max_size: int = MAX_INFLATED) -> bytes:
 
 
 @message(0x0901)
-class CompressedData(Body):
+class CompressedData(LengthKeys, Body):
     """数据压缩上报 — compressed data: ``length DWORD · data BYTE[length]``; ``data`` is a GZIP-compressed
     message body. Build with :meth:`compress`, read with :meth:`decompress`. JSON ``{"length", "data"}``."""
 
     data: bytes = wire(BYTES32)
 
     msg_id: ClassVar[int]
+    _lengths: ClassVar[dict[str, str]] = {"data": "length"}
+    _check_lengths: ClassVar[bool] = True
 
     @classmethod
     def compress(cls, body: bytes, level: int = 9) -> CompressedData:
@@ -111,16 +112,6 @@ class CompressedData(Body):
     def decompress(self, max_size: int = MAX_INFLATED) -> bytes:
         return gunzip_body(self.data, max_size)
 
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return {"length": len(self.data), "data": base64.b64encode(self.data).decode("ascii")}
-
-    @classmethod
-    def from_json(cls, obj: Any, version: Version | None = None) -> CompressedData:
-        # explicit super(): the slotted dataclass is a new class, so the zero-argument form fails
-        body = super(CompressedData, cls).from_json(obj, version)  # noqa: UP008
-        if "length" in obj and obj["length"] != len(body.data):
-            raise BodyError(f"says {obj['length']!r} but 'data' has {len(body.data)} bytes", field="length")
-        return body
 
 
 class _RsaKey:

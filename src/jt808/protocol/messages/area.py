@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from jt808.errors import BodyError, DecodeError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2019, Version
-from jt808.protocol.jsonutil import text_len
+from jt808.protocol.jsonutil import LengthKeys
 from jt808.protocol.spec import (
     BCD,
     BYTE,
@@ -183,19 +183,12 @@ def _items(item: Any, count: Kind, count_key: str) -> Kind:
     return _Items(item, count, count_key)  # type: ignore[arg-type]  # item: a Kind or a record class
 
 
-class _VersionedJson(Record):
+class _VersionedJson(LengthKeys):
     """The JSON of :class:`Record` (the version reaches the items of record lists), with the seed-004
     ``name_len`` companion of a 2019 ``name`` (written before it; on input an integer, else ignored)."""
 
     __slots__ = ()
-
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        out = super().to_json(version)
-        if "name" in out:
-            name = out.pop("name")
-            out["name_len"] = text_len(name)
-            out["name"] = name
-        return out
+    _lengths: ClassVar[dict[str, str]] = {"name": "name_len"}
 
     @classmethod
     def from_json(cls, obj: Any, version: Version | None = None) -> Any:

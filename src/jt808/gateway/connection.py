@@ -55,6 +55,19 @@ class Connection(abc.ABC):
     deciding: int  # registration/authentication decisions in flight
     issued: tuple[str, str] | None  # (phone, code) a registration on this connection was given
 
+    def _open(self, gateway: Gateway, peer: str) -> None:
+        """The state every connection starts with (a new session, nothing decided yet)."""
+        self.gateway = gateway
+        self.session = gateway.new_session()
+        self.peer = peer
+        self.connected_at = time.time()
+        self.downlink = None
+        self.closed = False
+        self.auth_failures = 0
+        self.bad_frames = 0
+        self.attempts = self.deciding = 0
+        self.issued = None
+
     @property
     def phone(self) -> str:
         return self.session.phone
@@ -96,19 +109,10 @@ class TcpConnection(asyncio.Protocol, Connection):
     kind = "tcp"
 
     def __init__(self, gateway: Gateway) -> None:
-        self.gateway = gateway
-        self.session = gateway.new_session()
+        self._open(gateway, "?")
         self._time = gateway.loop.time
         self.transport: asyncio.Transport | None = None
-        self.peer = "?"
-        self.connected_at = time.time()
-        self.downlink = None
-        self.closed = False
         self.close_reason = ""
-        self.auth_failures = 0
-        self.bad_frames = 0
-        self.attempts = self.deciding = 0
-        self.issued = None
         self.partial_since: float | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -183,20 +187,11 @@ class UdpConnection(Connection):
     kind = "udp"
 
     def __init__(self, endpoint: UdpEndpoint, addr: Any, pending: bool = False) -> None:
+        self._open(endpoint.gateway, f"{addr[0]}:{addr[1]}")
         self.endpoint = endpoint
-        self.gateway = endpoint.gateway
-        self.session = self.gateway.new_session()
         self.addr = addr
-        self.peer = f"{addr[0]}:{addr[1]}"
-        self.connected_at = time.time()
-        self.downlink = None
-        self.closed = False
         self.pending = pending
         self.held: list[bytes] = []
-        self.auth_failures = 0
-        self.bad_frames = 0
-        self.attempts = self.deciding = 0
-        self.issued = None
 
     def write(self, data: bytes) -> None:
         t = self.endpoint.transport

@@ -10,6 +10,7 @@ be used becomes a :class:`FrameRejected` event and the session goes on.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ __all__ = [
 
 
 class Event:
-    """Base of session events."""
+    """Base of session events: slotted dataclasses compared by identity, shown by this ``__repr__``."""
 
     __slots__ = ()
 
@@ -42,32 +43,29 @@ class Event:
         return f"{type(self).__name__}({fields})"
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class FrameRejected(Event):
     """Bytes that could not be used: a broken frame (escape, check code, length, header) or a body
     that failed to decode. ``raw`` is the frame as received (flags included) for the log's hex dump;
     ``replied`` tells whether the session answered it (0x8001 result 2 when the header was readable)."""
 
-    __slots__ = ("error", "raw", "replied")
-
-    def __init__(self, error: JT808Error, raw: bytes, replied: bool = False) -> None:
-        self.error = error
-        self.raw = raw
-        self.replied = replied
+    error: JT808Error
+    raw: bytes
+    replied: bool = False
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class RegisterRequested(Event):
     """0x0100 arrived. Answer with ``accept_register(event, auth_code)`` or ``reject_register(event, result)``."""
 
-    __slots__ = ("packet",)
-
-    def __init__(self, packet: Packet) -> None:
-        self.packet = packet
+    packet: Packet
 
     @property
     def phone(self) -> str:
         return self.packet.header.phone
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class AuthRequested(Event):
     """0x0102 arrived. Answer with ``accept_auth(event)`` or ``reject_auth(event)``.
 
@@ -77,91 +75,73 @@ class AuthRequested(Event):
     written as one hex digit and lost: the code then ends with the frame's last byte. Either may be the
     issued code."""
 
-    __slots__ = ("alt_code", "code", "imei", "packet", "software_version")
-
-    def __init__(self, packet: Packet, code: str, imei: str = "", software_version: str = "",
-                 alt_code: str = "") -> None:
-        self.packet = packet
-        self.code = code
-        self.imei = imei
-        self.software_version = software_version
-        self.alt_code = alt_code
+    packet: Packet
+    code: str
+    imei: str = ""
+    software_version: str = ""
+    alt_code: str = ""
 
     @property
     def phone(self) -> str:
         return self.packet.header.phone
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class Authenticated(Event):
     """The session is now authenticated (after ``accept_auth``, or implicitly in anonymous mode)."""
 
-    __slots__ = ("anonymous", "phone", "version")
-
-    def __init__(self, phone: str, version: Version, anonymous: bool = False) -> None:
-        self.phone = phone
-        self.version = version
-        self.anonymous = anonymous
+    phone: str
+    version: Version
+    anonymous: bool = False
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class LoggedOut(Event):
     """0x0003 from an authenticated terminal: acknowledged; the session is back to unauthenticated.
     The adapter clears the registration."""
 
-    __slots__ = ("packet",)
-
-    def __init__(self, packet: Packet) -> None:
-        self.packet = packet
+    packet: Packet
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class MessageReceived(Event):
     """Any other uplink of an authenticated terminal (sub-packaged messages once reassembled,
     terminal replies to downlinks included). ``deferred`` is true when the session did not answer
     it because its id is in ``deferred_acks``: the adapter must call ``session.ack(packet, result)``."""
 
-    __slots__ = ("deferred", "packet")
-
-    def __init__(self, packet: Packet, deferred: bool = False) -> None:
-        self.packet = packet
-        self.deferred = deferred
+    packet: Packet
+    deferred: bool = False
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class MessageRefused(Event):
     """A message the session will not serve in its state (e.g. a location before authentication)."""
 
-    __slots__ = ("header", "reason")
-
-    def __init__(self, header: Header, reason: str) -> None:
-        self.header = header
-        self.reason = reason
+    header: Header
+    reason: str
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class FragmentsMissing(Event):
     """A sub-packaged message stalled: the session asked for ``missing`` fragment indexes
     (0x8800 for 0x0801 media, 0x8003 otherwise)."""
 
-    __slots__ = ("missing", "msg_id", "seq")
-
-    def __init__(self, msg_id: int, seq: int, missing: Sequence[int]) -> None:
-        self.msg_id = msg_id
-        self.seq = seq
-        self.missing = missing
+    msg_id: int
+    seq: int
+    missing: Sequence[int]
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class ReassemblyAbandoned(Event):
     """A sub-packaged message was dropped after asking for its missing fragments too often."""
 
-    __slots__ = ("missing", "msg_id", "seq")
-
-    def __init__(self, msg_id: int, seq: int, missing: Sequence[int]) -> None:
-        self.msg_id = msg_id
-        self.seq = seq
-        self.missing = missing
+    msg_id: int
+    seq: int
+    missing: Sequence[int]
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class IdleTimeout(Event):
     """Nothing arrived for ``idle`` seconds: the adapter closes the connection."""
 
-    __slots__ = ("idle",)
-
-    def __init__(self, idle: float) -> None:
-        self.idle = idle
+    idle: float

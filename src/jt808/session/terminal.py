@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections import OrderedDict, deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from jt808.errors import DecodeError, FrameError, JT808Error, SessionError
@@ -67,6 +68,7 @@ ENCRYPTABLE_IDS: frozenset[int] = frozenset({
 _REPLY_IDS = tuple(mid for mid, q in reply_ids().items() if mid >= 0x8000 and q == "seq")
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class ReplyReceived(Event):
     """A platform reply matched to the request it answers.
 
@@ -75,49 +77,40 @@ class ReplyReceived(Event):
     ``final`` is false for a per-fragment 0x8001 of a split message that has more fragments to answer.
     """
 
-    __slots__ = ("final", "packet", "request_id", "request_sn")
-
-    def __init__(self, packet: Packet, request_sn: int, request_id: int | None, final: bool = True) -> None:
-        self.packet = packet
-        self.request_sn = request_sn
-        self.request_id = request_id
-        self.final = final
+    packet: Packet
+    request_sn: int
+    request_id: int | None
+    final: bool = True
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class DownlinkReceived(Event):
     """A complete server message (reassembled and decrypted). ``answered``: the session already queued
     the 0x0001 general answer for it (its id is in ``auto_answer``)."""
 
-    __slots__ = ("answered", "packet")
-
-    def __init__(self, packet: Packet, answered: bool = False) -> None:
-        self.packet = packet
-        self.answered = answered
+    packet: Packet
+    answered: bool = False
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class FragmentsRequested(Event):
     """The platform asked (0x8003) for fragments of a split message. ``resent`` lists the indexes the
     session re-queued; ``unknown`` those it no longer holds (the message is too old)."""
 
-    __slots__ = ("resent", "seq", "unknown")
-
-    def __init__(self, seq: int, resent: list[int], unknown: list[int]) -> None:
-        self.seq = seq
-        self.resent = resent
-        self.unknown = unknown
+    seq: int
+    resent: list[int]
+    unknown: list[int]
 
 
+@dataclass(slots=True, eq=False, repr=False)
 class ReassemblyFailed(Event):
     """A split downlink stayed incomplete. ``requested``: a 0x0005 naming ``missing`` was queued
     (2019 only; earlier versions have no terminal re-send request)."""
 
-    __slots__ = ("missing", "msg_id", "requested", "seq")
-
-    def __init__(self, msg_id: int, seq: int, missing: list[int], requested: bool) -> None:
-        self.msg_id = msg_id
-        self.seq = seq
-        self.missing = missing
-        self.requested = requested
+    msg_id: int
+    seq: int
+    missing: list[int]
+    requested: bool
 
 
 class _Sent:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import base64
 import struct
-from dataclasses import field
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from jt808.errors import BodyError, EncodeError, TruncatedError
@@ -299,28 +299,16 @@ _ITEM = struct.Struct(">IBBB")
 _ITEM_NO_ID = struct.Struct(">BBB")
 
 
+@dataclass(slots=True)
 class MediaItem:
     """One 0x0802 search result: ``id`` (``None`` in the 2011 layout without it), type, channel, event
     and the 28-byte basic location."""
 
-    __slots__ = ("channel", "event", "id", "location", "type")
-
-    def __init__(self, id: int | None = 0, type: int = 0, channel: int = 0, event: int = 0,
-                 location: LocationBasic | None = None) -> None:
-        self.id = id
-        self.type = type
-        self.channel = channel
-        self.event = event
-        self.location = location if location is not None else LocationBasic()
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, MediaItem):
-            return NotImplemented
-        return all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
-
-    def __repr__(self) -> str:
-        return (f"MediaItem(id={self.id}, type={self.type}, channel={self.channel}, event={self.event}, "
-                f"location={self.location!r})")
+    id: int | None = 0
+    type: int = 0
+    channel: int = 0
+    event: int = 0
+    location: LocationBasic = field(default_factory=LocationBasic)
 
     def encode(self, w: Writer) -> None:
         if self.id is not None:

@@ -161,10 +161,6 @@ class TerminalParams:
         """``(id, wire bytes)`` pairs, e.g. for a 0x0104 body."""
         return [(k, bytes.fromhex(v["hex"])) for k, v in self._params.items()]
 
-    def set_raw(self, param_id: int, raw: bytes) -> None:
-        """Store a parameter received from the platform (0x8103) by its wire bytes."""
-        self._params[param_id] = {"value": decode_param(param_id, raw, self._encoding), "hex": raw.hex().upper()}
-
 
 # ---------------------------------------------------------------------------------------------
 # Location status (PROTOCOL.md §4.3)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import socket
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from jt808.config import StartupError
+from jt808.gateway.server import port_error
 from jt808.http.app import create_app
 
 if TYPE_CHECKING:
@@ -44,8 +43,7 @@ class HttpServer:
             self.sock.bind((host, port))
         except OSError as e:
             self.sock.close()
-            reason = "address already in use" if e.errno == errno.EADDRINUSE else (e.strerror or str(e)).lower()
-            raise StartupError(f"{setting} {port} (HTTP {host}): {reason}") from None
+            raise port_error(setting, "HTTP", host, port, e) from None
         self.sock.setblocking(False)
         self.host = host
         self.port = self.sock.getsockname()[1]

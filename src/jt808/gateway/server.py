@@ -43,7 +43,7 @@ from jt808.gateway.limits import Guard, peer_host
 from jt808.gateway.listeners import FrameObserver, GatewayListener, HealthCheck, LocationObserver, MediaObserver, tell
 from jt808.gateway.media import MediaStore
 from jt808.gateway.metrics import Metrics, gateway_samples
-from jt808.gateway.sessions import SessionRegistry
+from jt808.gateway.sessions import SessionRegistry, add_counters
 from jt808.gateway.sink import StorageSink, frame_of
 from jt808.protocol.header import V2011, V2019, Version
 from jt808.protocol.packet import Packet
@@ -909,12 +909,7 @@ class Gateway:
         tcp = udp = authenticated = 0
         for conn in self.connections:
             s = conn.session
-            for kind, n in s.repairs.items():
-                frame_repairs[kind] = frame_repairs.get(kind, 0) + n
-            totals["rx_frames"] += s.rx_frames
-            totals["tx_frames"] += s.tx_frames
-            totals["rx_bytes"] += s.rx_bytes
-            totals["rejected"] += s.rejected
+            add_counters(totals, frame_repairs, s)
             if conn.kind == "tcp":
                 tcp += 1
             else:

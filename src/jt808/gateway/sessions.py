@@ -7,14 +7,25 @@ Counters of connections that are gone are kept here so that totals survive disco
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from jt808.protocol.header import canonical_phone
 
 if TYPE_CHECKING:
     from jt808.gateway.connection import Connection
+    from jt808.session.platform import PlatformSession
 
-__all__ = ["SessionRegistry"]
+__all__ = ["SessionRegistry", "add_counters"]
+
+_COUNTERS = ("rx_frames", "tx_frames", "rx_bytes", "rejected")
+
+
+def add_counters(totals: dict[str, int], repairs: dict[str, int], s: PlatformSession) -> None:
+    """Add the frame counters and the frame repairs of session ``s`` to ``totals`` / ``repairs``."""
+    for key in _COUNTERS:
+        totals[key] += getattr(s, key)
+    for kind, n in s.repairs.items():
+        repairs[kind] = repairs.get(kind, 0) + n
 
 
 def _key(phone: str) -> str:
@@ -28,7 +39,7 @@ def _key(phone: str) -> str:
 class SessionRegistry:
     def __init__(self) -> None:
         self._by_phone: dict[str, Connection] = {}
-        self.closed_totals = {"rx_frames": 0, "tx_frames": 0, "rx_bytes": 0, "rejected": 0}
+        self.closed_totals = dict.fromkeys(_COUNTERS, 0)
         self.closed_repairs: dict[str, int] = {}
 
     def __len__(self) -> int:
@@ -64,15 +75,4 @@ class SessionRegistry:
 
     def account(self, conn: Connection) -> None:
         """Fold the counters of a closed connection into the totals."""
-        s = conn.session
-        t = self.closed_totals
-        t["rx_frames"] += s.rx_frames
-        t["tx_frames"] += s.tx_frames
-        t["rx_bytes"] += s.rx_bytes
-        t["rejected"] += s.rejected
-        r = self.closed_repairs
-        for kind, n in s.repairs.items():
-            r[kind] = r.get(kind, 0) + n
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        return [c.info() for c in self._by_phone.values()]
+        add_counters(self.closed_totals, self.closed_repairs, conn.session)

@@ -86,8 +86,6 @@ __all__ = ["MqttBridge", "parse_url"]
 
 log = logging.getLogger("jt808.mqtt")
 
-DEFAULT_STATUS_TOPIC = "jt808/${clientid}/${phone}/status"
-DEFAULT_EVENT_TOPIC = "jt808/${clientid}/${phone}/event"
 _WINDOW = 1000  # QoS 1 messages in flight at once
 _BURST = 256  # messages written at once before yielding to the loop
 _BACKOFF_MIN, _BACKOFF_MAX = 0.5, 30.0
@@ -182,8 +180,8 @@ class MqttBridge:
         self.node_id = node_id or _node_id(cfg.client_id)
         self.up_template = cfg.up_topic
         self.dn_template = cfg.dn_topic
-        self.status_template = getattr(cfg, "status_topic", "") or DEFAULT_STATUS_TOPIC
-        self.event_template = getattr(cfg, "event_topic", "") or DEFAULT_EVENT_TOPIC
+        self.status_template = cfg.status_topic or MqttConfig.status_topic
+        self.event_template = cfg.event_topic or MqttConfig.event_topic
         self._status_re = _template_regex(self.status_template)
         root = self.up_template.split("$", 1)[0].split("/", 1)[0] or "jt808"
         self.nodes_prefix = f"{root}/_nodes"

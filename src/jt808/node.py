@@ -253,7 +253,7 @@ class Node:
                 await self.video.serve()
             await gw.serve()
         except BaseException:
-            await self._undo()
+            await self.stop(bridge_timeout=0)  # release what it took (nothing accepted yet)
             raise
         if gw.metrics.multiprocess:
             self._tasks.append(asyncio.get_running_loop().create_task(self._sync_metrics(), name="jt808-metrics"))
@@ -289,28 +289,9 @@ class Node:
                 log.warning("metrics sync failed: %s", e)
             await asyncio.sleep(METRICS_SYNC)
 
-    async def _undo(self) -> None:
-        """Release what a failed start took (nothing accepted yet)."""
-        for server in (self.http, self.internal):
-            if server is not None:
-                await server.stop()
-        self.http = self.internal = None
-        if self.video is not None:
-            await self.video.stop()
-        if self.cluster is not None:
-            await self.cluster.stop()
-        if self.bridge is not None:
-            try:
-                await self.bridge.stop(timeout=0)
-            except Exception as e:
-                log.debug("MQTT bridge stop: %s", e)
-        gw = self.gateway
-        if gw is not None:
-            gw.close_ports()
-            await gw.stop()
-
-    async def stop(self) -> None:
-        """Stop accepting, close terminals, flush every write; the bridge says goodbye first."""
+    async def stop(self, bridge_timeout: float = 5.0) -> None:
+        """Stop accepting, close terminals, flush every write; the bridge says goodbye first (giving its
+        buffer ``bridge_timeout`` seconds to reach the broker). Also what a failed :meth:`start` took."""
         for task in self._tasks:
             task.cancel()
         if self.cluster is not None:
@@ -318,7 +299,7 @@ class Node:
             await self.cluster.stop()
         if self.bridge is not None:
             try:
-                await self.bridge.stop()
+                await self.bridge.stop(bridge_timeout)
             except Exception as e:
                 log.error("MQTT bridge stop: %s", e)
             self.detach_bridge(self.bridge)

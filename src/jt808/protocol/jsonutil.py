@@ -15,7 +15,7 @@ from jt808.errors import BodyError
 from jt808.protocol.header import Version
 from jt808.protocol.spec import Record
 
-__all__ = ["LengthKeys", "b64", "json_int", "json_obj", "text_len", "unb64"]
+__all__ = ["LengthKeys", "b64", "json_field", "json_int", "json_obj", "text_len", "unb64"]
 
 
 def b64(data: bytes) -> str:
@@ -40,6 +40,13 @@ def json_int(v: Any, field: str, lo: int, hi: int) -> int:
     if v < lo or v > hi:
         raise BodyError(f"{v} is out of range {lo}..{hi}", field=field)
     return int(v)
+
+
+def json_field(obj: dict[str, Any], key: str, lo: int, hi: int) -> int:
+    """``obj[key]``, an integer within ``lo..hi`` (a missing key is an error too)."""
+    if key not in obj:
+        raise BodyError("is missing", field=key)
+    return json_int(obj[key], key, lo, hi)
 
 
 def json_obj(v: Any, field: str) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 from jt808.errors import BodyError, DecodeError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2019, Version
-from jt808.protocol.jsonutil import LengthKeys
+from jt808.protocol.jsonutil import LengthKeys, json_field
 from jt808.protocol.spec import (
     BCD,
     BYTE,
@@ -505,15 +505,10 @@ class AreasQueryReply(Body):
             raise BodyError(f"AreasQueryReply expects a JSON object, got {type(obj).__name__}")
         ckey = "count" if "count" in obj or "length" not in obj else "length"
         dkey = "data" if "data" in obj or "items" not in obj else "items"
-        for key in ("type", ckey, dkey):
-            if key not in obj:
-                raise BodyError("is missing", field=key)
-        type_ = BYTE.from_json(obj["type"], "type")
-        if not 0 <= type_ <= 0xFF:
-            raise BodyError("out of range 0..255", field="type")
-        count = DWORD.from_json(obj[ckey], ckey)
-        if not 0 <= count <= 0xFFFFFFFF:
-            raise BodyError("out of range 0..4294967295", field=ckey)
+        type_ = json_field(obj, "type", 0, 0xFF)
+        count = json_field(obj, ckey, 0, 0xFFFFFFFF)
+        if dkey not in obj:
+            raise BodyError("is missing", field=dkey)
         data = BYTES_REST.from_json(obj[dkey], dkey)
         items, raw = _read_query_data(Reader(data, V2019, DEFAULT_PROFILE, 0x0608), type_, count)
         return cls(type_, count, items, raw)

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from jt808.errors import BodyError, EncodeError, TruncatedError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2011, V2013, V2019, Version
+from jt808.protocol.jsonutil import json_field
 from jt808.protocol.messages.location import LocationBasic
 from jt808.protocol.spec import BCD, BYTE, BYTES_REST, DWORD, LIST, WORD, Body, message, wire
 
@@ -62,17 +63,6 @@ MEDIA_PREFIX = 36
 def location_from_json(obj: Any, key: str = "location") -> LocationBasic:
     """A :class:`LocationBasic` from its JSON map (the eight basic keys; ``extra`` is not allowed here)."""
     return LocationBasic.from_json(obj, key=key)
-
-
-def _int_json(obj: dict[str, Any], key: str, hi: int) -> int:
-    if key not in obj:
-        raise BodyError("is missing", field=key)
-    v = obj[key]
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise BodyError(f"expects an integer, got {type(v).__name__}", field=key)
-    if not 0 <= v <= hi:
-        raise BodyError(f"out of range 0..{hi}", field=key)
-    return v
 
 
 def _int_list_json(obj: dict[str, Any], key: str, hi: int, count_key: str) -> list[int]:
@@ -180,8 +170,9 @@ class MediaData(Body):
             raise BodyError(f"MediaData expects a JSON object, got {type(obj).__name__}")
         loc = location_from_json(obj["location"]) if obj.get("location") is not None else None
         mm = BYTES_REST.from_json(obj.get("multimedia", ""), "multimedia")
-        return cls(_int_json(obj, "id", 0xFFFFFFFF), _int_json(obj, "type", 0xFF), _int_json(obj, "format", 0xFF),
-                   _int_json(obj, "event", 0xFF), _int_json(obj, "channel", 0xFF), loc, mm)
+        return cls(json_field(obj, "id", 0, 0xFFFFFFFF), json_field(obj, "type", 0, 0xFF),
+                   json_field(obj, "format", 0, 0xFF), json_field(obj, "event", 0, 0xFF),
+                   json_field(obj, "channel", 0, 0xFF), loc, mm)
 
 
 @message(0x8800, quotes="", unanswered=True)
@@ -220,7 +211,7 @@ class MediaDataReply(Body):
     def from_json(cls, obj: Any, version: Version | None = None) -> MediaDataReply:
         if not isinstance(obj, dict):
             raise BodyError(f"MediaDataReply expects a JSON object, got {type(obj).__name__}")
-        mm_id = _int_json(obj, "mm_id", 0xFFFFFFFF)
+        mm_id = json_field(obj, "mm_id", 0, 0xFFFFFFFF)
         if "retx_ids" not in obj and obj.get("length", 0) == 0:
             return cls(mm_id, [])
         return cls(mm_id, _int_list_json(obj, "retx_ids", 0xFFFF, "length"))
@@ -328,8 +319,9 @@ class MediaItem:
     def from_json(cls, obj: Any) -> MediaItem:
         if not isinstance(obj, dict):
             raise BodyError(f"expects a JSON object, got {type(obj).__name__}", field="result")
-        mid = _int_json(obj, "id", 0xFFFFFFFF) if "id" in obj else None
-        return cls(mid, _int_json(obj, "type", 0xFF), _int_json(obj, "channel", 0xFF), _int_json(obj, "event", 0xFF),
+        mid = json_field(obj, "id", 0, 0xFFFFFFFF) if "id" in obj else None
+        return cls(mid, json_field(obj, "type", 0, 0xFF), json_field(obj, "channel", 0, 0xFF),
+                   json_field(obj, "event", 0, 0xFF),
                    location_from_json(obj.get("location"), "result.location"))
 
 
@@ -397,7 +389,7 @@ class SearchMediaReply(Body):
     def from_json(cls, obj: Any, version: Version | None = None) -> SearchMediaReply:
         if not isinstance(obj, dict):
             raise BodyError(f"SearchMediaReply expects a JSON object, got {type(obj).__name__}")
-        seq = _int_json(obj, "seq", 0xFFFF)
+        seq = json_field(obj, "seq", 0, 0xFFFF)
         items = obj.get("result")
         if not isinstance(items, list):
             raise BodyError(f"expects a list, got {type(items).__name__}", field="result")

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from jt808.errors import BodyError, DecodeError, EncodeError
 from jt808.protocol.buffer import Reader, Writer
 from jt808.protocol.header import V2011, V2013, V2019, Version
-from jt808.protocol.jsonutil import LengthKeys
+from jt808.protocol.jsonutil import LengthKeys, json_field
 from jt808.protocol.spec import (
     BCD,
     BYTE,
@@ -304,14 +304,8 @@ class CanItem(Record):
     def from_json(cls, obj: Any, version: Version | None = None) -> CanItem:
         if not isinstance(obj, dict):
             raise BodyError(f"CanItem expects a JSON object, got {type(obj).__name__}")
-        vals = {}
-        for key, hi in (("channel", 1), ("frame_type", 1), ("data_method", 1), ("id", _ID_MASK)):
-            if key not in obj:
-                raise BodyError("is missing", field=key)
-            v = DWORD.from_json(obj[key], key)
-            if not 0 <= v <= hi:
-                raise BodyError(f"out of range 0..{hi}", field=key)
-            vals[key] = v
+        vals = {key: json_field(obj, key, 0, hi)
+                for key, hi in (("channel", 1), ("frame_type", 1), ("data_method", 1), ("id", _ID_MASK))}
         if "data" not in obj:
             raise BodyError("is missing", field="data")
         data = _DATA8.from_json(obj["data"], "data")

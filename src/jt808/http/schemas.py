@@ -160,7 +160,7 @@ def _kind_schema(kind: Any, version: Any) -> dict[str, Any]:
         return {"type": "string"}
     if isinstance(kind, spec._List):
         item = kind.item
-        items = _record_schema(item, version) if isinstance(item, type) else _kind_schema(item, version)
+        items = _record_schema(item, version) if hasattr(item, "__wire__") else _kind_schema(item, version)
         return {"type": "array", "items": items}
     return {}
 

@@ -54,6 +54,7 @@ from jt808.protocol.spec import (
     STR_REST,
     WORD,
     Body,
+    _List,
     by_version,
     message,
     wire,
@@ -537,22 +538,24 @@ def make_params(values: Mapping[int | str, Any] | Iterable[tuple[int | str, Any]
     return [Param(param_id(k), v) for k, v in pairs]
 
 
-def _params_json(params: list[Param], version: Version | None) -> list[dict[str, Any]]:
-    return [p.to_json(version) for p in params]
+class _Params(_List):
+    """The parameter items of 0x8103 / 0x0104: ``length BYTE · [id DWORD · len BYTE · value]*length``
+    (:func:`read_params` / :func:`write_params`; JSON items :meth:`Param.to_json` / :meth:`Param.from_json`)."""
+
+    def read(self, r: Reader, field: str) -> list[Param]:
+        return read_params(r, r.u8("length"))
+
+    def write(self, w: Writer, v: list[Param], field: str) -> None:
+        _write_count(len(v), w)
+        write_params(v, w)
+
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> list[Param]:
+        if not isinstance(v, list):
+            raise BodyError(f"expects a list, got {type(v).__name__}", field=field)
+        return [Param.from_json(x, version, i) for i, x in enumerate(v)]
 
 
-def _params_from_json(obj: Any, version: Version | None) -> list[Param]:
-    if not isinstance(obj, dict):
-        raise BodyError(f"expects a JSON object, got {type(obj).__name__}")
-    if "params" not in obj:
-        raise BodyError("is missing", field="params")
-    items = obj["params"]
-    if not isinstance(items, list):
-        raise BodyError(f"expects a list, got {type(items).__name__}", field="params")
-    params = [Param.from_json(x, version, i) for i, x in enumerate(items)]
-    if "length" in obj and obj["length"] != len(params):
-        raise BodyError(f"says {obj['length']!r} but 'params' has {len(params)} items", field="length")
-    return params
+_PARAM_ITEMS = _Params(Param, BYTE, "length")
 
 
 class _ParamList:
@@ -588,7 +591,7 @@ class SetParameters(_ParamList, Body):
     JSON ``{"length": n, "params": [{"id": .., "value": ..}]}``. Answered by 0x0001.
     """
 
-    params: list[Param] = field(default_factory=list)
+    params: list[Param] = wire(_PARAM_ITEMS)
 
     msg_id: ClassVar[int]
 
@@ -596,21 +599,6 @@ class SetParameters(_ParamList, Body):
     def of(cls, values: Mapping[int | str, Any] | Iterable[tuple[int | str, Any]]) -> SetParameters:
         """``SetParameters.of({"heartbeat_interval": 60, 0x0013: "host:7611"})``."""
         return cls(make_params(values))
-
-    @classmethod
-    def decode(cls, r: Reader) -> SetParameters:
-        return cls(read_params(r, r.u8("length")))
-
-    def encode(self, w: Writer) -> None:
-        _write_count(len(self.params), w)
-        write_params(self.params, w)
-
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return {"length": len(self.params), "params": _params_json(self.params, version)}
-
-    @classmethod
-    def from_json(cls, obj: Any, version: Version | None = None) -> SetParameters:
-        return cls(_params_from_json(obj, version))
 
 
 @message(0x0104, quotes="seq")
@@ -621,30 +609,9 @@ class ParametersReply(_ParamList, Body):
     """
 
     seq: int = wire(WORD)
-    params: list[Param] = field(default_factory=list)
+    params: list[Param] = wire(_PARAM_ITEMS)
 
     msg_id: ClassVar[int]
-
-    @classmethod
-    def decode(cls, r: Reader) -> ParametersReply:
-        seq = r.u16("seq")
-        return cls(seq, read_params(r, r.u8("length")))
-
-    def encode(self, w: Writer) -> None:
-        w.u16(self.seq, "seq")
-        _write_count(len(self.params), w)
-        write_params(self.params, w)
-
-    def to_json(self, version: Version | None = None) -> dict[str, Any]:
-        return {"seq": self.seq, "length": len(self.params), "params": _params_json(self.params, version)}
-
-    @classmethod
-    def from_json(cls, obj: Any, version: Version | None = None) -> ParametersReply:
-        params = _params_from_json(obj, version)
-        seq = obj.get("seq")
-        if isinstance(seq, bool) or not isinstance(seq, int):
-            raise BodyError("is missing or not an integer", field="seq")
-        return cls(seq, params)
 
 
 @message(0x8106, answered_by=(0x0104,), versions=(V2013, V2019))

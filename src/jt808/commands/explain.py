@@ -328,10 +328,6 @@ def pretty(packet: Packet, doc: dict[str, Any], profile: Profile = DEFAULT_PROFI
 
 
 # -- explain: annotated hex dump ---------------------------------------------------------------
-def _hex(b: bytes) -> str:
-    return " ".join(f"{x:02x}" for x in b)
-
-
 class _Dump:
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -340,9 +336,9 @@ class _Dump:
         chunks = [data[i:i + 8] for i in range(0, len(data), 8)] or [b""]
         for j, c in enumerate(chunks):
             if j == 0:
-                self.lines.append(f"  {off:04x}  {_hex(c):<24}  {name:<18} {note}".rstrip())
+                self.lines.append(f"  {off:04x}  {c.hex(' '):<24}  {name:<18} {note}".rstrip())
             elif j < 4 or j == len(chunks) - 1:
-                self.lines.append(f"  {off + 8 * j:04x}  {_hex(c)}")
+                self.lines.append(f"  {off + 8 * j:04x}  {c.hex(' ')}")
             elif j == 4:
                 self.lines.append(f"  ....  ({len(data) - 32 - len(chunks[-1])} bytes not shown)")
 
@@ -462,7 +458,7 @@ def explain(frame: bytes, packet: Packet | None, profile: Profile = DEFAULT_PROF
     elif isinstance(b, RawBody) or not isinstance(b, Body) or not _walk_declared(
             b, packet.raw_body if packet.raw_body is not None else body, off, h.version, profile, d, h.msg_id):
         for i in range(0, len(body), 16):
-            d.lines.append(f"  {off + i:04x}  {_hex(body[i:i + 16])}")
+            d.lines.append(f"  {off + i:04x}  {body[i:i + 16].hex(' ')}")
     if check is None:
         d.lines.append(f"check code: missing (the content XORs to {check_code(body_content):02x}: written as one "
                        "hex digit and lost)")

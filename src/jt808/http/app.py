@@ -313,8 +313,7 @@ def create_app(gw: Gateway, token: str = "", *, worker: int | None = None) -> Fa
         connected (this process, a sibling worker, another MQTT node), retried per the downlink policy."""
         obj = _loads(await request.body())
         try:
-            gw.commands.validate(obj)
-            reply = await gw.commands.route(phone, obj, wait=wait, timeout=timeout)
+            reply = await gw.commands.route(phone, obj, wait=wait, timeout=timeout)  # validated first
         except COMMAND_ERRORS as e:
             return command_error(e)
         return {"reply": reply}

@@ -44,28 +44,19 @@ def _bit(v: int, n: int) -> int:
     return v >> n & 1
 
 
-def _area_attrs(flag: int) -> dict[str, int]:
-    return {
-        "time_limit_enable": _bit(flag, 0), "speed_limit_enable": _bit(flag, 1),
-        "alert_driver_when_entering_area": _bit(flag, 2), "alert_platform_when_entering_area": _bit(flag, 3),
-        "alert_driver_when_leaving_area": _bit(flag, 4), "alert_platform_when_leaving_area": _bit(flag, 5),
-        "latitude_direction": _bit(flag, 6), "longitude_direction": _bit(flag, 7),
-        "open_the_door_enable": _bit(flag, 8), "communication_module_enable_when_entering_area": _bit(flag, 14),
-        "gnss_enable_when_entering_area": _bit(flag, 15),
-    }
+#: seed-001 names of the area attribute bits (0x8600-0x8604); a route (0x8606) has bits 0 and 2-5 of them
+_AREA_BITS = {"time_limit_enable": 0, "speed_limit_enable": 1, "alert_driver_when_entering_area": 2,
+              "alert_platform_when_entering_area": 3, "alert_driver_when_leaving_area": 4,
+              "alert_platform_when_leaving_area": 5, "latitude_direction": 6, "longitude_direction": 7,
+              "open_the_door_enable": 8, "communication_module_enable_when_entering_area": 14,
+              "gnss_enable_when_entering_area": 15}
+_ROUTE_BITS = {k: n for k, n in _AREA_BITS.items() if n in (0, 2, 3, 4, 5)}
+_SEGMENT_BITS = {"driving_time_limit_enable": 0, "speed_limit_enable": 1, "latitude_direction": 2,
+                 "longitude_direction": 3}
 
 
-def _route_attrs(flag: int) -> dict[str, int]:
-    return {
-        "time_limit_enable": _bit(flag, 0),
-        "alert_driver_when_entering_area": _bit(flag, 2), "alert_platform_when_entering_area": _bit(flag, 3),
-        "alert_driver_when_leaving_area": _bit(flag, 4), "alert_platform_when_leaving_area": _bit(flag, 5),
-    }
-
-
-def _segment_attrs(flag: int) -> dict[str, int]:
-    return {"driving_time_limit_enable": _bit(flag, 0), "speed_limit_enable": _bit(flag, 1),
-            "latitude_direction": _bit(flag, 2), "longitude_direction": _bit(flag, 3)}
+def _attrs(flag: int, bits: dict[str, int]) -> dict[str, int]:
+    return {name: _bit(flag, n) for name, n in bits.items()}
 
 
 def _limits(a: Any, flag: int) -> dict[str, Any]:
@@ -186,18 +177,18 @@ def seed_data(packet: Packet) -> dict[str, Any]:
         return {"data": [{"id": 0x0001, "param": 0 if b.flag & 1 else 1}], "flag": b.flag}
     if mid == 0x8600:
         return {"set_attr": b.type, "source_body": raw.hex().upper(), "area_data": [
-            {"area_id": a.id, "attributes": _area_attrs(a.flag), "center_latitude": _deg(a.center_latitude),
+            {"area_id": a.id, "attributes": _attrs(a.flag, _AREA_BITS), "center_latitude": _deg(a.center_latitude),
              "center_longitude": _deg(a.center_longitude), "radius": a.radius, **_limits(a, a.flag),
              "area_name": getattr(a, "name", "")} for a in b.areas]}
     if mid == 0x8602:
         return {"set_attr": b.type, "source_body": raw.hex().upper(), "area_data": [
-            {"area_id": a.id, "attributes": _area_attrs(a.flag), "upper_left_latitude": _deg(a.lt_lat),
+            {"area_id": a.id, "attributes": _attrs(a.flag, _AREA_BITS), "upper_left_latitude": _deg(a.lt_lat),
              "upper_left_longitude": _deg(a.lt_lng), "lower_right_latitude": _deg(a.rb_lat),
              "lower_right_longitude": _deg(a.rb_lng), **_limits(a, a.flag), "area_name": getattr(a, "name", "")}
             for a in b.areas]}
     if mid == 0x8604:
         return {"source_body": raw.hex().upper(), "area_data": {
-            "area_id": b.id, "attributes": _area_attrs(b.flag), **_limits(b, b.flag),
+            "area_id": b.id, "attributes": _attrs(b.flag, _AREA_BITS), **_limits(b, b.flag),
             "point_location": [{"latitude": _deg(p.lat), "longitude": _deg(p.lng)} for p in b.points],
             "area_name": getattr(b, "name", "")}}
     if mid == 0x8606:
@@ -207,14 +198,14 @@ def seed_data(packet: Packet) -> dict[str, Any]:
             points.append({
                 "turning_point_id": p.point_id, "road_section_id": p.path_id,
                 "turning_point_latitude": _deg(p.point_lat), "turning_point_longitude": _deg(p.point_lng),
-                "road_section_width": p.width, "attributes": _segment_attrs(seg),
+                "road_section_width": p.width, "attributes": _attrs(seg, _SEGMENT_BITS),
                 "driving_too_long_time_limit": p.too_long_threshold if seg & 1 else -1,
                 "insufficient_travel_time_limit": p.too_short_threshold if seg & 1 else -1,
                 "speed_limit": p.max_speed if seg & 2 else 0,
                 "over_speed_time": p.overspeed_duration if seg & 2 else 0,
                 "night_speed_limit": getattr(p, "night_max_speed", 0) if seg & 2 else 0})
         return {"source_body": raw.hex().upper(), "area_data": {
-            "route_id": b.id, "attributes": _route_attrs(b.flag),
+            "route_id": b.id, "attributes": _attrs(b.flag, _ROUTE_BITS),
             "start_time": b.start_time if b.flag & 1 else "", "end_time": b.end_time if b.flag & 1 else "",
             "turning_points": points, "route_name": getattr(b, "name", "")}}
     if mid in (0x8601, 0x8603, 0x8605):

@@ -13,6 +13,7 @@ from typing import Any
 
 from jt808.client.jt_message import decode_param
 from jt808.protocol.header import V2019, properties
+from jt808.protocol.messages.params import CONNECT_FIELDS, UPGRADE_FIELDS
 from jt808.protocol.packet import Packet, RawBody
 
 __all__ = ["seed_header", "seed_message"]
@@ -90,12 +91,11 @@ def _params(raw: bytes) -> list[tuple[int, Any]]:
     return out
 
 
-_CONTROL_KEYS = {
-    1: ("url", "dial_point_name", "dial_user_name", "dial_password", "addr", "tcp_port", "udp_port",
-        "manufacturer_id", "hardware_version", "firmware_version", "conn_timeout"),
-    2: ("conn_ctrl", "auth_code", "dial_point_name", "dial_user_name", "dial_password", "addr", "tcp_port",
-        "udp_port", "conn_timeout"),
-}
+#: seed-001 names of the 0x8105 command 1 / 2 fields (the protocol's UPGRADE_FIELDS / CONNECT_FIELDS, renamed)
+_SEED_NAMES = {"apn": "dial_point_name", "user": "dial_user_name", "password": "dial_password", "address": "addr",
+               "connect_time_limit": "conn_timeout"}
+_CONTROL_KEYS = {1: tuple(_SEED_NAMES.get(n, n) for n in UPGRADE_FIELDS),
+                 2: tuple(_SEED_NAMES.get(n, n) for n in CONNECT_FIELDS)}
 
 
 def _control(command: int, param: str) -> dict[str, Any]:

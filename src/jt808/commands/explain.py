@@ -312,17 +312,9 @@ def pretty(packet: Packet, doc: dict[str, Any], profile: Profile = DEFAULT_PROFI
     for i, k in enumerate(rest):
         comma = "," if i < len(rest) - 1 else ""
         v = doc[k]
-        if k == "body":
-            if isinstance(v, dict) and v:
-                p.emit(1, '"body": {', None)
-                p.obj(v, 2, cls)
-                p.emit(1, "}" + comma, None)
-            else:
-                p.emit(1, f'"body": {json.dumps(v, ensure_ascii=False)}{comma}', "empty body" if v == {} else None)
-        else:
-            comment = {"tail": "bytes after the last body field (base64)",
-                       "problems": "what decoding tolerated"}.get(k)
-            p.value(v, 1, json.dumps(k) + ": ", comma, comment, None, False)
+        comment = {"body": "empty body" if v == {} else None, "tail": "bytes after the last body field (base64)",
+                   "problems": "what decoding tolerated"}.get(k)
+        p.value(v, 1, json.dumps(k) + ": ", comma, comment, cls if k == "body" else None, False)
     p.lines.append("}")
     return "\n".join(p.lines)
 

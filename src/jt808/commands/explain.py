@@ -299,13 +299,10 @@ def pretty(packet: Packet, doc: dict[str, Any], profile: Profile = DEFAULT_PROFI
     p.lines.append(f"// {message_title(h.msg_id, h.version, profile)} · v{int(h.version)}")
     p.lines.append("{")
     p.emit(1, '"header": {', None)
-    hk = list(doc.get("header", {}))
-    for i, k in enumerate(hk):
-        v = doc["header"][k]
-        c = HEADER_MEANINGS.get(k)
-        if k == "msg_id":
-            c = message_title(v, h.version, profile)
-        p.emit(2, f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" + ("," if i < len(hk) - 1 else ""), c)
+    hdr = doc.get("header", {})
+    for i, (k, v) in enumerate(hdr.items()):
+        c = message_title(v, h.version, profile) if k == "msg_id" else HEADER_MEANINGS.get(k)
+        p.emit(2, f"{json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}" + ("," if i < len(hdr) - 1 else ""), c)
     rest = [k for k in doc if k != "header"]
     p.emit(1, "}" + ("," if rest else ""), None)
     cls = None if isinstance(packet.body, RawBody) else type(packet.body)

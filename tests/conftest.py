@@ -28,8 +28,8 @@ def reset_module_caches() -> None:
         stack.extend(p._children)
     sink._TIMES.clear()
     params._range_def.cache_clear()
-    bits._ALARM_LOOKUP.clear()
-    bits._STATUS_LOOKUP.clear()
+    bits._alarm_lookup.cache_clear()
+    bits._status_lookup.cache_clear()
 
 
 @pytest.fixture(autouse=True)

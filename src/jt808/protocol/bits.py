@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 
 from jt808.errors import BodyError
 from jt808.protocol.header import V2011, V2013, V2019, Version
@@ -158,20 +159,15 @@ def _version(version: Version | int | str | None) -> Version:
         raise BodyError(str(e), field="version") from None
 
 
-_ALARM_LOOKUP: dict[Version, dict[str, int]] = {}
-
-
+@cache
 def _alarm_lookup(version: Version) -> dict[str, int]:
-    cache = _ALARM_LOOKUP.get(version)
-    if cache is None:
-        cache = {}
-        for b in ALARMS[version].values():
-            cache[b.name] = b.bit
-            if b.s001:
-                cache[b.s001] = b.bit
-        cache.update({f"bit{n}": n for n in range(32)})
-        _ALARM_LOOKUP[version] = cache
-    return cache
+    lookup = {}
+    for b in ALARMS[version].values():
+        lookup[b.name] = b.bit
+        if b.s001:
+            lookup[b.s001] = b.bit
+    lookup.update({f"bit{n}": n for n in range(32)})
+    return lookup
 
 
 def alarm_bit(name: str, version: Version | int | str | None = V2013) -> AlarmBit | None:
@@ -276,18 +272,13 @@ _STATUS_BY_VERSION: dict[Version, tuple[StatusField, ...]] = {
     v: tuple(f for f in STATUS if v >= f.since) for v in (V2011, V2013, V2019)
 }
 _STATUS_DEFINED = {v: sum(f.mask for f in fs) for v, fs in _STATUS_BY_VERSION.items()}
-_STATUS_LOOKUP: dict[Version, dict[str, StatusField]] = {}
-
-
+@cache
 def _status_lookup(version: Version) -> dict[str, StatusField]:
-    t = _STATUS_LOOKUP.get(version)
-    if t is None:
-        t = {}
-        for f in _STATUS_BY_VERSION[version]:
-            t[f.name] = f
-            if f.s001:
-                t[f.s001] = f
-        _STATUS_LOOKUP[version] = t
+    t = {}
+    for f in _STATUS_BY_VERSION[version]:
+        t[f.name] = f
+        if f.s001:
+            t[f.s001] = f
     return t
 
 

@@ -159,16 +159,14 @@ class JTT808:
     def _start(self) -> AsyncTerminal:
         if self._loop is None:
             loop = asyncio.new_event_loop()
-            ready = threading.Event()
 
             def run() -> None:
                 asyncio.set_event_loop(loop)
-                loop.call_soon(ready.set)
                 loop.run_forever()
 
+            # calls submitted before the loop runs wait in it (run_coroutine_threadsafe is thread-safe)
             self._thread = threading.Thread(target=run, name=f"jtt808-{self._client_id}", daemon=True)
             self._thread.start()
-            ready.wait()
             self._loop = loop
             self._cb_thread = threading.Thread(target=self._callback_worker, name="jtt808-callback", daemon=True)
             self._cb_thread.start()

@@ -80,6 +80,12 @@ LABELS: dict[str, str] = {
     "6dd81d5": "12",
     # decode's "one 0x0200 route" (issue 12 item 3: the remembered layouts removed) and its follow-up: the same scope
     "0529fe2": "12", "c9778db": "12",
+    # the second "shrink" slice (same scope made smaller: duplicates merged, dead code removed, declarations
+    # instead of hand-written codecs; behaviour unchanged)
+    "2ceff4e": "12", "c15772a": "12", "990fd7d": "12", "4f4a92f": "12", "408169a": "12", "6c39865": "12",
+    "f23272b": "12", "f5fee74": "12", "7033f0d": "12", "5564ab4": "12", "1277897": "12", "360ba02": "12",
+    "9af9bc5": "12", "77288d9": "12", "917bbe4": "12", "f25a4bc": "12", "a6a56d4": "12", "4669903": "12",
+    "224979f": "12", "ce2d860": "12", "d51b4d4": "12", "8180683": "12",
 }
 #: commits that mixed two issues: (commit, path prefix under src/jt808/) -> issue
 BY_PATH: dict[tuple[str, str], str] = {

@@ -82,10 +82,15 @@ LABELS: dict[str, str] = {
     "0529fe2": "12", "c9778db": "12",
     # the second "shrink" slice (same scope made smaller: duplicates merged, dead code removed, declarations
     # instead of hand-written codecs; behaviour unchanged)
-    "2ceff4e": "12", "c15772a": "12", "990fd7d": "12", "4f4a92f": "12", "408169a": "12", "6c39865": "12",
-    "f23272b": "12", "f5fee74": "12", "7033f0d": "12", "5564ab4": "12", "1277897": "12", "360ba02": "12",
-    "9af9bc5": "12", "77288d9": "12", "917bbe4": "12", "f25a4bc": "12", "a6a56d4": "12", "4669903": "12",
-    "224979f": "12", "ce2d860": "12", "d51b4d4": "12", "8180683": "12",
+    "019efa3": "12", "12ed18a": "12", "15a84eb": "12", "1ec5026": "12", "2a69067": "12", "3235478": "12",
+    "46514a1": "12", "4bc7efe": "12", "5759ed2": "12", "7718c93": "12", "7c83063": "12", "7e9cdbf": "12",
+    "84430ee": "12", "92ddcd7": "12", "c0594ee": "12", "c76388f": "12", "c7ecb70": "12", "cc310b2": "12",
+    "d875dc4": "12", "ee254bf": "12", "f17ae14": "12", "f97cebd": "12",
+    # stop 19's other commits: 2011 multimedia layouts, the lost zero check code (0x0102 and other bodies),
+    # auth codes that are no text (issue 9's dialects); the JT/T 1078 stream parser (15); the 0x0200 JSON made
+    # cheaper (old same-scope code rewritten for speed, doing the same: counted as 12)
+    "5bd4fff": "9", "05fa2b8": "9", "d35e7a8": "9", "c62ce0b": "9", "0f46b9c": "15", "bf1b4ab": "12",
+    "5e6d549": "16",  # stop 18: the SQLite threads without ThreadPoolExecutor (logins, issue 16 part 3)
 }
 #: commits that mixed two issues: (commit, path prefix under src/jt808/) -> issue
 BY_PATH: dict[tuple[str, str], str] = {

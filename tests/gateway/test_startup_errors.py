@@ -71,12 +71,28 @@ def test_unwritable_data_dir(tmp_path: Path) -> None:
     assert_one_line(r, 2, "data_dir", "not a directory")
 
 
+def _udp_port_free_for_tcp() -> socket.socket:
+    """A bound UDP socket whose port number is free for a TCP listener too (the gateway binds TCP first: an
+    ephemeral port taken by another process's TCP socket would name TCP, not the UDP port in use)."""
+    for _ in range(100):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", s.getsockname()[1]))
+                return s
+            except OSError:
+                s.close()
+    raise AssertionError("no UDP port whose number is free for TCP in 100 tries")
+
+
 @pytest.mark.parametrize("which", ["tcp", "udp", "http"])
 def test_port_in_use_is_named(tmp_path: Path, which: str) -> None:
     kind = socket.SOCK_DGRAM if which == "udp" else socket.SOCK_STREAM
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
+    with _udp_port_free_for_tcp() if which == "udp" else socket.socket(socket.AF_INET, kind) as s:
         if kind == socket.SOCK_STREAM:
+            s.bind(("127.0.0.1", 0))
             s.listen()
         port = s.getsockname()[1]
         if which == "http":

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jt808.protocol.exchange import body_json
 from jt808.protocol.header import Version
-from jt808.protocol.messages.location import LocationReport, location_extra
+from jt808.protocol.messages.location import LocationReport, bcd_time, location_extra
 from jt808.protocol.packet import Packet, RawBody, encode
 from jt808.protocol.registry import Profile
 from jt808.session.events import MessageReceived
@@ -33,26 +33,13 @@ log = logging.getLogger("jt808.gateway")
 #: uplinks that are not kept as event rows (heartbeats, acks, positions and media have their own place)
 NOT_STORED_AS_EVENTS = frozenset({0x0001, 0x0002, 0x0003, 0x0004, 0x0200, 0x0704, 0x0801, 0x0100, 0x0102})
 
-_TZ: dict[float, timezone] = {}
 _TIMES: dict[tuple[str, float], datetime | None] = {}  # a fleet reports the same seconds: convert each once
 
 
 def _bcd_time(t: str, tz_offset: float) -> datetime | None:
-    key = (t, tz_offset)
-    dt = _TIMES.get(key, _TIMES)
-    if dt is not _TIMES:
-        return dt  # type: ignore[return-value]  # a cached datetime or None
-    tz = _TZ.get(tz_offset)
-    if tz is None:
-        tz = _TZ[tz_offset] = timezone(timedelta(hours=tz_offset))
-    try:
-        dt = datetime(2000 + int(t[0:2]), int(t[2:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]),
-                      tzinfo=tz)
-    except ValueError:
-        dt = None
     if len(_TIMES) >= 4096:
         _TIMES.clear()
-    _TIMES[key] = dt
+    dt = _TIMES[(t, tz_offset)] = bcd_time(t, tz_offset)
     return dt
 
 

@@ -22,6 +22,7 @@ There is one route for every report, whatever its layout: nothing is remembered 
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import struct
@@ -532,11 +533,16 @@ def _kept_raw(data: bytes, p: int, q: int, tbl: ItemTable, problems: list[str],
     return eid, RawExtra(data[p + 2:q])
 
 
+@functools.cache
+def _zone(tz_offset: float) -> timezone:
+    return timezone(timedelta(hours=tz_offset))
+
+
 def bcd_time(text: str, tz_offset: float = 8) -> datetime | None:
     """``YYMMDDhhmmss`` -> aware datetime (20YY) or ``None`` when the digits are no valid time."""
     try:
         return datetime(2000 + int(text[0:2]), int(text[2:4]), int(text[4:6]), int(text[6:8]),
-                        int(text[8:10]), int(text[10:12]), tzinfo=timezone(timedelta(hours=tz_offset)))
+                        int(text[8:10]), int(text[10:12]), tzinfo=_zone(tz_offset))
     except ValueError:
         return None
 
@@ -544,7 +550,7 @@ def bcd_time(text: str, tz_offset: float = 8) -> datetime | None:
 def time_bcd(dt: datetime, tz_offset: float = 8) -> str:
     """Aware (or naive = already local) datetime -> ``YYMMDDhhmmss`` in the device's time zone."""
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone(timedelta(hours=tz_offset)))
+        dt = dt.astimezone(_zone(tz_offset))
     return dt.strftime("%y%m%d%H%M%S")
 
 

@@ -509,8 +509,6 @@ class Gateway:
                 self._durable_partly(conn, packets, err)
                 return
             result = 0 if err is None else getattr(err, "reply_result", 1)
-            if err is not None and self.sink is not None:
-                self.sink.failed_acks += len(packets)
         if conn.closed:
             return
         conn.session.ack_many(packets, result)
@@ -518,8 +516,6 @@ class Gateway:
 
     def _durable_partly(self, conn: Connection, packets: list[Packet], err: RowsRejected) -> None:
         results = err.results()
-        if self.sink is not None:
-            self.sink.failed_acks += sum(1 for p in packets if (p.header.msg_id, p.header.msg_sn) in results)
         if conn.closed:
             return
         for p in packets:

@@ -67,7 +67,6 @@ class StorageSink:
         self.tz_offset = tz_offset
         self.locations = 0
         self.events = 0
-        self.failed_acks = 0
 
     def collect(self, packet: Packet, received_at: datetime, locs: list[LocationRow],
                 events: list[EventRow]) -> None:

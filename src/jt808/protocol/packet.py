@@ -227,35 +227,20 @@ def encode_body(body: Body, version: Version, profile: Profile = DEFAULT_PROFILE
     return bytes(w.out)
 
 
-def encode(packet: Packet, profile: Profile = DEFAULT_PROFILE) -> bytes:
-    """Encode a :class:`Packet` into one complete frame (flags, escaping, check code).
-
-    The header's ``length`` is computed. A body over 1023 bytes raises :class:`EncodeError`: use
-    :func:`jt808.protocol.subpackage.split` / :func:`encode_many` for sub-packages. Encrypts the body
-    when ``header.encrypt`` has the RSA bit and the profile holds the peer's public key.
-    """
+def body_bytes(packet: Packet, profile: Profile = DEFAULT_PROFILE) -> bytes:
+    """The body as it goes on the wire: encoded (a :class:`RawBody` as given: already encrypted when the
+    header says so), the tail re-appended, RSA-encrypted when the header has the RSA bit."""
     h = packet.header
     body = packet.body
     if type(body) is RawBody:
-        data: bytes | bytearray = body.data
+        data = body.data
     else:
         mid = body.msg_id
         if mid != h.msg_id and mid >= 0:
             raise EncodeError(f"header says 0x{h.msg_id:04X} but the body is {type(body).__name__} "
                               f"(0x{mid:04X})", msg_id=h.msg_id)
         fast = body.fast_encode()
-        if fast is not None:
-            data = fast
-        else:
-            w = Writer(h.version, profile.encoding, h.msg_id, profile)
-            try:
-                body.encode(w)
-            except EncodeError as e:
-                if e.msg_id is None:
-                    e.msg_id = h.msg_id
-                    e.args = (f"0x{h.msg_id:04X} {e.args[0]}",)
-                raise
-            data = w.out
+        data = fast if fast is not None else encode_body(body, h.version, profile, h.msg_id)
     if packet.tail:
         data = bytes(data) + packet.tail
     if h.encrypt & 1 and type(body) is not RawBody:
@@ -265,6 +250,18 @@ def encode(packet: Packet, profile: Profile = DEFAULT_PROFILE) -> bytes:
         from jt808.protocol.crypto import rsa_encrypt
 
         data = rsa_encrypt(profile.rsa_peer_public_key, bytes(data))
+    return data
+
+
+def encode(packet: Packet, profile: Profile = DEFAULT_PROFILE) -> bytes:
+    """Encode a :class:`Packet` into one complete frame (flags, escaping, check code).
+
+    The header's ``length`` is computed. A body over 1023 bytes raises :class:`EncodeError`: use
+    :func:`jt808.protocol.subpackage.split` / :func:`encode_many` for sub-packages. Encrypts the body
+    when ``header.encrypt`` has the RSA bit and the profile holds the peer's public key.
+    """
+    h = packet.header
+    data = body_bytes(packet, profile)
     n = len(data)
     content: bytes | bytearray
     if (n <= 0x3FF and not h.encrypt and not h.frag_total and not h.reserved and h.version is not V2019

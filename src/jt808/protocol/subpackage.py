@@ -37,7 +37,7 @@ from typing import overload
 
 from jt808.errors import EncodeError, ReassemblyError
 from jt808.protocol.header import MAX_BODY, V2019, Version
-from jt808.protocol.packet import Packet, RawBody, decode_body, encode, encode_body
+from jt808.protocol.packet import Packet, RawBody, body_bytes, decode_body, encode
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.protocol.spec import Body
 
@@ -50,28 +50,6 @@ SetKey = tuple[str, int, int]
 # ---------------------------------------------------------------------------------------------
 # Sending
 # ---------------------------------------------------------------------------------------------
-def _full_body(packet: Packet, profile: Profile) -> bytes:
-    h = packet.header
-    body = packet.body
-    if isinstance(body, RawBody):
-        data = body.data  # as given: already encrypted when the header says so (as packet.encode)
-    else:
-        if body.msg_id != h.msg_id and body.msg_id >= 0:
-            raise EncodeError(f"header says 0x{h.msg_id:04X} but the body is {type(body).__name__} "
-                              f"(0x{body.msg_id:04X})", msg_id=h.msg_id)
-        data = encode_body(body, h.version, profile, h.msg_id)
-    if packet.tail:
-        data += packet.tail
-    if h.encrypt & 1 and not isinstance(body, RawBody):
-        if profile.rsa_peer_public_key is None:
-            raise EncodeError("RSA bit set but the profile has no peer public key", field="encrypt",
-                              msg_id=h.msg_id)
-        from jt808.protocol.crypto import rsa_encrypt
-
-        data = rsa_encrypt(profile.rsa_peer_public_key, data)
-    return data
-
-
 def split(packet: Packet, max_body: int = MAX_BODY, first_sn: int | None = None, *,
           profile: Profile = DEFAULT_PROFILE) -> list[Packet]:
     """Cut ``packet`` into sub-package fragments when its (encrypted) body exceeds ``max_body`` bytes.
@@ -84,7 +62,7 @@ def split(packet: Packet, max_body: int = MAX_BODY, first_sn: int | None = None,
     """
     if isinstance(max_body, bool) or not isinstance(max_body, int) or not 1 <= max_body <= MAX_BODY:
         raise EncodeError(f"fragment size must be 1..{MAX_BODY}", field="max_body", value=max_body)
-    data = _full_body(packet, profile)
+    data = body_bytes(packet, profile)
     if len(data) <= max_body:
         if first_sn is None or first_sn == packet.header.msg_sn:
             return [packet]

@@ -134,31 +134,38 @@ INT16 = _Int("h", 2, -0x8000, 0x7FFF, "INT16")
 INT32 = _Int("i", 4, -0x80000000, 0x7FFFFFFF, "INT32")
 
 
-def _json_str(v: Any, field: str) -> str:
-    if not isinstance(v, str):
-        raise BodyError(f"expects a string, got {type(v).__name__}", field=field)
-    return v
-
-
-def _json_bytes(v: Any, field: str) -> bytes:
-    if isinstance(v, bytes | bytearray):
-        return bytes(v)
-    if not isinstance(v, str):
-        raise BodyError(f"expects base64 text, got {type(v).__name__}", field=field)
-    try:
-        return base64.b64decode(v, validate=True)
-    except ValueError:
-        raise BodyError("is not valid base64", field=field) from None
-
-
-def _b64(v: bytes) -> str:
-    return base64.b64encode(v).decode("ascii")
-
-
-class _Bcd(Kind):
-    """BCD[n] -> digit string (2n digits, leading zeros kept; non-decimal nibbles as hex letters)."""
+class _Text(Kind):
+    """A kind whose value is text (JSON: a string)."""
 
     default = ""
+
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> str:
+        if not isinstance(v, str):
+            raise BodyError(f"expects a string, got {type(v).__name__}", field=field)
+        return v
+
+
+class _Binary(Kind):
+    """A kind whose value is bytes (JSON: base64 text; bytes are taken as they are)."""
+
+    default = b""
+
+    def to_json(self, v: bytes, version: Version | None = None) -> str:
+        return base64.b64encode(v).decode("ascii")
+
+    def from_json(self, v: Any, field: str, version: Version | None = None) -> bytes:
+        if isinstance(v, bytes | bytearray):
+            return bytes(v)
+        if not isinstance(v, str):
+            raise BodyError(f"expects base64 text, got {type(v).__name__}", field=field)
+        try:
+            return base64.b64decode(v, validate=True)
+        except ValueError:
+            raise BodyError("is not valid base64", field=field) from None
+
+
+class _Bcd(_Text):
+    """BCD[n] -> digit string (2n digits, leading zeros kept; non-decimal nibbles as hex letters)."""
 
     size: int
 
@@ -193,13 +200,11 @@ class _Bcd(Kind):
     def from_json(self, v: Any, field: str, version: Version | None = None) -> str:
         if isinstance(v, int) and not isinstance(v, bool):
             v = str(v).rjust(2 * self.size, "0")
-        return _json_str(v, field)
+        return super().from_json(v, field, version)
 
 
-class _Bytes(Kind):
+class _Bytes(_Binary):
     """BYTE[n]: raw bytes, NUL-padded when shorter on encode."""
-
-    default = b""
 
     size: int
 
@@ -220,17 +225,9 @@ class _Bytes(Kind):
             w.bytes(v, field, size=self.size)  # raises
         return bytes(v)
 
-    def to_json(self, v: bytes, version: Version | None = None) -> str:
-        return _b64(v)
 
-    def from_json(self, v: Any, field: str, version: Version | None = None) -> bytes:
-        return _json_bytes(v, field)
-
-
-class _Str(Kind):
+class _Str(_Text):
     """BYTE[n] text: NULs stripped at both ends on decode, NUL-padded at the end on encode."""
-
-    default = ""
 
     size: int
 
@@ -256,12 +253,8 @@ class _Str(Kind):
                               msg_id=w.msg_id)
         return raw
 
-    def from_json(self, v: Any, field: str, version: Version | None = None) -> str:
-        return _json_str(v, field)
 
-
-class _StrRest(Kind):
-    default = ""
+class _StrRest(_Text):
     name = "STRING"
 
     def read(self, r: Reader, field: str) -> str:
@@ -270,12 +263,8 @@ class _StrRest(Kind):
     def write(self, w: Writer, v: str, field: str) -> None:
         w.str_rest(v, field)
 
-    def from_json(self, v: Any, field: str, version: Version | None = None) -> str:
-        return _json_str(v, field)
 
-
-class _BytesRest(Kind):
-    default = b""
+class _BytesRest(_Binary):
     name = "BYTE[]"
 
     def read(self, r: Reader, field: str) -> bytes:
@@ -284,17 +273,10 @@ class _BytesRest(Kind):
     def write(self, w: Writer, v: bytes, field: str) -> None:
         w.bytes(v, field)
 
-    def to_json(self, v: bytes, version: Version | None = None) -> str:
-        return _b64(v)
 
-    def from_json(self, v: Any, field: str, version: Version | None = None) -> bytes:
-        return _json_bytes(v, field)
-
-
-class _StrLen(Kind):
+class _StrLen(_Text):
     """A length-prefixed string (length BYTE or WORD)."""
 
-    default = ""
 
     def __init__(self, length: _Int) -> None:
         self.length, self.name = length, f"{length.name}+STRING"
@@ -307,14 +289,10 @@ class _StrLen(Kind):
         self.length.write(w, len(raw), field)
         w.out += raw
 
-    def from_json(self, v: Any, field: str, version: Version | None = None) -> str:
-        return _json_str(v, field)
 
-
-class _BytesLen(Kind):
+class _BytesLen(_Binary):
     """Length-prefixed bytes (length BYTE, WORD or DWORD)."""
 
-    default = b""
 
     def __init__(self, length: _Int) -> None:
         self.length, self.name = length, f"{length.name}+BYTE[]"
@@ -327,12 +305,6 @@ class _BytesLen(Kind):
             raise EncodeError("needs bytes", field=field, value=v, msg_id=w.msg_id)
         self.length.write(w, len(v), field)
         w.out += v
-
-    def to_json(self, v: bytes, version: Version | None = None) -> str:
-        return _b64(v)
-
-    def from_json(self, v: Any, field: str, version: Version | None = None) -> bytes:
-        return _json_bytes(v, field)
 
 
 class _List(Kind):

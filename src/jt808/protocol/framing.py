@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jt808.errors import BadCheckCode, BadEscape, BadFlag, FrameError
+from jt808.errors import BadEscape
 from jt808.protocol.header import frame_layout
 
 __all__ = [
@@ -18,7 +18,6 @@ __all__ = [
     "escape",
     "frame",
     "unescape",
-    "unframe",
 ]
 
 #: Longest escaped frame accepted by default: a 2019 fragment header (21) + 1023-byte body + check,
@@ -88,28 +87,6 @@ def unescape(data: bytes) -> bytes:
 def frame(content: bytes) -> bytes:
     """Header + body (unescaped) -> complete frame with check code, escaping and flags."""
     return b"\x7e" + escape(content + bytes((check_code(content),))) + b"\x7e"
-
-
-def unframe(raw: bytes, *, verify: bool = True) -> tuple[bytes, bool]:
-    """Complete frame -> (header + body, check_ok). Strips flags, unescapes, checks the XOR.
-
-    With ``verify=True`` a mismatch raises :class:`BadCheckCode`; otherwise it is reported in the
-    returned flag so that a lenient caller can decode and flag the frame.
-    """
-    if len(raw) < 3:
-        raise FrameError(f"too short: {len(raw)} byte(s); a frame is 0x7E, a 12-byte header (17 in 2019), a check "
-                         "code and 0x7E")
-    if raw[0] != _FLAG or raw[-1] != _FLAG:
-        raise BadFlag(f"a frame must start and end with 0x7E (got {bytes(raw[:1]).hex()}…{bytes(raw[-1:]).hex()})")
-    data = unescape(raw[1:-1])
-    if len(data) < 2:
-        raise FrameError("frame too short to hold a header and a check code")
-    content = data[:-1]
-    expected = check_code(content)
-    ok = expected == data[-1]
-    if not ok and verify:
-        raise BadCheckCode(expected, data[-1])
-    return content, ok
 
 
 def _plausible(piece: bytes | bytearray) -> bool:

@@ -16,13 +16,11 @@ __all__ = [
     "MAX_BODY",
     "Header",
     "Version",
-    "bcd_decode",
     "bcd_encode",
     "canonical_phone",
     "frame_layout",
     "header_length",
     "pack_header",
-    "parse_header",
     "phone_forms",
     "phone_of",
     "properties",
@@ -63,11 +61,6 @@ class Version(IntEnum):
 
 
 V2011, V2013, V2019 = Version.V2011, Version.V2013, Version.V2019
-
-
-def bcd_decode(data: bytes) -> str:
-    """BCD bytes -> digit string. Non-decimal nibbles come out as hex letters instead of failing."""
-    return data.hex()
 
 
 def bcd_encode(digits: str, width: int, *, field: str = "bcd", pad: bool = True) -> bytes:
@@ -134,36 +127,6 @@ class Header:
         enc = f" encrypt={self.encrypt}" if self.encrypt else ""
         return (f"Header(0x{self.msg_id:04X} v{int(self.version)} phone={self.phone} sn={self.msg_sn}"
                 f" len={self.length}{frag}{enc})")
-
-
-def parse_header(data: bytes, default_version: Version = V2013,
-                 force_version: Version | None = None) -> tuple[Header, int, str | None]:
-    """Parse the header at the start of an unescaped frame (check code excluded), trusting the lengths
-    as the standard lays them out (the tolerant reading of a whole frame is
-    :func:`jt808.protocol.frame.read_frame`).
-
-    Returns ``(header, body_offset, note)`` where ``note`` names a correction made on the way
-    (bit 14 set on a frame whose lengths only add up as 2013). Bit 14 is trusted only when the
-    2019 layout and the body-length field agree with the frame's size.
-    """
-    n = len(data)
-    if n < 12:
-        raise HeaderError(f"header needs at least 12 bytes, frame has {n}", offset=0)
-    props = data[2] << 8 | data[3]
-    length = props & _LEN_MASK
-    frag = 4 if props & _FRAG_BIT else 0
-    note = None
-    is19 = bool(props & _VER_BIT)
-    if is19 and n != 17 + frag + length and n == 12 + frag + length:
-        is19 = False
-        note = "bit 14 (2019) set but lengths only add up with the 2013 header: decoded as 2013"
-    if force_version is not None and (force_version is V2019) != is19:
-        # A forced version overrides the header's own claim (SmallChi README example 14).
-        note = f"version forced to {force_version} by the device profile"
-        is19 = force_version is V2019
-    base = force_version if force_version is not None and force_version is not V2019 else default_version
-    header, off = unpack_header(data, props, is19, bool(frag), base)
-    return header, off, note
 
 
 def unpack_header(data: bytes, props: int, is2019: bool, fragmented: bool,

@@ -164,8 +164,6 @@ class TerminalSession:
         self._split_sent: OrderedDict[int, dict[int, bytes]] = OrderedDict()  # first serial -> {frag_sn: frame}
         self._keep_split = keep_split
         self._reassembler: Reassembler | None = None
-        self.sent_frames = 0
-        self.received_frames = 0
 
     # -- configuration ----------------------------------------------------------------------------
     def _own_profile(self) -> Profile:
@@ -231,7 +229,6 @@ class TerminalSession:
                 self._time_requests.append(serials[0])
             elif mid == 0x0801 and len(data) >= 4 and not enc:
                 self._media_requests[int.from_bytes(data[:4], "big")] = serials[0]
-        self.sent_frames += len(serials)
         return serials
 
     def _send_split(self, mid: int, data: bytes, enc: int) -> list[int]:
@@ -314,7 +311,6 @@ class TerminalSession:
         return events
 
     def _receive_frame(self, frame: bytes, now: float, events: list[Event]) -> None:
-        self.received_frames += 1
         try:
             packet = decode(frame, self.profile)
         except (FrameError, DecodeError) as e:

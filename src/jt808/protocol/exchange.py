@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import Any
 
 from jt808.errors import BodyError, DecodeError, EncodeError, HeaderError
-from jt808.protocol import bits
 from jt808.protocol.header import V2013, V2019, Header, Version
 from jt808.protocol.jsonutil import b64, unb64
 from jt808.protocol.messages.location import LocationReport, location_from_json, location_to_json
@@ -36,9 +35,6 @@ from jt808.protocol.packet import Packet, RawBody, encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 
 __all__ = [
-    "ANALOG_KEYS",
-    "IO_STATUS_BITS",
-    "SIGNAL_BITS",
     "body_json",
     "from_json",
     "header_from_json",
@@ -47,13 +43,6 @@ __all__ = [
     "location_to_json",
     "to_json",
 ]
-
-# The bit maps of the additional-info items 0x25 / 0x2A / 0x2B (bit 0 = least significant bit) live in
-# jt808.protocol.bits; "cluth" is EMQX's spelling (sic), kept for its consumers.
-SIGNAL_BITS: tuple[str, ...] = bits.SIGNAL_KEYS
-IO_STATUS_BITS: tuple[str, ...] = bits.IO_STATUS_KEYS
-#: 0x2B analog: ``ad0`` is bits 0-15 (the last two bytes on the wire), ``ad1`` bits 16-31.
-ANALOG_KEYS = ("ad0", "ad1")
 
 
 # =============================================================================================

@@ -8,7 +8,7 @@ the body leaves the good items decoded and the bad tail in ``bad_tail`` (noted w
 Everything re-encodes byte for byte.
 
 This body is embedded in 0x0201, 0x0500, 0x0704, 0x0801 (basic block only) and 0x0802 (basic block
-only): use :func:`read_location` / :meth:`LocationReport.encode` there.
+only): use :meth:`LocationReport.decode` / :meth:`LocationReport.encode` there.
 
 Each item id is declared once, as a row of :data:`ITEMS` (:class:`~jt808.protocol.registry.ExtraCodec`:
 id, JSON key, wire type, versions, value codec, JSON rendering and parsing, description). The codec,
@@ -52,7 +52,6 @@ __all__ = [
     "location_extra",
     "location_from_json",
     "location_to_json",
-    "read_location",
 ]
 
 _from_bytes = int.from_bytes
@@ -552,11 +551,6 @@ def time_bcd(dt: datetime, tz_offset: float = 8) -> str:
     if dt.tzinfo is not None:
         dt = dt.astimezone(_zone(tz_offset))
     return dt.strftime("%y%m%d%H%M%S")
-
-
-def read_location(r: Reader) -> LocationReport:
-    """Read an embedded full location body (basic block + items) up to ``r.end``."""
-    return LocationReport.decode(r)
 
 
 def write_extras(extras: list[tuple[int, Any]], w: Writer) -> None:

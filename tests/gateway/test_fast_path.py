@@ -220,10 +220,18 @@ def test_plain_integers_give_the_row_text() -> None:
     row = location_row("013912345678", body, 0x0200, 1, NOW, 8, False, V2013, derived)
     assert row.extras_json == '{"mileage":5,"rssi":20}' and row.extras == {"mileage": 5, "rssi": 20}
     for extras in ([(0x01, 5), (0x30, 20), (0x31, True)], [(0x01, "x")], [(0x01, 5), (0x01, 6)],
-                   [(0x25, 3)], [(0xE1, b"\x01")]):
+                   [(0xE1, b"\x01")]):
         rep.extras = extras
         row = location_row("013912345678", rep, 0x0200, 1, NOW)
         assert row.extras_json is None and row.extras == general_json(rep, V2013, DEFAULT_PROFILE)["extra"]
+    # bit maps (signal, analog) rendered once per distinct word, their text too; each row has its own map
+    rep.extras = [(0x01, 5), (0x25, 3), (0x2B, 0x00010002)]
+    first = location_row("013912345678", rep, 0x0200, 1, NOW)
+    again = location_row("013912345678", rep, 0x0200, 2, NOW)
+    want = general_json(rep, V2013, DEFAULT_PROFILE)["extra"]
+    assert first.extras == again.extras == want and first.extras_json == again.extras_json == dumps_or_none(want)
+    first.extras["signal"]["low_beam"] = "changed"
+    assert again.extras["signal"] == want["signal"] and first.extras["signal"] is not again.extras["signal"]
 
 
 def test_vendor_item_layouts_take_the_reader() -> None:

@@ -320,15 +320,18 @@ _CARRIAGE_SM = _temp_row(_sign_magnitude16, _enc_sign_magnitude16)
 _CUSTOM_LO, _CUSTOM_HI = 0xE1, 0xFF
 #: the types of the values kept as bytes (not rendered by their row)
 _RAW = frozenset((bytes, RawExtra))
+#: rendered values that ``ItemTable.rendered`` may keep: immutable, or a map (copied for each row)
+_SHAREABLE = frozenset((dict, int, float, bool, str))
 
 
 class ItemTable(dict[int, ExtraCodec]):
     """The rows of one profile and version, by id, and what derives from them once: ``by_key`` (JSON key ->
     row), ``plans`` (how the item loop reads each id and length; ``None`` for a vendor item layout), ``render``
-    (each id's JSON key and renderer, ``None`` for a value as is) and ``text`` (the ids whose JSON is the integer
-    as is: key and ``"key":`` text for the storage row's JSON)."""
+    (each id's JSON key and renderer, ``None`` for a value as is) and ``text`` (the ids with a plain key: key,
+    ``"key":`` text for the storage row's JSON, renderer). ``rendered`` remembers, for an id and an integer value,
+    what its renderer made of it and that JSON's text (bit maps: a fleet sends few distinct words; bounded)."""
 
-    __slots__ = ("by_key", "plans", "render", "text")
+    __slots__ = ("by_key", "plans", "render", "rendered", "text")
 
     def __init__(self, rows: dict[int, ExtraCodec], profile_rows: dict[int, ExtraCodec], standard: bool = True) -> None:
         super().__init__(rows)
@@ -340,8 +343,9 @@ class ItemTable(dict[int, ExtraCodec]):
         self.plans = _plans(self) if standard else None  # (vendor item layouts: _read_extras_vendor)
         self.render = {eid: (row.key, row.to_json) for eid, row in self.items()}
         # "key": as the storage encoder writes it (no escapes, ensure_ascii off), for plain keys only
-        self.text = {eid: (row.key, f'"{row.key}":') for eid, row in self.items()
-                     if row.to_json is None and json.dumps(row.key, ensure_ascii=False)[1:-1] == row.key}
+        self.text = {eid: (row.key, f'"{row.key}":', row.to_json) for eid, row in self.items()
+                     if json.dumps(row.key, ensure_ascii=False)[1:-1] == row.key}
+        self.rendered: dict[tuple[int, int], tuple[Any, str]] = {}
 
 
 #: ``plans[id][length]``: reads the item at ``p`` as ``(id, value)`` (``plan(data, p)``); for a length its row
@@ -705,26 +709,42 @@ def location_to_json(report: Any, version: Version | None = None,
 def location_extra(report: Any, version: Version | None = None,
                    profile: Profile | None = None) -> tuple[dict[str, Any], str | None]:
     """What a storage row keeps of a report's items: its JSON ``extra`` map (plus ``bad_tail`` when items ran
-    past the body) and, when the map holds only integers under plain keys, its compact JSON text as the
-    storage encoder writes it (``separators=(",", ":")``, ``ensure_ascii=False``); else ``None``."""
+    past the body) and, when every item is an integer under a plain key, its compact JSON text as the storage
+    encoder writes it (``separators=(",", ":")``, ``ensure_ascii=False``); else ``None``. A rendered value
+    (the bit maps of ``signal``, ``io_status``, ``analog`` …) is rendered once per distinct value
+    (``ItemTable.rendered``); each row gets its own copy of the map."""
     extras = report.extras
     if not extras and not report.bad_tail:
         return {}, None
     if not report.bad_tail:
         prof = profile or DEFAULT_PROFILE
-        text = (prof.extra_tables.get(version or V2013) or extras_table(prof, version or V2013)).text
+        tbl = prof.extra_tables.get(version or V2013) or extras_table(prof, version or V2013)
+        text = tbl.text
         extra: dict[str, Any] = {}
         parts: list[str] = []
         try:
             for eid, v in extras:
-                key, text_key = text[eid]
+                key, text_key, to_json = text[eid]
                 if type(v) is not int or key in extra:
                     break
-                extra[key] = v
-                parts.append(text_key + str(v))
+                if to_json is None:
+                    extra[key] = v
+                    parts.append(text_key + str(v))
+                    continue
+                done = tbl.rendered.get((eid, v))
+                if done is None:
+                    if len(tbl.rendered) >= 4096:
+                        tbl.rendered.clear()
+                    obj = to_json(v)
+                    if type(obj) not in _SHAREABLE:
+                        break
+                    done = tbl.rendered[(eid, v)] = (obj, text_key + json.dumps(obj, ensure_ascii=False,
+                                                                                separators=(",", ":")))
+                extra[key] = dict(done[0]) if type(done[0]) is dict else done[0]
+                parts.append(done[1])
             else:
                 return extra, "{" + ",".join(parts) + "}"
-        except KeyError:  # an id without a row
+        except Exception:  # an id without a row, a value its renderer refuses: the general rendering decides
             pass
     j = location_to_json(report, version, profile)
     extra = j.get("extra") or {}

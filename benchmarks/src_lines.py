@@ -91,6 +91,8 @@ LABELS: dict[str, str] = {
     # cheaper (old same-scope code rewritten for speed, doing the same: counted as 12)
     "5bd4fff": "9", "05fa2b8": "9", "d35e7a8": "9", "c62ce0b": "9", "0f46b9c": "15", "bf1b4ab": "12",
     "5e6d549": "16",  # stop 18: the SQLite threads without ThreadPoolExecutor (logins, issue 16 part 3)
+    # the alarm observer's cheaper check (13); the rows' rendered-value memo, issue 16 part 4 (CPU per durable report)
+    "5a14e00": "13", "42b874a": "16",
     # the third "shrink" slice (one BCD time parser, one body encoder, the kinds' JSON in two base classes, dead
     # readers / aliases / counters removed; behaviour unchanged)
     "ca91e25": "12", "238fcf4": "12", "08eefd0": "12", "117e9a0": "12", "b90fc42": "12", "0bdc383": "12",

@@ -37,7 +37,7 @@ from jt808.errors import (
     ReassemblyError,
     SessionError,
 )
-from jt808.protocol.frame import decode_payload, problem_kind, read_frame
+from jt808.protocol.frame import Problem, decode_payload, problem_kind, read_frame
 from jt808.protocol.framing import DEFAULT_MAX_FRAME, FrameSplitter, check_code, escape, unescape
 from jt808.protocol.header import MAX_BODY, V2019, Header, Version, canonical_phone, pack_header
 from jt808.protocol.messages.general import PlatformGeneralReply, ServerTimeReply
@@ -385,7 +385,7 @@ class PlatformSession:
         if msg_id == 0x0102:
             events.append(AuthRequested(packet, getattr(body, "code", ""), getattr(body, "imei", ""),
                                         getattr(body, "software_version", ""),
-                                        _alt_code(packet, piece, self.profile) if packet.problems else ""))
+                                        _alt_code(packet, self.profile) if packet.problems else ""))
             return
         if msg_id not in NO_GENERAL_REPLY:
             if acked:
@@ -671,18 +671,16 @@ class PlatformSession:
                 "rejected": self.rejected, "repairs": dict(self.repairs)}
 
 
-def _alt_code(packet: Packet, piece: bytes, profile: Profile) -> str:
+def _alt_code(packet: Packet, profile: Profile) -> str:
     """The 0x0102 code read with the frame's last byte as the code's last character rather than as the
-    check code (:attr:`AuthRequested.alt_code`): when that byte is a valid check code (a zero XOR) and
-    the body-length field counts it in the body. Empty when the frame has no such second reading."""
+    check code (:attr:`AuthRequested.alt_code`): the frame decoder's other reading of a frame whose last byte
+    is a valid check code (a zero XOR) and whose body-length field counts it in the body
+    (:attr:`Problem.other_reading <jt808.protocol.problems.Problem.other_reading>`). Empty without one."""
     h = packet.header
-    raw = packet.raw_body
-    if h.version is V2019 or h.frag_total or raw is None or len(raw) + 1 != h.length:
-        return ""
-    c = unescape(piece) if b"\x7d" in piece else piece
-    if check_code(c):
+    other = next((p.other_reading for p in packet.problems if type(p) is Problem and p.other_reading), b"")
+    if not other or h.version is V2019 or packet.raw_body is None:
         return ""
     try:
-        return str(getattr(decode_body(0x0102, h.version, raw + c[-1:], profile)[0], "code", ""))
+        return str(getattr(decode_body(0x0102, h.version, packet.raw_body + other, profile)[0], "code", ""))
     except JT808Error:
         return ""

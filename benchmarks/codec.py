@@ -73,19 +73,23 @@ def location_ops() -> dict[str, tuple[Callable[[], Any], int]]:
         assert isinstance(p.body, LocationReport) and len(p.body.extras) == 6 and jt808.encode(p) == f
         assert len(to_json(p)["body"]["extra"]) == 6
 
+    # cold: the five orders that are not the warm frame's, in turn (a codec that remembers one layout per body
+    # length, as this one does since 2026-12-06, keeps the first it read: the warm frame's)
+    cold_turns = turns[1:]
+
     def cold() -> None:
-        for f in turns:
+        for f in cold_turns:
             decode(f)
 
     def cold_json() -> None:
-        for f in turns:
+        for f in cold_turns:
             to_json(decode(f))
 
     return {
         "decode 0x0200, warm (same frame)": (lambda: decode(warm), 1),
-        "decode 0x0200, cold (layout not seen before)": (cold, len(turns)),
+        "decode 0x0200, cold (layout not seen before)": (cold, len(cold_turns)),
         "decode + EMQX JSON 0x0200, warm": (lambda: to_json(decode(warm)), 1),
-        "decode + EMQX JSON 0x0200, cold": (cold_json, len(turns)),
+        "decode + EMQX JSON 0x0200, cold": (cold_json, len(cold_turns)),
     }
 
 

@@ -5,7 +5,8 @@ malformed, custom, duplicate), versions and profiles:
   what a per-item reading of the rows (:data:`~jt808.protocol.messages.location.ITEMS` and the profile's)
   reads, problems included;
 - the whole-body ``LocationReport.fast_decode`` (no ``Reader``; tried by the frame decoder and the platform
-  session) gives the ``Reader`` decode's report, and declines exactly when that one notes a problem;
+  session) gives the ``Reader`` decode's report, and declines exactly when that one notes a problem, whether
+  it reads the body by the item plans or by the item layout it remembers for the body's length;
 - ``location_to_json``'s common-case loop gives what the general item rendering gives;
 - the storage row's map and JSON text (``location_extra``) equal the general map and the storage encoder's
   text, down to the parameters SQLite binds, also through the session and the sink.
@@ -152,11 +153,12 @@ def test_every_route_gives_what_the_rows_say(case: Any) -> None:
     items_, bad, problems = per_row(data, 28, len(data), profile, version)
     assert general.extras == items_ and general.bad_tail == bad and len(r.problems) == problems
     assert [type(v) for _, v in general.extras] == [type(v) for _, v in items_]
-    fast = LocationReport.fast_decode(data, profile, version)
-    if r.problems:
-        assert fast is None
-    else:
-        assert fast == general and [type(v) for _, v in fast.extras] == [type(v) for _, v in general.extras]
+    for _ in range(2):  # the first read remembers the body's item layout, the second is read by it
+        fast = LocationReport.fast_decode(data, profile, version)
+        if r.problems:
+            assert fast is None
+        else:
+            assert fast == general and [type(v) for _, v in fast.extras] == [type(v) for _, v in general.extras]
     j = location_to_json(general, version, profile)
     assert j == general_json(general, version, profile)
     assert list(j.get("extra", {})) == list(general_json(general, version, profile).get("extra", {}))  # key order
@@ -232,6 +234,38 @@ def test_plain_integers_give_the_row_text() -> None:
     assert first.extras == again.extras == want and first.extras_json == again.extras_json == dumps_or_none(want)
     first.extras["signal"]["low_beam"] = "changed"
     assert again.extras["signal"] == want["signal"] and first.extras["signal"] is not again.extras["signal"]
+
+
+def test_one_layout_is_remembered_per_body_length() -> None:
+    """The item layout remembered for a body length: read by it while it lasts; another layout of the same
+    length is read by the item plans (the remembered one gives way after 256 of them); a layout with an item
+    its row decodes (a map) is remembered as such and read by the plans; bodies with a problem teach nothing."""
+    tbl = extras_table(DEFAULT_PROFILE, V2013)
+
+    def body(extras: list[tuple[int, Any]]) -> bytes:
+        return body_of(LocationReport(1, 2, 3, 4, 5, 6, 7, "240311120000", extras), V2013, DEFAULT_PROFILE)
+
+    a = body([(0x01, 5), (0x30, 20), (0xE5, b"\x01\x02")])
+    b = body([(0x30, 20), (0x01, 5), (0xE5, b"\x01\x02")])  # same length, another order
+    assert len(a) == len(b)
+    got = LocationReport.fast_decode(a, DEFAULT_PROFILE, V2013)
+    lay = tbl.layouts[len(a)]
+    assert got is not None and got.extras == [(0x01, 5), (0x30, 20), (0xE5, b"\x01\x02")] and lay.unpack is not None
+    for data in (a, b) * 3:
+        assert LocationReport.fast_decode(data, DEFAULT_PROFILE, V2013) == LocationReport.decode(
+            Reader(data, V2013, DEFAULT_PROFILE, 0x0200))
+    assert tbl.layouts[len(a)] is lay and lay.misses == 3
+    for _ in range(253):
+        LocationReport.fast_decode(b, DEFAULT_PROFILE, V2013)
+    assert tbl.layouts[len(a)] is not lay and tbl.layouts[len(a)].want == (0x30, 1, 0x01, 4, 0xE5, 2)
+    m = body([(0x01, 5), (0x11, {"type": 0})])  # 0x11 is read by its row: not one Struct
+    assert len(m) not in tbl.layouts
+    for _ in range(2):
+        assert LocationReport.fast_decode(m, DEFAULT_PROFILE, V2013) == LocationReport.decode(
+            Reader(m, V2013, DEFAULT_PROFILE, 0x0200))
+        assert tbl.layouts[len(m)].unpack is None
+    bad = body([(0x01, 5)])[:-1] + b"\x30\x00"  # 0x30 of no length: kept raw, noted
+    assert LocationReport.fast_decode(bad, DEFAULT_PROFILE, V2013) is None and len(bad) not in tbl.layouts
 
 
 def test_vendor_item_layouts_take_the_reader() -> None:

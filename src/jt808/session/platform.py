@@ -300,7 +300,7 @@ class PlatformSession:
                                            msg_id=msg_id, offset=0), piece, True)
             return
         # -- state table -------------------------------------------------------------------------
-        if self.state is not State.AUTHENTICATED and msg_id not in ALLOWED[State.CONNECTED]:  # type: ignore[operator]  # ALLOWED maps states to id sets
+        if self.state is not _AUTH and msg_id not in ALLOWED[State.CONNECTED]:  # type: ignore[operator]  # ALLOWED maps states to id sets
             if self.anonymous:
                 self._authenticate(header.version, now)
                 events.append(Authenticated(self.phone, header.version, anonymous=True))

@@ -95,17 +95,16 @@ class AlarmService:
     def on_location(self, phone: str, packet: Packet) -> None:
         """A 0x0200 / 0x0704 arrived (called on the gateway's hot path: cheap when nothing is raised)."""
         body: Any = packet.body
-        mid = packet.header.msg_id
-        if mid == 0x0704:
-            reports = [r for r in getattr(body, "locations", ()) if isinstance(r, LocationReport)]
-        elif isinstance(body, LocationReport):
-            if not body.alarm and not self.tracker_has_state(phone):
+        if type(body) is LocationReport:
+            if not body.alarm and phone not in self.tracker.words:
                 for eid, _ in body.extras:  # a loop, not any(<generator>): half the cost per report
                     if eid in _SAFETY_IDS:
                         break
                 else:
                     return
             reports = [body]
+        elif packet.header.msg_id == 0x0704:
+            reports = [r for r in getattr(body, "locations", ()) if isinstance(r, LocationReport)]
         else:
             return
         for report in reports:
@@ -118,9 +117,6 @@ class AlarmService:
                 self.tracker.problems.clear()
             for info in infos:
                 self._raise(phone, packet, info)
-
-    def tracker_has_state(self, phone: str) -> bool:
-        return self.tracker._words.get(phone, (0, 0)) != (0, 0)
 
     def forget(self, phone: str) -> None:
         self.tracker.forget(phone)

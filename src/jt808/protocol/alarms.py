@@ -60,15 +60,16 @@ def _title(kind: type, code: int) -> str:
 class AlarmTracker:
     """Turns reports into :class:`AlarmInfo` (rising standard / video bits, active-safety items)."""
 
-    __slots__ = ("_words", "problems", "standard")
+    __slots__ = ("problems", "standard", "words")
 
     def __init__(self, *, standard: bool = True) -> None:
         self.standard = standard
-        self._words: dict[str, tuple[int, int]] = {}  # phone -> (alarm word, video alarm word)
+        #: phone -> (alarm word, video alarm word) of its last report, for the phones where one is not zero
+        self.words: dict[str, tuple[int, int]] = {}
         self.problems: list[str] = []
 
     def forget(self, phone: str) -> None:
-        self._words.pop(phone, None)
+        self.words.pop(phone, None)
 
     def feed(self, phone: str, report: Any, version: Version = V2013) -> list[AlarmInfo]:
         """Alarms raised by one location report (a ``LocationReport``)."""
@@ -88,8 +89,11 @@ class AlarmTracker:
                 video = int.from_bytes(value, "big")
             elif item_id in _KINDS:
                 items.append((item_id, value))
-        prev_alarm, prev_video = self._words.get(phone, (0, 0))
-        self._words[phone] = (report.alarm, video)
+        prev_alarm, prev_video = self.words.get(phone, (0, 0))
+        if report.alarm or video:
+            self.words[phone] = (report.alarm, video)
+        else:
+            self.words.pop(phone, None)
         if self.standard:
             rising = report.alarm & ~prev_alarm
             table = ALARMS.get(version, ALARMS[V2013])

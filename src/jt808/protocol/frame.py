@@ -75,10 +75,11 @@ def read_frame(data: bytes, profile: Profile = DEFAULT_PROFILE, version: Version
     :class:`BadCheckCode` / :class:`BadLength` with ``.header`` set when the header could be read.
     """
     n = len(data)
-    props = data[2] << 8 | data[3] if n >= 12 else 0
+    if n < 12:
+        raise FrameError(f"frame of {n} unescaped bytes is too short for a header")
+    msg_id, props, phone, sn = _unpack13(data)
     if not props & 0xFC00 and n == 13 + props and not _xor(data) and profile.force_version is None:
         # the common case: a plain 2011/2013 frame, lengths and check code agree
-        msg_id, _, phone, sn = _unpack13(data)
         text = _PHONES.get(phone)
         if text is None:
             if len(_PHONES) >= 65536:
@@ -86,8 +87,6 @@ def read_frame(data: bytes, profile: Profile = DEFAULT_PROFILE, version: Version
             text = _PHONES[phone] = phone.hex()
         return (Header(msg_id, text, sn, version if version is V2011 or version is V2013
                        else profile.default_version, 0, props), data[12:-1], [])
-    if n < 12:
-        raise FrameError(f"frame of {n} unescaped bytes is too short for a header")
     force = profile.force_version
     if accept_bad_check is None:
         accept_bad_check = profile.accept_bad_check

@@ -23,7 +23,7 @@ def session(phone: str = PHONE) -> PlatformSession:
 
 
 def acks(s: PlatformSession, quoted: list[tuple[int, int]], result: int = 0) -> list[bytes]:
-    s.ack_many([Packet(Header(mid, s.phone, seq, V2013), None) for seq, mid in quoted], result)  # type: ignore[arg-type]  # ack_many reads headers only
+    s.ack_many([Header(mid, s.phone, seq, V2013) for seq, mid in quoted], result)
     return FrameSplitter().feed(s.data_to_send())
 
 

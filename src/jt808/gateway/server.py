@@ -45,7 +45,7 @@ from jt808.gateway.media import MediaStore
 from jt808.gateway.metrics import Metrics, gateway_samples
 from jt808.gateway.sessions import SessionRegistry, add_counters
 from jt808.gateway.sink import StorageSink, frame_of
-from jt808.protocol.header import V2011, V2019, Version
+from jt808.protocol.header import V2011, V2019, Header, Version
 from jt808.protocol.packet import Packet
 from jt808.protocol.registry import DEFAULT_PROFILE, Profile
 from jt808.session.events import (
@@ -467,8 +467,10 @@ class Gateway:
         listeners = self._listeners
         locs: list[Any] | None = None
         rows: list[Any] = []
-        deferred: list[Packet] | None = None
+        deferred: list[Header] | None = None
         received_at = None
+        heads: list[Header] = []  # of the stored messages, with their bodies: the frames a quarantine keeps
+        raws: list[bytes | None] = []
         for ev in events:
             if type(ev) is MessageReceived:
                 p = ev.packet
@@ -487,20 +489,24 @@ class Gateway:
                         received_at = datetime.now(UTC)
                         locs = []
                     sink.collect(p, received_at, locs, rows)  # type: ignore[arg-type]  # locs: a list once received_at is set
+                    heads.append(p.header)
+                    raws.append(p.raw_body)
                 if ev.deferred:
                     if deferred is None:
-                        deferred = [p]
+                        deferred = [p.header]
                     else:
-                        deferred.append(p)
+                        deferred.append(p.header)
             else:
                 self._event(conn, ev)
+        # Only headers and body bytes outlive this call until the rows are durable (1,600 reports in flight
+        # holding their packets, reports and events kept the collector's young generation over its threshold)
         if received_at is not None:
             sink.submit(locs, rows, partial(self._durable, conn, deferred) if deferred else None,  # type: ignore[union-attr,arg-type]  # set with received_at
-                        events)
+                        (heads, raws))
         elif deferred:
             conn.session.ack_many(deferred)
 
-    def _durable(self, conn: Connection, packets: list[Packet], fut: asyncio.Future[None]) -> None:
+    def _durable(self, conn: Connection, packets: list[Header], fut: asyncio.Future[None]) -> None:
         if fut.cancelled():
             result = 1
         else:
@@ -514,12 +520,12 @@ class Gateway:
         conn.session.ack_many(packets, result)
         conn.flush()
 
-    def _durable_partly(self, conn: Connection, packets: list[Packet], err: RowsRejected) -> None:
+    def _durable_partly(self, conn: Connection, packets: list[Header], err: RowsRejected) -> None:
         results = err.results()
         if conn.closed:
             return
-        for p in packets:
-            conn.session.ack_many((p,), results.get((p.header.msg_id, p.header.msg_sn), 0))
+        for h in packets:
+            conn.session.ack_many((h,), results.get((h.msg_id, h.msg_sn), 0))
         conn.flush()
 
     def _observe(self, phone: str, packet: Packet) -> None:

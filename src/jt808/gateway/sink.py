@@ -18,7 +18,6 @@ from jt808.protocol.header import Version
 from jt808.protocol.messages.location import LocationReport, bcd_time, location_extra
 from jt808.protocol.packet import Packet, RawBody, encode
 from jt808.protocol.registry import Profile
-from jt808.session.events import MessageReceived
 from jt808.storage.base import EventRow, LocationRow
 
 if TYPE_CHECKING:
@@ -97,7 +96,8 @@ class StorageSink:
     def submit(self, locs: list[LocationRow], events: list[EventRow],
                on_durable: Callable[[asyncio.Future[None]], None] | None, context: Any = None) -> None:
         """One submission per read; ``on_durable`` is called with the locations' future. ``context`` (the
-        read's session events) lets the writer find the frame of a row it has to quarantine (:func:`frame_of`)."""
+        headers and body bytes of the read's stored messages) lets the writer find the frame of a row it has to
+        quarantine (:func:`frame_of`)."""
         writer = self.writer
         if locs:
             self.locations += len(locs)
@@ -124,11 +124,11 @@ def _consume(fut: asyncio.Future[None]) -> None:
 
 
 def frame_of(context: Any, row: Any) -> bytes | None:
-    """The frame (flags, escaping, check code) of the message a row came from, found in the read's session
-    events by message id and serial number (the writer keeps it with a quarantined row)."""
-    for ev in context:
-        if type(ev) is MessageReceived:
-            h = ev.packet.header
-            if h.msg_sn == row.msg_sn and h.msg_id == row.msg_id and ev.packet.raw_body is not None:
-                return encode(Packet(h, RawBody(ev.packet.raw_body)))
+    """The frame (flags, escaping, check code) of the message a row came from, found by message id and serial
+    number in what the gateway submitted with the read's rows: the headers of its stored messages and their body
+    bytes (the writer keeps the frame with a quarantined row)."""
+    heads, raws = context
+    for h, raw in zip(heads, raws, strict=True):
+        if h.msg_sn == row.msg_sn and h.msg_id == row.msg_id and raw is not None:
+            return encode(Packet(h, RawBody(raw)))
     return None

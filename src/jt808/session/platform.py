@@ -522,12 +522,13 @@ class PlatformSession:
             return
         self._general(packet.header, result)
 
-    def ack_many(self, packets: Iterable[Packet], result: int = 0) -> None:
+    def ack_many(self, headers: Iterable[Header], result: int = 0) -> None:
+        """0x8001 with ``result`` to each deferred message, by its header (a gateway keeps only the headers
+        of the messages whose storage it awaits)."""
         ack13 = self._ack13 if len(self._phone_raw) == 6 else None
         out = self._out
         n = 0
-        for p in packets:
-            h = p.header
+        for h in headers:
             if ack13 is not None and h.version is not V2019:
                 out.append(ack13(h.msg_sn, h.msg_id, result))
                 n += 1

@@ -126,7 +126,8 @@ class BatchWriter:
     def submit_locations(self, rows: list[LocationRow], context: Any = None) -> asyncio.Future[None]:
         """Queue ``rows`` (the list is the writer's from now on); the future resolves once they are durable.
 
-        ``context`` is handed to ``frame_of`` only if a row is rejected (the gateway passes the read's events)."""
+        ``context`` is handed to ``frame_of`` only if a row is rejected (the gateway passes the headers and body
+        bytes of the read's stored messages)."""
         return self._submit(_LOC, rows, context)
 
     def submit_events(self, rows: list[EventRow], context: Any = None) -> asyncio.Future[None]:

@@ -97,6 +97,11 @@ LABELS: dict[str, str] = {
     # readers / aliases / counters removed; behaviour unchanged)
     "ca91e25": "12", "238fcf4": "12", "08eefd0": "12", "117e9a0": "12", "b90fc42": "12", "0bdc383": "12",
     "da28c68": "12",
+    # the 0x0102's second code from the frame decoder's other reading (one place, behaviour unchanged)
+    "0c66488": "12",
+    # stop 20: the 0x0200 layout memo and the in-flight objects the collector walked (issue 16 part 4: CPU per durable
+    # report), the alarm observer's cheaper quiet check (13, like 5a14e00), the header's props from its one unpack (12)
+    "0c5e422": "16", "99fa643": "16", "a3d580e": "13", "8428c1d": "12",
 }
 #: commits that mixed two issues: (commit, path prefix under src/jt808/) -> issue
 BY_PATH: dict[tuple[str, str], str] = {

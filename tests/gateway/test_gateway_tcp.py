@@ -13,6 +13,7 @@ import jt808
 from jt808 import V2019
 from jt808.gateway import Gateway
 from jt808.protocol.messages.general import HeartBeat, QueryServerTime, TerminalLogout
+from jt808.protocol.messages.location import LocationReport
 from jt808.protocol.messages.register import TerminalAuth
 from jt808.protocol.messages.tracking import BatchLocations
 from jt808.storage.base import TerminalRecord
@@ -400,3 +401,44 @@ async def test_connections_and_logins_summed_up_once_a_minute_at_info(tmp_path: 
         assert len([r for r in caplog.records if r.getMessage().startswith("last 60 s")]) == 1
         for t in terms[1:]:
             await t.close()
+
+
+async def test_reports_waiting_for_their_commit_keep_only_headers_and_body_bytes(tmp_path: Path) -> None:
+    """Until a read's rows are durable the gateway keeps what the acks and a quarantine need (headers, body
+    bytes, rows), not the packets, reports and events: with thousands of reports in flight those kept the
+    collector's young generation over its threshold (a collection per commit window)."""
+    import gc
+
+    from jt808.storage.memory import MemoryStorage
+
+    release = asyncio.Event()
+    submitted = asyncio.Event()
+
+    class Held(MemoryStorage):
+        async def add_batch(self, locations: list[Any], events: list[Any]) -> None:
+            submitted.set()
+            await release.wait()
+            await super().add_batch(locations, events)
+
+    storage = Held()
+    await storage.open()
+    gw = Gateway(make_config(tmp_path, storage={"batch_max_delay": 0}), storage=storage)
+    await gw.start()
+    t = await Terminal().connect(gw.tcp_port)
+    try:
+        await t.login()
+        reads = b"".join(t.frame(location(i)) for i in range(8))
+        gc.collect()
+        before = sum(type(o) is LocationReport for o in gc.get_objects())
+        await t.send_raw(reads)
+        await asyncio.wait_for(submitted.wait(), 3)
+        gc.collect()
+        assert sum(type(o) is LocationReport for o in gc.get_objects()) == before  # decoded, stored, let go
+        release.set()
+        acks = [await t.recv() for _ in range(8)]
+        assert [(a.body.id, a.body.result) for a in acks] == [(0x0200, 0)] * 8
+        assert len(await storage.query_locations(PHONE)) == 8
+    finally:
+        release.set()
+        await t.close()
+        await gw.stop()

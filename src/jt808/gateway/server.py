@@ -506,25 +506,25 @@ class Gateway:
         elif deferred:
             conn.session.ack_many(deferred)
 
-    def _durable(self, conn: Connection, packets: list[Header], fut: asyncio.Future[None]) -> None:
+    def _durable(self, conn: Connection, headers: list[Header], fut: asyncio.Future[None]) -> None:
         if fut.cancelled():
             result = 1
         else:
             err = fut.exception()
             if type(err) is RowsRejected:  # only some rows failed: answer each message for its own rows
-                self._durable_partly(conn, packets, err)
+                self._durable_partly(conn, headers, err)
                 return
             result = 0 if err is None else getattr(err, "reply_result", 1)
         if conn.closed:
             return
-        conn.session.ack_many(packets, result)
+        conn.session.ack_many(headers, result)
         conn.flush()
 
-    def _durable_partly(self, conn: Connection, packets: list[Header], err: RowsRejected) -> None:
+    def _durable_partly(self, conn: Connection, headers: list[Header], err: RowsRejected) -> None:
         results = err.results()
         if conn.closed:
             return
-        for h in packets:
+        for h in headers:
             conn.session.ack_many((h,), results.get((h.msg_id, h.msg_sn), 0))
         conn.flush()
 

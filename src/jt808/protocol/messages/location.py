@@ -18,9 +18,10 @@ adds rows of its own (``profile.register_extras(rows)``): :func:`extras_table` m
 and version into an :class:`ItemTable`, which also derives from them, once, how each item is read (item
 plans: one ``Struct`` unpack of id and value for a plain integer) and how it is rendered in JSON.
 One route reads every report: the item plans. What is remembered between reports is derived from it and
-pinned to it (``tests/gateway/test_fast_path.py``): an item table keeps, per body length, the last layout of
-plain-integer and unknown items it read (:class:`ItemLayout`: one ``Struct`` for the basic block and every
-value), which :meth:`LocationReport.fast_decode` applies when the id and length bytes are the same again.
+pinned to it (``tests/gateway/test_fast_path.py``): an item table keeps, per body length, the first item layout
+it read cleanly (replaced once 256 bodies of that length came with another; :class:`ItemLayout`: one ``Struct``
+for the basic block and every plain-integer or unknown item), which :meth:`LocationReport.fast_decode` applies
+when a body's id and length bytes are the same again.
 """
 
 from __future__ import annotations

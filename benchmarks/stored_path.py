@@ -32,7 +32,12 @@ from typing import Any
 BITMAPS = [(0x25, 0x00000003), (0x2A, 0x0000), (0x2B, 0x00010002)]
 
 
-def run(n: int, acks: bool = True, bitmaps: bool = False) -> None:
+#: --load-items: the plain items of ``gateway_load.py``'s report instead of the three (mileage, fuel, tachograph
+#: speed, signal strength, satellites)
+LOAD_ITEMS = [(0x02, 500), (0x03, 600)]
+
+
+def run(n: int, acks: bool = True, bitmaps: bool = False, load_items: bool = False) -> None:
     import jt808
     from jt808 import Header, Packet
     from jt808.gateway.sink import StorageSink
@@ -51,7 +56,8 @@ def run(n: int, acks: bool = True, bitmaps: bool = False) -> None:
     def frame(sn: int) -> bytes:
         body = LocationReport(alarm=0, status=0x000C0003, latitude=31_230_000 + sn, longitude=121_470_000 + sn,
                               altitude=12, speed=600 + sn % 7, direction=90, time="240311120000",
-                              extras=[(0x01, 12345 + sn), (0x30, 25), (0x31, 12), *(BITMAPS if bitmaps else ())])
+                              extras=[(0x01, 12345 + sn), *(LOAD_ITEMS if load_items else ()), (0x30, 25), (0x31, 12),
+                                      *(BITMAPS if bitmaps else ())])
         return jt808.encode(Packet(Header(0x0200, phone, sn), body))
 
     sns = [sn for sn in range(16, 4000) if 0x7D not in (sn >> 8, sn & 0xFF) and 0x7E not in (sn >> 8, sn & 0xFF)]
@@ -77,13 +83,13 @@ def run(n: int, acks: bool = True, bitmaps: bool = False) -> None:
     assert len(locs) == 8, locs
 
 
-def count(src: str, n: int, acks: bool, bitmaps: bool = False) -> int:
+def count(src: str, n: int, acks: bool, bitmaps: bool = False, load_items: bool = False) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "cg.out")
         env = {**os.environ, "PYTHONPATH": src, "PYTHONHASHSEED": "0"}
         subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={out}",
                         sys.executable, __file__, str(n), *(() if acks else ("--no-acks",)),
-                        *(("--bitmaps",) if bitmaps else ())],
+                        *(("--bitmaps",) if bitmaps else ()), *(("--load-items",) if load_items else ())],
                        env=env, check=True, capture_output=True)
         with open(out) as f:
             text = f.read()
@@ -98,16 +104,17 @@ def main() -> None:
     ap.add_argument("--ab", nargs="+", metavar="SRC", help="src directories to count (valgrind cachegrind)")
     ap.add_argument("--no-acks", action="store_true", help="leave the deferred 0x8001s out (the method of "
                     "BENCHMARKS.md's first count, 2026-12-06 02:30)")
+    ap.add_argument("--load-items", action="store_true", help="the five plain items of gateway_load.py's report")
     ap.add_argument("--bitmaps", action="store_true", help="reports also carry the signal, IO status and analog items "
                     "(0x25, 0x2A, 0x2B), as field devices send them")
     args = ap.parse_args()
     if not args.ab:
-        run(args.n, not args.no_acks, args.bitmaps)
+        run(args.n, not args.no_acks, args.bitmaps, args.load_items)
         return
     print(f"# instructions per stored report ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, Python "
           f"{sys.version.split()[0]}; (I(12,000) - I(4,000)) / 8,000)", flush=True)
     for src in args.ab:
-        lo, hi = (count(src, k, not args.no_acks, args.bitmaps) for k in (4000, 12000))
+        lo, hi = (count(src, k, not args.no_acks, args.bitmaps, args.load_items) for k in (4000, 12000))
         print(f"{src:40} {(hi - lo) / 8000:10,.0f}", flush=True)
 
 

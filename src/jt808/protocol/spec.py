@@ -768,7 +768,9 @@ class MessageRegistry:
     def __init__(self, parent: MessageRegistry | None = None) -> None:
         self.parent = parent
         self._own: dict[tuple[int, Version], type[Body]] = {}
-        self._flat: dict[tuple[int, Version], type[Body]] | None = None
+        #: the merged ``(msg_id, version) -> class`` of this registry and its parents, kept current by
+        #: :meth:`register` (a plain attribute: every decoded frame looks it up)
+        self.table: dict[tuple[int, Version], type[Body]] = dict(parent.table) if parent is not None else {}
         self._children: list[MessageRegistry] = []
         if parent is not None:
             parent._children.append(self)
@@ -782,17 +784,11 @@ class MessageRegistry:
         return cls
 
     def _invalidate(self) -> None:
-        self._flat = None
+        table = dict(self.parent.table) if self.parent is not None else {}
+        table.update(self._own)
+        self.table = table
         for c in self._children:
             c._invalidate()
-
-    @property
-    def table(self) -> dict[tuple[int, Version], type[Body]]:
-        if self._flat is None:
-            flat = dict(self.parent.table) if self.parent is not None else {}
-            flat.update(self._own)
-            self._flat = flat
-        return self._flat
 
     def get(self, msg_id: int, version: Version) -> type[Body] | None:
         return self.table.get((msg_id, version))

@@ -320,10 +320,11 @@ class PlatformSession:
             self._general(header, 2)
             self._reject(events, e, piece, True)
             return
-        if last is not None and problems[read - 1] is not last:  # the frame decoder took its other reading
-            self._count([last, problems[read - 1]], (-1, 1))
-        if len(problems) > read:
-            self._count(problems[read:])
+        if problems:
+            if last is not None and problems[read - 1] is not last:  # the frame decoder took its other reading
+                self._count([last, problems[read - 1]], (-1, 1))
+            if len(problems) > read:
+                self._count(problems[read:])
         if msg_id in self.deferred_acks and msg_id not in NO_GENERAL_REPLY and type(packet.body) is not RawBody:
             events.append(MessageReceived(packet, True))  # what _dispatch does with it, one call less per report
             return

@@ -101,7 +101,8 @@ LABELS: dict[str, str] = {
     "0c66488": "12",
     # stop 20: the 0x0200 layout memo and the in-flight objects the collector walked (issue 16 part 4: CPU per durable
     # report), the alarm observer's cheaper quiet check (13, like 5a14e00), the header's props from its one unpack (12)
-    "0c5e422": "16", "99fa643": "16", "a3d580e": "13", "8428c1d": "12", "5c2bd12": "12", "a34f654": "12", "8597d0a": "16",
+    "0c5e422": "16", "99fa643": "16", "a3d580e": "13", "8428c1d": "12", "5c2bd12": "12", "a34f654": "12",
+    "8597d0a": "16",
 }
 #: commits that mixed two issues: (commit, path prefix under src/jt808/) -> issue
 BY_PATH: dict[tuple[str, str], str] = {

@@ -5,7 +5,7 @@
     bridge = MqttBridge(gateway, config.mqtt)
     node.attach_bridge(bridge)  # jt808.node: listener, media observer, command route, health, metrics
     await bridge.start()        # connects in the background
-    ...
+    # (the node runs: uplinks published, downlinks taken)
     await bridge.stop()         # publishes what it can within a few seconds, says goodbye
 
 Topics (EMQX's defaults; ``${clientid}`` and ``${phone}`` are both the terminal's phone in its canonical

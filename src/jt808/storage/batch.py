@@ -7,7 +7,7 @@ failed; the 0x8001 acknowledgement is sent from that future's callback::
     writer = BatchWriter(storage, max_rows=1000, max_delay=0.05)
     fut = writer.submit_locations(rows)         # plain call, never blocks
     fut.add_done_callback(send_ack)             # fut.exception() -> answer result 1 instead
-    ...
+    # (more submissions while the gateway runs)
     await writer.close()                        # flushes every accepted row, then stops
 
 One task writes. A batch is written when it holds ``max_rows`` rows or its oldest row is

@@ -132,6 +132,19 @@ def _cpu(pid: int) -> float:
     return total
 
 
+def _main_thread_cpu(pid: int | None) -> float:
+    """CPU seconds of the main thread (the event loop) of ``pid``: the rest of :func:`_cpu` is its other threads
+    (SQLite's writer, asyncpg's none, workers' processes)."""
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/task/{pid}/stat") as f:
+            parts = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _tree(pid: int) -> list[int]:
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -375,11 +388,14 @@ async def throughput(n: int, inflight: int, db: str, seconds: float, warmup: flo
             await asyncio.sleep(warmup)
             a0 = sum(t.acked for t in terms)
             lat.clear()
+            pid = srv.proc.pid if getattr(srv, "proc", None) is not None else getattr(srv, "pid", None)
+            m0 = _main_thread_cpu(pid)
             c0, t0, g0 = srv.cpu_seconds(), time.perf_counter(), time.process_time()
             spy = profile_server(srv, seconds)
             await asyncio.sleep(seconds)
             a1 = sum(t.acked for t in terms)
             c1, t1, g1 = srv.cpu_seconds(), time.perf_counter(), time.process_time()
+            m1 = _main_thread_cpu(pid)
             window = list(lat)
             if spy is not None:
                 await asyncio.to_thread(spy.wait)
@@ -393,7 +409,8 @@ async def throughput(n: int, inflight: int, db: str, seconds: float, warmup: flo
             return {"terminals": n, "inflight": inflight, "db": db, "acked_per_s": rate,
                     "p50_ms": 1000 * p50, "p99_ms": 1000 * p99,
                     "acks_per_read": sum(k for _, k in window) / max(len(window), 1),
-                    "server_cpu": (c1 - c0) / (t1 - t0), "loadgen_cpu": (g1 - g0) / (t1 - t0)}
+                    "server_cpu": (c1 - c0) / (t1 - t0), "server_main_cpu": (m1 - m0) / (t1 - t0),
+                    "loadgen_cpu": (g1 - g0) / (t1 - t0)}
         except Exception:
             print(srv.log.read_text()[-3000:], file=sys.stderr)
             raise
@@ -497,7 +514,8 @@ def show_throughput(r: dict[str, Any]) -> None:
           f"{r['acked_per_s']:>10,.0f} acked/s  p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  "
           f"{r.get('acks_per_read', 0):.1f} acks/read  "
           f"CPU server {r['server_cpu']:.0%} loadgen {r['loadgen_cpu']:.0%} "
-          f"(server {1e6 * r['server_cpu'] / max(r['acked_per_s'], 1):.1f} µs CPU per report; "
+          f"(server {1e6 * r['server_cpu'] / max(r['acked_per_s'], 1):.1f} µs CPU per report, "
+          f"{1e6 * r.get('server_main_cpu', 0) / max(r['acked_per_s'], 1):.1f} in the event loop's thread; "
           f"load avg {os.getloadavg()[0]:.2f})", flush=True)
 
 

@@ -1,7 +1,8 @@
 """Instructions per stored 0x0200 on the gateway's receive path, without sockets or a database.
 
 What is counted for each report: the platform session receiving reads of 8 frames of deferred 0x0200
-(one terminal, a remembered item layout of 3 items, 2013), ``StorageSink.collect`` building the
+(one terminal, a remembered item layout of 3 items, 2013; given as values where the tree does that for a
+gateway that only stores locations), ``StorageSink.collect`` (or ``collect_values``) building the
 storage rows of each read, the SQLite insert parameters of those rows, and the deferred 0x8001s of
 the read (``ack_many`` + ``data_to_send``): everything the gateway's CPU does per report except the
 socket calls, the event loop and SQLite's own C code.
@@ -47,7 +48,9 @@ def run(n: int, acks: bool = True, bitmaps: bool = False, load_items: bool = Fal
     from jt808.storage.sqlite import _location_params_many
 
     phone = "013900000001"
-    s = PlatformSession(deferred_acks=(0x0200,), quiet={0x0002: 0})  # as the gateway with storage and no listener
+    # as the gateway with storage and no listener (which since 2026-12-06 has stored-only locations given as values)
+    values = "location_values" in inspect.signature(PlatformSession).parameters
+    s = PlatformSession(deferred_acks=(0x0200,), quiet={0x0002: 0}, **({"location_values": True} if values else {}))
     auth = s.receive_data(jt808.encode(Packet(Header(0x0102, phone, 1), TerminalAuth(code="c"))), 0.0)
     s.accept_auth(auth[0])
     s.data_to_send()
@@ -73,6 +76,10 @@ def run(n: int, acks: bool = True, bitmaps: bool = False, load_items: bool = Fal
         events: list[Any] = []
         deferred = []
         for ev in s.receive_data(reads[i & 63], 2.0):
+            if values and type(ev).__name__ == "LocationValuesReceived":
+                sink.collect_values(ev.header, ev.values, received_at, locs)
+                deferred.append(ev.header)
+                continue
             p = ev.packet
             collect(p, received_at, locs, events)
             deferred.append(p.header if by_header else p)

@@ -9,7 +9,9 @@ malformed, custom, duplicate), versions and profiles:
   it reads the body by the item plans or by the item layout it remembers for the body's length;
 - ``location_to_json``'s common-case loop gives what the general item rendering gives;
 - the storage row's map and JSON text (``location_extra``) equal the general map and the storage encoder's
-  text, down to the parameters SQLite binds, also through the session and the sink.
+  text, down to the parameters SQLite binds, also through the session and the sink;
+- a body given as its values (``read_layout_values``: the remembered layout, for a location that is only
+  stored) makes the same report, map, text and row (``values_row``), also through the session and the sink.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from hypothesis import strategies as st
 import jt808
 from hypothesis_profiles import examples, wider
 from jt808 import V2011, V2013, V2019, Header, Packet, Profile, Version
-from jt808.gateway.sink import StorageSink, location_row
+from jt808.gateway.sink import StorageSink, location_row, values_row
 from jt808.protocol.buffer import Reader
 from jt808.protocol.jsonutil import b64
 from jt808.protocol.messages.location import (
@@ -33,11 +35,12 @@ from jt808.protocol.messages.location import (
     extras_table,
     location_extra,
     location_to_json,
+    read_layout_values,
 )
 from jt808.protocol.messages.tracking import LocationQueryReply
 from jt808.protocol.packet import encode_body
 from jt808.protocol.registry import DEFAULT_PROFILE, ExtraCodec
-from jt808.session.events import MessageReceived
+from jt808.session.events import LocationValuesReceived, MessageReceived
 from jt808.session.platform import PlatformSession
 from jt808.storage._util import dumps_or_none
 from jt808.storage.sqlite import _location_params_many
@@ -167,6 +170,14 @@ def test_every_route_gives_what_the_rows_say(case: Any) -> None:
     assert extra == want and list(extra) == list(want)
     if text is not None:
         assert text == dumps_or_none(want)
+    lv = read_layout_values(data, profile, version)  # the layout remembered above, if it renders a row
+    if lv is not None:
+        assert not r.problems and lv.report() == general
+        assert lv.extra() == (extra, text) and list(lv.extra()[0]) == list(extra)
+        [by_values] = _location_params_many([values_row("013912345678", lv, 9, NOW, 8)])
+        [by_report] = _location_params_many([location_row("013912345678", general, 0x0200, 9, NOW, 8, False, version,
+                                                          profile)])
+        assert by_values == by_report
 
 
 @settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -212,6 +223,41 @@ def test_the_session_and_the_sink_take_the_same_path(case: Any) -> None:
         h = p.header
         row = location_row(h.phone, general, 0x0200, h.msg_sn, NOW, 8, False, h.version, profile)
         assert _location_params_many(locs) == _location_params_many([row])
+
+
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_locations_only_stored_are_given_as_their_values(case: Any) -> None:
+    """A session that gives stored-only locations as values (``location_values``): the first report of a layout
+    is a report (it teaches the layout), the next ones are values when the layout renders a row; the sink's rows
+    are the rows of the ``Reader`` decode either way, and each is deferred (acknowledged by its header)."""
+    profile, version, rep, _ = case
+    s = PlatformSession(profile, anonymous=True, deferred_acks={0x0200}, quiet={0x0002: 0}, location_values=True)
+    sink = StorageSink(None, tz_offset=8, profile=profile)
+    phone = "01391234567800000000" if version is V2019 else "013912345678"
+    general = LocationReport.decode(Reader(body_of(rep, version, profile), version, profile, 0x0200))
+    kinds = []
+    for sn in range(3):
+        f = jt808.encode(Packet(Header(0x0200, phone, sn, version), rep), profile=profile)
+        evs = [e for e in s.receive_data(f, 1.0) if type(e) in (MessageReceived, LocationValuesReceived)]
+        assert len(evs) == 1
+        locs: list[Any] = []
+        ev = evs[0]
+        if type(ev) is LocationValuesReceived:
+            h = ev.header
+            assert ev.values.report() == general and ev.body == body_of(rep, version, profile)
+            sink.collect_values(h, ev.values, NOW, locs)
+        else:
+            assert type(ev) is MessageReceived and ev.deferred
+            h = ev.packet.header
+            sink.collect(ev.packet, NOW, locs, [])
+        kinds.append(type(ev))
+        assert (h.msg_id, h.msg_sn) == (0x0200, sn)
+        row = location_row(h.phone, general, 0x0200, sn, NOW, 8, False, h.version, profile)
+        assert _location_params_many(locs) == _location_params_many([row])
+        s.ack_many([h])
+    assert kinds[1] is kinds[2]  # (the first teaches the layout: a report, or values when an earlier case did)
+    assert len(s.data_to_send().split(b"\x7e\x7e")) == 3  # three acks
 
 
 def test_plain_integers_give_the_row_text() -> None:
@@ -266,6 +312,32 @@ def test_one_layout_is_remembered_per_body_length() -> None:
         assert tbl.layouts[len(m)].unpack is None
     bad = body([(0x01, 5)])[:-1] + b"\x30\x00"  # 0x30 of no length: kept raw, noted
     assert LocationReport.fast_decode(bad, DEFAULT_PROFILE, V2013) is None and len(bad) not in tbl.layouts
+
+
+def test_which_layouts_give_values() -> None:
+    """Values only for a remembered layout of plain integers under keys of their own, whose id and length bytes
+    match: not for an unseen length, a rendered item (a bit map), an item without a row (bytes), a key twice,
+    another layout of the same length, nor a body the layout was not learned from."""
+    def body(extras: list[tuple[int, Any]]) -> bytes:
+        return body_of(LocationReport(1, 2, 3, 4, 5, 6, 7, "240311120000", extras), V2013, DEFAULT_PROFILE)
+
+    plain = body([(0x01, 5), (0x30, 20), (0x31, 7)])
+    assert read_layout_values(plain, DEFAULT_PROFILE, V2013) is None  # nothing remembered yet
+    LocationReport.fast_decode(plain, DEFAULT_PROFILE, V2013)
+    lv = read_layout_values(plain, DEFAULT_PROFILE, V2013)
+    assert lv is not None and lv.extra() == ({"mileage": 5, "rssi": 20, "gnss_sat_num": 7},
+                                             '{"mileage":5,"rssi":20,"gnss_sat_num":7}')
+    other = body([(0x30, 20), (0x01, 5), (0x31, 7)])  # same length, another order
+    assert len(other) == len(plain) and read_layout_values(other, DEFAULT_PROFILE, V2013) is None
+    for extras in ([(0x01, 5), (0x25, 3)], [(0x01, 5), (0xE5, b"\x01")], [(0x01, 5), (0x01, 6)]):
+        data = body(extras)
+        LocationReport.fast_decode(data, DEFAULT_PROFILE, V2013)
+        assert read_layout_values(data, DEFAULT_PROFILE, V2013) is None, extras
+    # a derived profile's table learns its own layouts
+    derived = DEFAULT_PROFILE.derive("values", default_version=V2011)
+    assert read_layout_values(plain, derived, V2013) is None
+    LocationReport.fast_decode(plain, derived, V2013)
+    assert read_layout_values(plain, derived, V2013) is not None
 
 
 def test_vendor_item_layouts_take_the_reader() -> None:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from jt808.protocol.alarms import ATTACHMENT_KINDS, AlarmInfo, AlarmTracker
-from jt808.protocol.messages.location import LocationReport, bcd_time
+from jt808.protocol.messages.location import LayoutValues, LocationReport, bcd_time
 from jt808.protocol.messages.subiao import AlarmAttachmentRequest
 from jt808.protocol.messages.yuebiao import YueBiaoAlarmAttachmentRequest, YueBiaoAlarmSign
 from jt808.protocol.packet import Packet
@@ -117,6 +117,11 @@ class AlarmService:
                 self.tracker.problems.clear()
             for info in infos:
                 self._raise(phone, packet, info)
+
+    def wants_report(self, phone: str, values: LayoutValues) -> bool:
+        """What :meth:`on_location` would not return early for (an alarm word, a phone with a raised word, an
+        active-safety item id)."""
+        return bool(values.values[0]) or phone in self.tracker.words or not _SAFETY_IDS.isdisjoint(values.layout.ids)
 
     def forget(self, phone: str) -> None:
         self.tracker.forget(phone)

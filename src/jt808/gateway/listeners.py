@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from jt808.protocol.messages.location import LayoutValues
     from jt808.protocol.packet import Packet
     from jt808.storage.base import MediaRow
 
@@ -78,6 +79,12 @@ class LocationObserver(Protocol):
     non-async: it runs on the hot path."""
 
     def on_location(self, phone: str, packet: Packet) -> None: ...
+
+    def wants_report(self, phone: str, values: LayoutValues) -> bool:
+        """Whether a 0x0200 read as its values (:class:`~jt808.session.events.LocationValuesReceived`: plain
+        integer items) is of interest; if so :meth:`on_location` gets it as a report. The gateway asks before
+        making a report of a location it would otherwise only store."""
+        ...
 
 
 @runtime_checkable

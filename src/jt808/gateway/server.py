@@ -55,6 +55,7 @@ from jt808.session.events import (
     FragmentsMissing,
     FrameRejected,
     IdleTimeout,
+    LocationValuesReceived,
     LoggedOut,
     MessageReceived,
     MessageRefused,
@@ -152,6 +153,7 @@ class Gateway:
         self._sweeper: asyncio.Task[None] | None = None
         self._deferred: frozenset[int] = frozenset()
         self._quiet: dict[int, int] = {}
+        self._location_values = False  # sessions give stored-only locations as values (_update_quiet)
         self._idle = cfg.session.idle_timeout
         self.seen = LastSeen(self)
         self.tcp_port = self.udp_port = 0
@@ -365,19 +367,22 @@ class Gateway:
                                idle_timeout=self._idle, fragment_timeout=cfg.session.fragment_timeout,
                                fragment_asks=cfg.session.fragment_asks, max_frame=cfg.server.max_frame, now=now,
                                wall_offset=time.time() - now, quiet=self._quiet, strict=cfg.session.strict_frames,
-                               **self.guard.session_limits)
+                               location_values=self._location_values, **self.guard.session_limits)
 
     def _update_quiet(self) -> None:
         """Ids nobody consumes are answered without decoding: heartbeats when there is no listener,
-        locations too when no data is kept either."""
+        locations too when no data is kept either. Locations that are only stored (no listener; location
+        observers ask for the reports they want: ``wants_report``) are stored from their values."""
         quiet: dict[int, int] = {}
         if not self._listeners and not self.config.session.validate_bodies:
             quiet[0x0002] = 0
             if self.sink is None:
                 quiet[0x0200] = 28
         self._quiet = quiet
+        self._location_values = values = self.sink is not None and not self._listeners
         for conn in self.connections:
             conn.session.quiet = dict(quiet)
+            conn.session.location_values = values
 
     def connection_made(self, conn: Connection, authenticating: bool = False) -> None:
         """A connection arrives (TCP accept; a UDP session made by a registration, or by an authentication
@@ -496,6 +501,20 @@ class Gateway:
                         deferred = [p.header]
                     else:
                         deferred.append(p.header)
+            elif type(ev) is LocationValuesReceived:  # a 0x0200 only stored (new_session: location_values)
+                h = ev.header
+                if self._location_observers:
+                    self._observe_values(conn.session.phone, ev)
+                if received_at is None:
+                    received_at = datetime.now(UTC)
+                    locs = []
+                sink.collect_values(h, ev.values, received_at, locs)  # type: ignore[union-attr,arg-type]  # set with location_values; locs a list once received_at is
+                heads.append(h)
+                raws.append(ev.body)
+                if deferred is None:
+                    deferred = [h]
+                else:
+                    deferred.append(h)
             else:
                 self._event(conn, ev)
         # Only headers and body bytes outlive this call until the rows are durable (1,600 reports in flight
@@ -532,6 +551,17 @@ class Gateway:
         for observer in self._location_observers:
             try:
                 observer.on_location(phone, packet)
+            except Exception:
+                log.exception("location observer %r failed", observer)
+
+    def _observe_values(self, phone: str, ev: LocationValuesReceived) -> None:
+        packet = None
+        for observer in self._location_observers:
+            try:
+                if observer.wants_report(phone, ev.values):
+                    if packet is None:
+                        packet = Packet(ev.header, ev.values.report(), ev.body, [])
+                    observer.on_location(phone, packet)
             except Exception:
                 log.exception("location observer %r failed", observer)
 
@@ -841,6 +871,7 @@ class Gateway:
         """See :class:`~jt808.gateway.listeners.LocationObserver` (unlike a listener, it keeps the no-decode
         answers of heartbeats)."""
         self._location_observers.append(observer)
+        self._update_quiet()
 
     def emit(self, phone: str, kind: str, data: dict[str, Any]) -> None:
         """Announce a derived event (``alarm``, ``attachment`` …) to the listeners that take events

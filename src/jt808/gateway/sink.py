@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from jt808.protocol.exchange import body_json
-from jt808.protocol.header import Version
-from jt808.protocol.messages.location import LocationReport, bcd_time, location_extra
+from jt808.protocol.header import Header, Version
+from jt808.protocol.messages.location import LayoutValues, LocationReport, bcd_time, location_extra
 from jt808.protocol.packet import Packet, RawBody, encode
 from jt808.protocol.registry import Profile
 from jt808.storage.base import EventRow, LocationRow
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from jt808.storage.batch import BatchWriter
 
-__all__ = ["NOT_STORED_AS_EVENTS", "StorageSink", "frame_of", "location_row"]
+__all__ = ["NOT_STORED_AS_EVENTS", "StorageSink", "frame_of", "location_row", "values_row"]
 
 log = logging.getLogger("jt808.gateway")
 
@@ -55,6 +55,20 @@ def location_row(phone: str, loc: LocationReport, msg_id: int, msg_sn: int, rece
                        -loc.latitude / 1e6 if status & 4 else loc.latitude / 1e6,
                        -loc.longitude / 1e6 if status & 8 else loc.longitude / 1e6, loc.altitude, loc.speed / 10,
                        loc.direction, msg_id, msg_sn, batch, extras, text)
+
+
+def values_row(phone: str, lv: LayoutValues, msg_sn: int, received_at: datetime, tz_offset: float = 8) -> LocationRow:
+    """The row :func:`location_row` gives for ``lv.report()`` (a 0x0200 given as its values), from the values."""
+    v = lv.values
+    key = (v[7].hex(), tz_offset)
+    dt = _TIMES.get(key, _TIMES)
+    if dt is _TIMES:
+        dt = _bcd_time(key[0], tz_offset)
+    extras, text = lv.extra()
+    status = v[1]
+    return LocationRow(phone, dt, received_at, v[0], status,  # type: ignore[arg-type]  # dt None: the row keeps no device time
+                       -v[2] / 1e6 if status & 4 else v[2] / 1e6, -v[3] / 1e6 if status & 8 else v[3] / 1e6,
+                       v[4], v[5] / 10, v[6], 0x0200, msg_sn, False, extras, text)
 
 
 class StorageSink:
@@ -92,6 +106,10 @@ class StorageSink:
             except Exception as e:  # a body that cannot render still leaves a trace
                 j = {"error": f"{type(e).__name__}: {e}"}
             events.append(EventRow(h.phone, mid, received_at, j, h.msg_sn))
+
+    def collect_values(self, header: Header, lv: LayoutValues, received_at: datetime, locs: list[LocationRow]) -> None:
+        """The row of a 0x0200 given as its values (:class:`~jt808.session.events.LocationValuesReceived`)."""
+        locs.append(values_row(header.phone, lv, header.msg_sn, received_at, self.tz_offset))
 
     def submit(self, locs: list[LocationRow], events: list[EventRow],
                on_durable: Callable[[asyncio.Future[None]], None] | None, context: Any = None) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from jt808.errors import JT808Error
     from jt808.protocol.header import Header, Version
+    from jt808.protocol.messages.location import LayoutValues
     from jt808.protocol.packet import Packet
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "FragmentsMissing",
     "FrameRejected",
     "IdleTimeout",
+    "LocationValuesReceived",
     "LoggedOut",
     "MessageReceived",
     "MessageRefused",
@@ -111,6 +113,18 @@ class MessageReceived(Event):
 
     packet: Packet
     deferred: bool = False
+
+
+@dataclass(slots=True, eq=False, repr=False)
+class LocationValuesReceived(Event):
+    """A deferred 0x0200 read by the item layout remembered for its body length, given as its values instead of
+    a :class:`MessageReceived` to a session made with ``location_values`` (an adapter that only stores
+    locations). ``body`` is the body as received; ``values.report()`` is the report the decoders give for it.
+    Always deferred: the adapter acknowledges it by ``header`` (``session.ack_many``)."""
+
+    header: Header
+    body: bytes
+    values: LayoutValues
 
 
 @dataclass(slots=True, eq=False, repr=False)

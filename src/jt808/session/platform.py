@@ -41,6 +41,8 @@ from jt808.protocol.frame import Problem, decode_payload, problem_kind, read_fra
 from jt808.protocol.framing import DEFAULT_MAX_FRAME, FrameSplitter, check_code, escape, unescape
 from jt808.protocol.header import MAX_BODY, V2019, Header, Version, canonical_phone, pack_header
 from jt808.protocol.messages.general import PlatformGeneralReply, ServerTimeReply
+from jt808.protocol.messages.location import LocationReport as _Report
+from jt808.protocol.messages.location import read_layout_values
 from jt808.protocol.messages.media import MediaDataReply
 from jt808.protocol.messages.register import ASCII_COMPATIBLE, RegisterReply
 from jt808.protocol.packet import Packet, RawBody, decode_body, encode_body
@@ -55,6 +57,7 @@ from jt808.session.events import (
     FragmentsMissing,
     FrameRejected,
     IdleTimeout,
+    LocationValuesReceived,
     LoggedOut,
     MessageReceived,
     MessageRefused,
@@ -118,7 +121,9 @@ class PlatformSession:
     ``quiet`` (``{msg_id: minimum body length}``: ids that nobody consumes, e.g. 0x0002 and 0x0200 when
     the gateway keeps no data and has no listener — an authenticated, plain 2011/2013 frame of such an id
     is answered without decoding its body and without an event; a body shorter than the minimum is
-    answered "message error" and rejected).
+    answered "message error" and rejected); ``location_values`` (an adapter whose only consumer of
+    locations is storage: a deferred 0x0200 whose body the item layout remembered for its length reads is
+    given as :class:`LocationValuesReceived`, its values, instead of being made into a report).
     """
 
     __slots__ = (
@@ -138,6 +143,7 @@ class PlatformSession:
         "fragment_timeout",
         "idle_timeout",
         "last_seen",
+        "location_values",
         "max_frame",
         "max_partial_bytes",
         "max_partials",
@@ -162,7 +168,8 @@ class PlatformSession:
                  fragment_timeout: float = 15.0, fragment_asks: int = 3, max_frame: int = DEFAULT_MAX_FRAME,
                  max_partials: int = 8, now: float = 0.0, wall_offset: float | None = None,
                  quiet: dict[int, int] | None = None, strict: bool = False, max_partial_bytes: int = 16 << 20,
-                 fragment_budget: ReassemblyBudget | None = None, resend_frames: int = 4) -> None:
+                 fragment_budget: ReassemblyBudget | None = None, resend_frames: int = 4,
+                 location_values: bool = False) -> None:
         if unauth_reply not in ("none", "fail"):
             raise ValueError("unauth_reply is 'none' or 'fail'")
         self.profile = profile
@@ -178,6 +185,7 @@ class PlatformSession:
         self.fragment_budget = fragment_budget
         self.resend_frames = resend_frames
         self.quiet: dict[int, int] = dict(quiet) if quiet else {}
+        self.location_values = location_values
         self.strict = strict
         self.wall_offset = time.time() - now if wall_offset is None else wall_offset
         self.state = State.CONNECTED
@@ -312,6 +320,12 @@ class PlatformSession:
         if header.frag_total:
             self._fragment(header, body, problems, now, events, piece)
             return
+        if msg_id == 0x0200 and self.location_values and not problems and not header.encrypt \
+                and 0x0200 in self.deferred_acks and profile.messages.table.get((0x0200, header.version)) is _Report:
+            values = read_layout_values(body, profile, header.version)
+            if values is not None:
+                events.append(LocationValuesReceived(header, body, values))
+                return
         read = len(problems)
         last = problems[-1] if read else None
         try:

@@ -48,7 +48,9 @@ __all__ = [
     "BASIC_NAMES",
     "ITEMS",
     "STANDARD_EXTRAS",
+    "ItemLayout",
     "ItemTable",
+    "LayoutValues",
     "LocationBasic",
     "LocationReport",
     "RawExtra",
@@ -56,6 +58,7 @@ __all__ = [
     "location_extra",
     "location_from_json",
     "location_to_json",
+    "read_layout_values",
 ]
 
 _from_bytes = int.from_bytes
@@ -378,24 +381,84 @@ class ItemTable(dict[int, ExtraCodec]):
         # expression): a third of the time of zip over a slice
         pairs = eval(f"lambda v: [{', '.join(f'({eid}, v[{8 + i}])' for i, eid in enumerate(ids))}]")
         self.layouts[end] = ItemLayout(operator.itemgetter(*marks), tuple(data[i] for i in marks), pairs,
-                                       struct.Struct("".join(fmt)).unpack_from if fmt else None)
+                                       struct.Struct("".join(fmt)).unpack_from if fmt else None,
+                                       self._row_extra(ids) if fmt else None)
+
+    def _row_extra(self, ids: list[int]) -> Callable[[tuple[Any, ...]], tuple[dict[str, Any], str]] | None:
+        """The storage row's map and JSON text from a layout's unpacked values (what :func:`location_extra` gives
+        for the same report), when every item is a plain integer under a plain key of its own; else ``None``.
+        One map display and one ``%`` format: the keys are written into the expression by ``repr``, the
+        positions are ints."""
+        entries = [self.text.get(eid) for eid in ids]
+        if not ids or any(e is None or e[2] is not None or self[eid].uint not in _UINT_FMT
+                          for eid, e in zip(ids, entries, strict=True)):
+            return None
+        keys = [e[0] for e in entries if e is not None]
+        if len(set(keys)) != len(keys):
+            return None
+        values = ", ".join(f"v[{8 + i}]" for i in range(len(ids)))
+        fmt = "{" + ",".join(e[1].replace("%", "%%") + "%d" for e in entries if e is not None) + "}"
+        extra: Callable[[tuple[Any, ...]], tuple[dict[str, Any], str]] = eval(
+            f"lambda v: ({{{', '.join(f'{k!r}: v[{8 + i}]' for i, k in enumerate(keys))}}}, {fmt!r} % ({values},))")
+        return extra
 
 
 class ItemLayout:
     """One item layout of a body length: where its id and length bytes are (``marks``, a getter) and what
     they hold (``want``), ``unpack`` (the basic block's eight fields then each item's value; ``None`` when an
-    item is read by its row's own decode) and ``pairs`` (the unpacked values to the ``(id, value)`` items)."""
+    item is read by its row's own decode), ``ids`` (its item ids, as a set), ``pairs`` (the unpacked values to
+    the ``(id, value)`` items) and ``extra`` (the unpacked values to the storage row's map and JSON text;
+    ``None`` unless every item is a plain integer under a plain key of its own)."""
 
-    __slots__ = ("marks", "misses", "pairs", "unpack", "want")
+    __slots__ = ("extra", "ids", "marks", "misses", "pairs", "unpack", "want")
 
     def __init__(self, marks: Callable[[bytes], Any], want: tuple[int, ...],
                  pairs: Callable[[tuple[Any, ...]], list[tuple[int, Any]]],
-                 unpack: Callable[[bytes], tuple[Any, ...]] | None) -> None:
+                 unpack: Callable[[bytes], tuple[Any, ...]] | None,
+                 extra: Callable[[tuple[Any, ...]], tuple[dict[str, Any], str]] | None = None) -> None:
         self.marks = marks
         self.want = want
+        self.ids = frozenset(want[::2])  # the item ids of the layout
         self.pairs = pairs
         self.unpack = unpack
+        self.extra = extra
         self.misses = 0
+
+
+class LayoutValues:
+    """A 0x0200 body read by the item layout its table remembers for its length, and not made into a report:
+    ``values`` (alarm, status, latitude, longitude, altitude, speed, direction, the six BCD time bytes, then
+    each item's value) for a consumer that needs only them (the gateway's storage rows, when nothing else
+    looks at the report). Given by :func:`read_layout_values` for layouts whose ``extra`` is known;
+    :meth:`report` is the :class:`LocationReport` the decoders give for the same body and :meth:`extra` what
+    :func:`location_extra` gives for it (``tests/gateway/test_fast_path.py``)."""
+
+    __slots__ = ("layout", "values")
+
+    def __init__(self, layout: ItemLayout, values: tuple[Any, ...]) -> None:
+        self.layout = layout
+        self.values = values
+
+    def report(self) -> LocationReport:
+        v = self.values
+        return LocationReport(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7].hex(), self.layout.pairs(v), b"")
+
+    def extra(self) -> tuple[dict[str, Any], str]:
+        return self.layout.extra(self.values)  # type: ignore[misc]  # read_layout_values gives only layouts with one
+
+    def __repr__(self) -> str:
+        return f"<LayoutValues {self.report()!r}>"
+
+
+def read_layout_values(data: bytes, profile: Profile, version: Version) -> LayoutValues | None:
+    """The values of a whole 0x0200 body when the layout remembered for its length (:meth:`ItemTable.learn`, by
+    :meth:`LocationReport.fast_decode`) matches its id and length bytes and renders a row; else ``None``, and
+    the body is for the decoders (which count the miss and learn)."""
+    tbl = profile.extra_tables.get(version)
+    lay = tbl.layouts.get(len(data)) if tbl is not None else None
+    if lay is None or lay.extra is None or lay.unpack is None or lay.marks(data) != lay.want:
+        return None
+    return LayoutValues(lay, lay.unpack(data))
 
 
 #: ``plans[id][length]``: reads the item at ``p`` as ``(id, value)`` (``plan(data, p)``); for a length its row

@@ -320,10 +320,10 @@ class PlatformSession:
         if header.frag_total:
             self._fragment(header, body, problems, now, events, piece)
             return
-        if msg_id == 0x0200 and self.location_values and not problems and not header.encrypt \
-                and 0x0200 in self.deferred_acks and profile.messages.table.get((0x0200, header.version)) is _Report:
+        if msg_id == 0x0200 and self.location_values and not problems and not header.encrypt:
             values = read_layout_values(body, profile, header.version)
-            if values is not None:
+            if values is not None and 0x0200 in self.deferred_acks \
+                    and profile.messages.table.get((0x0200, header.version)) is _Report:
                 events.append(LocationValuesReceived(header, body, values))
                 return
         read = len(problems)

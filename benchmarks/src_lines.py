@@ -103,6 +103,9 @@ LABELS: dict[str, str] = {
     # report), the alarm observer's cheaper quiet check (13, like 5a14e00), the header's props from its one unpack (12)
     "0c5e422": "16", "99fa643": "16", "a3d580e": "13", "8428c1d": "12", "5c2bd12": "12", "a34f654": "12",
     "8597d0a": "16",
+    # stop 21: locations that are only stored go by their values (issue 16 part 4 and issue 12's gateway A/B: the
+    # CPU per stored report, as 0c5e422); the docstring examples' elided middles as comments (12)
+    "e862929": "16", "f945989": "16", "2364f18": "12",
 }
 #: commits that mixed two issues: (commit, path prefix under src/jt808/) -> issue
 BY_PATH: dict[tuple[str, str], str] = {

@@ -97,3 +97,44 @@ async def test_stored_only_locations_go_by_their_values(tmp_path: Path) -> None:
     finally:
         await t.close()
         await node.stop()
+
+
+async def test_no_values_when_locations_are_answered_at_once(tmp_path: Path) -> None:
+    """``ack_after_durable = false``: locations are answered on arrival, so the session decodes them as before."""
+    node = Node(make_config(tmp_path, storage={"ack_after_durable": False}))
+    await node.start()
+    t = await Terminal().connect(node.gateway.tcp_port)
+    try:
+        await t.login()
+        [conn] = node.gateway.connections
+        assert not conn.session.location_values
+        for i in range(3):
+            await t.send(location(i))
+            assert (await t.recv()).header.msg_id == 0x8001
+    finally:
+        await t.close()
+        await node.stop()
+
+
+async def test_video_alarm_items_reach_the_alarm_service(tmp_path: Path) -> None:
+    """JT/T 1078's video-alarm item 0x14 is a plain DWORD (a layout of it gives values): the alarm service still
+    gets those reports, and the bit that rises is stored as a video alarm once."""
+    node = Node(make_config(tmp_path, session={"profile": "jt1078"}))
+    await node.start()
+    gw = node.gateway
+    t = await Terminal().connect(gw.tcp_port)
+    try:
+        await t.login()
+        [conn] = gw.connections
+        assert conn.session.location_values
+        for i, word in enumerate((0, 0, 0b1, 0b1)):  # the signal-loss bit rises on the third report
+            await t.send(location(i, time="240311120000", extras=[(0x01, 1000 + i), (0x14, word.to_bytes(4, "big"))]))
+            assert (await t.recv()).header.msg_id == 0x8001
+        assert gw.alarms is not None
+        await gw.alarms.queue.join()
+        stored, total = await gw.storage.query_alarms(PHONE, kind="video")
+        assert total == 1 and stored[0].code == 0
+        assert len(await gw.storage.query_locations(PHONE)) == 4
+    finally:
+        await t.close()
+        await node.stop()

@@ -371,15 +371,16 @@ class Gateway:
 
     def _update_quiet(self) -> None:
         """Ids nobody consumes are answered without decoding: heartbeats when there is no listener,
-        locations too when no data is kept either. Locations that are only stored (no listener; location
-        observers ask for the reports they want: ``wants_report``) are stored from their values."""
+        locations too when no data is kept either. Locations that are only stored, acknowledged once durable
+        (no listener; location observers ask for the reports they want: ``wants_report``) are stored from
+        their values."""
         quiet: dict[int, int] = {}
         if not self._listeners and not self.config.session.validate_bodies:
             quiet[0x0002] = 0
             if self.sink is None:
                 quiet[0x0200] = 28
         self._quiet = quiet
-        self._location_values = values = self.sink is not None and not self._listeners
+        self._location_values = values = self.sink is not None and not self._listeners and 0x0200 in self._deferred
         for conn in self.connections:
             conn.session.quiet = dict(quiet)
             conn.session.location_values = values

@@ -21,7 +21,9 @@ One route reads every report: the item plans. What is remembered between reports
 pinned to it (``tests/gateway/test_fast_path.py``): an item table keeps, per body length, the first item layout
 it read cleanly (replaced once 256 bodies of that length came with another; :class:`ItemLayout`: one ``Struct``
 for the basic block and every plain-integer or unknown item), which :meth:`LocationReport.fast_decode` applies
-when a body's id and length bytes are the same again.
+when a body's id and length bytes are the same again. For a consumer that needs only a report's values (the
+gateway's storage rows), :func:`read_layout_values` gives them without making the report
+(:class:`LayoutValues`: the report, and the storage row's map and text, derived from the layout).
 """
 
 from __future__ import annotations

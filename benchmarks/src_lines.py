@@ -105,7 +105,7 @@ LABELS: dict[str, str] = {
     "8597d0a": "16",
     # stop 21: locations that are only stored go by their values (issue 16 part 4 and issue 12's gateway A/B: the
     # CPU per stored report, as 0c5e422); the docstring examples' elided middles as comments (12)
-    "e862929": "16", "f945989": "16", "2364f18": "12",
+    "e862929": "16", "f945989": "16", "fa71e26": "16", "2364f18": "12",
 }
 #: commits that mixed two issues: (commit, path prefix under src/jt808/) -> issue
 BY_PATH: dict[tuple[str, str], str] = {

@@ -84,7 +84,6 @@ class LocationObserver(Protocol):
         """Whether a 0x0200 read as its values (:class:`~jt808.session.events.LocationValuesReceived`: plain
         integer items) is of interest; if so :meth:`on_location` gets it as a report. The gateway asks before
         making a report of a location it would otherwise only store."""
-        ...
 
 
 @runtime_checkable

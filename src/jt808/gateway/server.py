@@ -471,9 +471,9 @@ class Gateway:
     def handle_events(self, conn: Connection, events: list[Event]) -> None:
         sink = self.sink
         listeners = self._listeners
-        locs: list[Any] | None = None
+        locs: list[Any] = []
         rows: list[Any] = []
-        deferred: list[Header] | None = None
+        deferred: list[Header] = []
         received_at = None
         heads: list[Header] = []  # of the stored messages, with their bodies: the frames a quarantine keeps
         raws: list[bytes | None] = []
@@ -493,35 +493,27 @@ class Gateway:
                 if sink is not None:
                     if received_at is None:
                         received_at = datetime.now(UTC)
-                        locs = []
-                    sink.collect(p, received_at, locs, rows)  # type: ignore[arg-type]  # locs: a list once received_at is set
+                    sink.collect(p, received_at, locs, rows)
                     heads.append(p.header)
                     raws.append(p.raw_body)
                 if ev.deferred:
-                    if deferred is None:
-                        deferred = [p.header]
-                    else:
-                        deferred.append(p.header)
+                    deferred.append(p.header)
             elif type(ev) is LocationValuesReceived:  # a 0x0200 only stored (new_session: location_values)
                 h = ev.header
                 if self._location_observers:
                     self._observe_values(conn.session.phone, ev)
                 if received_at is None:
                     received_at = datetime.now(UTC)
-                    locs = []
-                sink.collect_values(h, ev.values, received_at, locs)  # type: ignore[union-attr,arg-type]  # set with location_values; locs a list once received_at is
+                sink.collect_values(h, ev.values, received_at, locs)  # type: ignore[union-attr]  # set with location_values
                 heads.append(h)
                 raws.append(ev.body)
-                if deferred is None:
-                    deferred = [h]
-                else:
-                    deferred.append(h)
+                deferred.append(h)
             else:
                 self._event(conn, ev)
         # Only headers and body bytes outlive this call until the rows are durable (1,600 reports in flight
         # holding their packets, reports and events kept the collector's young generation over its threshold)
         if received_at is not None:
-            sink.submit(locs, rows, partial(self._durable, conn, deferred) if deferred else None,  # type: ignore[union-attr,arg-type]  # set with received_at
+            sink.submit(locs, rows, partial(self._durable, conn, deferred) if deferred else None,  # type: ignore[union-attr]  # set with received_at
                         (heads, raws))
         elif deferred:
             conn.session.ack_many(deferred)
